@@ -1,0 +1,1 @@
+"""Developer tooling: local stand-ins for the AWS services the gallery uses."""

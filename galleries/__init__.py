@@ -1,0 +1,1 @@
+"""Galleries: the curated collections photos belong to."""

@@ -1,0 +1,26 @@
+"""PynamoDB model of the Galleries table (attribute names exactly as in the customer's guide)."""
+
+from django.conf import settings
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+
+class Gallery(Model):
+    class Meta:
+        table_name = settings.GALLERIES_TABLE
+        billing_mode = "PAY_PER_REQUEST"
+
+    gallery_id = UnicodeAttribute(hash_key=True, attr_name="galleryId")
+    name = UnicodeAttribute()
+    continent = UnicodeAttribute()
+    country = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    years = ListAttribute(of=NumberAttribute, default=list)
+    photo_count = NumberAttribute(default=0, attr_name="photoCount")
+    cover_photo_url = UnicodeAttribute(null=True, attr_name="coverPhotoURL")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    # Added by this service (not in the guide): the cover's photo id, so deleting that photo can move
+    # the cover, and the last photo number handed out, so numbers are never reused.
+    cover_photo_id = UnicodeAttribute(null=True, attr_name="coverPhotoId")
+    last_photo_number = NumberAttribute(default=0, attr_name="lastPhotoNumber")

@@ -1,0 +1,47 @@
+"""Gallery reads: one gallery, and filtered, cursor-paginated listings."""
+
+from galleries.models import Gallery
+from gallery_project.errors import NotFound
+from gallery_project.pagination import Page, paginate
+from gallery_project.validation import is_valid_id
+
+
+def gallery_get(*, gallery_id: str) -> Gallery:
+    if not is_valid_id(gallery_id):
+        raise NotFound(f"Gallery {gallery_id[:128]!r} does not exist.")
+    try:
+        return Gallery.get(gallery_id, consistent_read=True)
+    except Gallery.DoesNotExist:
+        raise NotFound(f"Gallery {gallery_id} does not exist.") from None
+
+
+def gallery_exists(*, gallery_id: str) -> bool:
+    try:
+        gallery_get(gallery_id=gallery_id)
+    except NotFound:
+        return False
+    return True
+
+
+def gallery_list(
+    *,
+    cursor: str | None,
+    page_size: int,
+    continent: str | None = None,
+    country: str | None = None,
+    year: int | None = None,
+) -> Page:
+    condition = None
+    for clause in (
+        Gallery.continent == continent if continent else None,
+        Gallery.country == country if country else None,
+        Gallery.years.contains(year) if year else None,
+    ):
+        if clause is not None:
+            condition = clause if condition is None else condition & clause
+
+    def fetch(start_key):
+        # DynamoDB pages at 1 MB; reading in pages of a little more than a page keeps calls few.
+        return Gallery.scan(condition, last_evaluated_key=start_key, page_size=page_size + 1)
+
+    return paginate(fetch, cursor=cursor, page_size=page_size)

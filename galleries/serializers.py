@@ -1,0 +1,52 @@
+"""Gallery input and output serializers (plain Serializers: the data lives in DynamoDB)."""
+
+from rest_framework import serializers
+
+from gallery_project.validation import ContinentField, IdField, YearField, YearsField
+
+
+class GalleryInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    continent = ContinentField(max_length=40)
+    country = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+    years = YearsField(required=False, default=list)
+
+
+class GalleryUpdateSerializer(GalleryInputSerializer):
+    """PUT and PATCH: only the fields sent change; the guide's PUT carries the id in the body."""
+
+    galleryId = IdField(required=False)
+    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    years = YearsField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs["partial"] = True
+        super().__init__(*args, **kwargs)
+
+
+class GalleryListQuerySerializer(serializers.Serializer):
+    continent = ContinentField(required=False, max_length=40)
+    country = serializers.CharField(required=False, max_length=100)
+    year = YearField(required=False)
+
+
+class GalleryOutputSerializer(serializers.Serializer):
+    galleryId = serializers.CharField(source="gallery_id")
+    name = serializers.CharField()
+    continent = serializers.CharField()
+    country = serializers.CharField()
+    description = serializers.CharField()
+    years = serializers.SerializerMethodField()
+    photoCount = serializers.IntegerField(source="photo_count")
+    coverPhotoURL = serializers.SerializerMethodField()
+    createdAt = serializers.CharField(source="created_at")
+    updatedAt = serializers.CharField(source="updated_at")
+
+    def get_coverPhotoURL(self, gallery) -> str | None:
+        from photos.media import key_from_stored_url, readable_url
+
+        return readable_url(key_from_stored_url(gallery.cover_photo_url), gallery.cover_photo_url)
+
+    def get_years(self, gallery) -> list[int]:
+        return sorted({int(year) for year in gallery.years or []})

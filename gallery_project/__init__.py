@@ -1,0 +1,1 @@
+"""The photography gallery backend: Django project package."""

@@ -1,0 +1,8 @@
+"""Django app config for the project package (it owns the curator-key model and commands)."""
+
+from django.apps import AppConfig
+
+
+class GalleryProjectConfig(AppConfig):
+    name = "gallery_project"
+    verbose_name = "Photography gallery backend"

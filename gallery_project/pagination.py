@@ -1,0 +1,102 @@
+"""Cursor pagination over DynamoDB: opaque, signed tokens wrapping LastEvaluatedKey.
+
+A page answers ``{"results": [...], "next": url|null, "previous": url|null}`` like DRF's
+CursorPagination. The token carries the start key of the page and the start keys of the pages
+before it (the last ``HISTORY_LIMIT``), because DynamoDB cannot read backwards from a key.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from rest_framework.exceptions import ValidationError
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+CURSOR_PARAM = "cursor"
+PAGE_SIZE_PARAM = "page_size"
+HISTORY_LIMIT = 20
+FIRST_PAGE = ""
+_SALT = "gallery.pagination.cursor"
+
+RawKey = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    next_cursor: str | None
+    previous_cursor: str | None  # FIRST_PAGE when the previous page is the first one
+
+
+def _encode(start: RawKey | None, history: list) -> str:
+    return signing.dumps({"s": start, "h": history}, salt=_SALT, compress=True)
+
+
+def _decode(token: str) -> tuple[RawKey | None, list]:
+    try:
+        state = signing.loads(token, salt=_SALT)
+        start, history = state["s"], state["h"]
+        if (start is not None and not isinstance(start, dict)) or not isinstance(history, list):
+            raise ValueError
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise ValidationError(
+            {CURSOR_PARAM: ["This cursor is not valid; start again from the first page."]}
+        ) from None
+    return start, history
+
+
+def page_size_from(query_params) -> int:
+    raw = query_params.get(PAGE_SIZE_PARAM)
+    if raw in (None, ""):
+        return settings.PAGE_SIZE_DEFAULT
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ValidationError({PAGE_SIZE_PARAM: ["Must be a whole number of at least 1."]})
+    return min(size, settings.PAGE_SIZE_MAX)
+
+
+def paginate(fetch: Callable[[RawKey | None], Iterator], *, cursor: str | None, page_size: int) -> Page:
+    """Read one page. ``fetch(start_key)`` returns a PynamoDB ResultIterator starting after that key.
+
+    One item past the page is read, so ``next`` is only given when another item really exists (a
+    DynamoDB page can end exactly on the last item and still return a LastEvaluatedKey).
+    """
+    start, history = _decode(cursor) if cursor else (None, [])
+    iterator = fetch(start)
+    items, resume_key = [], None
+    for item in iterator:
+        if len(items) == page_size:
+            break
+        items.append(item)
+        if len(items) == page_size:
+            resume_key = iterator.last_evaluated_key
+    else:
+        resume_key = None
+    next_cursor = None
+    if resume_key is not None:
+        next_cursor = _encode(resume_key, [*history, start][-HISTORY_LIMIT:])
+    previous_cursor = None
+    if history:
+        previous_cursor = FIRST_PAGE if history[-1] is None else _encode(history[-1], history[:-1])
+    return Page(items, next_cursor, previous_cursor)
+
+
+def page_links(request, page: Page, *, path: str | None = None) -> dict:
+    """The next/previous URLs of a page, keeping every other query parameter of the request.
+
+    ``path`` points the links at another listing (a gallery's detail embeds its first photo page).
+    """
+    url = request.build_absolute_uri(path) if path else request.build_absolute_uri()
+    next_url = replace_query_param(url, CURSOR_PARAM, page.next_cursor) if page.next_cursor else None
+    if page.previous_cursor is None:
+        previous_url = None
+    elif page.previous_cursor == FIRST_PAGE:
+        previous_url = remove_query_param(url, CURSOR_PARAM)
+    else:
+        previous_url = replace_query_param(url, CURSOR_PARAM, page.previous_cursor)
+    return {"next": next_url, "previous": previous_url}

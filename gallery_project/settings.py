@@ -1,0 +1,212 @@
+"""Settings, read from the environment (12-factor); a local env file supplies defaults on a laptop."""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _load_local_env_file() -> None:
+    """Fill unset variables from `.local/env`, which `make run` writes; real environment variables win.
+
+    Set GALLERY_ENV_FILE to another path, or to an empty string to read no file (the tests do).
+    """
+    path = os.environ.get("GALLERY_ENV_FILE", str(BASE_DIR / ".local" / "env"))
+    if not path or not os.path.isfile(path):
+        return
+    from devtools.local_services import read_env_file
+
+    for key, value in read_env_file(path).items():
+        os.environ.setdefault(key, value)
+
+
+_load_local_env_file()
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (make run writes one to .local/env).")
+    SECRET_KEY = "insecure-debug-only-key"  # noqa: S105 (DEBUG only; production refuses to start without one)
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# The customer's contract: table and bucket names (defaults as in the guide).
+GALLERIES_TABLE = env_str("GALLERIES_TABLE", "Galleries")
+GALLERY_PHOTOS_TABLE = env_str("GALLERY_PHOTOS_TABLE", "GalleryPhotos")
+PHOTO_RATINGS_TABLE = env_str("PHOTO_RATINGS_TABLE", "PhotoRatings")
+BUCKET_NAME = env_str("BUCKET_NAME", "your-photography-bucket")
+# Added by this service: hashes of curator keys (never the keys themselves).
+CURATOR_KEYS_TABLE = env_str("CURATOR_KEYS_TABLE", "CuratorKeys")
+# Endpoints and region come from the AWS SDK's own variables (AWS_ENDPOINT_URL_DYNAMODB,
+# AWS_ENDPOINT_URL_S3, AWS_DEFAULT_REGION); botocore reads them itself, so they are not copied here.
+AWS_REGION = env_str("AWS_DEFAULT_REGION") or env_str("AWS_REGION") or "us-east-1"
+os.environ.setdefault("AWS_DEFAULT_REGION", AWS_REGION)
+
+# Public URLs of stored images: a CDN or the bucket's public base URL. Empty means "sign URLs when read".
+MEDIA_PUBLIC_BASE_URL = env_str("MEDIA_PUBLIC_BASE_URL").rstrip("/")
+MEDIA_SIGNED_URL_SECONDS = env_int("MEDIA_SIGNED_URL_SECONDS", 3600)
+
+INSTALLED_APPS = [
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "gallery_project.apps.GalleryProjectConfig",
+    "galleries",
+    "photos",
+    "ratings",
+]
+
+MIDDLEWARE = [
+    "gallery_project.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gallery_project.urls"
+WSGI_APPLICATION = "gallery_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "gallery_project" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csrf",
+            ],
+        },
+    },
+]
+
+# No relational database: every piece of state lives in DynamoDB or S3, so Lambda needs no RDS.
+DATABASES: dict = {}
+# Browser sessions (curators using the browsable API) live in a signed cookie, not a table.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_AGE = env_int("CURATOR_SESSION_SECONDS", 8 * 3600)
+
+# Front ends on other origins call the API from browsers. Reads are public anyway; writes need a
+# curator key in the Authorization header, which CORS allows by default.
+CORS_ALLOW_ALL_ORIGINS = env_bool("CORS_ALLOW_ALL_ORIGINS", True)
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "Retry-After"]
+
+APPEND_SLASH = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+
+STATIC_URL = env_str("DJANGO_STATIC_URL", "/static/")
+STATIC_ROOT = BASE_DIR / ".local" / "static"
+
+# Upload limits: one photo and one request body.
+PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 40 * 1024 * 1024)
+PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 100_000_000)
+PHOTO_MAX_FILES_PER_UPLOAD = env_int("PHOTO_MAX_FILES_PER_UPLOAD", 50)
+# Photos of one upload are processed in parallel, one per core by default (Pillow releases the GIL).
+PHOTO_PROCESSING_WORKERS = env_int("PHOTO_PROCESSING_WORKERS", len(os.sched_getaffinity(0)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 200 * 1024 * 1024)
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+
+PAGE_SIZE_DEFAULT = env_int("PAGE_SIZE_DEFAULT", 25)
+PAGE_SIZE_MAX = env_int("PAGE_SIZE_MAX", 100)
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "gallery_project.auth.CuratorKeyAuthentication",
+        "gallery_project.auth.CuratorSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["gallery_project.auth.CuratorWritesOthersRead"],
+    "DEFAULT_THROTTLE_RATES": {
+        "ratings": env_str("RATING_THROTTLE_RATE", "60/min"),
+    },
+    "UNAUTHENTICATED_USER": "gallery_project.auth.Visitor",
+    "EXCEPTION_HANDLER": "gallery_project.errors.exception_handler",
+    "UNICODE_JSON": True,
+}
+
+# Throttling counts live in the cache: per process here; on Lambda each warm container counts alone,
+# so the effective limit is per container (see docs/deploy.md).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"botocore": {"level": "WARNING"}, "pynamodb": {"level": "WARNING"}},
+}
+
+# Originals and renditions live in S3 through django-storages. URLs are built by photos.urls from
+# MEDIA_PUBLIC_BASE_URL (or signed on read), so the storage itself never signs.
+STORAGES = {
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BUCKET_NAME,
+            "querystring_auth": False,
+            "file_overwrite": True,
+            "default_acl": None,
+            "region_name": AWS_REGION,
+        },
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,76 @@
+"""Input rules shared by every app: identifiers, continents, years."""
+
+import re
+from datetime import UTC, datetime
+
+from rest_framework import serializers
+
+# Ids are uuid hex strings when we make them; galleries adopted from S3 prefixes may use any
+# URL- and key-safe name, so the rule is about safety, not shape.
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+CONTINENTS = ("Africa", "Antarctica", "Asia", "Europe", "North America", "Oceania", "South America")
+_CONTINENT_LOOKUP = {c.lower(): c for c in CONTINENTS} | {"australia": "Oceania"}
+FIRST_PHOTOGRAPH_YEAR = 1826
+
+
+def is_valid_id(value: str) -> bool:
+    return isinstance(value, str) and bool(_ID_PATTERN.match(value))
+
+
+def canonical_continent(value: str) -> str | None:
+    """'north-america', 'NORTH  america' and 'North_America' are all 'North America'."""
+    folded = re.sub(r"[\s_-]+", " ", value.strip()).lower()
+    return _CONTINENT_LOOKUP.get(folded)
+
+
+def latest_allowed_year() -> int:
+    return datetime.now(UTC).year + 1
+
+
+class IdField(serializers.CharField):
+    default_error_messages = {"invalid_id": "Must be 1-128 letters, digits, '.', '_' or '-'."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 128)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not is_valid_id(value):
+            self.fail("invalid_id")
+        return value
+
+
+class ContinentField(serializers.CharField):
+    default_error_messages = {"unknown": "Must be one of: " + ", ".join(CONTINENTS) + "."}
+
+    def to_internal_value(self, data):
+        value = canonical_continent(super().to_internal_value(data))
+        if value is None:
+            self.fail("unknown")
+        return value
+
+
+class YearField(serializers.IntegerField):
+    default_error_messages = {"range": "Must be a year from {first} to {last}."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not FIRST_PHOTOGRAPH_YEAR <= value <= latest_allowed_year():
+            self.fail("range", first=FIRST_PHOTOGRAPH_YEAR, last=latest_allowed_year())
+        return value
+
+
+class YearsField(serializers.ListField):
+    """A list of years, stored sorted and without repeats."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", YearField())
+        kwargs.setdefault("max_length", 200)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return sorted(set(super().to_internal_value(data)))

@@ -1,0 +1,1 @@
+"""Photos: uploads, renditions, EXIF and their S3 objects."""

@@ -1,0 +1,40 @@
+"""Where a photo's objects live in the bucket: the guide's original keys and our rendition keys."""
+
+import re
+
+ORIGINALS_ROOT = "galleries/"
+RENDITIONS_ROOT = "renditions/"
+
+# galleries/{galleryId}/photo{N}.{ext}: the guide's shape for originals.
+_ORIGINAL_KEY = re.compile(r"^galleries/(?P<gallery>[A-Za-z0-9][A-Za-z0-9._-]{0,127})/(?P<name>[^/]+)$")
+
+
+def gallery_prefix(gallery_id: str) -> str:
+    return f"{ORIGINALS_ROOT}{gallery_id}/"
+
+
+def renditions_prefix(gallery_id: str) -> str:
+    return f"{RENDITIONS_ROOT}{gallery_id}/"
+
+
+def original_key(gallery_id: str, photo_number: int, extension: str) -> str:
+    return f"{gallery_prefix(gallery_id)}photo{photo_number}.{extension}"
+
+
+def rendition_key(gallery_id: str, photo_number: int, name: str, extension: str) -> str:
+    return f"{renditions_prefix(gallery_id)}photo{photo_number}-{name}.{extension}"
+
+
+def parse_original_key(key: str) -> tuple[str, str] | None:
+    """(galleryId, file name) for a key that can hold an original, else None (renditions never match)."""
+    match = _ORIGINAL_KEY.match(key)
+    if not match:
+        return None
+    return match.group("gallery"), match.group("name")
+
+
+def belongs_to_gallery(key: str, gallery_id: str) -> bool:
+    """True only for keys inside this gallery's own prefixes (no '..' tricks, no other gallery)."""
+    if ".." in key.split("/") or "//" in key:
+        return False
+    return key.startswith(gallery_prefix(gallery_id)) or key.startswith(renditions_prefix(gallery_id))

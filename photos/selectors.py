@@ -1,0 +1,51 @@
+"""Photo reads: one photo, and a gallery's photos in photoNumber order with a tag filter."""
+
+from galleries.selectors import gallery_get
+from gallery_project.errors import NotFound
+from gallery_project.pagination import Page, paginate
+from gallery_project.validation import is_valid_id
+from photos.models import GalleryPhoto
+
+
+def photo_get(*, gallery_id: str, photo_id: str, include_deleting: bool = False) -> GalleryPhoto:
+    """A live photo of a gallery; ``include_deleting`` also finds one whose delete is under way."""
+    if is_valid_id(gallery_id) and is_valid_id(photo_id):
+        try:
+            photo = GalleryPhoto.get(gallery_id, photo_id, consistent_read=True)
+        except GalleryPhoto.DoesNotExist:
+            photo = None
+        if photo is not None and (include_deleting or photo.deleting_at is None):
+            return photo
+    raise NotFound(f"Photo {photo_id[:128]!r} does not exist in gallery {gallery_id[:128]!r}.")
+
+
+def photo_find(*, photo_id: str) -> GalleryPhoto:
+    """A live photo from its id alone (through the byPhotoId index)."""
+    if is_valid_id(photo_id):
+        for key in GalleryPhoto.by_photo_id.query(photo_id, limit=1):
+            return photo_get(gallery_id=key.gallery_id, photo_id=photo_id)
+    raise NotFound(f"Photo {photo_id[:128]!r} does not exist.")
+
+
+def photo_list(*, gallery_id: str, cursor: str | None, page_size: int, tag: str | None = None) -> Page:
+    gallery_get(gallery_id=gallery_id)
+    condition = GalleryPhoto.deleting_at.does_not_exist()
+    if tag:
+        condition &= GalleryPhoto.tags.contains(tag.strip().lower())
+
+    def fetch(start_key):
+        return GalleryPhoto.by_number.query(
+            gallery_id, filter_condition=condition, last_evaluated_key=start_key, page_size=page_size + 1
+        )
+
+    return paginate(fetch, cursor=cursor, page_size=page_size)
+
+
+def photo_first_live(*, gallery_id: str, excluding: str | None = None) -> GalleryPhoto | None:
+    """The lowest-numbered live photo of a gallery (the natural cover), optionally skipping one."""
+    condition = GalleryPhoto.deleting_at.does_not_exist()
+    if excluding:
+        condition &= GalleryPhoto.photo_id != excluding
+    for photo in GalleryPhoto.by_number.query(gallery_id, filter_condition=condition, page_size=10):
+        return photo
+    return None

@@ -1,0 +1,384 @@
+"""Photo writes: upload (store, render, record), delete, and the cascade when a gallery goes.
+
+Upload order, per photo, so a failure never leaves a reader something half-made:
+1. check and process the file in memory (nothing written yet);
+2. take the next photoNumber with an atomic ADD on the gallery (a failure later leaves a gap in the
+   numbers, never a duplicate);
+3. put the original and every rendition in S3;
+4. one DynamoDB transaction writes the photo item and bumps the gallery's photoCount (and cover);
+   if it or step 3 fails, the objects already put are deleted again, so no orphan remains and no
+   item points to a missing object;
+5. add the photo's year to the gallery's years (idempotent; the galleries scan repairs a miss).
+
+Delete order: one transaction marks the item as deleting (readers stop seeing it) and takes it off
+the gallery's count and cover; then the objects and ratings go; then the item. A failure part-way
+leaves an invisible item that a repeated delete, a gallery delete or the photos scan finishes.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from galleries.models import Gallery
+from galleries.selectors import gallery_get
+from gallery_project.aws import media_storage, transaction_connection
+from gallery_project.clock import now_iso
+from gallery_project.errors import ApiError
+from photos import keys
+from photos.media import stored_url
+from photos.models import GalleryPhoto
+from photos.objects import objects_delete, objects_delete_prefix
+from photos.selectors import photo_first_live, photo_get
+from ratings.services import ratings_delete_for_photo
+
+logger = logging.getLogger(__name__)
+
+# File name extensions that promise a format; a file whose content disagrees is refused.
+_EXTENSION_FORMATS = {
+    "jpg": "JPEG", "jpeg": "JPEG", "jpe": "JPEG", "png": "PNG", "webp": "WEBP", "tif": "TIFF", "tiff": "TIFF",
+    "gif": "GIF", "bmp": "BMP", "heic": "HEIF", "heif": "HEIF",
+}  # fmt: skip
+
+# HTTP status for each way a file can be refused.
+_REJECTION_STATUS = {
+    "empty": 400, "not_an_image": 415, "unsupported_format": 415, "corrupt": 400,
+    "too_many_pixels": 413, "too_large": 413, "extension_mismatch": 400, "gallery_gone": 404,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IncomingPhoto:
+    """One file of an upload with the metadata that goes with it."""
+
+    filename: str
+    size: int
+    read: Callable[[], bytes]
+    title: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PhotoRejected(Exception):
+    code: str
+    message: str
+
+    @property
+    def status(self) -> int:
+        return _REJECTION_STATUS.get(self.code, 400)
+
+
+@dataclass(frozen=True)
+class UploadFailure:
+    index: int
+    filename: str
+    code: str
+    message: str
+    status: int
+
+
+@dataclass
+class UploadResult:
+    photos: list[GalleryPhoto] = field(default_factory=list)
+    failures: list[UploadFailure] = field(default_factory=list)
+
+
+def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResult:
+    """Store every good file as a photo of the gallery; report the bad ones.
+
+    Files are checked and rendered in parallel (one worker per core), then the good ones get a block
+    of photo numbers in the order they were sent, then they are stored in parallel.
+    """
+    gallery_get(gallery_id=gallery_id)
+    workers = max(1, min(settings.PHOTO_PROCESSING_WORKERS, len(files)))
+    result = UploadResult()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo-upload") as pool:
+        prepared = list(pool.map(_prepare_outcome, files))
+        good = [(index, item) for index, item in enumerate(prepared) if not isinstance(item, PhotoRejected)]
+        numbers = _reserve_photo_numbers(gallery_id, len(good)) if good else []
+
+        def store(job):
+            (index, processed), number = job
+            incoming = files[index]
+            try:
+                return photo_record(
+                    gallery_id=gallery_id,
+                    number=number,
+                    data=incoming.read(),
+                    processed=processed,
+                    title=incoming.title,
+                    description=incoming.description,
+                    tags=incoming.tags,
+                )
+            except PhotoRejected as rejected:
+                return rejected
+
+        outcomes = pool.map(store, zip(good, numbers, strict=True))
+        stored = dict(zip((index for index, _ in good), outcomes, strict=True))
+    for index, incoming in enumerate(files):
+        outcome = stored.get(index, prepared[index])
+        if isinstance(outcome, PhotoRejected):
+            result.failures.append(
+                UploadFailure(index, incoming.filename, outcome.code, outcome.message, outcome.status)
+            )
+        else:
+            result.photos.append(outcome)
+    return result
+
+
+def _prepare_outcome(incoming: IncomingPhoto):
+    try:
+        return photo_prepare(incoming)
+    except PhotoRejected as rejected:
+        return rejected
+
+
+def photo_prepare(incoming: IncomingPhoto):
+    """Step 1: check the file and make its renditions in memory; nothing is written."""
+    from photos import imaging  # Pillow stays off the import path of requests that do not need it
+
+    if incoming.size == 0:
+        raise PhotoRejected("empty", "The file is empty.")
+    if incoming.size > settings.PHOTO_MAX_BYTES:
+        limit_mb = settings.PHOTO_MAX_BYTES / (1024 * 1024)
+        raise PhotoRejected("too_large", f"The file is larger than the {limit_mb:g} MB limit.")
+    try:
+        processed = imaging.process_image(incoming.read(), max_pixels=settings.PHOTO_MAX_PIXELS)
+    except imaging.ImageError as error:
+        raise PhotoRejected(error.code, error.message) from None
+    _check_extension(incoming.filename, processed.format)
+    return processed
+
+
+def photo_record(
+    *,
+    gallery_id: str,
+    number: int | None = None,
+    data: bytes,
+    processed,
+    title: str,
+    description: str,
+    tags,
+    original_key: str = "",
+    original_etag: str | None = None,
+) -> GalleryPhoto:
+    """Steps 2-5: number (unless reserved already), objects, item + counts, years.
+
+    With ``original_key`` the original is already in the bucket under that key (a scan adopting it,
+    passing S3's ETag) and is neither uploaded nor deleted on failure.
+    """
+    from photos import imaging
+
+    if number is None:
+        [number] = _reserve_photo_numbers(gallery_id, 1)
+    s3_key = original_key or keys.original_key(gallery_id, number, processed.extension)
+    written: list[str] = []
+    try:
+        storage = media_storage()
+        if not original_key:
+            _put(storage, s3_key, data, processed.content_type)
+            written.append(s3_key)
+        urls = {}
+        for rendition in processed.renditions:
+            key = keys.rendition_key(gallery_id, number, rendition.name, rendition.extension)
+            _put(storage, key, rendition.data, rendition.content_type)
+            written.append(key)
+            urls[(rendition.name, rendition.format)] = stored_url(key)
+        photo = GalleryPhoto(
+            gallery_id,
+            uuid.uuid4().hex,
+            photo_number=number,
+            title=title,
+            description=description,
+            tags=list(tags),
+            s3_key=s3_key,
+            thumbnail_url=urls[("thumb", "jpeg")],
+            full_size_url=urls[("web", "jpeg")],
+            original_url=stored_url(s3_key),
+            exif_data=processed.exif,
+            uploaded_at=now_iso(),
+            rendition_keys=[key for key in written if key != s3_key],
+            original_size=len(data),
+            original_etag=original_etag or _etag_of(data),
+            content_type=processed.content_type,
+            width=processed.width,
+            height=processed.height,
+        )
+        _commit_new_photo(photo)
+    except BaseException:
+        _remove_quietly(written)
+        raise
+    year = imaging.exif_year(processed.exif)
+    if year is not None:
+        gallery_add_year(gallery_id=gallery_id, year=year)
+    return photo
+
+
+def _put(storage, key: str, data: bytes, content_type: str) -> None:
+    from django.core.files.base import ContentFile
+
+    content = ContentFile(data)
+    content.content_type = content_type
+    storage.save(key, content)
+
+
+def _etag_of(data: bytes) -> str:
+    """S3's ETag for a single-part upload, so a scan can tell whether the original changed."""
+    import hashlib
+
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _check_extension(filename: str, detected_format: str) -> None:
+    extension = PurePosixPath(filename or "").suffix.lower().lstrip(".")
+    promised = _EXTENSION_FORMATS.get(extension)
+    if promised and promised != detected_format:
+        raise PhotoRejected(
+            "extension_mismatch", f"The name ends in .{extension} but the file is a {detected_format} image."
+        )
+
+
+def _reserve_photo_numbers(gallery_id: str, count: int) -> list[int]:
+    """``count`` consecutive photo numbers no other upload can get (one atomic ADD)."""
+    gallery = Gallery(gallery_id)
+    try:
+        gallery.update(actions=[Gallery.last_photo_number.add(count)], condition=Gallery.gallery_id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise PhotoRejected("gallery_gone", "The gallery was deleted during the upload.") from None
+        raise
+    last = int(gallery.last_photo_number)
+    return list(range(last - count + 1, last + 1))
+
+
+def _commit_new_photo(photo: GalleryPhoto) -> None:
+    """The photo item and the gallery's count and cover change together, or not at all."""
+    gallery = Gallery(photo.gallery_id)
+    try:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.save(photo, condition=GalleryPhoto.photo_id.does_not_exist())
+            transaction.update(
+                gallery,
+                actions=[
+                    Gallery.photo_count.add(1),
+                    Gallery.cover_photo_url.set(Gallery.cover_photo_url | photo.full_size_url),
+                    Gallery.cover_photo_id.set(Gallery.cover_photo_id | photo.photo_id),
+                    Gallery.updated_at.set(now_iso()),
+                ],
+                condition=Gallery.gallery_id.exists(),
+            )
+    except TransactWriteError as exc:
+        if exc.cause_response_code == "TransactionCanceledException":
+            raise PhotoRejected("gallery_gone", "The gallery was deleted during the upload.") from None
+        raise
+
+
+def gallery_add_year(*, gallery_id: str, year: int) -> bool:
+    """Add a year to the gallery's years unless it is there already; True when it was added."""
+    try:
+        Gallery(gallery_id).update(
+            actions=[Gallery.years.set(Gallery.years.append([year])), Gallery.updated_at.set(now_iso())],
+            condition=Gallery.gallery_id.exists() & ~Gallery.years.contains(year),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _remove_quietly(object_keys: list[str]) -> None:
+    if not object_keys:
+        return
+    try:
+        objects_delete(object_keys)
+    except Exception:
+        # The original failure is what the caller must see; these keys are logged for the scan.
+        logger.exception("could not remove objects of a failed photo: %s", object_keys)
+
+
+def photo_delete(
+    *, gallery_id: str, photo_id: str, expected_s3_key: str | None = None, expected_number: int | None = None
+) -> GalleryPhoto:
+    """Delete a photo, its objects and its ratings, and take it off the gallery's count and cover.
+
+    The keys deleted are the ones stored on the item; a client's ``s3Key`` or ``photoNumber`` is only
+    compared with them, and a mismatch refuses the request.
+    """
+    photo = photo_get(gallery_id=gallery_id, photo_id=photo_id, include_deleting=True)
+    mismatches = {}
+    if expected_s3_key is not None and expected_s3_key != photo.s3_key:
+        mismatches["s3Key"] = ["Does not match the stored key of this photo."]
+    if expected_number is not None and expected_number != int(photo.photo_number):
+        mismatches["photoNumber"] = ["Does not match the stored number of this photo."]
+    if mismatches:
+        raise ApiError(400, "The photo in the request does not match the stored photo.", details=mismatches)
+    if photo.deleting_at is None:
+        _mark_deleting(photo)
+    photo_purge(photo)
+    return photo
+
+
+def _mark_deleting(photo: GalleryPhoto, attempts: int = 3) -> None:
+    for _ in range(attempts):
+        gallery = gallery_get(gallery_id=photo.gallery_id)
+        actions = [Gallery.photo_count.add(-1), Gallery.updated_at.set(now_iso())]
+        condition = Gallery.gallery_id.exists()
+        if gallery.cover_photo_id == photo.photo_id:
+            successor = photo_first_live(gallery_id=photo.gallery_id, excluding=photo.photo_id)
+            if successor is None:
+                actions += [Gallery.cover_photo_url.remove(), Gallery.cover_photo_id.remove()]
+            else:
+                actions += [
+                    Gallery.cover_photo_url.set(successor.full_size_url),
+                    Gallery.cover_photo_id.set(successor.photo_id),
+                ]
+            condition &= Gallery.cover_photo_id == photo.photo_id
+        else:
+            condition &= Gallery.cover_photo_id.does_not_exist() | (Gallery.cover_photo_id != photo.photo_id)
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.update(
+                    photo,
+                    actions=[GalleryPhoto.deleting_at.set(now_iso())],
+                    condition=GalleryPhoto.deleting_at.does_not_exist() & GalleryPhoto.photo_id.exists(),
+                )
+                transaction.update(gallery, actions=actions, condition=condition)
+            return
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
+            # Someone else moved the cover or started this delete meanwhile: look again.
+            current = photo_get(gallery_id=photo.gallery_id, photo_id=photo.photo_id, include_deleting=True)
+            if current.deleting_at is not None:
+                return
+    raise ApiError(409, "The gallery kept changing while this photo was being deleted; try again.")
+
+
+def photo_purge(photo: GalleryPhoto) -> None:
+    """Remove a photo's objects (only inside its gallery's prefixes) and ratings, then its item."""
+    own_keys = [key for key in [photo.s3_key, *(photo.rendition_keys or [])] if key]
+    objects_delete([key for key in own_keys if keys.belongs_to_gallery(key, photo.gallery_id)])
+    ratings_delete_for_photo(photo_id=photo.photo_id)
+    photo.delete()
+
+
+def photos_delete_for_gallery(*, gallery_id: str) -> int:
+    """Delete every photo of a gallery (objects, ratings, items); returns how many.
+
+    A last sweep of the gallery's prefixes removes objects no item pointed to.
+    """
+    deleted = 0
+    for photo in GalleryPhoto.query(gallery_id, consistent_read=True):
+        photo_purge(photo)
+        deleted += 1
+    objects_delete_prefix(keys.gallery_prefix(gallery_id))
+    objects_delete_prefix(keys.renditions_prefix(gallery_id))
+    return deleted

@@ -1,0 +1,91 @@
+"""Photo endpoints: upload, list, read, delete; the guide's ?action= routes reach the same methods."""
+
+from django.conf import settings
+from rest_framework import status
+from rest_framework.exceptions import UnsupportedMediaType, ValidationError
+from rest_framework.response import Response
+
+from gallery_project.errors import ApiError, PayloadTooLarge
+from gallery_project.viewsets import BaseViewSet
+from photos import selectors, services
+from photos.serializers import (
+    PhotoDeleteSerializer,
+    PhotoListQuerySerializer,
+    PhotoOutputSerializer,
+    parse_upload,
+)
+
+
+def _reader(uploaded_file):
+    """Read the whole file from the start, however often it is called (check, then store)."""
+
+    def read() -> bytes:
+        uploaded_file.seek(0)
+        return uploaded_file.read()
+
+    return read
+
+
+class PhotoViewSet(BaseViewSet):
+    """A gallery's photos: anyone can read; curators upload and delete."""
+
+    def list(self, request, gallery_pk=None):
+        filters = self.query(PhotoListQuerySerializer)
+        page = selectors.photo_list(
+            gallery_id=gallery_pk, cursor=self.cursor(), page_size=self.page_size(), **filters
+        )
+        return self.page_response(page, PhotoOutputSerializer)
+
+    def retrieve(self, request, gallery_pk=None, pk=None):
+        photo = selectors.photo_get(gallery_id=gallery_pk, photo_id=pk)
+        return Response(PhotoOutputSerializer(photo).data)
+
+    def create(self, request, gallery_pk=None):
+        if not (request.content_type or "").startswith("multipart/form-data"):
+            raise UnsupportedMediaType(request.content_type, "Upload photos as multipart/form-data.")
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.UPLOAD_MAX_REQUEST_BYTES:
+            raise PayloadTooLarge()
+        entries = parse_upload(request.data, request.FILES)
+        incoming = [
+            services.IncomingPhoto(
+                filename=entry["file"].name or "",
+                size=entry["file"].size,
+                read=_reader(entry["file"]),
+                title=entry["title"],
+                description=entry["description"],
+                tags=entry["tags"],
+            )
+            for entry in entries
+        ]
+        result = services.photos_upload(gallery_id=gallery_pk, files=incoming)
+        failures = [
+            {"index": f.index, "filename": f.filename, "code": f.code, "error": f.message, "status": f.status}
+            for f in result.failures
+        ]
+        if not result.photos:
+            statuses = {failure["status"] for failure in failures}
+            names = ", ".join(failure["filename"] or f"#{failure['index']}" for failure in failures)
+            raise ApiError(
+                statuses.pop() if len(statuses) == 1 else 400,
+                f"No photo was stored: {names}.",
+                details={"files": failures},
+            )
+        body = {"photos": PhotoOutputSerializer(result.photos, many=True).data, "errors": failures}
+        # 207 when some files were stored and some refused: the stored ones exist, the rest are listed.
+        return Response(body, status=status.HTTP_207_MULTI_STATUS if failures else status.HTTP_201_CREATED)
+
+    def destroy(self, request, gallery_pk=None, pk=None):
+        body = self.validated(PhotoDeleteSerializer, request.data if request.data else {})
+        body_id = body.get("photoId")
+        if pk is not None and body_id is not None and body_id != pk:
+            raise ValidationError({"photoId": ["Does not match the photo in the URL."]})
+        photo_id = pk or body_id
+        if photo_id is None:
+            raise ValidationError({"photoId": ["This field is required."]})
+        photo = services.photo_delete(
+            gallery_id=gallery_pk,
+            photo_id=photo_id,
+            expected_s3_key=body.get("s3Key"),
+            expected_number=body.get("photoNumber"),
+        )
+        return Response({"galleryId": gallery_pk, "photoId": photo.photo_id, "deleted": True})

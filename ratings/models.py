@@ -1,0 +1,18 @@
+"""PynamoDB model of the PhotoRatings table (attribute names exactly as in the customer's guide)."""
+
+from django.conf import settings
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+
+class PhotoRating(Model):
+    class Meta:
+        table_name = settings.PHOTO_RATINGS_TABLE
+        billing_mode = "PAY_PER_REQUEST"
+
+    photo_id = UnicodeAttribute(hash_key=True, attr_name="photoId")
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+    rating = NumberAttribute()
+    rated_at = UnicodeAttribute(attr_name="ratedAt")
+    # Added by this service: the photo's gallery, so a gallery's ratings can be found without a scan.
+    gallery_id = UnicodeAttribute(null=True, attr_name="galleryId")

@@ -1,0 +1,109 @@
+"""The guide's /galleries routes reach the same viewset methods as their REST twins."""
+
+import pytest
+
+from gallery_project import compat
+
+PARIS = {"name": "Paris", "continent": "Europe", "country": "France", "years": [2023]}
+
+
+def _gallery(curator):
+    return curator.post("/api/galleries", PARIS, format="json").json()["galleryId"]
+
+
+# (name, guide request, REST twin request); each request is (method, url, body) and may use {id}.
+PAIRS = [
+    ("create", ("post", "/galleries", PARIS), ("post", "/api/galleries", PARIS)),
+    ("list", ("get", "/galleries", None), ("get", "/api/galleries", None)),
+    ("retrieve", ("get", "/galleries?id={id}", None), ("get", "/api/galleries/{id}", None)),
+    ("retrieve-missing", ("get", "/galleries?id=missing", None), ("get", "/api/galleries/missing", None)),
+    (
+        "update",
+        ("put", "/galleries", {"galleryId": "{id}", "name": "Paris by night"}),
+        ("put", "/api/galleries/{id}", {"name": "Paris by night"}),
+    ),
+    (
+        "update-invalid",
+        ("put", "/galleries", {"galleryId": "{id}", "continent": "Mars"}),
+        ("put", "/api/galleries/{id}", {"continent": "Mars"}),
+    ),
+    ("delete", ("delete", "/galleries?id={id}", None), ("delete", "/api/galleries/{id}", None)),
+    ("delete-missing", ("delete", "/galleries?id=nope", None), ("delete", "/api/galleries/nope", None)),
+]
+
+VOLATILE = {"galleryId", "createdAt", "updatedAt"}
+
+
+def _call(api, request, gallery_id):
+    method, url, body = request
+    url = url.replace("{id}", gallery_id)
+    if body is not None:
+        body = {k: (v.replace("{id}", gallery_id) if isinstance(v, str) else v) for k, v in body.items()}
+    return getattr(api, method)(url, body, format="json") if body is not None else getattr(api, method)(url)
+
+
+def _comparable(response):
+    body = response.json()
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k not in VOLATILE | {"next", "previous"}}
+        if "results" in body:
+            body["results"] = [{k: v for k, v in r.items() if k not in VOLATILE} for r in body["results"]]
+    return response.status_code, body
+
+
+@pytest.mark.parametrize(("name", "guide", "rest"), PAIRS, ids=[pair[0] for pair in PAIRS])
+def test_guide_route_and_rest_twin_answer_alike(aws, curator, name, guide, rest):
+    """Each side runs on its own fresh gallery, so a delete on one side cannot affect the other."""
+    guide_id, rest_id = _gallery(curator), _gallery(curator)
+    guide_response = _call(curator, guide, guide_id)
+    rest_response = _call(curator, rest, rest_id)
+    assert _comparable(guide_response) == _comparable(rest_response)
+
+
+def test_every_guide_route_is_covered_by_the_parity_table():
+    covered = {(request[0].upper(), None) for _, request, _ in PAIRS}
+    gallery_routes = {key for key, route in compat.ROUTES.items() if route.viewset.startswith("galleries.")}
+    assert gallery_routes <= covered
+
+
+def test_get_with_id_returns_the_gallery(aws, curator, client):
+    gallery_id = _gallery(curator)
+    assert client.get(f"/galleries?id={gallery_id}").json()["galleryId"] == gallery_id
+
+
+def test_unknown_action_is_400_listing_known_actions(aws, client):
+    response = client.post("/galleries?action=launch_rockets")
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"error", "details"} and "launch_rockets" in body["error"]
+    assert "knownActions" in body["details"]
+
+
+def test_delete_without_id_is_400(aws, curator):
+    response = curator.delete("/galleries")
+    assert response.status_code == 400 and set(response.json()) == {"error", "details"}
+
+
+def test_put_without_gallery_id_is_400(aws, curator):
+    response = curator.put("/galleries", {"name": "x"}, format="json")
+    assert response.status_code == 400 and "galleryId" in response.json()["details"]
+
+
+@pytest.mark.parametrize(("method", "url"), [("patch", "/galleries"), ("post", "/galleries?id=x&action=")])
+def test_wrong_method_is_405_or_routes_sensibly(aws, curator, method, url):
+    response = getattr(curator, method)(url, {}, format="json")
+    assert response.status_code in {405, 400} and set(response.json()) == {"error", "details"}
+
+
+def test_patch_on_guide_endpoint_is_405_with_allow(aws, curator):
+    response = curator.patch("/galleries", {}, format="json")
+    assert response.status_code == 405
+    assert "PUT" in response["Allow"]
+
+
+@pytest.mark.parametrize("url", ["/nowhere", "/api/nothing-here", "/galleries/extra/segments"])
+def test_unknown_urls_are_json_404(aws, client, url):
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"error", "details"}

@@ -1,0 +1,33 @@
+"""Unexpected failures answer the envelope with a request id, never a stack trace or HTML."""
+
+from botocore.exceptions import EndpointConnectionError
+
+from galleries import selectors
+
+
+def test_unexpected_exception_is_a_500_envelope_with_request_id(aws, client, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(selectors, "gallery_get", explode)
+    response = client.get("/api/galleries/abc", HTTP_X_REQUEST_ID="req-123")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["details"] == {"requestId": "req-123"} and "secret" not in response.content.decode()
+    assert response["X-Request-Id"] == "req-123"
+
+
+def test_storage_outage_is_a_503_envelope(aws, client, monkeypatch):
+    def unreachable(**kwargs):
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    monkeypatch.setattr(selectors, "gallery_get", unreachable)
+    response = client.get("/api/galleries/abc")
+    assert response.status_code == 503 and set(response.json()) == {"error", "details"}
+
+
+def test_ensure_resources_is_idempotent(aws):
+    from django.core.management import call_command
+
+    call_command("ensure_resources")
+    call_command("ensure_resources")
