@@ -20,7 +20,9 @@ class Gallery(Model):
     cover_photo_url = UnicodeAttribute(null=True, attr_name="coverPhotoURL")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
-    # Added by this service (not in the guide): the cover's photo id, so deleting that photo can move
-    # the cover, and the last photo number handed out, so numbers are never reused.
+    # Added by this service (not in the guide): the cover's photo id and number, so the lowest-numbered
+    # photo is the cover and deleting it can move the cover; the last photo number handed out, so
+    # numbers are never reused.
     cover_photo_id = UnicodeAttribute(null=True, attr_name="coverPhotoId")
+    cover_photo_number = NumberAttribute(null=True, attr_name="coverPhotoNumber")
     last_photo_number = NumberAttribute(default=0, attr_name="lastPhotoNumber")

@@ -78,7 +78,7 @@ def _as_envelope(exc: exceptions.APIException) -> dict:
     return envelope(str(exc.detail))
 
 
-def _storage_exception_types() -> tuple[type[BaseException], ...]:
+def storage_errors() -> tuple[type[BaseException], ...]:
     """Errors from DynamoDB/S3 clients that mean "the backing service failed", imported lazily."""
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
@@ -107,7 +107,7 @@ def exception_handler(exc, context):
     request_id = getattr(request, "request_id", None) or getattr(
         getattr(request, "_request", None), "request_id", "-"
     )
-    if isinstance(exc, _storage_exception_types()):
+    if isinstance(exc, storage_errors()):
         logger.exception("storage error (request %s)", request_id)
         body = _as_envelope(ServiceUnavailable())
         body["details"] = {"requestId": request_id}

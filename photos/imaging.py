@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import warnings
@@ -56,6 +57,9 @@ WEBP_METHOD = 0
 
 class ImageError(Exception):
     """A file that cannot become a photo: `.code` is a machine code, `.message` a sentence for a person."""
+
+    code: str  # "empty", "not_an_image", "unsupported_format", "corrupt" or "too_many_pixels"
+    message: str
 
     def __init__(self, code: str, message: str):
         super().__init__(f"{code}: {message}")
@@ -146,28 +150,29 @@ def process_image(
     largest = targets[0][1]
     if swaps_axes:
         largest = largest[1], largest[0]
-    # JPEG can decode straight to 1/2, 1/4 or 1/8 scale in the DCT domain; draft picks the smallest
-    # scale that is still at least `largest`, so no rendition is upscaled from it.
-    if format_name == "JPEG":
-        image.draft("RGB" if image.mode != "CMYK" else None, largest)
-
     try:
+        if format_name == "JPEG":
+            # JPEG can decode straight to 1/2, 1/4 or 1/8 scale in the DCT domain; draft picks the smallest
+            # scale that is still at least `largest`, so no rendition is upscaled from it.
+            image.draft("RGB" if image.mode != "CMYK" else None, largest)
         image.load()
-        decoded, icc_profile = _working_mode(image, icc_profile)
+        source, icc_profile = _working_mode(image, icc_profile)
+        del image  # each pass below replaces `source` with a smaller image, so the decode is freed early
+        source.info = {}  # renditions carry no EXIF/XMP: nothing from the original's info reaches a save
+        made: list[Rendition] = []
+        for spec, size in targets:
+            stored_size = (size[1], size[0]) if swaps_axes else size
+            if source.size != stored_size:
+                source = source.resize(stored_size, _RESAMPLE, reducing_gap=_REDUCING_GAP)
+            upright = (
+                source.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation]) if orientation != 1 else source
+            )
+            made.extend(_encode(spec.name, upright, icc_profile, jpeg_quality, webp_quality))
     except MemoryError as error:
         raise _too_many_pixels() from error
     except Exception as error:
+        # Pillow and its codecs raise many types (OSError, ValueError, SyntaxError, struct.error...).
         raise ImageError("corrupt", "The image file is damaged or incomplete.") from error
-    decoded.info = {}  # renditions carry no EXIF/XMP: nothing from the original's info leaks into saves
-
-    made: list[Rendition] = []
-    source = decoded
-    for spec, size in targets:
-        stored_size = (size[1], size[0]) if swaps_axes else size
-        if source.size != stored_size:
-            source = source.resize(stored_size, _RESAMPLE, reducing_gap=_REDUCING_GAP)
-        upright = source.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation]) if orientation != 1 else source
-        made.extend(_encode(spec.name, upright, icc_profile, jpeg_quality, webp_quality))
     order = {spec.name: index for index, spec in enumerate(renditions)}
     made.sort(key=lambda rendition: (order[rendition.name], rendition.format != "jpeg"))
 
@@ -196,10 +201,12 @@ def _open(data: bytes, *, max_pixels: int | None) -> ImageFile.ImageFile:
             "unsupported_format", "HEIC/HEIF/AVIF files are not supported; use JPEG, PNG or WebP."
         )
     try:
-        # Pillow warns above Image.MAX_IMAGE_PIXELS; our own max_pixels decides instead (checked below),
-        # and catch_warnings restores the filters afterwards so nothing leaks to the caller.
+        # Pillow warns above Image.MAX_IMAGE_PIXELS; our own max_pixels decides instead (checked below).
+        # Its UserWarnings ("Corrupt EXIF data") concern metadata we treat as optional anyway.
+        # catch_warnings restores the filters afterwards, so nothing leaks to the caller.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
         raise _too_many_pixels() from error
@@ -334,12 +341,12 @@ def _fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
 def _exif_dict(image: Image.Image) -> dict:
     """The JSON-ready EXIF summary of an opened (not decoded) image; unreadable tags are left out."""
     result: dict = {}
-    try:
-        exif = image.getexif()
-    except Exception:
-        exif = None
-    if exif:
-        _copy_exif_fields(exif, result)
+    # A damaged EXIF block costs the photo its remaining metadata, not its acceptance; Pillow's
+    # "Corrupt EXIF data" warnings say the same thing, so they are silenced here.
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore", UserWarning)
+        if exif := image.getexif():
+            _copy_exif_fields(exif, result)
     orientation = result.get("orientation", 1)
     width, height = image.size
     if orientation in (5, 6, 7, 8):

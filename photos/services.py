@@ -30,7 +30,7 @@ from galleries.models import Gallery
 from galleries.selectors import gallery_get
 from gallery_project.aws import media_storage, transaction_connection
 from gallery_project.clock import now_iso
-from gallery_project.errors import ApiError
+from gallery_project.errors import ApiError, storage_errors
 from photos import keys
 from photos.media import stored_url
 from photos.models import GalleryPhoto
@@ -50,7 +50,12 @@ _EXTENSION_FORMATS = {
 _REJECTION_STATUS = {
     "empty": 400, "not_an_image": 415, "unsupported_format": 415, "corrupt": 400,
     "too_many_pixels": 413, "too_large": 413, "extension_mismatch": 400, "gallery_gone": 404,
+    "storage_unavailable": 503,
 }  # fmt: skip
+
+
+# Every histogram key exists from the start, so ratings can ADD to a nested key.
+EMPTY_RATING_HISTOGRAM = {str(stars): 0 for stars in range(1, 6)}
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,12 @@ def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResul
                 )
             except PhotoRejected as rejected:
                 return rejected
+            except storage_errors():
+                # photo_record removed what it had written; the other photos of the batch go on.
+                logger.exception("storing %s failed", incoming.filename)
+                return PhotoRejected(
+                    "storage_unavailable", "Storage did not answer; nothing of this photo was kept. Retry it."
+                )
 
         outcomes = pool.map(store, zip(good, numbers, strict=True))
         stored = dict(zip((index for index, _ in good), outcomes, strict=True))
@@ -210,6 +221,7 @@ def photo_record(
             content_type=processed.content_type,
             width=processed.width,
             height=processed.height,
+            rating_histogram=EMPTY_RATING_HISTOGRAM,
         )
         _commit_new_photo(photo)
     except BaseException:
@@ -217,7 +229,11 @@ def photo_record(
         raise
     year = imaging.exif_year(processed.exif)
     if year is not None:
-        gallery_add_year(gallery_id=gallery_id, year=year)
+        try:
+            gallery_add_year(gallery_id=gallery_id, year=year)
+        except storage_errors():
+            # The photo is stored and counted; a missing year is repaired by the galleries scan.
+            logger.exception("could not add year %s to gallery %s", year, gallery_id)
     return photo
 
 
@@ -270,6 +286,7 @@ def _commit_new_photo(photo: GalleryPhoto) -> None:
                     Gallery.photo_count.add(1),
                     Gallery.cover_photo_url.set(Gallery.cover_photo_url | photo.full_size_url),
                     Gallery.cover_photo_id.set(Gallery.cover_photo_id | photo.photo_id),
+                    Gallery.cover_photo_number.set(Gallery.cover_photo_number | photo.photo_number),
                     Gallery.updated_at.set(now_iso()),
                 ],
                 condition=Gallery.gallery_id.exists(),
@@ -278,6 +295,23 @@ def _commit_new_photo(photo: GalleryPhoto) -> None:
         if exc.cause_response_code == "TransactionCanceledException":
             raise PhotoRejected("gallery_gone", "The gallery was deleted during the upload.") from None
         raise
+    _claim_cover_if_lower(photo)
+
+
+def _claim_cover_if_lower(photo: GalleryPhoto) -> None:
+    """Photos of one upload commit in any order; the lowest-numbered one ends up as the cover."""
+    try:
+        Gallery(photo.gallery_id).update(
+            actions=[
+                Gallery.cover_photo_url.set(photo.full_size_url),
+                Gallery.cover_photo_id.set(photo.photo_id),
+                Gallery.cover_photo_number.set(photo.photo_number),
+            ],
+            condition=Gallery.gallery_id.exists() & (Gallery.cover_photo_number > photo.photo_number),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def gallery_add_year(*, gallery_id: str, year: int) -> bool:
@@ -334,11 +368,16 @@ def _mark_deleting(photo: GalleryPhoto, attempts: int = 3) -> None:
         if gallery.cover_photo_id == photo.photo_id:
             successor = photo_first_live(gallery_id=photo.gallery_id, excluding=photo.photo_id)
             if successor is None:
-                actions += [Gallery.cover_photo_url.remove(), Gallery.cover_photo_id.remove()]
+                actions += [
+                    Gallery.cover_photo_url.remove(),
+                    Gallery.cover_photo_id.remove(),
+                    Gallery.cover_photo_number.remove(),
+                ]
             else:
                 actions += [
                     Gallery.cover_photo_url.set(successor.full_size_url),
                     Gallery.cover_photo_id.set(successor.photo_id),
+                    Gallery.cover_photo_number.set(successor.photo_number),
                 ]
             condition &= Gallery.cover_photo_id == photo.photo_id
         else:

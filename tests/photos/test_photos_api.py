@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from galleries.models import Gallery
 from gallery_project.aws import s3_client
@@ -261,3 +262,97 @@ def test_orientation_samples_come_out_upright(aws, gallery_id, upload):
         key = f"renditions/{gallery_id}/photo{photo['photoNumber']}-thumb.jpg"
         width, height = Image.open(io.BytesIO(object_bytes(key))).size
         assert (width > height) == photo["title"].startswith("landscape"), photo["title"]
+
+
+def _normalised(response, gallery_id: str):
+    """Status and body with the gallery's id and per-photo volatile values replaced by placeholders."""
+    text = response.content.decode().replace(gallery_id, "{gallery}")
+    body = json.loads(text)
+    for photo in body.get("photos", []) if isinstance(body, dict) else []:
+        photo.update(photoId="{photo}", uploadedAt="{time}")
+    if isinstance(body, dict) and "photoId" in body:
+        body["photoId"] = "{photo}"
+    return response.status_code, body
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"a.jpg": jpeg_bytes(), "b.png": png_bytes()},
+        {"bad.jpg": b"nope"},
+        {"a.jpg": jpeg_bytes(), "x.jpg": b""},
+    ],
+    ids=["good", "bad", "mixed"],
+)
+def test_upload_guide_route_and_rest_twin_answer_alike(aws, curator, upload, files):
+    def new_gallery():
+        body = {"name": "Twin", "continent": "Asia", "country": "Japan"}
+        return curator.post("/api/galleries", body, format="json").json()["galleryId"]
+
+    guide_gallery, rest_gallery = new_gallery(), new_gallery()
+    fields = {"titles": json.dumps(["T"] * len(files)), "tags": json.dumps([["t"]] * len(files))}
+    guide = upload(guide_gallery, files, via="guide", **fields)
+    rest = upload(rest_gallery, files, via="rest", **fields)
+    assert _normalised(guide, guide_gallery) == _normalised(rest, rest_gallery)
+
+
+def test_delete_photo_guide_route_and_rest_twin_answer_alike(aws, curator, upload):
+    def photo_in_new_gallery():
+        body = {"name": "Twin", "continent": "Asia", "country": "Japan"}
+        gallery = curator.post("/api/galleries", body, format="json").json()["galleryId"]
+        return gallery, upload(gallery).json()["photos"][0]
+
+    guide_gallery, guide_photo = photo_in_new_gallery()
+    rest_gallery, rest_photo = photo_in_new_gallery()
+    guide = curator.post(
+        f"/galleries?action=delete_photo&id={guide_gallery}",
+        {"photoId": guide_photo["photoId"], "photoNumber": 1, "s3Key": guide_photo["s3Key"]},
+        format="json",
+    )
+    rest = curator.delete(f"/api/galleries/{rest_gallery}/photos/{rest_photo['photoId']}")
+    assert _normalised(guide, guide_gallery) == _normalised(rest, rest_gallery)
+    missing = curator.post(
+        f"/galleries?action=delete_photo&id={guide_gallery}", {"photoId": "gone"}, format="json"
+    )
+    assert (
+        missing.status_code == curator.delete(f"/api/galleries/{rest_gallery}/photos/gone").status_code == 404
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["dynamodb_local"], indirect=True)
+def test_parallel_uploads_get_unique_numbers_and_an_exact_count(backend, curator_key, gallery_id):
+    """Six clients upload at once into one gallery on the real DynamoDB engine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rest_framework.test import APIClient
+
+    small = jpeg_bytes(64, 48)
+
+    def upload_three_times(worker: int) -> list[int]:
+        api, numbers = APIClient(), []
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {curator_key}")
+        for round_ in range(3):
+            files = [SimpleUploadedFile(f"w{worker}-{round_}-{n}.jpg", small, "image/jpeg") for n in range(2)]
+            url = f"/api/galleries/{gallery_id}/photos"
+            response = api.post(url, {"photos": files}, format="multipart")
+            assert response.status_code == 201, response.content
+            numbers += [photo["photoNumber"] for photo in response.json()["photos"]]
+        return numbers
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        numbers = [n for batch in pool.map(upload_three_times, range(6)) for n in batch]
+    assert sorted(numbers) == list(range(1, 37))
+    gallery = Gallery.get(gallery_id, consistent_read=True)
+    assert gallery.photo_count == 36 == int(gallery.last_photo_number)
+    stored = [int(photo.photo_number) for photo in GalleryPhoto.query(gallery_id, consistent_read=True)]
+    assert sorted(stored) == list(range(1, 37))
+
+
+def test_the_lowest_numbered_photo_of_a_parallel_batch_is_the_cover(
+    aws, gallery_id, upload, client, settings
+):
+    settings.PHOTO_PROCESSING_WORKERS = 4
+    files = {f"p{n}.jpg": jpeg_bytes(400 + 200 * (3 - n), 300) for n in range(4)}  # the first is slowest
+    photos = upload(gallery_id, files).json()["photos"]
+    assert client.get(f"/api/galleries/{gallery_id}").json()["coverPhotoURL"] == photos[0]["fullSizeURL"]

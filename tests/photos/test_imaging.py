@@ -1,0 +1,388 @@
+"""Tests for photos.imaging: validation, EXIF, orientation and renditions, on real and synthesized files."""
+
+import io
+import json
+import random
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops, ImageCms, ImageFile, ImageOps, ImageStat, TiffImagePlugin
+
+from photos.imaging import (
+    DEFAULT_RENDITIONS,
+    SUPPORTED_FORMATS,
+    ImageError,
+    RenditionSpec,
+    exif_year,
+    probe,
+    process_image,
+    read_exif,
+)
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "exif"
+ORIENTATION_SAMPLES = SAMPLES / "orientation"
+CAMERA_SAMPLES = SAMPLES / "cameras"
+SMALL = (RenditionSpec("thumb", 64),)
+ERROR_CODES = {"empty", "not_an_image", "unsupported_format", "corrupt", "too_many_pixels"}
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def make_jpeg(
+    size=(120, 80), *, orientation=None, taken=None, gps=None, icc=None, exposure=None, mode="RGB"
+) -> bytes:
+    """A real JPEG: red left half, blue right half (so orientation is visible), with the EXIF asked for."""
+    image = Image.new("RGB", size, (20, 40, 230))
+    image.paste((230, 30, 30), (0, 0, size[0] // 2, size[1]))
+    if mode != "RGB":
+        image = image.convert(mode)
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam\x00"
+    exif[0x0110] = "  Model 1  "
+    if orientation:
+        exif[0x0112] = orientation
+    details = exif.get_ifd(0x8769)
+    if taken:
+        details[0x9003] = taken
+    if exposure:
+        details[0x829A] = TiffImagePlugin.IFDRational(*exposure)
+    if gps:
+        exif.get_ifd(0x8825).update(gps)
+    options = {"icc_profile": icc} if icc else {}
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif.tobytes(), **options)
+    return out.getvalue()
+
+
+def encode(image: Image.Image, format_name: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format_name, **options)
+    return out.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height but whose pixel data is a few bytes: a decompression bomb."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def rendition(processed, name="thumb", format_name="jpeg"):
+    return next(r for r in processed.renditions if r.name == name and r.format == format_name)
+
+
+def decoded(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def mean_difference(first: Image.Image, second: Image.Image) -> float:
+    """Mean absolute grey difference of 16x12 versions, after levelling brightness (0-255 scale)."""
+    size = (16, 12) if first.width > first.height else (12, 16)
+    # autocontrast: the samples differ in brightness (only *_1 lacks an ICC profile) and by a digit label.
+    small = [
+        ImageOps.autocontrast(image.convert("L").resize(size, Image.Resampling.BOX), 2)
+        for image in (first, second)
+    ]
+    return ImageStat.Stat(ImageChops.difference(*small)).mean[0]
+
+
+@pytest.mark.parametrize("kind", ["landscape", "portrait"])
+def test_orientation_samples_come_out_upright_and_alike(kind):
+    upright = []
+    for orientation in range(1, 9):
+        processed = process_image(
+            (ORIENTATION_SAMPLES / f"{kind}_{orientation}.jpg").read_bytes(), renditions=SMALL
+        )
+        assert processed.exif["orientation"] == orientation
+        image = decoded(rendition(processed).data)
+        assert (image.width > image.height) == (kind == "landscape")
+        assert (processed.width > processed.height) == (kind == "landscape")
+        upright.append(image)
+    # Measured: 9-12 between correct outputs; 28-40 between a photo and its mirror image.
+    tolerance = 18
+    differences = [mean_difference(first, second) for first in upright for second in upright]
+    assert max(differences) < tolerance, differences
+    for wrong in (Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.FLIP_TOP_BOTTOM):
+        assert mean_difference(upright[0], upright[1].transpose(wrong)) > tolerance
+
+
+def test_synthesized_orientation_6_is_rotated_clockwise_upright():
+    # Stored 120x80 with red on the left; orientation 6 means "rotate 90 degrees clockwise to view".
+    processed = process_image(make_jpeg(orientation=6), renditions=(RenditionSpec("full", 400),))
+    image = decoded(rendition(processed, "full").data).convert("RGB")
+    assert (processed.width, processed.height) == (80, 120) == image.size
+    top, bottom = image.getpixel((40, 10)), image.getpixel((40, 110))
+    assert top[0] > 200 > top[2]  # red now on top
+    assert bottom[2] > 200 > bottom[0]
+
+
+CAMERAS = [
+    ("Canon_40D.jpg", "Canon", "Canon EOS 40D", "2008-05-30T15:56:01"),
+    ("Canon_PowerShot_S40.jpg", "Canon", "Canon PowerShot S40", "2003-12-14T12:01:44"),
+    ("Konica_Minolta_DiMAGE_Z3.jpg", "KONICA MINOLTA", "DiMAGE Z3", "2005-03-10T15:10:48"),
+    ("Nikon_COOLPIX_P6000_gps.jpg", "NIKON", "COOLPIX P6000", "2008-10-22T16:28:39"),
+    ("Nikon_D70.jpg", "NIKON CORPORATION", "NIKON D70", "2008-03-15T09:52:01"),
+    ("Panasonic_DMC-FZ30.jpg", "Panasonic", "DMC-FZ30", "2008-07-16T11:33:20"),
+    ("Pentax_K10D.jpg", "PENTAX Corporation", "PENTAX K10D", "2008-05-04T16:47:24"),
+]
+
+
+@pytest.mark.parametrize(("filename", "make", "model", "taken"), CAMERAS)
+def test_camera_samples_give_make_model_and_date(filename, make, model, taken):
+    exif = read_exif((CAMERA_SAMPLES / filename).read_bytes())
+    assert exif["make"] == make
+    assert exif["model"] == model
+    assert exif["dateTimeOriginal"] == taken
+    assert exif_year(exif) == int(taken[:4])
+    assert json.loads(json.dumps(exif)) == exif  # plain JSON types only
+
+
+def test_camera_exposure_fields_are_plain_numbers():
+    exif = read_exif((CAMERA_SAMPLES / "Canon_40D.jpg").read_bytes())
+    assert exif["exposureTime"] == "1/160"
+    assert exif["fNumber"] == 7.1 and type(exif["fNumber"]) is float
+    assert exif["iso"] == 100 and type(exif["iso"]) is int
+    assert exif["focalLength"] == 135.0
+    assert read_exif((CAMERA_SAMPLES / "Nikon_D70.jpg").read_bytes())["focalLength35mm"] == 150
+
+
+def test_gps_sample_gives_signed_decimal_degrees():
+    gps = read_exif((CAMERA_SAMPLES / "Nikon_COOLPIX_P6000_gps.jpg").read_bytes())["gps"]
+    assert gps["latitude"] == pytest.approx(43 + 28 / 60 + 2.814 / 3600, abs=1e-6)
+    assert gps["longitude"] == pytest.approx(11 + 53 / 60 + 6.456 / 3600, abs=1e-6)
+    assert "altitude" not in gps  # the file has an altitude reference but no altitude
+
+
+def test_gps_south_west_and_below_sea_level_are_negative():
+    gps = {1: "S", 2: (33.0, 51.0, 36.0), 3: "W", 4: (151.0, 12.0, 0.0), 5: b"\x01", 6: 12.5}
+    exif = read_exif(make_jpeg(gps=gps))
+    assert exif["gps"] == {"latitude": -33.86, "longitude": -151.2, "altitude": -12.5}
+
+
+def test_exif_strings_are_stripped_and_absent_keys_omitted():
+    exif = read_exif(make_jpeg(exposure=(5, 2)))
+    assert exif == {"make": "TestCam", "model": "Model 1", "exposureTime": "2.5", "width": 120, "height": 80}
+
+
+def test_unparsable_date_is_ignored():
+    exif = read_exif(make_jpeg(taken="0000:00:00 00:00:00"))
+    assert "dateTimeOriginal" not in exif
+    assert exif_year(exif) is None
+    assert exif_year(read_exif(make_jpeg(taken="2019:02:03 04:05:06"))) == 2019
+
+
+def test_renditions_carry_no_exif_but_keep_icc():
+    gps = {1: "N", 2: (1.0, 2.0, 3.0), 3: "E", 4: (4.0, 5.0, 6.0)}
+    original = make_jpeg(orientation=3, taken="2020:01:01 10:00:00", gps=gps, icc=SRGB_ICC)
+    processed = process_image(original)
+    assert processed.exif["gps"]["latitude"] > 0
+    assert len(processed.renditions) == 4
+    for made in processed.renditions:
+        image = Image.open(io.BytesIO(made.data))
+        assert "exif" not in image.info
+        assert not image.getexif()
+        assert b"Exif\x00\x00" not in made.data
+        assert image.info.get("icc_profile") == SRGB_ICC
+
+
+def test_renditions_are_never_upscaled():
+    processed = process_image(make_jpeg((1000, 600)))
+    sizes = {(r.name, r.format): (r.width, r.height) for r in processed.renditions}
+    assert sizes == {
+        ("thumb", "jpeg"): (400, 240),
+        ("thumb", "webp"): (400, 240),
+        ("web", "jpeg"): (1000, 600),
+        ("web", "webp"): (1000, 600),
+    }
+    for made in processed.renditions:
+        assert decoded(made.data).size == (made.width, made.height)
+
+
+def test_rotated_large_photo_gets_long_edge_sizes():
+    processed = process_image(make_jpeg((2400, 1600), orientation=6))
+    assert (processed.width, processed.height) == (1600, 2400)
+    assert (processed.exif["width"], processed.exif["height"]) == (1600, 2400)
+    assert (rendition(processed, "web").width, rendition(processed, "web").height) == (1067, 1600)
+    assert (rendition(processed, "thumb").width, rendition(processed, "thumb").height) == (267, 400)
+
+
+def test_each_rendition_has_a_jpeg_and_a_webp_twin():
+    processed = process_image(make_jpeg((900, 600)))
+    assert [(r.name, r.format) for r in processed.renditions] == [
+        ("thumb", "jpeg"),
+        ("thumb", "webp"),
+        ("web", "jpeg"),
+        ("web", "webp"),
+    ]
+    for made in processed.renditions:
+        image = Image.open(io.BytesIO(made.data))
+        assert image.format == ("JPEG" if made.format == "jpeg" else "WEBP")
+        assert (made.extension, made.content_type) == (
+            ("jpg", "image/jpeg") if made.format == "jpeg" else ("webp", "image/webp")
+        )
+    progressive = Image.open(io.BytesIO(rendition(processed, "web").data))
+    assert progressive.info.get("progressive") or progressive.info.get("progression")
+
+
+@pytest.mark.parametrize("format_name", ["PNG", "WEBP", "TIFF"])
+def test_other_accepted_formats_are_processed(format_name):
+    data = encode(Image.new("RGB", (50, 30), "green"), format_name)
+    processed = process_image(data, renditions=SMALL)
+    assert processed.format == format_name
+    assert (processed.extension, processed.content_type) == SUPPORTED_FORMATS[format_name]
+    assert (processed.width, processed.height) == (50, 30)
+    assert probe(data) == (format_name, 50, 30)
+
+
+def test_alpha_is_flattened_for_jpeg_and_kept_in_webp():
+    image = Image.new("RGBA", (40, 40), (255, 0, 0, 0))
+    image.paste((0, 0, 255, 255), (0, 0, 20, 40))
+    processed = process_image(encode(image, "PNG"), renditions=SMALL)
+    jpeg = decoded(rendition(processed).data).convert("RGB")
+    assert jpeg.getpixel((35, 20))[0] > 240 and jpeg.getpixel((35, 20))[1] > 240  # transparent -> white
+    webp = decoded(rendition(processed, format_name="webp").data)
+    assert webp.mode == "RGBA" and webp.getpixel((35, 20))[3] == 0
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped():
+    image = Image.new("I;16", (32, 32), 32768)
+    processed = process_image(encode(image, "PNG"), renditions=SMALL)
+    grey = decoded(rendition(processed).data).convert("L").getpixel((16, 16))
+    assert 120 <= grey <= 136
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "L", "P", "LA", "1"])
+def test_other_modes_become_valid_renditions(mode):
+    source = Image.new("RGB", (40, 30), (200, 120, 40)).convert(mode)
+    data = encode(source, "JPEG") if mode in ("CMYK", "L") else encode(source, "PNG")
+    processed = process_image(data, renditions=SMALL)
+    for made in processed.renditions:
+        assert decoded(made.data).mode in ("RGB", "RGBA", "L")
+
+
+def test_cmyk_profile_is_not_attached_to_rgb_output():
+    fake_cmyk_profile = bytes(16) + b"CMYK" + bytes(108)
+    data = encode(Image.new("CMYK", (20, 20), (0, 50, 100, 0)), "JPEG", icc_profile=fake_cmyk_profile)
+    for made in process_image(data, renditions=SMALL).renditions:
+        assert Image.open(io.BytesIO(made.data)).info.get("icc_profile") != fake_cmyk_profile
+
+
+def truncated_jpeg() -> bytes:
+    noisy = Image.effect_noise((200, 150), 50).convert("RGB")
+    data = encode(noisy, "JPEG", quality=90)
+    return data[: len(data) // 2]
+
+
+BAD_INPUTS = {
+    "empty": (b"", "empty"),
+    "text": (b"this is a text file, not a photo\n" * 10, "not_an_image"),
+    "random": (random.Random(7).randbytes(4096), "not_an_image"),
+    "gif": (encode(Image.new("P", (10, 10)), "GIF"), "unsupported_format"),
+    "bmp": (encode(Image.new("RGB", (10, 10)), "BMP"), "unsupported_format"),
+    "heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200), "unsupported_format"),
+    "truncated_jpeg": (truncated_jpeg(), "corrupt"),
+    "truncated_png": (encode(Image.effect_noise((100, 100), 60), "PNG")[:-400], "corrupt"),
+    "bomb": (png_header_only(30_000, 30_000), "too_many_pixels"),
+    "bomb_just_over_limit": (png_header_only(10_000, 9_000), "too_many_pixels"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_raises_image_error_with_code(case):
+    data, code = BAD_INPUTS[case]
+    with pytest.raises(ImageError) as raised:
+        process_image(data)
+    assert raised.value.code == code
+    assert raised.value.message.endswith(".")
+
+
+def test_truncated_file_rejected_even_when_pillow_is_told_to_accept_it(monkeypatch):
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    for case in ("truncated_jpeg", "truncated_png"):
+        with pytest.raises(ImageError) as raised:
+            process_image(BAD_INPUTS[case][0])
+        assert raised.value.code == "corrupt"
+
+
+@pytest.mark.parametrize("case", ["empty", "text", "gif", "heic", "bomb", "bomb_just_over_limit"])
+def test_probe_rejects_from_the_header(case):
+    data, code = BAD_INPUTS[case]
+    with pytest.raises(ImageError) as raised:
+        probe(data)
+    assert raised.value.code == code
+
+
+def test_bomb_check_leaves_pillow_and_warning_state_alone():
+    limit_before = Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for case in ("bomb", "bomb_just_over_limit"):
+            with pytest.raises(ImageError):
+                probe(BAD_INPUTS[case][0])
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+    assert limit_before == Image.MAX_IMAGE_PIXELS
+
+
+def test_max_pixels_argument_is_enforced():
+    data = make_jpeg((100, 100))
+    with pytest.raises(ImageError) as raised:
+        process_image(data, max_pixels=5_000)
+    assert raised.value.code == "too_many_pixels"
+    assert probe(data, max_pixels=10_000) == ("JPEG", 100, 100)
+
+
+def test_probe_and_read_exif_do_not_decode_pixels(monkeypatch):
+    # A JPEG with a complete header but no image data: only a decode would notice.
+    data = make_jpeg((300, 200), orientation=6, taken="2022:05:06 07:08:09")
+    headers_only = data[: data.index(b"\xff\xda") + 20]
+
+    def refuse_to_decode(self, *args, **kwargs):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse_to_decode)
+    assert probe(headers_only) == ("JPEG", 300, 200)
+    exif = read_exif(headers_only)
+    assert exif["dateTimeOriginal"] == "2022-05-06T07:08:09"
+    assert (exif["width"], exif["height"]) == (200, 300)
+    monkeypatch.undo()
+    with pytest.raises(ImageError) as raised:
+        process_image(headers_only)
+    assert raised.value.code == "corrupt"
+
+
+def test_default_renditions_are_thumb_and_web():
+    assert (RenditionSpec("thumb", 400), RenditionSpec("web", 1600)) == DEFAULT_RENDITIONS
+
+
+def test_mangled_files_raise_only_image_error():
+    rng = random.Random(11)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8825)[2] = (1.0, 2.0, 3.0)
+    noise = Image.effect_noise((48, 32), 40).convert("RGB")
+    seeds = [encode(noise, name, exif=exif.tobytes()) for name in ("JPEG", "PNG", "WEBP")]
+    seeds.append(encode(noise, "TIFF"))
+    for _ in range(200):
+        data = bytearray(rng.choice(seeds))
+        if rng.random() < 0.6:
+            for _ in range(rng.randint(1, 6)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        else:
+            del data[rng.randrange(len(data)) :]
+        for call in (probe, read_exif, lambda data: process_image(data, renditions=SMALL)):
+            try:
+                call(bytes(data))
+            except ImageError as error:
+                assert error.code in ERROR_CODES
