@@ -101,7 +101,7 @@ def pipeline_naive(data: bytes) -> bytes:
         image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
         image.thumbnail((edge, edge), Image.Resampling.LANCZOS)
         jpeg, webp = io.BytesIO(), io.BytesIO()
-        image.save(jpeg, "JPEG", quality=JPEG_QUALITY, progressive=True)
+        image.save(jpeg, "JPEG", quality=JPEG_QUALITY)
         image.save(webp, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
         if name == "web":
             web = jpeg.getvalue()

