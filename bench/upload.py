@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tests.isolation  # noqa: E402,F401  (fake credentials, no local env file, moto before boto)
+import tests.isolation  # noqa: F401  (fake credentials, no local env file, moto before boto)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery_project.settings")
 
