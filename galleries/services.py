@@ -13,11 +13,19 @@ _EDITABLE = ("name", "continent", "country", "description", "years")
 
 
 def gallery_create(
-    *, name: str, continent: str, country: str, description: str = "", years: list[int] = ()
+    *,
+    name: str,
+    continent: str,
+    country: str,
+    description: str = "",
+    years: list[int] = (),
+    gallery_id: str | None = None,
 ) -> Gallery:
+    """A new gallery; ``gallery_id`` adopts a given id (a scan finding objects under that prefix),
+    and the write fails with PutError if that id exists already."""
     timestamp = now_iso()
     gallery = Gallery(
-        uuid.uuid4().hex,
+        gallery_id or uuid.uuid4().hex,
         name=name,
         continent=continent,
         country=country,

@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class GalleryProjectConfig(AppConfig):
     name = "gallery_project"
     verbose_name = "Photography gallery backend"
+
+    def ready(self) -> None:
+        from gallery_project.aws import share_botocore_sessions
+
+        share_botocore_sessions()

@@ -28,6 +28,12 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("DELETE", None): Route("galleries.views.GalleryViewSet", "destroy", "pk", id_required=True),
     ("POST", "upload_photos"): Route("photos.views.PhotoViewSet", "create", "gallery_pk", id_required=True),
     ("POST", "delete_photo"): Route("photos.views.PhotoViewSet", "destroy", "gallery_pk", id_required=True),
+    ("POST", "update_GalleryPhotos"): Route("photos.scan_views.ScanViewSet", "gallery_photos", "gallery_id"),
+    ("POST", "update_galleries_metadata"): Route(
+        "photos.scan_views.ScanViewSet", "galleries_metadata", "gallery_id"
+    ),
+    ("POST", "rate_photo"): Route("ratings.views.PhotoRatingViewSet", "rate"),
+    ("GET", "get_photo_rating"): Route("ratings.views.PhotoRatingViewSet", "retrieve"),
 }
 
 _views: dict = {}

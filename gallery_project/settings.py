@@ -156,6 +156,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 *
 UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 200 * 1024 * 1024)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 
+# A scan adopts or sweeps only objects at least this old, so it never races an upload in flight.
+SCAN_SETTLE_SECONDS = env_int("SCAN_SETTLE_SECONDS", 120)
+
 PAGE_SIZE_DEFAULT = env_int("PAGE_SIZE_DEFAULT", 25)
 PAGE_SIZE_MAX = env_int("PAGE_SIZE_MAX", 100)
 
@@ -178,6 +181,8 @@ REST_FRAMEWORK = {
         "ratings": env_str("RATING_THROTTLE_RATE", "60/min"),
     },
     "UNAUTHENTICATED_USER": "gallery_project.auth.Visitor",
+    # Never trust X-Forwarded-For for client addresses (ratings.throttling reads API Gateway's own).
+    "NUM_PROXIES": 0,
     "EXCEPTION_HANDLER": "gallery_project.errors.exception_handler",
     "UNICODE_JSON": True,
 }

@@ -6,7 +6,9 @@ from rest_framework.routers import DefaultRouter
 
 from galleries.views import GalleryViewSet
 from gallery_project import compat, errors, sessions
+from photos.scan_views import ScanViewSet
 from photos.views import PhotoViewSet
+from ratings.views import PhotoRatingViewSet
 
 router = DefaultRouter()
 router.trailing_slash = "/?"  # /api/galleries and /api/galleries/ both work (the constructor only knows "/")
@@ -14,6 +16,10 @@ router.register("galleries", GalleryViewSet, basename="gallery")
 
 photos = PhotoViewSet.as_view({"get": "list", "post": "create"})
 photo = PhotoViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+gallery_photos_scan = ScanViewSet.as_view({"post": "gallery_photos"})
+galleries_metadata_scan = ScanViewSet.as_view({"post": "galleries_metadata"})
+ratings = PhotoRatingViewSet.as_view({"get": "summary"})
+rating = PhotoRatingViewSet.as_view({"get": "retrieve", "put": "rate"})
 
 urlpatterns = [
     re_path(r"^galleries/?$", compat.galleries_endpoint, name="galleries-compat"),
@@ -21,6 +27,10 @@ urlpatterns = [
     path("api/auth/logout", sessions.logout, name="curator-logout"),
     re_path(r"^api/galleries/(?P<gallery_pk>[^/]+)/photos/?$", photos, name="gallery-photos"),
     re_path(r"^api/galleries/(?P<gallery_pk>[^/]+)/photos/(?P<pk>[^/]+)/?$", photo, name="gallery-photo"),
+    re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/?$", ratings, name="photo-ratings"),
+    re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/(?P<user_pk>[^/]+)/?$", rating, name="photo-rating"),
+    path("api/scans/gallery-photos", gallery_photos_scan, name="scan-gallery-photos"),
+    path("api/scans/galleries-metadata", galleries_metadata_scan, name="scan-galleries-metadata"),
     path("api/", include(router.urls)),
     path("", RedirectView.as_view(url="/api/", permanent=False)),
     # Anything else is a JSON 404 in the envelope, whatever DEBUG says.

@@ -5,6 +5,10 @@ from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, Un
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
+# Claim ids sort after every photo id (ids start with a letter or digit), so one range condition
+# separates photos from claims in a gallery's partition.
+CLAIM_PREFIX = "~original#"
+
 
 class PhotoNumberIndex(LocalSecondaryIndex):
     """A gallery's photos in photoNumber order."""
@@ -63,3 +67,22 @@ class GalleryPhoto(Model):
 
     by_number = PhotoNumberIndex()
     by_photo_id = PhotoIdIndex()
+
+
+class OriginalClaim(Model):
+    """A run's claim on adopting one original (lives in GalleryPhotos; see the module docstring)."""
+
+    class Meta:
+        table_name = settings.GALLERY_PHOTOS_TABLE
+
+    gallery_id = UnicodeAttribute(hash_key=True, attr_name="galleryId")
+    claim_id = UnicodeAttribute(range_key=True, attr_name="photoId")
+    s3_key = UnicodeAttribute(attr_name="s3Key")
+    owner = UnicodeAttribute()
+    claimed_until = NumberAttribute(attr_name="claimedUntil")
+    adopted_photo_id = UnicodeAttribute(null=True, attr_name="adoptedPhotoId")
+
+    @classmethod
+    def _get_connection(cls):
+        # Same table as GalleryPhoto: share its connection, so resetting clients resets this one too.
+        return GalleryPhoto._get_connection()

@@ -28,12 +28,12 @@ from pynamodb.transactions import TransactWrite
 
 from galleries.models import Gallery
 from galleries.selectors import gallery_get
-from gallery_project.aws import media_storage, transaction_connection
+from gallery_project.aws import media_storage, s3_client, transaction_connection
 from gallery_project.clock import now_iso
 from gallery_project.errors import ApiError, storage_errors
 from photos import keys
 from photos.media import stored_url
-from photos.models import GalleryPhoto
+from photos.models import CLAIM_PREFIX, GalleryPhoto, OriginalClaim
 from photos.objects import objects_delete, objects_delete_prefix
 from photos.selectors import photo_first_live, photo_get
 from ratings.services import ratings_delete_for_photo
@@ -192,16 +192,12 @@ def photo_record(
     s3_key = original_key or keys.original_key(gallery_id, number, processed.extension)
     written: list[str] = []
     try:
-        storage = media_storage()
         if not original_key:
-            _put(storage, s3_key, data, processed.content_type)
+            object_put(s3_key, data, processed.content_type)
             written.append(s3_key)
+            original_etag = object_etag(s3_key)
         urls = {}
-        for rendition in processed.renditions:
-            key = keys.rendition_key(gallery_id, number, rendition.name, rendition.extension)
-            _put(storage, key, rendition.data, rendition.content_type)
-            written.append(key)
-            urls[(rendition.name, rendition.format)] = stored_url(key)
+        _put_renditions(gallery_id, number, processed, written, urls)
         photo = GalleryPhoto(
             gallery_id,
             uuid.uuid4().hex,
@@ -217,7 +213,7 @@ def photo_record(
             uploaded_at=now_iso(),
             rendition_keys=[key for key in written if key != s3_key],
             original_size=len(data),
-            original_etag=original_etag or _etag_of(data),
+            original_etag=original_etag,
             content_type=processed.content_type,
             width=processed.width,
             height=processed.height,
@@ -237,19 +233,28 @@ def photo_record(
     return photo
 
 
-def _put(storage, key: str, data: bytes, content_type: str) -> None:
+def object_put(key: str, data: bytes, content_type: str) -> None:
+    """Store bytes under a key through django-storages."""
     from django.core.files.base import ContentFile
 
     content = ContentFile(data)
     content.content_type = content_type
-    storage.save(key, content)
+    media_storage().save(key, content)
 
 
-def _etag_of(data: bytes) -> str:
-    """S3's ETag for a single-part upload, so a scan can tell whether the original changed."""
-    import hashlib
+def object_etag(key: str) -> str:
+    """The ETag S3 reports for an object, which is what a scan's listing compares against (an MD5 we
+    computed would differ for multipart and KMS-encrypted objects)."""
+    return s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)["ETag"].strip('"')
 
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+def _put_renditions(gallery_id: str, number: int, processed, written: list[str], urls: dict) -> None:
+    """Store every rendition, appending each key to ``written`` as soon as it exists (for cleanup)."""
+    for rendition in processed.renditions:
+        key = keys.rendition_key(gallery_id, number, rendition.name, rendition.extension)
+        object_put(key, rendition.data, rendition.content_type)
+        written.append(key)
+        urls[(rendition.name, rendition.format)] = stored_url(key)
 
 
 def _check_extension(filename: str, detected_format: str) -> None:
@@ -415,9 +420,67 @@ def photos_delete_for_gallery(*, gallery_id: str) -> int:
     A last sweep of the gallery's prefixes removes objects no item pointed to.
     """
     deleted = 0
-    for photo in GalleryPhoto.query(gallery_id, consistent_read=True):
+    for photo in GalleryPhoto.query(gallery_id, GalleryPhoto.photo_id < CLAIM_PREFIX, consistent_read=True):
+        if photo.deleting_at is None:
+            # Hidden first, so a rating committed meanwhile is refused instead of left behind.
+            photo.update(actions=[GalleryPhoto.deleting_at.set(now_iso())])
         photo_purge(photo)
         deleted += 1
+    with OriginalClaim.batch_write() as batch:
+        for claim in OriginalClaim.query(gallery_id, OriginalClaim.claim_id.startswith(CLAIM_PREFIX)):
+            batch.delete(claim)
     objects_delete_prefix(keys.gallery_prefix(gallery_id))
     objects_delete_prefix(keys.renditions_prefix(gallery_id))
     return deleted
+
+
+def photo_rerender(
+    *,
+    gallery_id: str,
+    photo_id: str,
+    previous_etag: str | None,
+    data: bytes,
+    processed,
+    original_etag: str,
+) -> bool:
+    """New renditions and metadata for a photo whose original changed; same number and keys.
+
+    Renditions are overwritten first, then the item changes on condition that nobody re-rendered it
+    meanwhile (its ETag is still the one we saw); False when that condition failed.
+    """
+    from photos import imaging
+
+    photo = GalleryPhoto.get(gallery_id, photo_id, consistent_read=True)
+    rendition_keys, urls = [], {}
+    _put_renditions(gallery_id, int(photo.photo_number), processed, rendition_keys, urls)
+    if previous_etag is None:
+        condition = GalleryPhoto.original_etag.does_not_exist()
+    else:
+        condition = GalleryPhoto.original_etag == previous_etag
+    condition &= GalleryPhoto.deleting_at.does_not_exist()
+    try:
+        photo.update(
+            actions=[
+                GalleryPhoto.exif_data.set(processed.exif),
+                GalleryPhoto.width.set(processed.width),
+                GalleryPhoto.height.set(processed.height),
+                GalleryPhoto.content_type.set(processed.content_type),
+                GalleryPhoto.original_etag.set(original_etag),
+                GalleryPhoto.original_size.set(len(data)),
+                GalleryPhoto.thumbnail_url.set(urls[("thumb", "jpeg")]),
+                GalleryPhoto.full_size_url.set(urls[("web", "jpeg")]),
+                GalleryPhoto.rendition_keys.set(rendition_keys),
+            ],
+            condition=condition,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    dropped = [key for key in photo.rendition_keys or [] if key not in rendition_keys]
+    if dropped:
+        objects_delete(key for key in dropped if keys.belongs_to_gallery(key, gallery_id))
+    year = imaging.exif_year(processed.exif)
+    if year is not None:
+        gallery_add_year(gallery_id=gallery_id, year=year)
+    return True

@@ -29,6 +29,31 @@ PAIRS = [
     ),
     ("delete", ("delete", "/galleries?id={id}", None), ("delete", "/api/galleries/{id}", None)),
     ("delete-missing", ("delete", "/galleries?id=nope", None), ("delete", "/api/galleries/nope", None)),
+    (
+        "scan-photos",
+        ("post", "/galleries?action=update_GalleryPhotos&id={id}", None),
+        ("post", "/api/scans/gallery-photos", {"galleryId": "{id}"}),
+    ),
+    (
+        "scan-photos-dry-run-all",
+        ("post", "/galleries?action=update_GalleryPhotos", {"dryRun": True}),
+        ("post", "/api/scans/gallery-photos", {"dryRun": True}),
+    ),
+    (
+        "scan-photos-missing",
+        ("post", "/galleries?action=update_GalleryPhotos&id=nope", None),
+        ("post", "/api/scans/gallery-photos", {"galleryId": "nope"}),
+    ),
+    (
+        "scan-galleries",
+        ("post", "/galleries?action=update_galleries_metadata&id={id}", None),
+        ("post", "/api/scans/galleries-metadata", {"galleryId": "{id}"}),
+    ),
+    (
+        "scan-galleries-all",
+        ("post", "/galleries?action=update_galleries_metadata", None),
+        ("post", "/api/scans/galleries-metadata", None),
+    ),
 ]
 
 VOLATILE = {"galleryId", "createdAt", "updatedAt"}
@@ -107,3 +132,94 @@ def test_unknown_urls_are_json_404(aws, client, url):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert set(response.json()) == {"error", "details"}
+
+
+# Rating routes: (name, the visitor's earlier rating or None, guide request, REST twin request); {photo}
+# is a fresh photo on each side.
+RATING_PAIRS = [
+    (
+        "rate",
+        None,
+        ("post", "/galleries?action=rate_photo", {"photoId": "{photo}", "userId": "v1", "rating": 4}),
+        ("put", "/api/photos/{photo}/ratings/v1", {"rating": 4}),
+    ),
+    (
+        "re-rate",
+        2,
+        ("post", "/galleries?action=rate_photo", {"photoId": "{photo}", "userId": "v1", "rating": 5}),
+        ("put", "/api/photos/{photo}/ratings/v1", {"rating": 5}),
+    ),
+    (
+        "rate-invalid",
+        None,
+        ("post", "/galleries?action=rate_photo", {"photoId": "{photo}", "userId": "v1", "rating": "5"}),
+        ("put", "/api/photos/{photo}/ratings/v1", {"rating": "5"}),
+    ),
+    (
+        "rate-missing-photo",
+        None,
+        ("post", "/galleries?action=rate_photo", {"photoId": "gone", "userId": "v1", "rating": 4}),
+        ("put", "/api/photos/gone/ratings/v1", {"rating": 4}),
+    ),
+    (
+        "get-rating",
+        3,
+        ("get", "/galleries?action=get_photo_rating&photoId={photo}&userId=v1", None),
+        ("get", "/api/photos/{photo}/ratings/v1", None),
+    ),
+    (
+        "get-no-rating",
+        None,
+        ("get", "/galleries?action=get_photo_rating&photoId={photo}&userId=v1", None),
+        ("get", "/api/photos/{photo}/ratings/v1", None),
+    ),
+    (
+        "get-missing-photo",
+        None,
+        ("get", "/galleries?action=get_photo_rating&photoId=gone&userId=v1", None),
+        ("get", "/api/photos/gone/ratings/v1", None),
+    ),
+]
+
+
+def _photo(curator):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import jpeg_bytes
+
+    gallery_id = _gallery(curator)
+    photo = SimpleUploadedFile("p.jpg", jpeg_bytes(64, 48), "image/jpeg")
+    response = curator.post(f"/api/galleries/{gallery_id}/photos", {"photos": [photo]}, format="multipart")
+    return response.json()["photos"][0]["photoId"]
+
+
+def _rating_call(api, request, photo_id):
+    method, url, body = request
+    url = url.replace("{photo}", photo_id)
+    if body is None:
+        return getattr(api, method)(url)
+    body = {k: (v.replace("{photo}", photo_id) if isinstance(v, str) else v) for k, v in body.items()}
+    return getattr(api, method)(url, body, format="json")
+
+
+@pytest.mark.parametrize(
+    ("name", "earlier", "guide", "rest"), RATING_PAIRS, ids=[pair[0] for pair in RATING_PAIRS]
+)
+def test_rating_guide_route_and_rest_twin_answer_alike(aws, curator, client, name, earlier, guide, rest):
+    sides = []
+    for request in (guide, rest):
+        photo_id = _photo(curator)
+        if earlier is not None:
+            client.put(f"/api/photos/{photo_id}/ratings/v1", {"rating": earlier}, format="json")
+        response = _rating_call(client, request, photo_id)
+        body = {k: v for k, v in response.json().items() if k not in {"photoId", "ratedAt"}}
+        sides.append((response.status_code, body))
+    assert sides[0] == sides[1]
+
+
+def test_every_rating_route_is_covered_by_the_parity_table():
+    covered = {
+        (request[0].upper(), request[1].split("action=")[1].split("&")[0]) for *_, request, _ in RATING_PAIRS
+    }
+    rating_routes = {key for key, route in compat.ROUTES.items() if route.viewset.startswith("ratings.")}
+    assert rating_routes == covered

@@ -39,8 +39,10 @@ def bucket_keys() -> set[str]:
     return {item["Key"] for item in listing.get("Contents", [])}
 
 
-# Upload of one photo: UpdateItem (number), PutObject x5 (original + 4 renditions), TransactWriteItems.
-STEPS = [("UpdateItem", 1)] + [("PutObject", n) for n in range(1, 6)] + [("TransactWriteItems", 1)]
+# Upload of one photo: UpdateItem (number), PutObject (original), HeadObject (its ETag), PutObject x4
+# (renditions), TransactWriteItems (item + counts).
+STEPS = [("UpdateItem", 1), ("HeadObject", 1)] + [("PutObject", n) for n in range(1, 6)]
+STEPS += [("TransactWriteItems", 1)]
 
 
 @pytest.mark.parametrize(("operation", "nth"), STEPS, ids=[f"{op}-{n}" for op, n in STEPS])

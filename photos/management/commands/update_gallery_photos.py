@@ -1,0 +1,25 @@
+"""``manage.py update_gallery_photos``: the photos scan (photos.scans.gallery_photos_scan)."""
+
+from photos.management import ScanCommand
+
+
+class Command(ScanCommand):
+    help = "Bring photo items in line with the originals in the bucket (adopt, re-render, remove)."
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--create-missing-galleries",
+            action="store_true",
+            help="Create a gallery for objects under galleries/{id}/ that has no gallery item.",
+        )
+
+    def run_scan(self, *, progress, **options):
+        from photos.scans import gallery_photos_scan
+
+        return gallery_photos_scan(
+            gallery_id=options["gallery_id"],
+            dry_run=options["dry_run"],
+            create_missing_galleries=options["create_missing_galleries"],
+            progress=progress,
+        )

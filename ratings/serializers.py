@@ -1,0 +1,56 @@
+"""Rating serializers: the rating body and query, the aggregate, and a visitor's rating."""
+
+from rest_framework import serializers
+
+from gallery_project.validation import IdField
+from photos.serializers import PhotoOutputSerializer
+
+
+class StarsField(serializers.IntegerField):
+    """1 to 5 stars as a JSON whole number; text, booleans and fractions are refused, never coerced."""
+
+    default_error_messages = {"invalid": "Must be a whole number from 1 to 5."}
+
+    def __init__(self, **kwargs):
+        message = self.default_error_messages["invalid"]
+        kwargs.setdefault("error_messages", {"min_value": message, "max_value": message})
+        super().__init__(min_value=1, max_value=5, **kwargs)
+
+    def to_internal_value(self, data):
+        if type(data) is not int:  # bool is a subclass of int, so isinstance would let true through
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class RatingKeySerializer(serializers.Serializer):
+    photoId = IdField()
+    # Visitors' ids follow the id rule (1-128 letters, digits, '.', '_', '-'): they appear in URL paths
+    # and as the table's sort key.
+    userId = IdField()
+
+
+class RatingInputSerializer(RatingKeySerializer):
+    rating = StarsField()
+
+
+class RatingAggregateSerializer(serializers.Serializer):
+    photoId = serializers.CharField(source="photo_id")
+    averageRating = serializers.SerializerMethodField()
+    ratingCount = serializers.IntegerField(source="rating_count")
+    ratingHistogram = serializers.SerializerMethodField()
+
+    # The photo's own output derives these; one definition serves both.
+    get_averageRating = PhotoOutputSerializer.get_averageRating
+    get_ratingHistogram = PhotoOutputSerializer.get_ratingHistogram
+
+
+class VisitorRatingOutputSerializer(serializers.Serializer):
+    """``{photoId, userId, rating, ratedAt}`` (the last two null when not rated) plus the aggregate."""
+
+    photoId = serializers.CharField(source="photo.photo_id")
+    userId = serializers.CharField(source="user_id")
+    rating = serializers.IntegerField(source="rating.rating", allow_null=True)
+    ratedAt = serializers.CharField(source="rating.rated_at", allow_null=True)
+
+    def to_representation(self, instance):
+        return {**super().to_representation(instance), **RatingAggregateSerializer(instance.photo).data}
