@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SITE := $(VENV)/lib/python3.11/site-packages
 
-.PHONY: run stop status setup browser test lint format test-fast
+.PHONY: run stop status setup browser test lint format test-fast package
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -55,3 +55,7 @@ test: setup browser lint
 
 test-fast: setup
 	$(PY) -m pytest -m "not integration and not browser" -n 2
+
+# The prod Lambda zip (Lambda wheels, checked-hash pycs, glibc check); see docs/deploy.md.
+package: setup
+	$(PY) -m devtools.package_lambda --stage prod --output dist/

@@ -1,0 +1,522 @@
+"""Build a Zappa stage's Lambda zip from requirements.txt with wheels for Lambda's platform and runtime."""
+
+import argparse
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CACHE_DIR = PROJECT_DIR / ".local" / "lambda-build"
+SETTINGS_FILE = PROJECT_DIR / "zappa_settings.json"
+REQUIREMENTS_FILE = PROJECT_DIR / "requirements.txt"
+
+# Lambda's python3.11 runtime is Amazon Linux 2 on x86_64 with glibc 2.26: pick wheels for it, not for
+# the machine that builds.
+PIP_PLATFORM_ARGS = [
+    "--only-binary=:all:",
+    "--platform",
+    "manylinux2014_x86_64",
+    "--python-version",
+    "3.11",
+    "--implementation",
+    "cp",
+]
+MAX_GLIBC = (2, 26)
+# What Zappa's handler imports at run time (zappa.handler: werkzeug; zappa.utilities: durationpy, boto3).
+# Zappa itself goes in with --no-deps: click, troposphere, kappa, pip... only serve the deploying CLI.
+ZAPPA_REQUIREMENT = "zappa==0.63.0"
+HANDLER_REQUIREMENTS = ["Werkzeug==3.1.9", "durationpy==0.11"]
+# The service talks to DynamoDB and S3 only (sts: credential chains that assume a role).
+AWS_SERVICES_KEPT = {"dynamodb", "s3", "sts"}
+LOCALES_KEPT = ("en",)
+PRUNED_DIR_NAMES = {"tests", "__pycache__"}
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass
+class BuildResult:
+    zip_path: Path
+    zip_bytes: int
+    unzipped_bytes: int
+    max_glibc: tuple[int, int]
+    reused: bool
+
+    def summary(self) -> str:
+        glibc = "none" if self.max_glibc == (0, 0) else "GLIBC_{}.{}".format(*self.max_glibc)
+        state = "up to date, reused" if self.reused else "built"
+        return (
+            f"{self.zip_path} ({state}): zip {self.zip_bytes / 2**20:.1f} MiB, "
+            f"unzipped {self.unzipped_bytes / 1e6:.1f} MB, highest glibc symbol version needed: {glibc}"
+        )
+
+
+def _sha256(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def zappa_stage(stage: str):
+    """Zappa's own reading of the stage (extends resolved) and the zappa_settings.py it would generate."""
+    from zappa.cli import ZappaCLI
+
+    cli = ZappaCLI()
+    cli.api_stage = stage
+    cwd = os.getcwd()
+    os.chdir(PROJECT_DIR)  # attach_policy and other file settings are relative to the project
+    try:
+        cli.load_settings(str(SETTINGS_FILE))
+    finally:
+        os.chdir(cwd)
+    return cli, cli.get_zappa_settings_string()
+
+
+# ---- dependencies: installed once per requirements/script version into a cache dir -------------------
+
+
+def _is_excluded(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
+
+def _prune_dependencies(site: Path) -> None:
+    """Drop what Lambda never reads: tests, other languages, other AWS services' API models, scripts."""
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    for data_dir in (site / "botocore" / "data", site / "boto3" / "data"):
+        for entry in data_dir.iterdir():
+            if entry.is_dir() and entry.name not in AWS_SERVICES_KEPT:
+                shutil.rmtree(entry)
+    for examples in (site / "botocore" / "data").rglob("examples-1.json"):
+        examples.unlink()  # documentation only
+    # Every client parses endpoints.json (1.2 MB, ~40 ms) on creation; endpoints now come from each
+    # service's rule set, and this file is only consulted for the services the package ships.
+    endpoints_path = site / "botocore" / "data" / "endpoints.json"
+    endpoints = json.loads(endpoints_path.read_text())
+    for partition in endpoints["partitions"]:
+        partition["services"] = {
+            name: spec for name, spec in partition["services"].items() if name in AWS_SERVICES_KEPT
+        }
+    endpoints_path.write_text(json.dumps(endpoints, separators=(",", ":")))
+    for directory in sorted(site.rglob("*"), reverse=True):
+        if not directory.is_dir():
+            continue
+        other_language = directory.parent.name == "locale" and not directory.name.startswith(LOCALES_KEPT)
+        if directory.name in PRUNED_DIR_NAMES or other_language:
+            shutil.rmtree(directory)
+
+
+def compile_checked_hash(directory: Path) -> None:
+    # checked-hash: zip entries are dated 1980, so timestamp pycs would be stale and recompiled (in memory,
+    # /var/task is read-only) on every cold start; hash-checked ones stay valid wherever they are unpacked.
+    compileall = [sys.executable, "-m", "compileall", "-q", "-f", "-j", "0"]
+    subprocess.run([*compileall, "--invalidation-mode", "checked-hash", str(directory)], check=True)
+
+
+def dependencies_dir(zappa_exclude: list[str]) -> Path:
+    """The pruned, compiled site-packages for Lambda; built once per inputs, then reused."""
+    key = _sha256(
+        REQUIREMENTS_FILE.read_bytes(),
+        Path(__file__).read_bytes(),
+        json.dumps(zappa_exclude).encode(),
+    )[:16]
+    site = CACHE_DIR / f"site-{key}"
+    if (site / ".complete").exists():
+        return site
+    staging = CACHE_DIR / f"staging-{key}"
+    shutil.rmtree(staging, ignore_errors=True)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check"]
+    pip += ["--cache-dir", str(CACHE_DIR / "pip-cache"), *PIP_PLATFORM_ARGS, "--target", str(staging)]
+    subprocess.run([*pip, "-r", str(REQUIREMENTS_FILE), *HANDLER_REQUIREMENTS], check=True)
+    subprocess.run([*pip, "--no-deps", ZAPPA_REQUIREMENT], check=True)
+    _prune_dependencies(staging)
+    for excluded in [path for path in staging.rglob("*") if _is_excluded(path.name, zappa_exclude)]:
+        if excluded.is_dir():
+            shutil.rmtree(excluded, ignore_errors=True)
+        else:
+            excluded.unlink(missing_ok=True)
+    compile_checked_hash(staging)
+    (staging / ".complete").touch()
+    shutil.rmtree(site, ignore_errors=True)
+    staging.rename(site)
+    for stale in CACHE_DIR.glob("site-*"):
+        if stale != site:
+            shutil.rmtree(stale, ignore_errors=True)
+    return site
+
+
+# ---- glibc: read each shared object's ELF version needs ------------------------------------------------
+
+
+def glibc_versions_needed(path: Path) -> set[tuple[int, int]]:
+    """GLIBC_x.y versions an x86_64 ELF shared object needs (its SHT_GNU_verneed section)."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise ValueError(f"{path}: not a 64-bit little-endian ELF file")
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    needed = set()
+    for _name, kind, _flags, _addr, offset, _size, link, count, _align, _entsize in sections:
+        if kind != 0x6FFFFFFE:  # SHT_GNU_verneed
+            continue
+        strtab_offset = sections[link][4]
+        entry = offset
+        for _ in range(count):
+            _version, aux_count, _file, aux, next_entry = struct.unpack_from("<HHIII", data, entry)
+            aux_entry = entry + aux
+            for _ in range(aux_count):
+                _hash, _aux_flags, _other, name, next_aux = struct.unpack_from("<IHHII", data, aux_entry)
+                end = data.index(b"\0", strtab_offset + name)
+                label = data[strtab_offset + name : end].decode()
+                if label.startswith("GLIBC_2."):
+                    needed.add(tuple(int(part) for part in label[len("GLIBC_") :].split(".")[:2]))
+                aux_entry += next_aux
+            entry += next_entry
+    return needed
+
+
+def check_glibc(root: Path) -> tuple[int, int]:
+    """Highest glibc version any shipped .so needs; fails the build above Lambda's."""
+    highest = (0, 0)
+    too_new = []
+    for library in root.rglob("*.so*"):
+        if not library.is_file():
+            continue
+        versions = glibc_versions_needed(library)
+        top = max(versions, default=(0, 0))
+        highest = max(highest, top)
+        if top > MAX_GLIBC:
+            too_new.append(f"{library.relative_to(root)} needs GLIBC_{top[0]}.{top[1]}")
+    if too_new:
+        raise SystemExit("Shared objects too new for Lambda's glibc 2.26:\n  " + "\n  ".join(too_new))
+    return highest
+
+
+# ---- the project and Zappa's handler --------------------------------------------------------------------
+
+
+def project_files(zappa_exclude: list[str], zappa_exclude_glob: list[str]) -> list[Path]:
+    """The project's Python packages and top-level modules, minus the stage's exclude rules.
+
+    As in `zappa package`: `exclude` names match anywhere (dependencies too), `exclude_glob` paths are
+    relative to the project.
+    """
+    globbed = {path for pattern in zappa_exclude_glob for path in PROJECT_DIR.glob(pattern)}
+    files = []
+    for top in sorted(PROJECT_DIR.iterdir()):
+        if _is_excluded(top.name, zappa_exclude) or top.name.startswith(".") or top in globbed:
+            continue
+        if top.is_file() and top.suffix == ".py":
+            files.append(top)
+        elif top.is_dir() and (top / "__init__.py").exists():
+            for path in sorted(top.rglob("*")):
+                relative = path.relative_to(PROJECT_DIR)
+                excluded = path in globbed or any(
+                    _is_excluded(part, zappa_exclude) for part in relative.parts
+                )
+                if path.is_file() and not excluded and "__pycache__" not in relative.parts:
+                    files.append(path)
+    return files
+
+
+def handler_files(settings_string: str) -> dict[str, bytes]:
+    """What `zappa package` puts at the zip root: the handler, its Django shim and zappa_settings.py."""
+    import zappa
+
+    zappa_dir = Path(zappa.__file__).parent
+    return {
+        "handler.py": (zappa_dir / "handler.py").read_bytes(),
+        "django_zappa_app.py": (zappa_dir / "ext" / "django_zappa.py").read_bytes(),
+        "zappa_settings.py": settings_string.encode(),
+    }
+
+
+def _check_no_timestamp_pycs(root: Path) -> None:
+    stale = []
+    for pyc in root.rglob("*.pyc"):
+        with pyc.open("rb") as handle:
+            flags = int.from_bytes(handle.read(8)[4:8], "little")
+        if flags != 0b11:  # bit 0: hash-based, bit 1: checked against the source
+            stale.append(str(pyc.relative_to(root)))
+    if stale:
+        raise SystemExit(f"{len(stale)} .pyc files are not checked-hash, e.g. {stale[:3]}")
+
+
+def _write_zip(root: Path, zip_path: Path, comment: bytes) -> None:
+    partial = zip_path.with_suffix(".partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_dir():
+                continue
+            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            info.external_attr = (0o100000 | mode) << 16  # regular file, readable by Lambda's user
+            archive.writestr(info, path.read_bytes())
+        archive.comment = comment
+    partial.replace(zip_path)
+
+
+def _result(zip_path: Path, max_glibc: tuple[int, int], *, reused: bool) -> BuildResult:
+    with zipfile.ZipFile(zip_path) as archive:
+        unzipped = sum(info.file_size for info in archive.infolist())
+    return BuildResult(zip_path, zip_path.stat().st_size, unzipped, max_glibc, reused)
+
+
+def build(stage: str = "prod", output_dir: Path = PROJECT_DIR / "dist") -> BuildResult:
+    """Build (or reuse, when every input is unchanged) `<output_dir>/<lambda name>.zip`."""
+    import fcntl
+
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    # Test workers (pytest -n) may build at once: one builds, the others then find it up to date.
+    with (CACHE_DIR / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(stage, output_dir)
+
+
+def _build_locked(stage: str, output_dir: Path) -> BuildResult:
+    cli, settings_string = zappa_stage(stage)
+    exclude = list(cli.stage_config.get("exclude", []))
+    site = dependencies_dir(exclude)
+    sources = project_files(exclude, list(cli.stage_config.get("exclude_glob", [])))
+    root_files = handler_files(settings_string)
+    fingerprint = _sha256(
+        site.name.encode(),
+        *(str(path.relative_to(PROJECT_DIR)).encode() + b"\0" + path.read_bytes() for path in sources),
+        *(name.encode() + b"\0" + content for name, content in sorted(root_files.items())),
+    ).encode()
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    zip_path = output_dir / f"{cli.lambda_name}.zip"
+    if zip_path.exists():
+        with zipfile.ZipFile(zip_path) as archive:
+            if archive.comment == fingerprint:
+                # Every shipped .so comes from the dependencies dir, so checking it checks the zip.
+                return _result(zip_path, check_glibc(site), reused=True)
+
+    tree = CACHE_DIR / f"tree-{stage}"
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree(site, tree, ignore=shutil.ignore_patterns(".complete"))
+    for path in sources:
+        target = tree / path.relative_to(PROJECT_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    for name, content in root_files.items():
+        (tree / name).write_bytes(content)
+    for top in {path.relative_to(PROJECT_DIR).parts[0] for path in sources} | set(root_files):
+        compile_checked_hash(tree / top)
+    _check_no_timestamp_pycs(tree)
+    max_glibc = check_glibc(tree)
+    _write_zip(tree, zip_path, fingerprint)
+    shutil.rmtree(tree)
+    return _result(zip_path, max_glibc, reused=False)
+
+
+# ---- running the artifact the way Lambda does, for tests and benches --------------------------------
+
+RESPONSE_MARK = "@@lambda-response@@ "
+# Runs in `python -I -S` (no site-packages, no script dir on sys.path): it sees only the unpacked package,
+# imports the zip-root handler as Lambda's `handler.lambda_handler` and serves one JSON event per stdin line.
+DRIVER_SOURCE = f"""
+import contextlib, io, json, sys, traceback
+sys.path.insert(0, sys.argv[1])
+import handler
+
+
+class Context:
+    aws_request_id = "local-request"
+    function_name = "gallery-backend-local"
+    memory_limit_in_mb = 1769
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gallery-backend-local"
+
+    def get_remaining_time_in_millis(self):
+        return 300_000
+
+
+out = sys.stdout
+for line in sys.stdin:
+    result = {{}}
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        try:
+            result["response"] = handler.lambda_handler(json.loads(line), Context())
+        except Exception:
+            result["error"] = traceback.format_exc()
+    result["stdout"] = captured.getvalue()
+    out.write({RESPONSE_MARK!r} + json.dumps(result, default=str) + "\\n")
+    out.flush()
+"""
+
+
+def api_gateway_event(
+    method: str,
+    path: str = "/galleries",
+    *,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    base64_body: bool = False,
+    stage: str = "prod",
+) -> dict:
+    """An API Gateway REST API (v1 proxy integration) event, as API Gateway sends it to Lambda."""
+    all_headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "X-Forwarded-Proto": "https"}
+    all_headers.update(headers or {})
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": "local-request",
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "lambda-harness"},
+        },
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }
+
+
+def scheduled_event(function: str, project_stage: str = "gallery-backend-prod") -> dict:
+    """The EventBridge event Zappa's schedule sends; the handler reads the function from the rule name."""
+    return {
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{project_stage}-{function}"],
+        "detail": {},
+    }
+
+
+def unpack(zip_path: Path, directory: Path) -> Path:
+    """Unpack the zip into `directory/task` (Lambda's /var/task) with the driver beside it."""
+    task = directory / "task"
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(task)
+    (directory / "drive_lambda.py").write_text(DRIVER_SOURCE)
+    return task
+
+
+class PackagedLambda:
+    """One fresh interpreter running the unpacked package; `invoke` sends an event and returns the answer."""
+
+    def __init__(self, task_dir: Path, environment: dict[str, str], stderr_path: Path, python_flags=()):
+        self.stderr_path = stderr_path
+        self._stderr = stderr_path.open("w")
+        driver = task_dir.parent / "drive_lambda.py"
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", *python_flags, str(driver), str(task_dir)],
+            cwd=task_dir,
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+
+    def invoke(self, event: dict) -> dict:
+        """{"response": <handler return value>, "stdout": <what it printed>} or {"error": <traceback>}."""
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            if line.startswith(RESPONSE_MARK):
+                return json.loads(line[len(RESPONSE_MARK) :])
+        raise RuntimeError(f"the packaged Lambda exited; its stderr:\n{self.stderr_path.read_text()[-4000:]}")
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._stderr.close()
+
+
+def lambda_environment(dynamodb_url: str, s3_url: str) -> dict[str, str]:
+    """What the Lambda runtime would provide (credentials, region) plus the secret set outside the file."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+        "AWS_ENDPOINT_URL_S3": s3_url,
+        "DJANGO_SECRET_KEY": "packaged-lambda-test-secret-key-0123456789abcdef",
+        "BUCKET_NAME": "gallery-backend-prod-photos",
+        "LAMBDA_TASK_ROOT": "/var/task",
+    }
+
+
+class MotoServer:
+    """moto's server in its own process on 127.0.0.1 (its state is apart from any in-process mock_aws)."""
+
+    def __init__(self, log_path: Path):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_until_listening()
+
+    def _wait_until_listening(self, seconds: float = 30) -> None:
+        import socket
+        import time
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moto server exited with {self.process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("moto server did not start listening within 30 s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stage", default="prod", help="Zappa stage in zappa_settings.json (default: prod)")
+    parser.add_argument("--output", type=Path, default=PROJECT_DIR / "dist", help="directory for the zip")
+    args = parser.parse_args(argv)
+    result = build(args.stage, args.output.resolve())
+    print(result.summary())
+    print(f"deploy it with: zappa update {args.stage} --zip {result.zip_path}")
+
+
+if __name__ == "__main__":
+    main()

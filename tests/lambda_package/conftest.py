@@ -1,0 +1,54 @@
+"""Fixtures for the packaged-Lambda tests: the built zip, moto as a server, the unpacked handler running."""
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from devtools import package_lambda
+
+
+@pytest.fixture(scope="session")
+def lambda_package():
+    """The prod zip, built once (a later session reuses it while no input changed)."""
+    return package_lambda.build("prod")
+
+
+@dataclass
+class PackagedService:
+    """The unpacked package serving events, set up the way an operator sets up a fresh stage."""
+
+    runtime: package_lambda.PackagedLambda
+    setup_outputs: dict[str, dict] = field(default_factory=dict)
+    curator_key: str = ""
+
+    def invoke(self, event: dict) -> dict:
+        outcome = self.runtime.invoke(event)
+        assert "error" not in outcome, outcome["error"]
+        return outcome
+
+    def request(self, method: str, **kwargs) -> tuple[int, dict, dict]:
+        """An API Gateway request; returns (status, JSON body, headers)."""
+        response = self.invoke(package_lambda.api_gateway_event(method, **kwargs))["response"]
+        assert response["headers"]["Content-Type"].startswith("application/json"), response
+        assert not response.get("isBase64Encoded"), response
+        return response["statusCode"], json.loads(response["body"]), response["headers"]
+
+
+@pytest.fixture(scope="session")
+def packaged_service(lambda_package, tmp_path_factory):
+    """moto on 127.0.0.1, the zip unpacked, `zappa manage`-style setup done: tables, bucket, curator key."""
+    directory = tmp_path_factory.mktemp("lambda")
+    task = package_lambda.unpack(lambda_package.zip_path, directory)
+    moto = package_lambda.MotoServer(directory / "moto.log")
+    environment = package_lambda.lambda_environment(dynamodb_url=moto.url, s3_url=moto.url)
+    runtime = package_lambda.PackagedLambda(task, environment, directory / "lambda-stderr.log")
+    try:
+        service = PackagedService(runtime)
+        for command in ("ensure_resources", "create_curator_key --label lambda"):
+            service.setup_outputs[command] = service.invoke({"manage": command})
+        service.curator_key = service.setup_outputs["create_curator_key --label lambda"]["stdout"].strip()
+        yield service
+    finally:
+        runtime.close()
+        moto.stop()

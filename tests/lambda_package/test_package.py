@@ -1,0 +1,178 @@
+"""The built Lambda zip, unpacked and run alone in a fresh interpreter, answers API Gateway events."""
+
+import base64
+import json
+import uuid
+import zipfile
+
+import pytest
+
+from devtools import package_lambda
+from tests.factories import jpeg_bytes
+
+pytestmark = pytest.mark.integration
+
+ZIP_MAX_BYTES = 30 * 2**20
+UNZIPPED_MAX_BYTES = 120 * 10**6
+GALLERY = {"name": "Lisbon trams", "continent": "Europe", "country": "Portugal", "years": [2023]}
+
+
+def assert_envelope(body: dict) -> None:
+    assert set(body) == {"error", "details"}, body
+    assert isinstance(body["error"], str) and body["error"], body
+
+
+def create_gallery(service, **overrides) -> dict:
+    status, body, _ = service.request(
+        "POST",
+        headers={"Authorization": f"Bearer {service.curator_key}", "Content-Type": "application/json"},
+        body=json.dumps({**GALLERY, **overrides}),
+    )
+    assert status == 201, body
+    return body
+
+
+# ---- the artifact -------------------------------------------------------------------------------------
+
+
+def test_package_fits_lambda_and_its_glibc(lambda_package):
+    assert lambda_package.zip_bytes < ZIP_MAX_BYTES
+    assert lambda_package.unzipped_bytes < UNZIPPED_MAX_BYTES
+    assert lambda_package.max_glibc <= package_lambda.MAX_GLIBC
+
+
+def test_package_holds_the_prod_requirements_only(lambda_package):
+    with zipfile.ZipFile(lambda_package.zip_path) as archive:
+        names = archive.namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    assert {"handler.py", "django_zappa_app.py", "zappa_settings.py", "gallery_project", "galleries"} <= tops
+    assert {"django", "rest_framework", "pynamodb", "PIL", "werkzeug", "zappa"} <= tops
+    for dev_only in ("pytest", "_pytest", "moto", "ruff", "selenium", "tests", "bench", "devtools", "click"):
+        assert dev_only not in tops
+    assert "pillow-12.2.0.dist-info" in tops  # the manylinux2014 release that loads on glibc 2.26
+    # Only checked-hash pycs: timestamp ones would be stale in a zip dated 1980 and recompiled per cold start.
+    assert "handler.py" in names and "__pycache__/handler.cpython-311.pyc" in names
+
+
+def test_zappa_settings_module_matches_the_prod_stage(lambda_package):
+    with zipfile.ZipFile(lambda_package.zip_path) as archive:
+        generated = archive.read("zappa_settings.py").decode()
+    assert "DJANGO_SETTINGS='gallery_project.settings'" in generated
+    assert "LOG_LEVEL='INFO'" in generated and "DEBUG=False" in generated
+    assert "BINARY_SUPPORT=True" in generated
+    assert "'GALLERIES_TABLE': 'Galleries'" in generated
+    assert "SECRET" not in generated
+
+
+# ---- zappa manage, as run on a fresh stage --------------------------------------------------------------
+
+
+def test_manage_ensure_resources_creates_tables_and_bucket(packaged_service):
+    outcome = packaged_service.setup_outputs["ensure_resources"]
+    assert outcome["response"] == {}
+    lines = outcome["stdout"].splitlines()
+    for table in ("Galleries", "GalleryPhotos", "PhotoRatings", "CuratorKeys"):
+        assert f"table {table}: created" in lines
+    assert "bucket gallery-backend-prod-photos: created" in lines
+
+
+def test_manage_create_curator_key_prints_a_working_key(packaged_service):
+    assert packaged_service.curator_key.startswith("gk_")
+    assert len(packaged_service.curator_key.split()) == 1
+
+
+# ---- API Gateway requests -------------------------------------------------------------------------------
+
+
+def test_list_galleries(packaged_service):
+    status, body, headers = packaged_service.request("GET", query={"country": f"Nowhere {uuid.uuid4()}"})
+    assert status == 200
+    assert body == {"results": [], "next": None, "previous": None}
+    assert headers["X-Request-Id"]
+
+
+def test_create_gallery_with_curator_key(packaged_service):
+    country = f"Portugal {uuid.uuid4().hex[:8]}"
+    created = create_gallery(packaged_service, country=country)
+    assert created["name"] == GALLERY["name"] and created["country"] == country
+    assert created["photoCount"] == 0 and created["galleryId"]
+    status, body, _ = packaged_service.request("GET", query={"country": country})
+    assert status == 200
+    assert [gallery["galleryId"] for gallery in body["results"]] == [created["galleryId"]]
+
+
+def test_create_gallery_without_key_is_refused(packaged_service):
+    status, body, _ = packaged_service.request(
+        "POST", headers={"Content-Type": "application/json"}, body=json.dumps(GALLERY)
+    )
+    assert status == 401
+    assert_envelope(body)
+
+
+def test_get_gallery_by_id(packaged_service):
+    created = create_gallery(packaged_service)
+    status, body, _ = packaged_service.request("GET", query={"id": created["galleryId"]})
+    assert status == 200
+    assert {name: body[name] for name in created} == created
+    assert body["photos"] == {"results": [], "next": None, "previous": None}
+
+
+def test_unknown_action_is_a_bad_request(packaged_service):
+    status, body, _ = packaged_service.request("GET", query={"action": "make_coffee"})
+    assert status == 400
+    assert_envelope(body)
+    assert body["details"]["action"] == "make_coffee"
+
+
+def test_bad_json_body_is_a_bad_request(packaged_service):
+    status, body, _ = packaged_service.request(
+        "POST",
+        headers={
+            "Authorization": f"Bearer {packaged_service.curator_key}",
+            "Content-Type": "application/json",
+        },
+        body='{"name": "unterminated',
+    )
+    assert status == 400
+    assert_envelope(body)
+
+
+# ---- scheduled events -----------------------------------------------------------------------------------
+
+
+def test_keep_warm_event_is_answered(packaged_service):
+    outcome = packaged_service.invoke(package_lambda.scheduled_event("handler.keep_warm_callback"))
+    assert outcome["response"] is None
+
+
+@pytest.mark.parametrize("function", ["update_gallery_photos", "update_galleries_metadata"])
+def test_scheduled_metadata_scan_runs(packaged_service, function):
+    outcome = packaged_service.invoke(package_lambda.scheduled_event(f"photos.events.{function}"))
+    assert isinstance(outcome["response"], dict), outcome
+
+
+def test_upload_photo_as_base64_multipart(packaged_service):
+    gallery = create_gallery(packaged_service)
+    boundary = "lambda-harness-boundary"
+    multipart = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="tram.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + jpeg_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    status, body, _ = packaged_service.request(
+        "POST",
+        query={"action": "upload_photos", "id": gallery["galleryId"]},
+        headers={
+            "Authorization": f"Bearer {packaged_service.curator_key}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+        body=base64.b64encode(multipart).decode(),
+        base64_body=True,
+    )
+    assert status == 201, body
+    assert len(body["photos"]) == 1 and body["errors"] == []
+    status, after, _ = packaged_service.request("GET", query={"id": gallery["galleryId"]})
+    assert status == 200 and after["photoCount"] == 1
