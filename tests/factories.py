@@ -66,15 +66,15 @@ def truncated_jpeg() -> bytes:
     return data[: len(data) // 2]
 
 
-def bomb_png(side: int = 40_000) -> bytes:
-    """A PNG whose header claims side x side pixels (1.6 gigapixels) in a few hundred bytes."""
+def bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
+    """A PNG whose header claims width x height pixels (1.6 gigapixels by default) in a few hundred bytes."""
     import struct
     import zlib
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)

@@ -3,9 +3,7 @@
 import io
 import json
 import random
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from photos.imaging import (
     process_image,
     read_exif,
 )
+from tests.factories import bomb_png
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "exif"
 ORIENTATION_SAMPLES = SAMPLES / "orientation"
@@ -60,21 +59,6 @@ def encode(image: Image.Image, format_name: str, **options) -> bytes:
     out = io.BytesIO()
     image.save(out, format_name, **options)
     return out.getvalue()
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height but whose pixel data is a few bytes: a decompression bomb."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
 
 
 def rendition(processed, name="thumb", format_name="jpeg"):
@@ -295,8 +279,8 @@ BAD_INPUTS = {
     "heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200), "unsupported_format"),
     "truncated_jpeg": (truncated_jpeg(), "corrupt"),
     "truncated_png": (encode(Image.effect_noise((100, 100), 60), "PNG")[:-400], "corrupt"),
-    "bomb": (png_header_only(30_000, 30_000), "too_many_pixels"),
-    "bomb_just_over_limit": (png_header_only(10_000, 9_000), "too_many_pixels"),
+    "bomb": (bomb_png(30_000, 30_000), "too_many_pixels"),
+    "bomb_just_over_limit": (bomb_png(10_000, 9_000), "too_many_pixels"),
 }
 
 
