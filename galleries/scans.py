@@ -16,7 +16,7 @@ import re
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from galleries.models import Gallery
+from galleries.models import LIST_PARTITION, Gallery, country_key
 from gallery_project.clock import now_iso
 from gallery_project.errors import NotFound, storage_errors
 from photos.models import GalleryPhoto
@@ -91,14 +91,28 @@ def _gallery_reconcile(gallery_id: str, *, dry_run: bool) -> str | None:
         actions = []
         if int(gallery.photo_count or 0) != count:
             actions.append(Gallery.photo_count.set(count))
-        if cover is None and (gallery.cover_photo_id or gallery.cover_photo_url):
-            actions += [Gallery.cover_photo_id.remove(), Gallery.cover_photo_url.remove()]
-        elif cover is not None and gallery.cover_photo_id != cover.photo_id:
-            actions.append(Gallery.cover_photo_id.set(cover.photo_id))
-        if cover is not None and gallery.cover_photo_url != cover.full_size_url:
-            actions.append(Gallery.cover_photo_url.set(cover.full_size_url))
+        if cover is None and (
+            gallery.cover_photo_id or gallery.cover_photo_url or gallery.cover_photo_number
+        ):
+            actions += [
+                Gallery.cover_photo_id.remove(),
+                Gallery.cover_photo_url.remove(),
+                Gallery.cover_photo_number.remove(),
+            ]
+        elif cover is not None:
+            if gallery.cover_photo_id != cover.photo_id:
+                actions.append(Gallery.cover_photo_id.set(cover.photo_id))
+            if gallery.cover_photo_url != cover.full_size_url:
+                actions.append(Gallery.cover_photo_url.set(cover.full_size_url))
+            if gallery.cover_photo_number != cover.photo_number:
+                actions.append(Gallery.cover_photo_number.set(cover.photo_number))
         if years != [int(year) for year in gallery.years or []]:
             actions.append(Gallery.years.set(years))
+        # Galleries written before the listing index existed are not in it until these are set.
+        if gallery.list_partition != LIST_PARTITION:
+            actions.append(Gallery.list_partition.set(LIST_PARTITION))
+        if gallery.country_key != country_key(gallery.country or ""):
+            actions.append(Gallery.country_key.set(country_key(gallery.country or "")))
         if not actions:
             return None
         if dry_run:

@@ -1,6 +1,6 @@
 """Gallery reads: one gallery, and filtered, cursor-paginated listings."""
 
-from galleries.models import Gallery
+from galleries.models import LIST_PARTITION, Gallery, country_key
 from gallery_project.errors import NotFound
 from gallery_project.pagination import Page, paginate
 from gallery_project.validation import is_valid_id
@@ -31,17 +31,24 @@ def gallery_list(
     country: str | None = None,
     year: int | None = None,
 ) -> Page:
+    """Galleries newest first, optionally only those of a continent, a country (any case) or a year."""
     condition = None
     for clause in (
         Gallery.continent == continent if continent else None,
-        Gallery.country == country if country else None,
+        Gallery.country_key == country_key(country) if country else None,
         Gallery.years.contains(year) if year else None,
     ):
         if clause is not None:
             condition = clause if condition is None else condition & clause
 
     def fetch(start_key):
-        # DynamoDB pages at 1 MB; reading in pages of a little more than a page keeps calls few.
-        return Gallery.scan(condition, last_evaluated_key=start_key, page_size=page_size + 1)
+        # Read one item past the page, so the paginator knows whether another page exists.
+        return Gallery.by_created_at.query(
+            LIST_PARTITION,
+            filter_condition=condition,
+            scan_index_forward=False,
+            last_evaluated_key=start_key,
+            page_size=page_size + 1,
+        )
 
     return paginate(fetch, cursor=cursor, page_size=page_size)

@@ -4,7 +4,7 @@ import uuid
 
 from pynamodb.exceptions import UpdateError
 
-from galleries.models import Gallery
+from galleries.models import LIST_PARTITION, Gallery, country_key
 from galleries.selectors import gallery_get
 from gallery_project.clock import now_iso
 from gallery_project.errors import NotFound
@@ -29,6 +29,8 @@ def gallery_create(
         name=name,
         continent=continent,
         country=country,
+        country_key=country_key(country),
+        list_partition=LIST_PARTITION,
         description=description,
         years=sorted(set(years)),
         photo_count=0,
@@ -54,6 +56,8 @@ def gallery_update(*, gallery_id: str, **changes) -> Gallery:
             current = sorted({int(year) for year in current or []})
         if value != current:
             actions.append(getattr(Gallery, field).set(value))
+            if field == "country":
+                actions.append(Gallery.country_key.set(country_key(value)))
     if not actions:
         return gallery
     actions.append(Gallery.updated_at.set(now_iso()))

@@ -31,3 +31,21 @@ def test_ensure_resources_is_idempotent(aws):
 
     call_command("ensure_resources")
     call_command("ensure_resources")
+
+
+def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(backend):
+    from django.core.management import call_command
+
+    from galleries.models import Gallery
+
+    client = Gallery._get_connection().connection.client
+    client.delete_table(TableName=Gallery.Meta.table_name)
+    client.create_table(
+        TableName=Gallery.Meta.table_name,
+        AttributeDefinitions=[{"AttributeName": "galleryId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "galleryId", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    call_command("ensure_resources")
+    table = client.describe_table(TableName=Gallery.Meta.table_name)["Table"]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["byCreatedAt"]

@@ -184,3 +184,10 @@ def test_responses_are_json_even_for_browsers_asking_for_anything(aws, client):
     response = client.get("/api/galleries", HTTP_ACCEPT="*/*")
     assert response["Content-Type"].startswith("application/json")
     json.loads(response.content)
+
+
+def test_listing_is_newest_first_and_country_ignores_case(backend, curator, client):
+    names = [create(curator, name=f"G{n}", country=" New  Zealand")["name"] for n in range(3)]
+    listed = client.get("/api/galleries?country=new%20zealand").json()["results"]
+    assert [gallery["name"] for gallery in listed] == list(reversed(names))
+    assert listed[0]["country"] == "New  Zealand"  # stored as the curator wrote it, trimmed

@@ -311,6 +311,7 @@ def test_galleries_scan_fixes_drift_and_keeps_curator_years(backend, put_object,
             Gallery.photo_count.set(7),
             Gallery.cover_photo_id.set("gone"),
             Gallery.cover_photo_url.set("https://media.example.test/gone.jpg"),
+            Gallery.cover_photo_number.set(99),
             Gallery.years.set([1999]),
         ]
     )
@@ -319,6 +320,7 @@ def test_galleries_scan_fixes_drift_and_keeps_curator_years(backend, put_object,
     gallery = Gallery.get(gallery_id, consistent_read=True)
     assert gallery.photo_count == 2 and gallery.cover_photo_id == first.photo_id
     assert gallery.cover_photo_url == first.full_size_url
+    assert gallery.cover_photo_number == first.photo_number
     assert sorted(gallery.years) == [1999, 2015, 2016]
     again = galleries_metadata_scan()
     assert again.changed is False and again.message == "Scanned 1: nothing to change."
@@ -334,6 +336,7 @@ def test_galleries_scan_keeps_a_live_cover_and_clears_a_cover_with_no_photos(aws
         actions=[
             Gallery.cover_photo_id.set(second.photo_id),
             Gallery.cover_photo_url.set(second.full_size_url),
+            Gallery.cover_photo_number.set(second.photo_number),
         ]
     )
     Gallery(empty).update(actions=[Gallery.cover_photo_id.set("x"), Gallery.cover_photo_url.set("y")])
@@ -488,3 +491,26 @@ def test_ten_thousand_objects_stream_in_bounded_memory(aws, make_gallery, put_ob
     assert sum(pulled.values()) == 10_003 and 0 < widest_gap[0] <= scans.LISTING_PAGE
     # The 2,000 known items are read in a few Query pages, not one request per object.
     assert dynamodb_calls.count("Query") <= 6 and "GetItem" not in dynamodb_calls[:3]
+
+
+def test_galleries_scan_puts_galleries_from_before_the_listing_index_into_it(backend, client):
+    from galleries.models import Gallery
+
+    # Written by an older release: none of the listing attributes.
+    Gallery._get_connection().connection.client.put_item(
+        TableName=Gallery.Meta.table_name,
+        Item={
+            "galleryId": {"S": "legacy-gallery"},
+            "name": {"S": "Old"},
+            "continent": {"S": "Asia"},
+            "country": {"S": "Viet Nam"},
+            "years": {"L": [{"N": "2019"}]},
+            "photoCount": {"N": "0"},
+            "createdAt": {"S": "2020-01-01T00:00:00.000Z"},
+            "updatedAt": {"S": "2020-01-01T00:00:00.000Z"},
+        },
+    )
+    assert client.get("/api/galleries").json()["results"] == []
+    assert galleries_metadata_scan().updated == 1
+    listed = client.get("/api/galleries?country=viet%20nam").json()["results"]
+    assert [gallery["galleryId"] for gallery in listed] == ["legacy-gallery"]
