@@ -51,4 +51,4 @@ def gallery_list(
             page_size=page_size + 1,
         )
 
-    return paginate(fetch, cursor=cursor, page_size=page_size)
+    return paginate(fetch, cursor=cursor, page_size=page_size, scope="galleries")

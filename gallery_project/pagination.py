@@ -30,13 +30,13 @@ class Page:
     previous_cursor: str | None  # FIRST_PAGE when the previous page is the first one
 
 
-def _encode(start: RawKey | None, history: list) -> str:
-    return signing.dumps({"s": start, "h": history}, salt=_SALT, compress=True)
+def _encode(start: RawKey | None, history: list, scope: str) -> str:
+    return signing.dumps({"s": start, "h": history}, salt=f"{_SALT}:{scope}", compress=True)
 
 
-def _decode(token: str) -> tuple[RawKey | None, list]:
+def _decode(token: str, scope: str) -> tuple[RawKey | None, list]:
     try:
-        state = signing.loads(token, salt=_SALT)
+        state = signing.loads(token, salt=f"{_SALT}:{scope}")
         start, history = state["s"], state["h"]
         if (start is not None and not isinstance(start, dict)) or not isinstance(history, list):
             raise ValueError
@@ -60,13 +60,18 @@ def page_size_from(query_params) -> int:
     return min(size, settings.PAGE_SIZE_MAX)
 
 
-def paginate(fetch: Callable[[RawKey | None], Iterator], *, cursor: str | None, page_size: int) -> Page:
+def paginate(
+    fetch: Callable[[RawKey | None], Iterator], *, cursor: str | None, page_size: int, scope: str
+) -> Page:
     """Read one page. ``fetch(start_key)`` returns a PynamoDB ResultIterator starting after that key.
+
+    ``scope`` names the listing (e.g. one gallery's photos): a cursor only opens the listing that made
+    it, since another listing's key would reach DynamoDB as an invalid start key.
 
     One item past the page is read, so ``next`` is only given when another item really exists (a
     DynamoDB page can end exactly on the last item and still return a LastEvaluatedKey).
     """
-    start, history = _decode(cursor) if cursor else (None, [])
+    start, history = _decode(cursor, scope) if cursor else (None, [])
     iterator = fetch(start)
     items, resume_key = [], None
     for item in iterator:
@@ -79,10 +84,10 @@ def paginate(fetch: Callable[[RawKey | None], Iterator], *, cursor: str | None, 
         resume_key = None
     next_cursor = None
     if resume_key is not None:
-        next_cursor = _encode(resume_key, [*history, start][-HISTORY_LIMIT:])
+        next_cursor = _encode(resume_key, [*history, start][-HISTORY_LIMIT:], scope)
     previous_cursor = None
     if history:
-        previous_cursor = FIRST_PAGE if history[-1] is None else _encode(history[-1], history[:-1])
+        previous_cursor = FIRST_PAGE if history[-1] is None else _encode(history[-1], history[:-1], scope)
     return Page(items, next_cursor, previous_cursor)
 
 

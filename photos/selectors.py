@@ -38,7 +38,7 @@ def photo_list(*, gallery_id: str, cursor: str | None, page_size: int, tag: str 
             gallery_id, filter_condition=condition, last_evaluated_key=start_key, page_size=page_size + 1
         )
 
-    return paginate(fetch, cursor=cursor, page_size=page_size)
+    return paginate(fetch, cursor=cursor, page_size=page_size, scope=f"photos:{gallery_id}")
 
 
 def photo_first_live(*, gallery_id: str, excluding: str | None = None) -> GalleryPhoto | None:

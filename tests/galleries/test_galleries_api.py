@@ -191,3 +191,21 @@ def test_listing_is_newest_first_and_country_ignores_case(backend, curator, clie
     listed = client.get("/api/galleries?country=new%20zealand").json()["results"]
     assert [gallery["name"] for gallery in listed] == list(reversed(names))
     assert listed[0]["country"] == "New  Zealand"  # stored as the curator wrote it, trimmed
+
+
+def test_a_cursor_only_opens_the_listing_that_made_it(aws, curator, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import jpeg_bytes
+
+    first, second = create(curator)["galleryId"], create(curator)["galleryId"]
+    files = [SimpleUploadedFile(f"{n}.jpg", jpeg_bytes(40, 30), "image/jpeg") for n in range(2)]
+    curator.post(f"/api/galleries/{first}/photos", {"photos": files}, format="multipart")
+    photo_cursor = client.get(f"/api/galleries/{first}/photos?page_size=1").json()["next"].split("cursor=")[1]
+    gallery_cursor = client.get("/api/galleries?page_size=1").json()["next"].split("cursor=")[1]
+    for url in (
+        f"/api/galleries?cursor={photo_cursor}",
+        f"/api/galleries/{second}/photos?cursor={photo_cursor}",
+        f"/api/galleries/{first}/photos?cursor={gallery_cursor}",
+    ):
+        assert "cursor" in assert_envelope(client.get(url), 400)["details"]
