@@ -16,6 +16,8 @@ router.register("galleries", GalleryViewSet, basename="gallery")
 
 photos = PhotoViewSet.as_view({"get": "list", "post": "create"})
 photo = PhotoViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+upload_slots = PhotoViewSet.as_view({"post": "upload_slots"})
+photos_from_uploads = PhotoViewSet.as_view({"post": "create_from_uploads"})
 gallery_photos_scan = ScanViewSet.as_view({"post": "gallery_photos"})
 galleries_metadata_scan = ScanViewSet.as_view({"post": "galleries_metadata"})
 ratings = PhotoRatingViewSet.as_view({"get": "summary"})
@@ -26,6 +28,12 @@ urlpatterns = [
     path("api/auth/login", sessions.login, name="curator-login"),
     path("api/auth/logout", sessions.logout, name="curator-logout"),
     re_path(r"^api/galleries/(?P<gallery_pk>[^/]+)/photos/?$", photos, name="gallery-photos"),
+    re_path(r"^api/galleries/(?P<gallery_pk>[^/]+)/uploads/?$", upload_slots, name="gallery-upload-slots"),
+    re_path(
+        r"^api/galleries/(?P<gallery_pk>[^/]+)/photos/from-uploads/?$",
+        photos_from_uploads,
+        name="gallery-photos-from-uploads",
+    ),
     re_path(r"^api/galleries/(?P<gallery_pk>[^/]+)/photos/(?P<pk>[^/]+)/?$", photo, name="gallery-photo"),
     re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/?$", ratings, name="photo-ratings"),
     re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/(?P<user_pk>[^/]+)/?$", rating, name="photo-rating"),

@@ -4,6 +4,7 @@ import re
 
 ORIGINALS_ROOT = "galleries/"
 RENDITIONS_ROOT = "renditions/"
+UPLOADS_ROOT = "uploads/"  # files a browser posted straight to S3, waiting to become photos
 
 # galleries/{galleryId}/photo{N}.{ext}: the guide's shape for originals.
 _ORIGINAL_KEY = re.compile(r"^galleries/(?P<gallery>[A-Za-z0-9][A-Za-z0-9._-]{0,127})/(?P<name>[^/]+)$")
@@ -15,6 +16,19 @@ def gallery_prefix(gallery_id: str) -> str:
 
 def renditions_prefix(gallery_id: str) -> str:
     return f"{RENDITIONS_ROOT}{gallery_id}/"
+
+
+def uploads_prefix(gallery_id: str) -> str:
+    return f"{UPLOADS_ROOT}{gallery_id}/"
+
+
+def upload_key(gallery_id: str, upload_id: str) -> str:
+    return f"{uploads_prefix(gallery_id)}{upload_id}"
+
+
+def is_upload_key_of(key: str, gallery_id: str) -> bool:
+    """Only keys this service hands out for this gallery: uploads/{galleryId}/{32 hex digits}."""
+    return re.fullmatch(re.escape(uploads_prefix(gallery_id)) + r"[0-9a-f]{32}", key or "") is not None
 
 
 def original_key(gallery_id: str, photo_number: int, extension: str) -> str:

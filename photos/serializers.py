@@ -7,6 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from gallery_project.validation import IdField
+from photos import keys
 from photos.media import readable_url
 
 MAX_TAGS = 30
@@ -111,6 +112,58 @@ def parse_upload(data, files) -> list[dict]:
 def _default_title(filename: str | None) -> str:
     stem = (filename or "").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return stem[:200]
+
+
+# The formats photos.imaging accepts, by content type (kept here so this module does not import Pillow;
+# a test checks the two agree).
+ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff")
+
+
+class UploadSlotRequestSerializer(serializers.Serializer):
+    filename = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    contentType = serializers.ChoiceField(choices=ACCEPTED_CONTENT_TYPES)
+
+
+class UploadSlotsInputSerializer(serializers.Serializer):
+    files = serializers.ListField(child=UploadSlotRequestSerializer(), min_length=1)
+
+    def validate_files(self, files):
+        if len(files) > settings.PHOTO_MAX_FILES_PER_UPLOAD:
+            raise serializers.ValidationError(f"At most {settings.PHOTO_MAX_FILES_PER_UPLOAD} files at once.")
+        return files
+
+
+class FromUploadSerializer(serializers.Serializer):
+    uploadKey = serializers.CharField(max_length=300)
+    filename = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
+
+    def validate_uploadKey(self, key):
+        if not keys.is_upload_key_of(key, self.context["gallery_id"]):
+            raise serializers.ValidationError("Not an upload key this gallery handed out.")
+        return key
+
+    def validate_tags(self, tags):
+        return _clean_tags(tags)
+
+    def validate(self, data):
+        data.setdefault("title", _default_title(data["filename"]))
+        return data
+
+
+class FromUploadsInputSerializer(serializers.Serializer):
+    uploads = serializers.ListField(child=FromUploadSerializer(), min_length=1)
+
+    def validate_uploads(self, uploads):
+        if len(uploads) > settings.PHOTO_MAX_FILES_PER_UPLOAD:
+            raise serializers.ValidationError(
+                f"At most {settings.PHOTO_MAX_FILES_PER_UPLOAD} photos at once."
+            )
+        if len({upload["uploadKey"] for upload in uploads}) != len(uploads):
+            raise serializers.ValidationError("Each upload key may appear once.")
+        return uploads
 
 
 class PhotoDeleteSerializer(serializers.Serializer):

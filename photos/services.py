@@ -50,7 +50,7 @@ _EXTENSION_FORMATS = {
 _REJECTION_STATUS = {
     "empty": 400, "not_an_image": 415, "unsupported_format": 415, "corrupt": 400,
     "too_many_pixels": 413, "too_large": 413, "extension_mismatch": 400, "gallery_gone": 404,
-    "storage_unavailable": 503,
+    "storage_unavailable": 503, "upload_missing": 400,
 }  # fmt: skip
 
 
@@ -63,7 +63,7 @@ class IncomingPhoto:
     """One file of an upload with the metadata that goes with it."""
 
     filename: str
-    size: int
+    size: int | None  # None when only reading tells (checked again after reading either way)
     read: Callable[[], bytes]
     title: str = ""
     description: str = ""
@@ -155,13 +155,12 @@ def photo_prepare(incoming: IncomingPhoto):
     """Step 1: check the file and make its renditions in memory; nothing is written."""
     from photos import imaging  # Pillow stays off the import path of requests that do not need it
 
-    if incoming.size == 0:
-        raise PhotoRejected("empty", "The file is empty.")
-    if incoming.size > settings.PHOTO_MAX_BYTES:
-        limit_mb = settings.PHOTO_MAX_BYTES / (1024 * 1024)
-        raise PhotoRejected("too_large", f"The file is larger than the {limit_mb:g} MB limit.")
+    if incoming.size is not None:
+        _check_size(incoming.size)  # before reading a byte, when the size is known up front
+    data = incoming.read()
+    _check_size(len(data))
     try:
-        processed = imaging.process_image(incoming.read(), max_pixels=settings.PHOTO_MAX_PIXELS)
+        processed = imaging.process_image(data, max_pixels=settings.PHOTO_MAX_PIXELS)
     except imaging.ImageError as error:
         raise PhotoRejected(error.code, error.message) from None
     _check_extension(incoming.filename, processed.format)
@@ -255,6 +254,14 @@ def _put_renditions(gallery_id: str, number: int, processed, written: list[str],
         object_put(key, rendition.data, rendition.content_type)
         written.append(key)
         urls[(rendition.name, rendition.format)] = stored_url(key)
+
+
+def _check_size(size: int) -> None:
+    if size == 0:
+        raise PhotoRejected("empty", "The file is empty.")
+    if size > settings.PHOTO_MAX_BYTES:
+        limit_mb = settings.PHOTO_MAX_BYTES / (1024 * 1024)
+        raise PhotoRejected("too_large", f"The file is larger than the {limit_mb:g} MB limit.")
 
 
 def _check_extension(filename: str, detected_format: str) -> None:
@@ -431,6 +438,7 @@ def photos_delete_for_gallery(*, gallery_id: str) -> int:
             batch.delete(claim)
     objects_delete_prefix(keys.gallery_prefix(gallery_id))
     objects_delete_prefix(keys.renditions_prefix(gallery_id))
+    objects_delete_prefix(keys.uploads_prefix(gallery_id))
     return deleted
 
 

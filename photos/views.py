@@ -9,9 +9,11 @@ from gallery_project.errors import ApiError, PayloadTooLarge
 from gallery_project.viewsets import BaseViewSet
 from photos import selectors, services
 from photos.serializers import (
+    FromUploadsInputSerializer,
     PhotoDeleteSerializer,
     PhotoListQuerySerializer,
     PhotoOutputSerializer,
+    UploadSlotsInputSerializer,
     parse_upload,
 )
 
@@ -57,7 +59,27 @@ class PhotoViewSet(BaseViewSet):
             )
             for entry in entries
         ]
-        result = services.photos_upload(gallery_id=gallery_pk, files=incoming)
+        return self._upload_response(services.photos_upload(gallery_id=gallery_pk, files=incoming))
+
+    def upload_slots(self, request, gallery_pk=None):
+        """Presigned S3 POST forms for files too large for API Gateway (see photos.uploads)."""
+        from photos import uploads
+
+        data = self.validated(UploadSlotsInputSerializer, request.data)
+        content_types = [file["contentType"] for file in data["files"]]
+        slots = uploads.upload_slots_create(gallery_id=gallery_pk, content_types=content_types)
+        return Response({"uploads": slots}, status=status.HTTP_201_CREATED)
+
+    def create_from_uploads(self, request, gallery_pk=None):
+        """Photos from files posted to upload slots; answers exactly like the multipart upload."""
+        from photos import uploads
+
+        data = self.validated(FromUploadsInputSerializer, request.data, context={"gallery_id": gallery_pk})
+        return self._upload_response(
+            uploads.photos_from_uploads(gallery_id=gallery_pk, uploads=data["uploads"])
+        )
+
+    def _upload_response(self, result) -> Response:
         failures = [
             {"index": f.index, "filename": f.filename, "code": f.code, "error": f.message, "status": f.status}
             for f in result.failures

@@ -197,6 +197,24 @@ def flow_metadata_scans():
         assert scanned.status_code == 200, scanned.json()
 
 
+def flow_direct_upload():
+    import requests
+
+    curator = _curator()
+    body = {"name": "Large files", "continent": "Asia", "country": "Nepal"}
+    gallery_id = curator.post("/galleries", body, format="json").json()["galleryId"]
+    files = {"files": [{"contentType": "image/jpeg"}]}
+    [slot] = curator.post(f"/api/galleries/{gallery_id}/uploads", files, format="json").json()["uploads"]
+    image = {"file": ("p", jpeg_bytes(), "image/jpeg")}
+    assert requests.post(slot["url"], data=slot["fields"], files=image, timeout=30).status_code == 204
+    made = curator.post(
+        f"/api/galleries/{gallery_id}/photos/from-uploads",
+        {"uploads": [{"uploadKey": slot["uploadKey"]}]},
+        format="json",
+    )
+    assert made.status_code == 201, made.json()
+
+
 FUNCTION_FLOWS = [
     flow_galleries_crud,
     flow_galleries_list_with_filters_and_cursor,
@@ -204,6 +222,7 @@ FUNCTION_FLOWS = [
     flow_photo_upload_and_delete,
     flow_ratings_and_photo_delete_with_ratings,
     flow_metadata_scans,
+    flow_direct_upload,
 ]
 
 
