@@ -17,6 +17,10 @@ from gallery_project.viewsets import BaseViewSet
 class GalleryViewSet(BaseViewSet):
     """Galleries: anyone can read; curators create, update and delete."""
 
+    def get_serializer(self, *args, **kwargs):
+        # The browsable API's create/edit forms and OPTIONS use the input serializer.
+        return GalleryInputSerializer(*args, **kwargs)
+
     def list(self, request):
         filters = self.query(GalleryListQuerySerializer)
         page = selectors.gallery_list(cursor=self.cursor(), page_size=self.page_size(), **filters)

@@ -100,8 +100,9 @@ def parse_upload(data, files) -> list[dict]:
     return [
         {
             "file": upload,
-            # Photographers' file names are meaningful; they are the title until one is given.
-            "title": titles[index] if index < len(titles) else _default_title(upload.name),
+            # Photographers' file names are meaningful; they are the title until one is given (an empty
+            # title field, as an HTML form sends, counts as none given).
+            "title": (titles[index] if index < len(titles) else "") or _default_title(upload.name),
             "description": descriptions[index] if index < len(descriptions) else "",
             "tags": tuple(tags[index]) if index < len(tags) else (),
         }
@@ -131,6 +132,18 @@ class UploadSlotsInputSerializer(serializers.Serializer):
         if len(files) > settings.PHOTO_MAX_FILES_PER_UPLOAD:
             raise serializers.ValidationError(f"At most {settings.PHOTO_MAX_FILES_PER_UPLOAD} files at once.")
         return files
+
+
+class PhotoUploadFormSerializer(serializers.Serializer):
+    """The upload's fields as a form: the browsable API draws it for curators (one photo per submit) and
+    OPTIONS describes it. Requests themselves are read by ``parse_upload``, which also takes many files."""
+
+    photos = serializers.FileField(help_text="A JPEG, PNG, WebP or TIFF photo.")
+    titles = serializers.CharField(required=False, max_length=200, help_text="Defaults to the file name.")
+    descriptions = serializers.CharField(
+        required=False, max_length=5000, style={"base_template": "textarea.html"}
+    )
+    tags = serializers.CharField(required=False, help_text="Comma-separated, e.g. 'night, paris'.")
 
 
 class FromUploadSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from photos.serializers import (
     PhotoDeleteSerializer,
     PhotoListQuerySerializer,
     PhotoOutputSerializer,
+    PhotoUploadFormSerializer,
     UploadSlotsInputSerializer,
     parse_upload,
 )
@@ -30,6 +31,10 @@ def _reader(uploaded_file):
 
 class PhotoViewSet(BaseViewSet):
     """A gallery's photos: anyone can read; curators upload and delete."""
+
+    def get_serializer(self, *args, **kwargs):
+        # Only for the browsable API's upload form and OPTIONS; create() reads the request itself.
+        return PhotoUploadFormSerializer(*args, **kwargs)
 
     def list(self, request, gallery_pk=None):
         filters = self.query(PhotoListQuerySerializer)

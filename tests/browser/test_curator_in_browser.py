@@ -1,4 +1,4 @@
-"""A curator signs in and creates a gallery through the browsable API in a real headless chromium."""
+"""In headless chromium a curator signs in, creates a gallery and uploads a photo in the browsable API."""
 
 import threading
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -8,6 +8,8 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.wsgi import get_wsgi_application
 
 from galleries.models import Gallery
+from photos.models import GalleryPhoto
+from tests.factories import SAMPLES
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +65,7 @@ def test_curator_signs_in_and_creates_a_gallery_from_the_browsable_api(live_url,
     browser.get(f"{live_url}/api/galleries")
     assert "Photography Gallery API" in browser.title
     # A visitor gets no form to POST with.
-    assert not browser.find_elements(By.ID, "id__content")
+    assert not browser.find_elements(By.CSS_SELECTOR, 'form[enctype="multipart/form-data"]')
 
     browser.find_element(By.ID, "sign-in-link").click()
     wait.until(expected_conditions.presence_of_element_located((By.ID, "key")))
@@ -72,14 +74,25 @@ def test_curator_signs_in_and_creates_a_gallery_from_the_browsable_api(live_url,
     wait.until(expected_conditions.presence_of_element_located((By.ID, "sign-out")))
     assert browser.current_url.endswith("/api/galleries")
 
-    content = browser.find_element(By.ID, "id__content")
-    content.clear()
-    content.send_keys('{"name": "From the browser", "continent": "asia", "country": "Japan"}')
-    content.find_element(By.XPATH, "./ancestor::form//button").click()
+    form = 'form[enctype="multipart/form-data"]'
+    for field, value in (("name", "From the browser"), ("continent", "asia"), ("country", "Japan")):
+        browser.find_element(By.CSS_SELECTOR, f'{form} input[name="{field}"]').send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, f"{form} button").click()
     wait.until(expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), "201 Created"))
 
     [gallery] = list(Gallery.scan())
     assert gallery.name == "From the browser" and gallery.continent == "Asia"
+
+    # Upload a real camera photo through the browsable API's upload form.
+    browser.get(f"{live_url}/api/galleries/{gallery.gallery_id}/photos")
+    sample = SAMPLES / "cameras" / "Canon_40D.jpg"
+    browser.find_element(By.CSS_SELECTOR, f'{form} input[name="photos"]').send_keys(str(sample))
+    browser.find_element(By.CSS_SELECTOR, f'{form} input[name="tags"]').send_keys("canon, test")
+    browser.find_element(By.CSS_SELECTOR, f"{form} button").click()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), "201 Created"))
+    [photo] = list(GalleryPhoto.query(gallery.gallery_id))
+    assert photo.title == "Canon_40D" and photo.tags == ["canon", "test"]
+    assert photo.exif_data.as_dict()["make"] == "Canon"
 
     browser.find_element(By.ID, "sign-out").click()
     wait.until(expected_conditions.presence_of_element_located((By.ID, "sign-in-link")))
