@@ -104,9 +104,7 @@ def exception_handler(exc, context):
         return Response(_as_envelope(exc), status=exc.status_code, headers=headers)
 
     request = context.get("request") if context else None
-    request_id = getattr(request, "request_id", None) or getattr(
-        getattr(request, "_request", None), "request_id", "-"
-    )
+    request_id = getattr(request, "request_id", "-")  # DRF's Request reads it from the HttpRequest
     if isinstance(exc, storage_errors()):
         logger.exception("storage error (request %s)", request_id)
         body = _as_envelope(ServiceUnavailable())

@@ -121,6 +121,7 @@ def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResul
                     title=incoming.title,
                     description=incoming.description,
                     tags=incoming.tags,
+                    follow_in_gallery=False,  # once for the whole batch, below
                 )
             except PhotoRejected as rejected:
                 return rejected
@@ -141,6 +142,7 @@ def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResul
             )
         else:
             result.photos.append(outcome)
+    gallery_follow_new_photos(gallery_id=gallery_id, photos=result.photos)
     return result
 
 
@@ -178,14 +180,14 @@ def photo_record(
     tags,
     original_key: str = "",
     original_etag: str | None = None,
+    follow_in_gallery: bool = True,
 ) -> GalleryPhoto:
-    """Steps 2-5: number (unless reserved already), objects, item + counts, years.
+    """Steps 2-5: number (unless reserved already), objects, item + counts, cover and years.
 
     With ``original_key`` the original is already in the bucket under that key (a scan adopting it,
-    passing S3's ETag) and is neither uploaded nor deleted on failure.
+    passing S3's ETag) and is neither uploaded nor deleted on failure. ``follow_in_gallery=False``
+    leaves step 5 to the caller, which does it once for a batch (``gallery_follow_new_photos``).
     """
-    from photos import imaging
-
     if number is None:
         [number] = _reserve_photo_numbers(gallery_id, 1)
     s3_key = original_key or keys.original_key(gallery_id, number, processed.extension)
@@ -222,14 +224,32 @@ def photo_record(
     except BaseException:
         _remove_quietly(written)
         raise
-    year = imaging.exif_year(processed.exif)
-    if year is not None:
-        try:
-            gallery_add_year(gallery_id=gallery_id, year=year)
-        except storage_errors():
-            # The photo is stored and counted; a missing year is repaired by the galleries scan.
-            logger.exception("could not add year %s to gallery %s", year, gallery_id)
+    if follow_in_gallery:
+        gallery_follow_new_photos(gallery_id=gallery_id, photos=[photo])
     return photo
+
+
+def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) -> None:
+    """Step 5 for stored photos, one write per distinct need rather than per photo: the lowest-numbered
+    photo claims the cover (photos commit in any order, and each commit only sets a missing cover),
+    and each new DateTimeOriginal year is added. A failure here is logged, not raised: the photos are
+    stored and counted, and the galleries scan repairs cover and years."""
+    from photos import imaging
+
+    if not photos:
+        return
+    years = {imaging.exif_year(_exif_dict(photo)) for photo in photos} - {None}
+    try:
+        _claim_cover_if_lower(min(photos, key=lambda photo: int(photo.photo_number)))
+        for year in sorted(years):
+            gallery_add_year(gallery_id=gallery_id, year=year)
+    except storage_errors():
+        logger.exception("could not update cover/years of gallery %s after new photos", gallery_id)
+
+
+def _exif_dict(photo: GalleryPhoto) -> dict:
+    exif = photo.exif_data
+    return exif.as_dict() if hasattr(exif, "as_dict") else dict(exif or {})
 
 
 def object_put(key: str, data: bytes, content_type: str) -> None:
@@ -307,11 +327,10 @@ def _commit_new_photo(photo: GalleryPhoto) -> None:
         if exc.cause_response_code == "TransactionCanceledException":
             raise PhotoRejected("gallery_gone", "The gallery was deleted during the upload.") from None
         raise
-    _claim_cover_if_lower(photo)
 
 
 def _claim_cover_if_lower(photo: GalleryPhoto) -> None:
-    """Photos of one upload commit in any order; the lowest-numbered one ends up as the cover."""
+    """Make this photo the cover if the current cover has a higher number (or none)."""
     try:
         Gallery(photo.gallery_id).update(
             actions=[

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from galleries.models import Gallery
 from gallery_project.models import CuratorKey
 
 PARIS = {"name": "Paris", "continent": "Europe", "country": "France"}
@@ -22,7 +23,7 @@ def test_writes_without_a_valid_key_are_401_with_the_envelope(backend, header):
     assert response.status_code == 401
     assert set(response.json()) == {"error", "details"}
     assert response["WWW-Authenticate"].startswith("Bearer")
-    assert not list(__import__("galleries.models").models.Gallery.scan())
+    assert not list(Gallery.scan())
 
 
 def test_reads_are_public(aws, curator, client):

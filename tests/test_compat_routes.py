@@ -114,10 +114,18 @@ def test_put_without_gallery_id_is_400(aws, curator):
     assert response.status_code == 400 and "galleryId" in response.json()["details"]
 
 
-@pytest.mark.parametrize(("method", "url"), [("patch", "/galleries"), ("post", "/galleries?id=x&action=")])
-def test_wrong_method_is_405_or_routes_sensibly(aws, curator, method, url):
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("patch", "/galleries", 405),
+        ("post", "/galleries?action=rate_photo&x=1", 400),  # right action, body missing its fields
+        ("delete", "/galleries?action=upload_photos&id=x", 405),
+        ("post", "/galleries?id=x&action=", 400),  # an empty action is no action: a create, and invalid
+    ],
+)
+def test_wrong_method_or_body_answers_the_envelope(aws, curator, method, url, status):
     response = getattr(curator, method)(url, {}, format="json")
-    assert response.status_code in {405, 400} and set(response.json()) == {"error", "details"}
+    assert response.status_code == status and set(response.json()) == {"error", "details"}
 
 
 def test_patch_on_guide_endpoint_is_405_with_allow(aws, curator):

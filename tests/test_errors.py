@@ -26,11 +26,12 @@ def test_storage_outage_is_a_503_envelope(aws, client, monkeypatch):
     assert response.status_code == 503 and set(response.json()) == {"error", "details"}
 
 
-def test_ensure_resources_is_idempotent(aws):
+def test_ensure_resources_is_idempotent(aws, capsys):
     from django.core.management import call_command
 
-    call_command("ensure_resources")
-    call_command("ensure_resources")
+    call_command("ensure_resources")  # the aws fixture created everything already
+    report = capsys.readouterr().out.splitlines()
+    assert len(report) == 5 and all(line.endswith(": exists") for line in report), report
 
 
 def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(backend):
