@@ -1,21 +1,26 @@
 # The two commands of the README: `make run` serves the API locally, `make test` runs lint and every test.
 # Each installs what is missing first (venv, npm packages, Debian's chromium for browser tests).
 
-PYTHON ?= python3.11
+# One Python everywhere: .python-version names it (the minor version of Lambda's runtime in
+# zappa_settings.json); devtools/find-python finds it (PYTHON=/path/to/python3.13 overrides).
+PYTHON_VERSION := $(shell cat .python-version)
 VENV := .venv
 PY := $(VENV)/bin/python
-SITE := $(VENV)/lib/python3.11/site-packages
 
-.PHONY: run stop status setup browser test lint format test-fast package
+.PHONY: run stop status setup browser test lint format test-fast package deploy
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# A venv of another Python (an older checkout's 3.11) is replaced, not reused.
+$(VENV)/.installed-$(PYTHON_VERSION): requirements.txt requirements-dev.txt .python-version
+	@if ! $(PY) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null; then \
+	  python=$$(devtools/find-python $(PYTHON_VERSION)) || exit 1; \
+	  echo "creating $(VENV) with $$python"; rm -rf $(VENV) && $$python -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip check
 	# Make the project importable from anywhere in the venv (bench scripts, `python -m pytest`).
-	echo "$(CURDIR)" > $(SITE)/gallery-project.pth
+	echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/gallery-project.pth"
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -59,3 +64,9 @@ test-fast: setup
 # The prod Lambda zip (Lambda wheels, checked-hash pycs, glibc check); see docs/deploy.md.
 package: setup
 	$(PY) -m devtools.package_lambda --stage prod --output dist/
+
+# Build, ensure the IAM role and policy, then `zappa deploy` (first time) or `zappa update` with that zip.
+# Needs the operator's AWS credentials; see docs/deploy.md.
+STAGE ?= prod
+deploy: setup
+	$(PY) -m devtools.deploy $(STAGE)

@@ -59,7 +59,8 @@ def build_project_task(directory: Path) -> Path:
 def build_hello_task(directory: Path) -> Path:
     """The hello world laid out like the real package: same cached wheels and pycs, same Zappa handler."""
     cli, settings_string = package_lambda.zappa_stage("prod")
-    site = package_lambda.dependencies_dir(list(cli.stage_config.get("exclude", [])))
+    target = package_lambda.lambda_target(cli.stage_config)
+    site = package_lambda.dependencies_dir(list(cli.stage_config.get("exclude", [])), target)
     task = directory / "task"
     shutil.copytree(site, task, ignore=shutil.ignore_patterns(".complete"))
     hello_settings = settings_string.replace(

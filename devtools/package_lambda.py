@@ -18,18 +18,91 @@ CACHE_DIR = PROJECT_DIR / ".local" / "lambda-build"
 SETTINGS_FILE = PROJECT_DIR / "zappa_settings.json"
 REQUIREMENTS_FILE = PROJECT_DIR / "requirements.txt"
 
-# Lambda's python3.11 runtime is Amazon Linux 2 on x86_64 with glibc 2.26: pick wheels for it, not for
-# the machine that builds.
-PIP_PLATFORM_ARGS = [
-    "--only-binary=:all:",
-    "--platform",
-    "manylinux2014_x86_64",
-    "--python-version",
-    "3.11",
-    "--implementation",
-    "cp",
-]
-MAX_GLIBC = (2, 26)
+# The Lambda runtimes the package may target: the Python each runs and the glibc of its Amazon Linux 2023.
+# python3.11 and older run on Amazon Linux 2, past its end of support (2026-06-30): refused.
+LAMBDA_RUNTIMES = {
+    "python3.12": ((3, 12), (2, 34)),
+    "python3.13": ((3, 13), (2, 34)),
+    "python3.14": ((3, 14), (2, 34)),
+}
+# Zappa's `architecture` -> the machine in wheel tags, and the ELF e_machine its shared objects carry.
+LAMBDA_ARCHITECTURES = {"x86_64": ("x86_64", 62), "arm64": ("aarch64", 183)}
+# The oldest perennial manylinux tag listed: older wheels are reached through the legacy aliases below.
+OLDEST_MANYLINUX_MINOR = 17
+
+
+@dataclass(frozen=True)
+class LambdaTarget:
+    """The runtime and architecture a stage deploys on, and what a wheel must be to load there."""
+
+    runtime: str
+    architecture: str
+
+    @property
+    def python(self) -> tuple[int, int]:
+        return LAMBDA_RUNTIMES[self.runtime][0]
+
+    @property
+    def glibc(self) -> tuple[int, int]:
+        return LAMBDA_RUNTIMES[self.runtime][1]
+
+    @property
+    def machine(self) -> str:
+        return LAMBDA_ARCHITECTURES[self.architecture][0]
+
+    @property
+    def elf_machine(self) -> int:
+        return LAMBDA_ARCHITECTURES[self.architecture][1]
+
+    def pip_args(self) -> list[str]:
+        """Binary wheels for this runtime only: cp3XY, this machine, any manylinux level its glibc loads.
+
+        pip does not widen a perennial tag (manylinux_2_34 does not admit manylinux_2_28), so every level
+        is listed, newest first; `manylinux2014` brings the legacy 2010 and 1 tags with it.
+        """
+        major, minor = self.glibc
+        platforms = [
+            f"manylinux_{major}_{level}_{self.machine}"
+            for level in range(minor, OLDEST_MANYLINUX_MINOR - 1, -1)
+        ]
+        platforms.append(f"manylinux2014_{self.machine}")
+        args = [
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            "{}.{}".format(*self.python),
+        ]
+        for platform in platforms:
+            args += ["--platform", platform]
+        return args
+
+
+def lambda_target(stage_config: dict) -> LambdaTarget:
+    """The stage's runtime and architecture, refused unless this interpreter can build for them.
+
+    The package ships .pyc files compiled here, valid only for this Python's minor version.
+    """
+    runtime = stage_config.get("runtime", "")
+    architecture = stage_config.get("architecture", "x86_64")
+    if runtime not in LAMBDA_RUNTIMES:
+        raise SystemExit(
+            f"runtime {runtime!r} is not one this project ships on ({', '.join(LAMBDA_RUNTIMES)}: "
+            "Amazon Linux 2023); python3.11 and older run on Amazon Linux 2, past its end of support"
+        )
+    if architecture not in LAMBDA_ARCHITECTURES:
+        raise SystemExit(f"architecture {architecture!r} is not one of {', '.join(LAMBDA_ARCHITECTURES)}")
+    target = LambdaTarget(runtime, architecture)
+    if sys.version_info[:2] != target.python:
+        raise SystemExit(
+            "the {} runtime needs the package built by Python {}.{}, not {}.{} (its .pyc files are "
+            "version-specific): run it from the project's venv (make package)".format(
+                runtime, *target.python, *sys.version_info[:2]
+            )
+        )
+    return target
+
+
 # What Zappa's handler imports at run time (zappa.handler: werkzeug; zappa.utilities: durationpy, boto3).
 # Zappa itself goes in with --no-deps: click, troposphere, kappa, pip... only serve the deploying CLI.
 ZAPPA_REQUIREMENT = "zappa==0.63.0"
@@ -48,13 +121,16 @@ class BuildResult:
     unzipped_bytes: int
     max_glibc: tuple[int, int]
     reused: bool
+    target: LambdaTarget
 
     def summary(self) -> str:
         glibc = "none" if self.max_glibc == (0, 0) else "GLIBC_{}.{}".format(*self.max_glibc)
         state = "up to date, reused" if self.reused else "built"
         return (
-            f"{self.zip_path} ({state}): zip {self.zip_bytes / 2**20:.1f} MiB, "
-            f"unzipped {self.unzipped_bytes / 1e6:.1f} MB, highest glibc symbol version needed: {glibc}"
+            f"{self.zip_path} ({state}) for {self.target.runtime} on {self.target.architecture}: "
+            f"zip {self.zip_bytes / 2**20:.1f} MiB, unzipped {self.unzipped_bytes / 1e6:.1f} MB, "
+            f"highest glibc symbol version needed: {glibc} "
+            "(the runtime has GLIBC_{}.{})".format(*self.target.glibc)
         )
 
 
@@ -66,7 +142,7 @@ def _sha256(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
-def zappa_stage(stage: str):
+def zappa_stage(stage: str, settings_file: Path = SETTINGS_FILE):
     """Zappa's own reading of the stage (extends resolved) and the zappa_settings.py it would generate."""
     from zappa.cli import ZappaCLI
 
@@ -75,7 +151,7 @@ def zappa_stage(stage: str):
     cwd = os.getcwd()
     os.chdir(PROJECT_DIR)  # attach_policy and other file settings are relative to the project
     try:
-        cli.load_settings(str(SETTINGS_FILE))
+        cli.load_settings(str(settings_file))
     finally:
         os.chdir(cwd)
     return cli, cli.get_zappa_settings_string()
@@ -121,12 +197,13 @@ def compile_checked_hash(directory: Path) -> None:
     subprocess.run([*compileall, "--invalidation-mode", "checked-hash", str(directory)], check=True)
 
 
-def dependencies_dir(zappa_exclude: list[str]) -> Path:
-    """The pruned, compiled site-packages for Lambda; built once per inputs, then reused."""
+def dependencies_dir(zappa_exclude: list[str], target: LambdaTarget) -> Path:
+    """The pruned, compiled site-packages for the target; built once per inputs, then reused."""
     key = _sha256(
         REQUIREMENTS_FILE.read_bytes(),
         Path(__file__).read_bytes(),
         json.dumps(zappa_exclude).encode(),
+        f"{target.runtime} {target.architecture} {sys.version}".encode(),
     )[:16]
     site = CACHE_DIR / f"site-{key}"
     if (site / ".complete").exists():
@@ -134,7 +211,7 @@ def dependencies_dir(zappa_exclude: list[str]) -> Path:
     staging = CACHE_DIR / f"staging-{key}"
     shutil.rmtree(staging, ignore_errors=True)
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check"]
-    pip += ["--cache-dir", str(CACHE_DIR / "pip-cache"), *PIP_PLATFORM_ARGS, "--target", str(staging)]
+    pip += ["--cache-dir", str(CACHE_DIR / "pip-cache"), *target.pip_args(), "--target", str(staging)]
     subprocess.run([*pip, "-r", str(REQUIREMENTS_FILE), *HANDLER_REQUIREMENTS], check=True)
     subprocess.run([*pip, "--no-deps", ZAPPA_REQUIREMENT], check=True)
     _prune_dependencies(staging)
@@ -156,11 +233,20 @@ def dependencies_dir(zappa_exclude: list[str]) -> Path:
 # ---- glibc: read each shared object's ELF version needs ------------------------------------------------
 
 
-def glibc_versions_needed(path: Path) -> set[tuple[int, int]]:
-    """GLIBC_x.y versions an x86_64 ELF shared object needs (its SHT_GNU_verneed section)."""
+@dataclass(frozen=True)
+class SharedObject:
+    """What the loader will ask of the runtime for one ELF shared object."""
+
+    machine: int  # e_machine: 62 x86_64, 183 aarch64
+    glibc: set[tuple[int, int]]  # the GLIBC_x.y versions it needs (its SHT_GNU_verneed section)
+
+
+def read_shared_object(path: Path) -> SharedObject:
+    """Read a 64-bit little-endian ELF file's machine and glibc version needs."""
     data = path.read_bytes()
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise ValueError(f"{path}: not a 64-bit little-endian ELF file")
+    (machine,) = struct.unpack_from("<H", data, 0x12)
     (shoff,) = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
     sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
@@ -181,23 +267,35 @@ def glibc_versions_needed(path: Path) -> set[tuple[int, int]]:
                     needed.add(tuple(int(part) for part in label[len("GLIBC_") :].split(".")[:2]))
                 aux_entry += next_aux
             entry += next_entry
-    return needed
+    return SharedObject(machine, needed)
 
 
-def check_glibc(root: Path) -> tuple[int, int]:
-    """Highest glibc version any shipped .so needs; fails the build above Lambda's."""
+def check_shared_objects(root: Path, target: LambdaTarget) -> tuple[int, int]:
+    """Highest glibc version any shipped .so needs; fails the build on one the runtime cannot load.
+
+    Refused: a glibc version above the runtime's (2.34 on Amazon Linux 2023: manylinux_2_34, _2_28 and
+    older wheels load, a manylinux_2_35+ one does not) or another machine's code.
+    """
     highest = (0, 0)
-    too_new = []
-    for library in root.rglob("*.so*"):
+    refused = []
+    for library in sorted(root.rglob("*.so*")):
         if not library.is_file():
             continue
-        versions = glibc_versions_needed(library)
-        top = max(versions, default=(0, 0))
+        shared = read_shared_object(library)
+        top = max(shared.glibc, default=(0, 0))
         highest = max(highest, top)
-        if top > MAX_GLIBC:
-            too_new.append(f"{library.relative_to(root)} needs GLIBC_{top[0]}.{top[1]}")
-    if too_new:
-        raise SystemExit("Shared objects too new for Lambda's glibc 2.26:\n  " + "\n  ".join(too_new))
+        where = library.relative_to(root)
+        if top > target.glibc:
+            refused.append(f"{where} needs GLIBC_{top[0]}.{top[1]}")
+        if shared.machine != target.elf_machine:
+            refused.append(f"{where} is not {target.machine} code (ELF machine {shared.machine})")
+    if refused:
+        raise SystemExit(
+            "Shared objects that {} on {} (glibc {}.{}) cannot load:\n  ".format(
+                target.runtime, target.architecture, *target.glibc
+            )
+            + "\n  ".join(refused)
+        )
     return highest
 
 
@@ -266,10 +364,10 @@ def _write_zip(root: Path, zip_path: Path, comment: bytes) -> None:
     partial.replace(zip_path)
 
 
-def _result(zip_path: Path, max_glibc: tuple[int, int], *, reused: bool) -> BuildResult:
+def _result(zip_path: Path, max_glibc: tuple[int, int], target: LambdaTarget, *, reused: bool) -> BuildResult:
     with zipfile.ZipFile(zip_path) as archive:
         unzipped = sum(info.file_size for info in archive.infolist())
-    return BuildResult(zip_path, zip_path.stat().st_size, unzipped, max_glibc, reused)
+    return BuildResult(zip_path, zip_path.stat().st_size, unzipped, max_glibc, reused, target)
 
 
 def build(stage: str = "prod", output_dir: Path = PROJECT_DIR / "dist") -> BuildResult:
@@ -286,7 +384,8 @@ def build(stage: str = "prod", output_dir: Path = PROJECT_DIR / "dist") -> Build
 def _build_locked(stage: str, output_dir: Path) -> BuildResult:
     cli, settings_string = zappa_stage(stage)
     exclude = list(cli.stage_config.get("exclude", []))
-    site = dependencies_dir(exclude)
+    target = lambda_target(cli.stage_config)
+    site = dependencies_dir(exclude, target)
     sources = project_files(exclude, list(cli.stage_config.get("exclude_glob", [])))
     root_files = handler_files(settings_string)
     fingerprint = _sha256(
@@ -301,24 +400,24 @@ def _build_locked(stage: str, output_dir: Path) -> BuildResult:
         with zipfile.ZipFile(zip_path) as archive:
             if archive.comment == fingerprint:
                 # Every shipped .so comes from the dependencies dir, so checking it checks the zip.
-                return _result(zip_path, check_glibc(site), reused=True)
+                return _result(zip_path, check_shared_objects(site, target), target, reused=True)
 
     tree = CACHE_DIR / f"tree-{stage}"
     shutil.rmtree(tree, ignore_errors=True)
     shutil.copytree(site, tree, ignore=shutil.ignore_patterns(".complete"))
     for path in sources:
-        target = tree / path.relative_to(PROJECT_DIR)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        destination = tree / path.relative_to(PROJECT_DIR)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
     for name, content in root_files.items():
         (tree / name).write_bytes(content)
     for top in {path.relative_to(PROJECT_DIR).parts[0] for path in sources} | set(root_files):
         compile_checked_hash(tree / top)
     _check_no_timestamp_pycs(tree)
-    max_glibc = check_glibc(tree)
+    max_glibc = check_shared_objects(tree, target)
     _write_zip(tree, zip_path, fingerprint)
     shutil.rmtree(tree)
-    return _result(zip_path, max_glibc, reused=False)
+    return _result(zip_path, max_glibc, target, reused=False)
 
 
 # ---- running the artifact the way Lambda does, for tests and benches --------------------------------
@@ -467,7 +566,7 @@ def lambda_environment(dynamodb_url: str, s3_url: str) -> dict[str, str]:
 class MotoServer:
     """moto's server in its own process on 127.0.0.1 (its state is apart from any in-process mock_aws)."""
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, module: str = "moto.server"):
         import socket
 
         with socket.socket() as probe:
@@ -476,7 +575,7 @@ class MotoServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

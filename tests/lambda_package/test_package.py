@@ -2,8 +2,11 @@
 
 import base64
 import json
+import re
+import sys
 import uuid
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -35,10 +38,29 @@ def create_gallery(service, **overrides) -> dict:
 # ---- the artifact -------------------------------------------------------------------------------------
 
 
+def pinned_version(name: str) -> str:
+    requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text()
+    return re.search(rf"^{name}==(\S+)$", requirements, re.M | re.I).group(1)
+
+
 def test_package_fits_lambda_and_its_glibc(lambda_package):
     assert lambda_package.zip_bytes < ZIP_MAX_BYTES
     assert lambda_package.unzipped_bytes < UNZIPPED_MAX_BYTES
-    assert lambda_package.max_glibc <= package_lambda.MAX_GLIBC
+    assert (lambda_package.target.runtime, lambda_package.target.architecture) == ("python3.13", "x86_64")
+    assert (0, 0) < lambda_package.max_glibc <= lambda_package.target.glibc == (2, 34)
+
+
+def test_package_is_built_for_the_runtime_python(lambda_package):
+    """Wheels for cp313 on x86_64 and pycs of Python 3.13: the interpreter that builds is the runtime's."""
+    assert sys.version_info[:2] == (3, 13)
+    with zipfile.ZipFile(lambda_package.zip_path) as archive:
+        names = archive.namelist()
+        pillow = f"pillow-{pinned_version('Pillow')}.dist-info"
+        wheel_tags = re.findall(r"^Tag: (\S+)$", archive.read(f"{pillow}/WHEEL").decode(), re.M)
+    assert wheel_tags and all(re.fullmatch(r"cp313-cp313-manylinux_2_\d+_x86_64", tag) for tag in wheel_tags)
+    assert any(name.startswith("PIL/_imaging.cpython-313-x86_64-linux-gnu.so") for name in names)
+    pycs = [name for name in names if name.endswith(".pyc")]
+    assert pycs and all(name.endswith(".cpython-313.pyc") for name in pycs)
 
 
 def test_package_holds_the_prod_requirements_only(lambda_package):
@@ -49,9 +71,8 @@ def test_package_holds_the_prod_requirements_only(lambda_package):
     assert {"django", "rest_framework", "pynamodb", "PIL", "werkzeug", "zappa"} <= tops
     for dev_only in ("pytest", "_pytest", "moto", "ruff", "selenium", "tests", "bench", "devtools", "click"):
         assert dev_only not in tops
-    assert "pillow-12.2.0.dist-info" in tops  # the manylinux2014 release that loads on glibc 2.26
     # Only checked-hash pycs: timestamp ones would be stale in a zip dated 1980 and recompiled per cold start.
-    assert "handler.py" in names and "__pycache__/handler.cpython-311.pyc" in names
+    assert "handler.py" in names and "__pycache__/handler.cpython-313.pyc" in names
 
 
 def test_zappa_settings_module_matches_the_prod_stage(lambda_package):
