@@ -7,7 +7,7 @@ PYTHON_VERSION := $(shell cat .python-version)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run stop status setup browser test lint format test-fast package deploy
+.PHONY: run stop status setup browser test lint format test-fast package deploy bench bench-setup
 
 setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 
@@ -64,6 +64,18 @@ test-fast: setup
 # The prod Lambda zip (Lambda wheels, checked-hash pycs, glibc check); see docs/deploy.md.
 package: setup
 	$(PY) -m devtools.package_lambda --stage prod --output dist/
+
+# Benchmarks (figures beside a baseline from the same run; not tests). Bench-only packages install here.
+$(VENV)/.bench-installed: $(VENV)/.installed-$(PYTHON_VERSION) requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-setup: setup $(VENV)/.bench-installed
+
+bench: bench-setup
+	$(PY) bench/imaging.py
+	$(PY) bench/runtime_floor.py
+	$(PY) bench/coldstart.py
 
 # Build, ensure the IAM role and policy, then `zappa deploy` (first time) or `zappa update` with that zip.
 # Needs the operator's AWS credentials; see docs/deploy.md.

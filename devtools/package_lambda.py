@@ -18,12 +18,15 @@ CACHE_DIR = PROJECT_DIR / ".local" / "lambda-build"
 SETTINGS_FILE = PROJECT_DIR / "zappa_settings.json"
 REQUIREMENTS_FILE = PROJECT_DIR / "requirements.txt"
 
-# The Lambda runtimes the package may target: the Python each runs and the glibc of its Amazon Linux 2023.
+# What a shared object may ask of Amazon Linux 2023: glibc 2.34, and GCC 11's libstdc++ for C++ code
+# (the versioned-symbol families a manylinux wheel is held to).
+AMAZON_LINUX_2023 = {"GLIBC": (2, 34), "GLIBCXX": (3, 4, 29), "CXXABI": (1, 3, 13)}
+# The Lambda runtimes the package may target: the Python each runs and its operating system's libraries.
 # python3.11 and older run on Amazon Linux 2, past its end of support (2026-06-30): refused.
 LAMBDA_RUNTIMES = {
-    "python3.12": ((3, 12), (2, 34)),
-    "python3.13": ((3, 13), (2, 34)),
-    "python3.14": ((3, 14), (2, 34)),
+    "python3.12": ((3, 12), AMAZON_LINUX_2023),
+    "python3.13": ((3, 13), AMAZON_LINUX_2023),
+    "python3.14": ((3, 14), AMAZON_LINUX_2023),
 }
 # Zappa's `architecture` -> the machine in wheel tags, and the ELF e_machine its shared objects carry.
 LAMBDA_ARCHITECTURES = {"x86_64": ("x86_64", 62), "arm64": ("aarch64", 183)}
@@ -43,8 +46,14 @@ class LambdaTarget:
         return LAMBDA_RUNTIMES[self.runtime][0]
 
     @property
-    def glibc(self) -> tuple[int, int]:
+    def provides(self) -> dict[str, tuple[int, ...]]:
+        """The newest version of each symbol family (GLIBC, GLIBCXX, CXXABI) the runtime's libraries have."""
         return LAMBDA_RUNTIMES[self.runtime][1]
+
+    @property
+    def glibc(self) -> tuple[int, int]:
+        major, minor = self.provides["GLIBC"]
+        return major, minor
 
     @property
     def machine(self) -> str:
@@ -238,7 +247,12 @@ class SharedObject:
     """What the loader will ask of the runtime for one ELF shared object."""
 
     machine: int  # e_machine: 62 x86_64, 183 aarch64
-    glibc: set[tuple[int, int]]  # the GLIBC_x.y versions it needs (its SHT_GNU_verneed section)
+    # The symbol versions it needs (its SHT_GNU_verneed section) by family: {"GLIBC": {(2, 17), ...}, ...}
+    needs: dict[str, set[tuple[int, ...]]]
+
+    @property
+    def glibc(self) -> set[tuple[int, ...]]:
+        return {version[:2] for version in self.needs.get("GLIBC", set())}
 
 
 def read_shared_object(path: Path) -> SharedObject:
@@ -250,7 +264,7 @@ def read_shared_object(path: Path) -> SharedObject:
     (shoff,) = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
     sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
-    needed = set()
+    needed: dict[str, set[tuple[int, ...]]] = {}
     for _name, kind, _flags, _addr, offset, _size, link, count, _align, _entsize in sections:
         if kind != 0x6FFFFFFE:  # SHT_GNU_verneed
             continue
@@ -263,8 +277,9 @@ def read_shared_object(path: Path) -> SharedObject:
                 _hash, _aux_flags, _other, name, next_aux = struct.unpack_from("<IHHII", data, aux_entry)
                 end = data.index(b"\0", strtab_offset + name)
                 label = data[strtab_offset + name : end].decode()
-                if label.startswith("GLIBC_2."):
-                    needed.add(tuple(int(part) for part in label[len("GLIBC_") :].split(".")[:2]))
+                family, _, version = label.partition("_")
+                if version and all(part.isdigit() for part in version.split(".")):  # not GLIBC_PRIVATE
+                    needed.setdefault(family, set()).add(tuple(int(part) for part in version.split(".")))
                 aux_entry += next_aux
             entry += next_entry
     return SharedObject(machine, needed)
@@ -273,27 +288,28 @@ def read_shared_object(path: Path) -> SharedObject:
 def check_shared_objects(root: Path, target: LambdaTarget) -> tuple[int, int]:
     """Highest glibc version any shipped .so needs; fails the build on one the runtime cannot load.
 
-    Refused: a glibc version above the runtime's (2.34 on Amazon Linux 2023: manylinux_2_34, _2_28 and
-    older wheels load, a manylinux_2_35+ one does not) or another machine's code.
+    Refused: a symbol version above what the runtime's libraries have (Amazon Linux 2023: GLIBC_2.34, so
+    manylinux_2_34, _2_28 and older wheels load and a manylinux_2_35 one does not; GCC 11's libstdc++,
+    GLIBCXX_3.4.29 and CXXABI_1.3.13, for C++ code), or another machine's code.
     """
-    highest = (0, 0)
+    highest: tuple[int, int] = (0, 0)
     refused = []
     for library in sorted(root.rglob("*.so*")):
         if not library.is_file():
             continue
         shared = read_shared_object(library)
-        top = max(shared.glibc, default=(0, 0))
-        highest = max(highest, top)
+        highest = max(highest, max(shared.glibc, default=(0, 0)))
         where = library.relative_to(root)
-        if top > target.glibc:
-            refused.append(f"{where} needs GLIBC_{top[0]}.{top[1]}")
+        for family, newest in target.provides.items():
+            top = max(shared.needs.get(family, set()), default=())
+            if top > newest:
+                refused.append(f"{where} needs {family}_{'.'.join(map(str, top))}")
         if shared.machine != target.elf_machine:
             refused.append(f"{where} is not {target.machine} code (ELF machine {shared.machine})")
     if refused:
+        provides = ", ".join(f"{family}_{'.'.join(map(str, top))}" for family, top in target.provides.items())
         raise SystemExit(
-            "Shared objects that {} on {} (glibc {}.{}) cannot load:\n  ".format(
-                target.runtime, target.architecture, *target.glibc
-            )
+            f"Shared objects that {target.runtime} on {target.architecture} ({provides}) cannot load:\n  "
             + "\n  ".join(refused)
         )
     return highest

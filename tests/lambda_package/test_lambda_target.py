@@ -57,11 +57,12 @@ def test_the_prod_stage_targets_python313_on_amazon_linux_2023():
     assert TARGET.glibc == (2, 34)
 
 
-def test_reads_the_glibc_versions_and_machine_of_a_shared_object(tmp_path):
-    library = write_library(tmp_path, "lib.so", ["GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.28", "GLIBCXX_3.4"])
-    shared = package_lambda.read_shared_object(library)
+def test_reads_the_symbol_versions_and_machine_of_a_shared_object(tmp_path):
+    needs = ["GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.28", "GLIBC_PRIVATE", "GLIBCXX_3.4.21", "CXXABI_1.3.9"]
+    shared = package_lambda.read_shared_object(write_library(tmp_path, "lib.so", needs))
     assert shared.machine == X86_64
     assert shared.glibc == {(2, 2), (2, 17), (2, 28)}
+    assert shared.needs["GLIBCXX"] == {(3, 4, 21)} and shared.needs["CXXABI"] == {(1, 3, 9)}
 
 
 @pytest.mark.parametrize(
@@ -89,6 +90,18 @@ def test_a_shared_object_needing_a_newer_glibc_fails_the_build(tmp_path, version
     message = str(refused.value)
     assert f"pkg.libs/libnew.so.3 needs {version}" in message
     assert "fine.so" not in message
+
+
+def test_cpp_code_is_held_to_amazon_linux_2023s_libstdcxx(tmp_path):
+    # libheif in pillow-heif's wheel, for one, links the system's libstdc++.so.6.
+    write_library(tmp_path, "ok/libheif.so.1", ["GLIBC_2.17", "GLIBCXX_3.4.22", "CXXABI_1.3.9"])
+    assert package_lambda.check_shared_objects(tmp_path, TARGET) == (2, 17)
+    write_library(tmp_path, "new/libcxx20.so.1", ["GLIBC_2.17", "GLIBCXX_3.4.30", "CXXABI_1.3.14"])
+    with pytest.raises(SystemExit) as refused:
+        package_lambda.check_shared_objects(tmp_path, TARGET)
+    assert "new/libcxx20.so.1 needs GLIBCXX_3.4.30" in str(refused.value)
+    assert "new/libcxx20.so.1 needs CXXABI_1.3.14" in str(refused.value)
+    assert "libheif" not in str(refused.value)
 
 
 def test_another_machines_code_fails_the_build(tmp_path):

@@ -1,0 +1,155 @@
+"""What the python3.13 runtime's floor (Amazon Linux 2023, glibc 2.34) opens up: measured, not adopted.
+
+Run `make bench-setup && .venv/bin/python bench/runtime_floor.py` (the candidates are bench-only packages).
+
+For each candidate wheel: the cp313 x86_64 wheel pip picks for Lambda (the package builder's own platform
+list), its size and unpacked size, the highest glibc its shared objects need and whether python3.11's
+Amazon Linux 2 (glibc 2.26) could have loaded it. Then the effect of pillow-heif on one core: decoding a
+12 MP iPhone-like HEIC beside decoding the same photo as JPEG and beside this project's whole rendition
+pipeline on that JPEG (the baseline). libvips renditions beside ours: `bench/imaging.py` prints them once
+pyvips is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import io
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench.imaging import camera_jpeg  # noqa: E402
+from devtools import package_lambda  # noqa: E402
+
+AMAZON_LINUX_2_GLIBC = (2, 26)
+TARGET = package_lambda.LambdaTarget("python3.13", "x86_64")
+
+
+def pinned(name: str) -> str:
+    text = (PROJECT_ROOT / "requirements-bench.txt").read_text()
+    return re.search(rf"^{re.escape(name)}==(\S+)$", text, re.M | re.I).group(0)
+
+
+def lambda_wheel(requirement: str, directory: Path) -> Path:
+    """The wheel pip picks for the python3.13 x86_64 runtime (no dependencies)."""
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(directory)]
+    subprocess.run([*command, *TARGET.pip_args(), requirement], check=True, capture_output=True)
+    name = requirement.split("==")[0].replace("-", "_").lower()
+    return next(path for path in directory.glob("*.whl") if path.name.lower().startswith(name))
+
+
+def wheel_figures(requirement: str, workdir: Path) -> None:
+    try:
+        wheel = lambda_wheel(requirement, workdir)
+    except subprocess.CalledProcessError:
+        print(
+            f"  {requirement}: no binary wheel (a source distribution only; the package builder takes wheels)"
+        )
+        return
+    unpacked = workdir / wheel.stem
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(unpacked)
+        unpacked_bytes = sum(info.file_size for info in archive.infolist())
+    highest = package_lambda.check_shared_objects(unpacked, TARGET)  # raises if python3.13 could not load it
+    cxx = max(
+        (
+            version
+            for library in unpacked.rglob("*.so*")
+            if library.is_file()
+            for version in package_lambda.read_shared_object(library).needs.get("GLIBCXX", ())
+        ),
+        default=None,
+    )
+    glibc = "no shared objects" if highest == (0, 0) else "needs GLIBC_{}.{}".format(*highest)
+    if cxx:
+        glibc += " and the system libstdc++ (GLIBCXX_{})".format(".".join(map(str, cxx)))
+    on_al2 = "loads" if highest <= AMAZON_LINUX_2_GLIBC else "could not load"
+    print(
+        f"  {wheel.name}\n"
+        f"    wheel {wheel.stat().st_size / 2**20:5.1f} MiB, unpacked {unpacked_bytes / 2**20:5.1f} MiB, "
+        f"{glibc}\n    python3.13 (Amazon Linux 2023) loads it; python3.11 (glibc 2.26) {on_al2} it by its "
+        "glibc symbols"
+    )
+
+
+def best_ms(function, repeat: int) -> tuple[float, float]:
+    function()  # warm-up: first-use imports and codec set-up
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        timings.append((time.perf_counter() - started) * 1000)
+    return min(timings), statistics.median(timings)
+
+
+def heic_effect(megapixels: int, repeat: int) -> None:
+    import pillow_heif
+    from PIL import Image
+
+    from photos.imaging import process_image
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    jpeg = camera_jpeg(megapixels)
+    with Image.open(io.BytesIO(jpeg)) as image:
+        pixels = image.convert("RGB")
+    heif = pillow_heif.from_pillow(pixels)
+    encoded = io.BytesIO()
+    heif.save(encoded, quality=80)
+    heic = encoded.getvalue()
+    print(
+        f"\n{megapixels} MP photo ({pixels.width}x{pixels.height}): JPEG q90 {len(jpeg) / 1e6:.1f} MB, "
+        f"HEIC q80 {len(heic) / 1e6:.1f} MB (libheif {pillow_heif.libheif_version()}); one core, "
+        f"best and median of {repeat}"
+    )
+
+    def decode_heic():
+        pillow_heif.open_heif(heic, convert_hdr_to_8bit=True).to_pillow().load()
+
+    def decode_jpeg():
+        Image.open(io.BytesIO(jpeg)).load()
+
+    def pipeline_jpeg():
+        process_image(jpeg)
+
+    figures = {
+        "our renditions from the JPEG (baseline)": best_ms(pipeline_jpeg, repeat),
+        "JPEG full decode": best_ms(decode_jpeg, repeat),
+        "HEIC full decode (pillow-heif)": best_ms(decode_heic, repeat),
+    }
+    baseline = figures["our renditions from the JPEG (baseline)"][0]
+    for label, (best, median) in figures.items():
+        print(f"  {label:<40} {best:7.1f} ms (median {median:7.1f})  {best / baseline:4.2f}x the baseline")
+    print(
+        "  HEIC cannot be decoded at a reduced size (no draft mode): a HEIC upload would cost its full "
+        "decode plus the resizes, against the JPEG path's draft decode."
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--megapixels", type=int, default=12)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    print("Lambda wheels for python3.13 on x86_64 (cp313, manylinux_2_34 .. manylinux2014):")
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as temp:
+        cffi = f"cffi=={importlib.metadata.version('cffi')}"  # pyvips's compiled dependency
+        for requirement in (pinned("pillow-heif"), pinned("pyvips-binary"), pinned("pyvips"), cffi):
+            wheel_figures(requirement, Path(temp))
+    heic_effect(args.megapixels, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
