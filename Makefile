@@ -1,9 +1,9 @@
 # The two commands of the README: `make run` serves the API locally, `make test` runs lint and every test.
 # Each installs what is missing first (venv, npm packages, Debian's chromium for browser tests).
 
-# One Python everywhere: .python-version names it (the minor version of Lambda's runtime in
-# zappa_settings.json); devtools/find-python finds it (PYTHON=/path/to/python3.13 overrides).
-PYTHON_VERSION := $(shell cat .python-version)
+# The Python of Lambda's runtime, named in .python-version (docs/deploy.md, "The runtime"); `make
+# PYTHON=/path/to/python3.13 ...` chooses the interpreter when .venv is made, devtools/find-python otherwise.
+PYTHON_VERSION := $(shell cut -d. -f1,2 .python-version)
 VENV := .venv
 PY := $(VENV)/bin/python
 
@@ -14,7 +14,7 @@ setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 # A venv of another Python (an older checkout's 3.11) is replaced, not reused.
 $(VENV)/.installed-$(PYTHON_VERSION): requirements.txt requirements-dev.txt .python-version
 	@if ! $(PY) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null; then \
-	  python=$$(devtools/find-python $(PYTHON_VERSION)) || exit 1; \
+	  python=$$(devtools/find-python $(PYTHON_VERSION) $(if $(filter command line,$(origin PYTHON)),$(PYTHON))) || exit 1; \
 	  echo "creating $(VENV) with $$python"; rm -rf $(VENV) && $$python -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -1,50 +1,48 @@
 """Deploy or update a Zappa stage with the project's own package: `make deploy STAGE=prod`.
 
-`zappa deploy STAGE --zip ...` creates the function, the API and the schedules, but not the stage's IAM
-execution role: Zappa only manages roles when it packages the project itself, and this project always
-deploys its own package (Lambda wheels, checked-hash pycs, glibc check). So the steps, each Zappa's own
-code, are:
-
-1. build the package (`devtools.package_lambda`), or take the one given with `--zip`;
-2. create or update the role and its inline `zappa-permissions` policy from the stage's `attach_policy`
-   (`Zappa.create_iam_roles`, exactly what `zappa deploy` runs when it packages);
-3. `zappa deploy STAGE --zip ZIP` the first time, `zappa update STAGE --zip ZIP` every later time.
-
-Run with the operator's AWS credentials (the same ones `zappa deploy` needs). `AWS_ENDPOINT_URL` points
-all of it at a stand-in, which is how the tests rehearse a deployment on moto.
+Builds the package (or takes `--zip`), creates or updates the stage's IAM role and policy with Zappa's
+own `create_iam_roles` (which `zappa deploy --zip` skips), then runs `zappa deploy --zip` the first time
+and `zappa update --zip` after. Why and how: docs/deploy.md, "Deploy, update, roll back".
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from devtools import package_lambda
 
+# A new IAM role is not usable by Lambda at once; Zappa's CreateFunction does not retry.
+NEW_ROLE_WAIT_SECONDS = 10
 
-def zappa(*arguments: str, settings_file: Path, check: bool = True) -> subprocess.CompletedProcess:
+
+def zappa(*arguments: str, settings_file: Path) -> None:
     """Zappa's own CLI in this venv, run from the project (attach_policy and the like are relative to it)."""
     command = [sys.executable, "-m", "zappa.cli", *arguments, "--settings_file", str(settings_file)]
-    return subprocess.run(command, cwd=package_lambda.PROJECT_DIR, check=check, text=True)
+    subprocess.run(command, cwd=package_lambda.PROJECT_DIR, check=True)
 
 
-def ensure_role(stage: str, settings_file: Path) -> str:
-    """Create or update the stage's execution role and its policy, as `zappa deploy` does; its ARN."""
+def ensure_role(stage: str, settings_file: Path, new_role_wait: float) -> None:
+    """Create or update the stage's execution role and its inline policy, as `zappa deploy` does."""
     cli, _settings = package_lambda.zappa_stage(stage, settings_file)
     if not cli.manage_roles:
         print("role: manage_roles is false in this stage, so the role is managed outside Zappa; unchanged")
-        return ""
-    cwd = os.getcwd()
-    os.chdir(package_lambda.PROJECT_DIR)
+        return
+    iam = cli.zappa.iam_client
     try:
-        arn, updated = cli.zappa.create_iam_roles()
-    finally:
-        os.chdir(cwd)
-    print(f"role {cli.zappa.role_name}: {'created or updated' if updated else 'up to date'} ({arn})")
-    return arn
+        iam.get_role(RoleName=cli.zappa.role_name)
+        existed = True
+    except iam.exceptions.NoSuchEntityException:
+        existed = False
+    arn, updated = cli.zappa.create_iam_roles()
+    state = "created" if not existed else "updated" if updated else "up to date"
+    print(f"role {cli.zappa.role_name}: {state} ({arn})")
+    if not existed and new_role_wait:
+        print(f"waiting {new_role_wait:g} s for the new role to reach Lambda")
+        time.sleep(new_role_wait)
 
 
 def is_deployed(stage: str, settings_file: Path) -> bool:
@@ -52,13 +50,18 @@ def is_deployed(stage: str, settings_file: Path) -> bool:
     return bool(cli.zappa.get_lambda_function_versions(cli.lambda_name))
 
 
-def deploy(stage: str, settings_file: Path, zip_path: Path | None = None) -> str:
+def deploy(
+    stage: str,
+    settings_file: Path = package_lambda.SETTINGS_FILE,
+    zip_path: Path | None = None,
+    new_role_wait: float = NEW_ROLE_WAIT_SECONDS,
+) -> str:
     """Build (unless given), ensure the role, then deploy or update; returns the Zappa command run."""
     if zip_path is None:
-        result = package_lambda.build(stage)
+        result = package_lambda.build(stage, settings_file=settings_file)
         print(result.summary())
         zip_path = result.zip_path
-    ensure_role(stage, settings_file)
+    ensure_role(stage, settings_file, new_role_wait)
     command = "update" if is_deployed(stage, settings_file) else "deploy"
     zappa(command, stage, "--zip", str(zip_path), settings_file=settings_file)
     return command
@@ -73,8 +76,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--settings", type=Path, default=package_lambda.SETTINGS_FILE, help="Zappa settings file"
     )
+    parser.add_argument(
+        "--new-role-wait",
+        type=float,
+        default=NEW_ROLE_WAIT_SECONDS,
+        help=f"seconds to wait after creating the role (default {NEW_ROLE_WAIT_SECONDS})",
+    )
     args = parser.parse_args(argv)
-    deploy(args.stage, args.settings.resolve(), args.zip.resolve() if args.zip else None)
+    deploy(args.stage, args.settings.resolve(), args.zip.resolve() if args.zip else None, args.new_role_wait)
 
 
 if __name__ == "__main__":

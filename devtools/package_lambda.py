@@ -115,7 +115,7 @@ def lambda_target(stage_config: dict) -> LambdaTarget:
 # What Zappa's handler imports at run time (zappa.handler: werkzeug; zappa.utilities: durationpy, boto3).
 # Zappa itself goes in with --no-deps: click, troposphere, kappa, pip... only serve the deploying CLI.
 ZAPPA_REQUIREMENT = "zappa==0.63.0"
-HANDLER_REQUIREMENTS = ["Werkzeug==3.1.9", "durationpy==0.11"]
+HANDLER_REQUIREMENTS = ["Werkzeug==3.1.9", "MarkupSafe==3.0.4", "durationpy==0.11"]
 # The service talks to DynamoDB and S3 only (sts: credential chains that assume a role).
 AWS_SERVICES_KEPT = {"dynamodb", "s3", "sts"}
 LOCALES_KEPT = ("en",)
@@ -242,6 +242,10 @@ def dependencies_dir(zappa_exclude: list[str], target: LambdaTarget) -> Path:
 # ---- glibc: read each shared object's ELF version needs ------------------------------------------------
 
 
+# Version nodes named, not numbered, by the glibc release that introduced them.
+NAMED_SYMBOL_VERSIONS = {"GLIBC_ABI_DT_RELR": "GLIBC_2.36"}
+
+
 @dataclass(frozen=True)
 class SharedObject:
     """What the loader will ask of the runtime for one ELF shared object."""
@@ -277,6 +281,7 @@ def read_shared_object(path: Path) -> SharedObject:
                 _hash, _aux_flags, _other, name, next_aux = struct.unpack_from("<IHHII", data, aux_entry)
                 end = data.index(b"\0", strtab_offset + name)
                 label = data[strtab_offset + name : end].decode()
+                label = NAMED_SYMBOL_VERSIONS.get(label, label)
                 family, _, version = label.partition("_")
                 if version and all(part.isdigit() for part in version.split(".")):  # not GLIBC_PRIVATE
                     needed.setdefault(family, set()).add(tuple(int(part) for part in version.split(".")))
@@ -386,7 +391,9 @@ def _result(zip_path: Path, max_glibc: tuple[int, int], target: LambdaTarget, *,
     return BuildResult(zip_path, zip_path.stat().st_size, unzipped, max_glibc, reused, target)
 
 
-def build(stage: str = "prod", output_dir: Path = PROJECT_DIR / "dist") -> BuildResult:
+def build(
+    stage: str = "prod", output_dir: Path = PROJECT_DIR / "dist", settings_file: Path = SETTINGS_FILE
+) -> BuildResult:
     """Build (or reuse, when every input is unchanged) `<output_dir>/<lambda name>.zip`."""
     import fcntl
 
@@ -394,11 +401,11 @@ def build(stage: str = "prod", output_dir: Path = PROJECT_DIR / "dist") -> Build
     # Test workers (pytest -n) may build at once: one builds, the others then find it up to date.
     with (CACHE_DIR / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(stage, output_dir)
+        return _build_locked(stage, output_dir, settings_file)
 
 
-def _build_locked(stage: str, output_dir: Path) -> BuildResult:
-    cli, settings_string = zappa_stage(stage)
+def _build_locked(stage: str, output_dir: Path, settings_file: Path) -> BuildResult:
+    cli, settings_string = zappa_stage(stage, settings_file)
     exclude = list(cli.stage_config.get("exclude", []))
     target = lambda_target(cli.stage_config)
     site = dependencies_dir(exclude, target)

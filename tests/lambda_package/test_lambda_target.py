@@ -92,6 +92,13 @@ def test_a_shared_object_needing_a_newer_glibc_fails_the_build(tmp_path, version
     assert "fine.so" not in message
 
 
+def test_a_library_linked_for_glibc_236_relr_fails_the_build(tmp_path):
+    # Linkers on glibc 2.36+ systems may ask for GLIBC_ABI_DT_RELR, a version node 2.34 does not have.
+    write_library(tmp_path, "pkg/_relr.so", ["GLIBC_2.17", "GLIBC_ABI_DT_RELR"])
+    with pytest.raises(SystemExit, match=r"pkg/_relr.so needs GLIBC_2.36"):
+        package_lambda.check_shared_objects(tmp_path, TARGET)
+
+
 def test_cpp_code_is_held_to_amazon_linux_2023s_libstdcxx(tmp_path):
     # libheif in pillow-heif's wheel, for one, links the system's libstdc++.so.6.
     write_library(tmp_path, "ok/libheif.so.1", ["GLIBC_2.17", "GLIBCXX_3.4.22", "CXXABI_1.3.9"])

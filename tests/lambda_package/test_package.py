@@ -75,6 +75,25 @@ def test_package_holds_the_prod_requirements_only(lambda_package):
     assert "handler.py" in names and "__pycache__/handler.cpython-313.pyc" in names
 
 
+def test_every_shipped_distribution_is_pinned(lambda_package):
+    """The zip is built from pins alone, transitive ones included, so every build ships the same."""
+    requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text().splitlines()
+    lines = requirements + package_lambda.HANDLER_REQUIREMENTS + [package_lambda.ZAPPA_REQUIREMENT]
+    pins = {
+        re.sub(r"[-_.]+", "-", name).lower(): version
+        for name, version in (line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+    }
+    with zipfile.ZipFile(lambda_package.zip_path) as archive:
+        shipped = {
+            match.group(1): match.group(2)
+            for name in archive.namelist()
+            if (match := re.match(r"([^/]+)-([^-/]+)\.dist-info/METADATA$", name))
+        }
+    shipped = {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in shipped.items()}
+    assert len(shipped) >= 15
+    assert {name: pins.get(name) for name in shipped} == shipped
+
+
 def test_zappa_settings_module_matches_the_prod_stage(lambda_package):
     with zipfile.ZipFile(lambda_package.zip_path) as archive:
         generated = archive.read("zappa_settings.py").decode()
