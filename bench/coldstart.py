@@ -53,7 +53,9 @@ urlpatterns = [re_path(r"^galleries/?$", Hello.as_view())]
 
 
 def build_project_task(directory: Path) -> Path:
-    return package_lambda.unpack(package_lambda.build("prod").zip_path, directory)
+    built = package_lambda.build("prod")
+    print(built.summary())
+    return package_lambda.unpack(built.zip_path, directory)
 
 
 def build_hello_task(directory: Path) -> Path:
