@@ -13,7 +13,7 @@ setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 
 # A venv of another Python (an older checkout's 3.11) is replaced, not reused.
 $(VENV)/.installed-$(PYTHON_VERSION): requirements.txt requirements-dev.txt .python-version
-	@if ! $(PY) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null; then \
+	@if ! devtools/find-python $(PYTHON_VERSION) $(PY) >/dev/null 2>&1; then \
 	  python=$$(devtools/find-python $(PYTHON_VERSION) $(if $(filter command line,$(origin PYTHON)),$(PYTHON))) || exit 1; \
 	  echo "creating $(VENV) with $$python"; rm -rf $(VENV) && $$python -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade "pip>=24"

@@ -16,7 +16,6 @@ import argparse
 import importlib.metadata
 import io
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -31,26 +30,20 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from bench.imaging import camera_jpeg  # noqa: E402
 from devtools import package_lambda  # noqa: E402
 
-AMAZON_LINUX_2_GLIBC = (2, 26)
-TARGET = package_lambda.LambdaTarget("python3.13", "x86_64")
+AMAZON_LINUX_2_GLIBC = (2, 26)  # python3.11's, for comparison
 
 
-def pinned(name: str) -> str:
-    text = (PROJECT_ROOT / "requirements-bench.txt").read_text()
-    return re.search(rf"^{re.escape(name)}==(\S+)$", text, re.M | re.I).group(0)
-
-
-def lambda_wheel(requirement: str, directory: Path) -> Path:
-    """The wheel pip picks for the python3.13 x86_64 runtime (no dependencies)."""
+def lambda_wheel(requirement: str, directory: Path, target: package_lambda.LambdaTarget) -> Path:
+    """The wheel the package builder's pip arguments pick for the target (no dependencies)."""
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(directory)]
-    subprocess.run([*command, *TARGET.pip_args(), requirement], check=True, capture_output=True)
+    subprocess.run([*command, *target.pip_args(), requirement], check=True, capture_output=True)
     name = requirement.split("==")[0].replace("-", "_").lower()
     return next(path for path in directory.glob("*.whl") if path.name.lower().startswith(name))
 
 
-def wheel_figures(requirement: str, workdir: Path) -> None:
+def wheel_figures(requirement: str, workdir: Path, target: package_lambda.LambdaTarget) -> None:
     try:
-        wheel = lambda_wheel(requirement, workdir)
+        wheel = lambda_wheel(requirement, workdir, target)
     except subprocess.CalledProcessError:
         print(
             f"  {requirement}: no binary wheel (a source distribution only; the package builder takes wheels)"
@@ -60,29 +53,21 @@ def wheel_figures(requirement: str, workdir: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(unpacked)
         unpacked_bytes = sum(info.file_size for info in archive.infolist())
-    highest = package_lambda.check_shared_objects(unpacked, TARGET)  # raises if python3.13 could not load it
-    cxx = max(
-        (
-            version
-            for library in unpacked.rglob("*.so*")
-            if library.is_file()
-            for version in package_lambda.read_shared_object(library).needs.get("GLIBCXX", ())
-        ),
-        default=None,
-    )
-    glibc = "no shared objects" if highest == (0, 0) else "needs GLIBC_{}.{}".format(*highest)
-    if cxx:
-        glibc += " and the system libstdc++ (GLIBCXX_{})".format(".".join(map(str, cxx)))
+    needs = package_lambda.check_shared_objects(unpacked, target)  # raises if the target could not load it
+    highest = needs.get("GLIBC", ())
+    glibc = package_lambda.symbol_version("GLIBC", highest) if highest else "no glibc"
+    if "GLIBCXX" in needs:
+        glibc += f" and the system libstdc++ ({package_lambda.symbol_version('GLIBCXX', needs['GLIBCXX'])})"
     on_al2 = "loads" if highest <= AMAZON_LINUX_2_GLIBC else "could not load"
     print(
         f"  {wheel.name}\n"
         f"    wheel {wheel.stat().st_size / 2**20:5.1f} MiB, unpacked {unpacked_bytes / 2**20:5.1f} MiB, "
-        f"{glibc}\n    python3.13 (Amazon Linux 2023) loads it; python3.11 (glibc 2.26) {on_al2} it by its "
-        "glibc symbols"
+        f"needs {glibc}\n    {target.runtime} loads it; python3.11 (glibc 2.26) {on_al2} it by its glibc "
+        "symbols"
     )
 
 
-def best_ms(function, repeat: int) -> tuple[float, float]:
+def best_and_median_ms(function, repeat: int) -> tuple[float, float]:
     function()  # warm-up: first-use imports and codec set-up
     timings = []
     for _ in range(repeat):
@@ -122,9 +107,9 @@ def heic_effect(megapixels: int, repeat: int) -> None:
         process_image(jpeg)
 
     figures = {
-        "our renditions from the JPEG (baseline)": best_ms(pipeline_jpeg, repeat),
-        "JPEG full decode": best_ms(decode_jpeg, repeat),
-        "HEIC full decode (pillow-heif)": best_ms(decode_heic, repeat),
+        "our renditions from the JPEG (baseline)": best_and_median_ms(pipeline_jpeg, repeat),
+        "JPEG full decode": best_and_median_ms(decode_jpeg, repeat),
+        "HEIC full decode (pillow-heif)": best_and_median_ms(decode_heic, repeat),
     }
     baseline = figures["our renditions from the JPEG (baseline)"][0]
     for label, (best, median) in figures.items():
@@ -142,11 +127,14 @@ def main() -> int:
     parser.add_argument("--megapixels", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print("Lambda wheels for python3.13 on x86_64 (cp313, manylinux_2_34 .. manylinux2014):")
+    cli, _settings = package_lambda.zappa_stage("prod")
+    target = package_lambda.lambda_target(cli.stage_config)
+    print(f"Lambda wheels for the prod stage's {target.runtime} on {target.architecture}:")
+    pins = package_lambda.requirement_pins((PROJECT_ROOT / "requirements-bench.txt").read_text().splitlines())
+    pins["cffi"] = importlib.metadata.version("cffi")  # pyvips's compiled dependency
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as temp:
-        cffi = f"cffi=={importlib.metadata.version('cffi')}"  # pyvips's compiled dependency
-        for requirement in (pinned("pillow-heif"), pinned("pyvips-binary"), pinned("pyvips"), cffi):
-            wheel_figures(requirement, Path(temp))
+        for name in ("pillow-heif", "pyvips-binary", "pyvips", "cffi"):
+            wheel_figures(f"{name}=={pins[name]}", Path(temp), target)
     heic_effect(args.megapixels, args.repeat)
     return 0
 

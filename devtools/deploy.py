@@ -25,9 +25,8 @@ def zappa(*arguments: str, settings_file: Path) -> None:
     subprocess.run(command, cwd=package_lambda.PROJECT_DIR, check=True)
 
 
-def ensure_role(stage: str, settings_file: Path, new_role_wait: float) -> None:
+def ensure_role(cli, new_role_wait: float) -> None:
     """Create or update the stage's execution role and its inline policy, as `zappa deploy` does."""
-    cli, _settings = package_lambda.zappa_stage(stage, settings_file)
     if not cli.manage_roles:
         print("role: manage_roles is false in this stage, so the role is managed outside Zappa; unchanged")
         return
@@ -45,11 +44,6 @@ def ensure_role(stage: str, settings_file: Path, new_role_wait: float) -> None:
         time.sleep(new_role_wait)
 
 
-def is_deployed(stage: str, settings_file: Path) -> bool:
-    cli, _settings = package_lambda.zappa_stage(stage, settings_file)
-    return bool(cli.zappa.get_lambda_function_versions(cli.lambda_name))
-
-
 def deploy(
     stage: str,
     settings_file: Path = package_lambda.SETTINGS_FILE,
@@ -61,8 +55,9 @@ def deploy(
         result = package_lambda.build(stage, settings_file=settings_file)
         print(result.summary())
         zip_path = result.zip_path
-    ensure_role(stage, settings_file, new_role_wait)
-    command = "update" if is_deployed(stage, settings_file) else "deploy"
+    cli, _settings = package_lambda.zappa_stage(stage, settings_file)  # Zappa's reading, ~1 s: once
+    ensure_role(cli, new_role_wait)
+    command = "update" if cli.zappa.get_lambda_function_versions(cli.lambda_name) else "deploy"
     zappa(command, stage, "--zip", str(zip_path), settings_file=settings_file)
     return command
 

@@ -5,6 +5,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -21,12 +22,12 @@ REQUIREMENTS_FILE = PROJECT_DIR / "requirements.txt"
 # What a shared object may ask of Amazon Linux 2023: glibc 2.34, and GCC 11's libstdc++ for C++ code
 # (the versioned-symbol families a manylinux wheel is held to).
 AMAZON_LINUX_2023 = {"GLIBC": (2, 34), "GLIBCXX": (3, 4, 29), "CXXABI": (1, 3, 13)}
-# The Lambda runtimes the package may target: the Python each runs and its operating system's libraries.
+# The Lambda runtimes the package may target, with what their operating system's libraries provide.
 # python3.11 and older run on Amazon Linux 2, past its end of support (2026-06-30): refused.
 LAMBDA_RUNTIMES = {
-    "python3.12": ((3, 12), AMAZON_LINUX_2023),
-    "python3.13": ((3, 13), AMAZON_LINUX_2023),
-    "python3.14": ((3, 14), AMAZON_LINUX_2023),
+    "python3.12": AMAZON_LINUX_2023,
+    "python3.13": AMAZON_LINUX_2023,
+    "python3.14": AMAZON_LINUX_2023,
 }
 # Zappa's `architecture` -> the machine in wheel tags, and the ELF e_machine its shared objects carry.
 LAMBDA_ARCHITECTURES = {"x86_64": ("x86_64", 62), "arm64": ("aarch64", 183)}
@@ -43,12 +44,14 @@ class LambdaTarget:
 
     @property
     def python(self) -> tuple[int, int]:
-        return LAMBDA_RUNTIMES[self.runtime][0]
+        """(3, 13) for python3.13."""
+        major, minor = self.runtime.removeprefix("python").split(".")
+        return int(major), int(minor)
 
     @property
     def provides(self) -> dict[str, tuple[int, ...]]:
         """The newest version of each symbol family (GLIBC, GLIBCXX, CXXABI) the runtime's libraries have."""
-        return LAMBDA_RUNTIMES[self.runtime][1]
+        return LAMBDA_RUNTIMES[self.runtime]
 
     @property
     def glibc(self) -> tuple[int, int]:
@@ -128,18 +131,22 @@ class BuildResult:
     zip_path: Path
     zip_bytes: int
     unzipped_bytes: int
-    max_glibc: tuple[int, int]
+    needs: dict[str, tuple[int, ...]]  # the highest version of each symbol family a shipped .so needs
     reused: bool
     target: LambdaTarget
 
+    @property
+    def max_glibc(self) -> tuple[int, ...]:
+        return self.needs.get("GLIBC", ())
+
     def summary(self) -> str:
-        glibc = "none" if self.max_glibc == (0, 0) else "GLIBC_{}.{}".format(*self.max_glibc)
+        glibc = symbol_version("GLIBC", self.max_glibc) if self.max_glibc else "none"
         state = "up to date, reused" if self.reused else "built"
         return (
             f"{self.zip_path} ({state}) for {self.target.runtime} on {self.target.architecture}: "
             f"zip {self.zip_bytes / 2**20:.1f} MiB, unzipped {self.unzipped_bytes / 1e6:.1f} MB, "
             f"highest glibc symbol version needed: {glibc} "
-            "(the runtime has GLIBC_{}.{})".format(*self.target.glibc)
+            f"(the runtime has {symbol_version('GLIBC', self.target.glibc)})"
         )
 
 
@@ -242,6 +249,11 @@ def dependencies_dir(zappa_exclude: list[str], target: LambdaTarget) -> Path:
 # ---- glibc: read each shared object's ELF version needs ------------------------------------------------
 
 
+def symbol_version(family: str, version: tuple[int, ...]) -> str:
+    """("GLIBC", (2, 34)) -> "GLIBC_2.34", as ELF version nodes are written."""
+    return f"{family}_{'.'.join(map(str, version))}"
+
+
 # Version nodes named, not numbered, by the glibc release that introduced them.
 NAMED_SYMBOL_VERSIONS = {"GLIBC_ABI_DT_RELR": "GLIBC_2.36"}
 
@@ -254,13 +266,9 @@ class SharedObject:
     # The symbol versions it needs (its SHT_GNU_verneed section) by family: {"GLIBC": {(2, 17), ...}, ...}
     needs: dict[str, set[tuple[int, ...]]]
 
-    @property
-    def glibc(self) -> set[tuple[int, ...]]:
-        return {version[:2] for version in self.needs.get("GLIBC", set())}
-
 
 def read_shared_object(path: Path) -> SharedObject:
-    """Read a 64-bit little-endian ELF file's machine and glibc version needs."""
+    """Read a 64-bit little-endian ELF file's machine and symbol version needs."""
     data = path.read_bytes()
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise ValueError(f"{path}: not a 64-bit little-endian ELF file")
@@ -290,34 +298,49 @@ def read_shared_object(path: Path) -> SharedObject:
     return SharedObject(machine, needed)
 
 
-def check_shared_objects(root: Path, target: LambdaTarget) -> tuple[int, int]:
-    """Highest glibc version any shipped .so needs; fails the build on one the runtime cannot load.
+def check_shared_objects(root: Path, target: LambdaTarget) -> dict[str, tuple[int, ...]]:
+    """The highest version of each symbol family any .so under root needs; fails on what cannot load.
 
     Refused: a symbol version above what the runtime's libraries have (Amazon Linux 2023: GLIBC_2.34, so
     manylinux_2_34, _2_28 and older wheels load and a manylinux_2_35 one does not; GCC 11's libstdc++,
     GLIBCXX_3.4.29 and CXXABI_1.3.13, for C++ code), or another machine's code.
     """
-    highest: tuple[int, int] = (0, 0)
+    highest: dict[str, tuple[int, ...]] = {}
     refused = []
     for library in sorted(root.rglob("*.so*")):
         if not library.is_file():
             continue
         shared = read_shared_object(library)
-        highest = max(highest, max(shared.glibc, default=(0, 0)))
         where = library.relative_to(root)
-        for family, newest in target.provides.items():
-            top = max(shared.needs.get(family, set()), default=())
-            if top > newest:
-                refused.append(f"{where} needs {family}_{'.'.join(map(str, top))}")
+        for family, versions in shared.needs.items():
+            top = max(versions)
+            highest[family] = max(highest.get(family, ()), top)
+            if family in target.provides and top > target.provides[family]:
+                refused.append(f"{where} needs {symbol_version(family, top)}")
         if shared.machine != target.elf_machine:
             refused.append(f"{where} is not {target.machine} code (ELF machine {shared.machine})")
     if refused:
-        provides = ", ".join(f"{family}_{'.'.join(map(str, top))}" for family, top in target.provides.items())
+        provides = ", ".join(symbol_version(family, top) for family, top in target.provides.items())
         raise SystemExit(
             f"Shared objects that {target.runtime} on {target.architecture} ({provides}) cannot load:\n  "
             + "\n  ".join(refused)
         )
     return highest
+
+
+def requirement_pins(lines: list[str]) -> dict[str, str]:
+    """`name==version` lines as {normalized name: version} (PEP 503 names; other lines are skipped)."""
+    pins = {}
+    for line in lines:
+        requirement = line.split("#", 1)[0].strip()
+        if "==" in requirement:
+            name, version = requirement.split("==", 1)
+            pins[normalized_name(name)] = version.strip()
+    return pins
+
+
+def normalized_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 # ---- the project and Zappa's handler --------------------------------------------------------------------
@@ -385,10 +408,10 @@ def _write_zip(root: Path, zip_path: Path, comment: bytes) -> None:
     partial.replace(zip_path)
 
 
-def _result(zip_path: Path, max_glibc: tuple[int, int], target: LambdaTarget, *, reused: bool) -> BuildResult:
+def _result(zip_path: Path, needs: dict, target: LambdaTarget, *, reused: bool) -> BuildResult:
     with zipfile.ZipFile(zip_path) as archive:
         unzipped = sum(info.file_size for info in archive.infolist())
-    return BuildResult(zip_path, zip_path.stat().st_size, unzipped, max_glibc, reused, target)
+    return BuildResult(zip_path, zip_path.stat().st_size, unzipped, needs, reused, target)
 
 
 def build(
@@ -437,10 +460,10 @@ def _build_locked(stage: str, output_dir: Path, settings_file: Path) -> BuildRes
     for top in {path.relative_to(PROJECT_DIR).parts[0] for path in sources} | set(root_files):
         compile_checked_hash(tree / top)
     _check_no_timestamp_pycs(tree)
-    max_glibc = check_shared_objects(tree, target)
+    needs = check_shared_objects(tree, target)
     _write_zip(tree, zip_path, fingerprint)
     shutil.rmtree(tree)
-    return _result(zip_path, max_glibc, target, reused=False)
+    return _result(zip_path, needs, target, reused=False)
 
 
 # ---- running the artifact the way Lambda does, for tests and benches --------------------------------

@@ -9,6 +9,13 @@ from devtools import package_lambda
 
 
 @pytest.fixture(scope="session")
+def prod_stage() -> dict:
+    """The prod stage as Zappa reads it (`extends` resolved), once per session (about a second)."""
+    cli, _settings = package_lambda.zappa_stage("prod")
+    return cli.stage_config
+
+
+@pytest.fixture(scope="session")
 def lambda_package():
     """The prod zip, built once (a later session reuses it while no input changed)."""
     return package_lambda.build("prod")

@@ -33,17 +33,10 @@ from devtools import package_lambda
 pytestmark = pytest.mark.integration
 
 PROJECT_DIR = package_lambda.PROJECT_DIR
-SETTINGS = json.loads(package_lambda.SETTINGS_FILE.read_text())
-PROD = {**SETTINGS["dev"], **SETTINGS["prod"]}  # Zappa's `extends` is a shallow update
 POLICY = json.loads((PROJECT_DIR / "docs" / "iam-policy.json").read_text())
 DEPLOY_DOC = (PROJECT_DIR / "docs" / "deploy.md").read_text()
 FUNCTION = "gallery-backend-prod"
 ROLE = f"{FUNCTION}-ZappaLambdaExecutionRole"
-SCHEDULES = {
-    f"{FUNCTION}-photos.events.update_gallery_photos": "rate(6 hours)",
-    f"{FUNCTION}-photos.events.update_galleries_metadata": "rate(6 hours)",
-    f"{FUNCTION}-zappa-keep-warm-handler.keep_warm_callback": PROD["keep_warm_expression"],
-}
 
 
 class RefusingProxy:
@@ -80,9 +73,17 @@ class RefusingProxy:
 class Rehearsal:
     moto_url: str
     zip_path: Path
+    stage: dict  # the prod stage as Zappa reads it
     steps: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
     seen: dict[str, dict] = field(default_factory=dict)
     outbound: list[str] = field(default_factory=list)
+
+    @property
+    def schedules(self) -> dict[str, str]:
+        """Rule name -> schedule for each of the stage's events, plus Zappa's keep-warm rule."""
+        rules = {f"{FUNCTION}-{event['function']}": event["expression"] for event in self.stage["events"]}
+        rules[f"{FUNCTION}-zappa-keep-warm-handler.keep_warm_callback"] = self.stage["keep_warm_expression"]
+        return rules
 
     def client(self, service: str):
         return boto3.client(
@@ -131,7 +132,7 @@ def _run(command: list[str], environment: dict[str, str]) -> subprocess.Complete
 
 
 @pytest.fixture(scope="module")
-def rehearsal(lambda_package, tmp_path_factory):
+def rehearsal(lambda_package, prod_stage, tmp_path_factory):
     """deploy -> (an old python3.11 deployment with a stale policy) -> update -> status -> undeploy."""
     directory = tmp_path_factory.mktemp("deploy-rehearsal")
     settings = json.loads(package_lambda.SETTINGS_FILE.read_text())
@@ -155,7 +156,7 @@ def rehearsal(lambda_package, tmp_path_factory):
     deploy = [sys.executable, "-m", "devtools.deploy", "prod", "--zip", str(lambda_package.zip_path)]
     deploy += ["--settings", str(settings_file), "--new-role-wait", "0"]
     zappa = [sys.executable, "-m", "zappa.cli"]
-    result = Rehearsal(moto.url, lambda_package.zip_path)
+    result = Rehearsal(moto.url, lambda_package.zip_path, prod_stage)
     try:
         result.steps["deploy"] = _run(deploy, environment)
         result.seen["deployed"] = result.snapshot()
@@ -207,11 +208,11 @@ def test_deploy_creates_the_role_with_the_documented_policy(rehearsal):
 
 def test_deploy_creates_the_function_the_settings_describe(rehearsal):
     function = rehearsal.seen["deployed"]["function"]
-    assert function["Runtime"] == PROD["runtime"] == "python3.13"
-    assert function["Architectures"] == [PROD["architecture"]] == ["x86_64"]
+    assert function["Runtime"] == rehearsal.stage["runtime"] == "python3.13"
+    assert function["Architectures"] == [rehearsal.stage["architecture"]] == ["x86_64"]
     assert function["Handler"] == "handler.lambda_handler"
-    assert function["MemorySize"] == PROD["memory_size"] == _documented("memory_size")
-    assert function["Timeout"] == PROD["timeout_seconds"] == _documented("timeout_seconds")
+    assert function["MemorySize"] == rehearsal.stage["memory_size"] == _documented("memory_size")
+    assert function["Timeout"] == rehearsal.stage["timeout_seconds"] == _documented("timeout_seconds")
     # Zappa's `environment_variables` travel inside the package (its zappa_settings.py, which the handler
     # puts into os.environ); the function's own environment is left to the operator (the secret key).
     assert function.get("Environment", {}).get("Variables", {}) == {}
@@ -219,9 +220,12 @@ def test_deploy_creates_the_function_the_settings_describe(rehearsal):
         module = ast.parse(archive.read("zappa_settings.py").decode())
     assigned = {node.targets[0].id: node.value for node in module.body if isinstance(node, ast.Assign)}
     shipped = ast.literal_eval(assigned["ENVIRONMENT_VARIABLES"])
-    assert shipped == {"AWS_REGION": PROD["aws_region"], **PROD["environment_variables"]}
+    assert shipped == {
+        "AWS_REGION": rehearsal.stage["aws_region"],
+        **rehearsal.stage["environment_variables"],
+    }
     assert ast.literal_eval(assigned["API_STAGE"]) == "prod"
-    assert ast.literal_eval(assigned["DJANGO_SETTINGS"]) == PROD["django_settings"]
+    assert ast.literal_eval(assigned["DJANGO_SETTINGS"]) == rehearsal.stage["django_settings"]
 
 
 def test_deploy_ships_the_project_package_itself(rehearsal):
@@ -232,9 +236,14 @@ def test_deploy_ships_the_project_package_itself(rehearsal):
 
 
 def test_deploy_schedules_the_scans_and_keep_warm(rehearsal):
+    scans = {"photos.events.update_gallery_photos", "photos.events.update_galleries_metadata"}
+    assert {event["function"] for event in rehearsal.stage["events"]} == scans
+    assert len(rehearsal.schedules) == 3
     deployed = rehearsal.seen["deployed"]
     arn = deployed["function"]["FunctionArn"]
-    assert deployed["rules"] == {name: (expression, [arn]) for name, expression in SCHEDULES.items()}
+    assert deployed["rules"] == {
+        name: (expression, [arn]) for name, expression in rehearsal.schedules.items()
+    }
     # Each rule may invoke the function (Zappa logs "Problem creating permission" only because moto
     # answers AddPermission with 200 where Lambda answers 201).
     allowed = {
@@ -242,7 +251,7 @@ def test_deploy_schedules_the_scans_and_keep_warm(rehearsal):
         for statement in deployed["invoke_policy"]["Statement"]
         if statement["Principal"] == {"Service": "events.amazonaws.com"}
     }
-    assert allowed == {f"arn:aws:events:us-east-1:123456789012:rule/{name}" for name in SCHEDULES}
+    assert allowed == {f"arn:aws:events:us-east-1:123456789012:rule/{name}" for name in rehearsal.schedules}
 
 
 def test_deploy_creates_the_api_through_cloudformation(rehearsal):
@@ -278,7 +287,7 @@ def test_update_puts_the_documented_policy_back_on_the_role(rehearsal):
 def test_update_keeps_one_rule_per_schedule(rehearsal):
     updated = rehearsal.seen["updated"]
     arn = updated["function"]["FunctionArn"]
-    assert updated["rules"] == {name: (expression, [arn]) for name, expression in SCHEDULES.items()}
+    assert updated["rules"] == {name: (expression, [arn]) for name, expression in rehearsal.schedules.items()}
     assert updated["stacks"] == {FUNCTION: "UPDATE_COMPLETE"}
 
 
@@ -288,11 +297,13 @@ def test_update_keeps_one_rule_per_schedule(rehearsal):
 def test_status_reports_the_deployment(rehearsal):
     status = json.loads(rehearsal.steps["status"].stdout.strip().splitlines()[-1])
     assert status["Lambda Runtime"] == "python3.13"
-    assert status["Lambda Memory Size"] == PROD["memory_size"]
-    assert status["Lambda Timeout"] == PROD["timeout_seconds"]
+    assert status["Lambda Memory Size"] == rehearsal.stage["memory_size"]
+    assert status["Lambda Timeout"] == rehearsal.stage["timeout_seconds"]
     assert status["Lambda Code Size"] == len(rehearsal.zip_path.read_bytes())
-    assert status["Num. Event Rules"] == len(SCHEDULES)
-    assert {event["Event Rule Name"]: event["Event Rule Schedule"] for event in status["Events"]} == SCHEDULES
+    assert status["Num. Event Rules"] == len(rehearsal.schedules)
+    assert {
+        event["Event Rule Name"]: event["Event Rule Schedule"] for event in status["Events"]
+    } == rehearsal.schedules
     api_id = rehearsal.seen["updated"]["apis"][0]["id"]
     assert status["API Gateway URL"] == f"https://{api_id}.execute-api.us-east-1.amazonaws.com/prod"
 

@@ -50,9 +50,8 @@ def write_library(root: Path, name: str, glibc_versions: list[str], machine: int
 TARGET = package_lambda.LambdaTarget("python3.13", "x86_64")
 
 
-def test_the_prod_stage_targets_python313_on_amazon_linux_2023():
-    prod = {**SETTINGS["dev"], **SETTINGS["prod"]}  # Zappa's `extends` is a shallow update
-    assert package_lambda.lambda_target(prod) == TARGET
+def test_the_prod_stage_targets_python313_on_amazon_linux_2023(prod_stage):
+    assert package_lambda.lambda_target(prod_stage) == TARGET
     assert TARGET.python == sys.version_info[:2] == (3, 13)
     assert TARGET.glibc == (2, 34)
 
@@ -61,7 +60,7 @@ def test_reads_the_symbol_versions_and_machine_of_a_shared_object(tmp_path):
     needs = ["GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.28", "GLIBC_PRIVATE", "GLIBCXX_3.4.21", "CXXABI_1.3.9"]
     shared = package_lambda.read_shared_object(write_library(tmp_path, "lib.so", needs))
     assert shared.machine == X86_64
-    assert shared.glibc == {(2, 2), (2, 17), (2, 28)}
+    assert shared.needs["GLIBC"] == {(2, 2, 5), (2, 17), (2, 28)}
     assert shared.needs["GLIBCXX"] == {(3, 4, 21)} and shared.needs["CXXABI"] == {(1, 3, 9)}
 
 
@@ -78,7 +77,7 @@ def test_reads_the_symbol_versions_and_machine_of_a_shared_object(tmp_path):
 def test_what_amazon_linux_2023_provides_is_accepted(tmp_path, versions, highest):
     write_library(tmp_path, "pkg/_ext.cpython-313-x86_64-linux-gnu.so", versions)
     write_library(tmp_path, "pkg.libs/libold.so.1.2", ["GLIBC_2.3"])
-    assert package_lambda.check_shared_objects(tmp_path, TARGET) == highest
+    assert package_lambda.check_shared_objects(tmp_path, TARGET) == {"GLIBC": highest}
 
 
 @pytest.mark.parametrize("version", ["GLIBC_2.35", "GLIBC_2.38"])
@@ -102,7 +101,8 @@ def test_a_library_linked_for_glibc_236_relr_fails_the_build(tmp_path):
 def test_cpp_code_is_held_to_amazon_linux_2023s_libstdcxx(tmp_path):
     # libheif in pillow-heif's wheel, for one, links the system's libstdc++.so.6.
     write_library(tmp_path, "ok/libheif.so.1", ["GLIBC_2.17", "GLIBCXX_3.4.22", "CXXABI_1.3.9"])
-    assert package_lambda.check_shared_objects(tmp_path, TARGET) == (2, 17)
+    needs = package_lambda.check_shared_objects(tmp_path, TARGET)
+    assert needs == {"GLIBC": (2, 17), "GLIBCXX": (3, 4, 22), "CXXABI": (1, 3, 9)}
     write_library(tmp_path, "new/libcxx20.so.1", ["GLIBC_2.17", "GLIBCXX_3.4.30", "CXXABI_1.3.14"])
     with pytest.raises(SystemExit) as refused:
         package_lambda.check_shared_objects(tmp_path, TARGET)
@@ -116,7 +116,7 @@ def test_another_machines_code_fails_the_build(tmp_path):
     with pytest.raises(SystemExit, match=r"pkg/_ext.so is not x86_64 code"):
         package_lambda.check_shared_objects(tmp_path, TARGET)
     arm = package_lambda.LambdaTarget("python3.13", "arm64")
-    assert package_lambda.check_shared_objects(tmp_path, arm) == (2, 17)
+    assert package_lambda.check_shared_objects(tmp_path, arm) == {"GLIBC": (2, 17)}
 
 
 def test_pip_is_asked_for_every_manylinux_level_the_runtime_loads():
