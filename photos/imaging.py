@@ -8,8 +8,9 @@ import math
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from PIL import Image, ImageCms, ImageFile
+from PIL import ExifTags, Image, ImageCms, ImageFile
 
 SUPPORTED_FORMATS: dict[str, tuple[str, str]] = {
     "JPEG": ("jpg", "image/jpeg"),
@@ -21,19 +22,6 @@ SUPPORTED_FORMATS: dict[str, tuple[str, str]] = {
 # ISO-BMFF brands of HEIC/HEIF/AVIF files; Pillow cannot read HEIC at all, so they are recognised here
 # to tell the person "wrong format" rather than "not an image".
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
-
-_TAG_ORIENTATION = 0x0112
-_TAG_MAKE = 0x010F
-_TAG_MODEL = 0x0110
-_IFD_EXIF = 0x8769
-_IFD_GPS = 0x8825
-_TAG_EXPOSURE_TIME = 0x829A
-_TAG_F_NUMBER = 0x829D
-_TAG_ISO = 0x8827
-_TAG_DATE_TIME_ORIGINAL = 0x9003
-_TAG_FOCAL_LENGTH = 0x920A
-_TAG_FOCAL_LENGTH_35MM = 0xA405
-_TAG_LENS_MODEL = 0xA434
 
 _TRANSPOSE_FOR_ORIENTATION = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -101,7 +89,7 @@ class ProcessedImage:
 def probe(data: bytes, *, max_pixels: int = 89_478_485) -> tuple[str, int, int]:
     """Header-only check: (PIL format, width, height). Raises ImageError. Never decodes pixels."""
     image = _open(data, max_pixels=max_pixels)
-    return image.format, image.width, image.height
+    return _format(image), image.width, image.height
 
 
 def read_exif(data: bytes) -> dict:
@@ -131,7 +119,7 @@ def process_image(
 ) -> ProcessedImage:
     """Validate, read EXIF, decode ONCE, make every rendition from that one decode."""
     image = _open(data, max_pixels=max_pixels)
-    format_name = image.format
+    format_name = _format(image)
     _reject_truncated(format_name, data)
     exif = _exif_dict(image)
     orientation = exif.get("orientation", 1)
@@ -227,6 +215,12 @@ def _open(data: bytes, *, max_pixels: int | None) -> ImageFile.ImageFile:
     return image
 
 
+def _format(image: Image.Image) -> str:
+    """The format ``_open`` accepted: always a key of SUPPORTED_FORMATS."""
+    assert image.format in SUPPORTED_FORMATS, image.format
+    return image.format
+
+
 def _reject_truncated(format_name: str, data: bytes) -> None:
     """Structural end-of-file checks, so a cut-off upload is refused even if LOAD_TRUNCATED_IMAGES is set."""
     complete = True
@@ -269,19 +263,21 @@ def _working_mode(image: Image.Image, icc_profile: bytes | None) -> tuple[Image.
     if mode in ("L", "RGB", "RGBA"):
         return image, _icc_matching(icc_profile, mode)
     if mode == "CMYK":
-        if _icc_space(icc_profile) == b"CMYK":
+        if icc_profile is not None and _icc_space(icc_profile) == b"CMYK":
             try:
                 source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
                 srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
                 converted = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
-                return converted, srgb.tobytes()
+                if converted is not None:  # None only for inPlace=True
+                    return converted, srgb.tobytes()
             except (ImageCms.PyCMSError, OSError):
                 pass
         return image.convert("RGB"), None
     if mode.startswith("I;16") or mode in ("I", "F"):
         # High bit depth: scale to 8 bits rather than let convert() clip everything above 255.
         as_float = image.convert("F")
-        top = 65535.0 if mode.startswith("I;16") else max(as_float.getextrema()[1], 255.0)
+        extrema = cast(tuple[float, float], as_float.getextrema())  # one band: (low, high)
+        top = 65535.0 if mode.startswith("I;16") else max(extrema[1], 255.0)
         as_float = as_float.point(lambda value: value * (255.0 / top))
         return as_float.convert("L"), _icc_matching(icc_profile, "L")
     if "A" in mode or "a" in mode or image.has_transparency_data:
@@ -358,30 +354,30 @@ def _exif_dict(image: Image.Image) -> dict:
 
 
 def _copy_exif_fields(exif: Image.Exif, result: dict) -> None:
-    for key, tag in (("make", _TAG_MAKE), ("model", _TAG_MODEL)):
+    for key, tag in (("make", ExifTags.Base.Make), ("model", ExifTags.Base.Model)):
         if text := _text(exif.get(tag)):
             result[key] = text
-    orientation = _integer(exif.get(_TAG_ORIENTATION))
+    orientation = _integer(exif.get(ExifTags.Base.Orientation))
     if orientation is not None and 1 <= orientation <= 8:
         result["orientation"] = orientation
 
-    details = _sub_ifd(exif, _IFD_EXIF)
-    if text := _text(details.get(_TAG_LENS_MODEL)):
+    details = _sub_ifd(exif, ExifTags.IFD.Exif)
+    if text := _text(details.get(ExifTags.Base.LensModel)):
         result["lensModel"] = text
-    if (exposure := _exposure(details.get(_TAG_EXPOSURE_TIME))) is not None:
+    if (exposure := _exposure(details.get(ExifTags.Base.ExposureTime))) is not None:
         result["exposureTime"] = exposure
-    if (f_number := _number(details.get(_TAG_F_NUMBER))) is not None and f_number > 0:
+    if (f_number := _number(details.get(ExifTags.Base.FNumber))) is not None and f_number > 0:
         result["fNumber"] = round(f_number, 2)
-    if (iso := _integer(details.get(_TAG_ISO))) is not None and iso > 0:
+    if (iso := _integer(details.get(ExifTags.Base.ISOSpeedRatings))) is not None and iso > 0:
         result["iso"] = iso
-    if (focal := _number(details.get(_TAG_FOCAL_LENGTH))) is not None and focal > 0:
+    if (focal := _number(details.get(ExifTags.Base.FocalLength))) is not None and focal > 0:
         result["focalLength"] = round(focal, 2)
-    if (focal35 := _integer(details.get(_TAG_FOCAL_LENGTH_35MM))) is not None and focal35 > 0:
+    if (focal35 := _integer(details.get(ExifTags.Base.FocalLengthIn35mmFilm))) is not None and focal35 > 0:
         result["focalLength35mm"] = focal35
-    if taken := _date_time(details.get(_TAG_DATE_TIME_ORIGINAL)):
+    if taken := _date_time(details.get(ExifTags.Base.DateTimeOriginal)):
         result["dateTimeOriginal"] = taken
 
-    if gps := _gps(_sub_ifd(exif, _IFD_GPS)):
+    if gps := _gps(_sub_ifd(exif, ExifTags.IFD.GPSInfo)):
         result["gps"] = gps
 
 
@@ -442,8 +438,8 @@ def _date_time(value) -> str | None:
 def _gps(gps: dict) -> dict:
     result = {}
     for key, value_tag, ref_tag, negative_ref, limit in (
-        ("latitude", 2, 1, "S", 90),
-        ("longitude", 4, 3, "W", 180),
+        ("latitude", ExifTags.GPS.GPSLatitude, ExifTags.GPS.GPSLatitudeRef, "S", 90),
+        ("longitude", ExifTags.GPS.GPSLongitude, ExifTags.GPS.GPSLongitudeRef, "W", 180),
     ):
         degrees = _degrees(gps.get(value_tag))
         if degrees is None or degrees > limit:
@@ -451,9 +447,9 @@ def _gps(gps: dict) -> dict:
         if (_text(gps.get(ref_tag)) or "").upper().startswith(negative_ref):
             degrees = -degrees
         result[key] = round(degrees, 7)
-    altitude = _number(gps.get(6))
+    altitude = _number(gps.get(ExifTags.GPS.GPSAltitude))
     if altitude is not None:
-        below_sea_level = gps.get(5) in (1, b"\x01")
+        below_sea_level = gps.get(ExifTags.GPS.GPSAltitudeRef) in (1, b"\x01")
         result["altitude"] = round(-altitude if below_sea_level else altitude, 2)
     return result
 

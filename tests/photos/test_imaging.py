@@ -30,7 +30,15 @@ SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def make_jpeg(
-    size=(120, 80), *, orientation=None, taken=None, gps=None, icc=None, exposure=None, mode="RGB"
+    size=(120, 80),
+    *,
+    orientation=None,
+    taken=None,
+    gps=None,
+    icc=None,
+    exposure=None,
+    lens=None,
+    mode="RGB",
 ) -> bytes:
     """A real JPEG: red left half, blue right half (so orientation is visible), with the EXIF asked for."""
     image = Image.new("RGB", size, (20, 40, 230))
@@ -47,6 +55,8 @@ def make_jpeg(
         details[0x9003] = taken
     if exposure:
         details[0x829A] = TiffImagePlugin.IFDRational(*exposure)
+    if lens:
+        details[0xA434] = lens
     if gps:
         exif.get_ifd(0x8825).update(gps)
     options = {"icc_profile": icc} if icc else {}
@@ -158,6 +168,12 @@ def test_gps_south_west_and_below_sea_level_are_negative():
 def test_exif_strings_are_stripped_and_absent_keys_omitted():
     exif = read_exif(make_jpeg(exposure=(5, 2)))
     assert exif == {"make": "TestCam", "model": "Model 1", "exposureTime": "2.5", "width": 120, "height": 80}
+
+
+def test_lens_model_is_read_from_the_exif_ifd():
+    # The camera samples predate LensModel (an EXIF 2.3 tag, 2010), so none of them has one to read.
+    assert read_exif(make_jpeg(lens="EF 50mm f/1.8\x00  "))["lensModel"] == "EF 50mm f/1.8"
+    assert "lensModel" not in read_exif(make_jpeg(lens=" \x00 "))
 
 
 def test_unparsable_date_is_ignored():
