@@ -13,7 +13,23 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from devtools import package_lambda  # noqa: E402  (the project root is not on sys.path for a script)
+# The project root is not on sys.path for a script, hence the imports after the insert (E402).
+from devtools.package_lambda.build import (  # noqa: E402
+    build,
+    compile_checked_hash,
+    dependencies_dir,
+    handler_files,
+)
+from devtools.package_lambda.harness import (  # noqa: E402
+    DRIVER_SOURCE,
+    MotoServer,
+    PackagedLambda,
+    api_gateway_event,
+    lambda_environment,
+    unpack,
+)
+from devtools.package_lambda.stage import zappa_stage  # noqa: E402
+from devtools.package_lambda.target import lambda_target  # noqa: E402
 
 TARGET_RATIO = 1.3
 TARGET_SECONDS = 0.7
@@ -53,16 +69,16 @@ urlpatterns = [re_path(r"^galleries/?$", Hello.as_view())]
 
 
 def build_project_task(directory: Path) -> Path:
-    built = package_lambda.build("prod")
+    built = build("prod")
     print(built.summary())
-    return package_lambda.unpack(built.zip_path, directory)
+    return unpack(built.zip_path, directory)
 
 
 def build_hello_task(directory: Path) -> Path:
     """The hello world laid out like the real package: same cached wheels and pycs, same Zappa handler."""
-    cli, settings_string = package_lambda.zappa_stage("prod")
-    target = package_lambda.lambda_target(cli.stage_config)
-    site = package_lambda.dependencies_dir(list(cli.stage_config.get("exclude", [])), target)
+    cli, settings_string = zappa_stage("prod")
+    target = lambda_target(cli.stage_config)
+    site = dependencies_dir(list(cli.stage_config.get("exclude", [])), target)
     task = directory / "task"
     shutil.copytree(site, task, ignore=shutil.ignore_patterns(".complete"))
     hello_settings = settings_string.replace(
@@ -70,23 +86,23 @@ def build_hello_task(directory: Path) -> Path:
     )
     files = {
         **HELLO_FILES,
-        **{name: content.decode() for name, content in package_lambda.handler_files(hello_settings).items()},
+        **{name: content.decode() for name, content in handler_files(hello_settings).items()},
     }
     for name, content in files.items():
         (task / name).parent.mkdir(parents=True, exist_ok=True)
         (task / name).write_text(content)
     for top in {name.split("/", 1)[0] for name in files}:
-        package_lambda.compile_checked_hash(task / top)
-    (directory / "drive_lambda.py").write_text(package_lambda.DRIVER_SOURCE)
+        compile_checked_hash(task / top)
+    (directory / "drive_lambda.py").write_text(DRIVER_SOURCE)
     return task
 
 
 def cold_start_seconds(task: Path, environment: dict[str, str], log: Path, python_flags=()) -> float:
     """Fresh interpreter: import the handler and serve GET /galleries; wall time until the answer."""
     started = time.perf_counter()
-    runtime = package_lambda.PackagedLambda(task, environment, log, python_flags=python_flags)
+    runtime = PackagedLambda(task, environment, log, python_flags=python_flags)
     try:
-        outcome = runtime.invoke(package_lambda.api_gateway_event("GET"))
+        outcome = runtime.invoke(api_gateway_event("GET"))
         elapsed = time.perf_counter() - started
         status = outcome.get("response", {}).get("statusCode")
         if status != 200:
@@ -120,10 +136,10 @@ def main() -> None:
             "project": build_project_task(temp_dir / "project"),
             "hello": build_hello_task(temp_dir / "hello"),
         }
-        moto = package_lambda.MotoServer(temp_dir / "moto.log")
+        moto = MotoServer(temp_dir / "moto.log")
         try:
-            environment = package_lambda.lambda_environment(dynamodb_url=moto.url, s3_url=moto.url)
-            setup = package_lambda.PackagedLambda(tasks["project"], environment, temp_dir / "setup.log")
+            environment = lambda_environment(dynamodb_url=moto.url, s3_url=moto.url)
+            setup = PackagedLambda(tasks["project"], environment, temp_dir / "setup.log")
             setup.invoke({"manage": "ensure_resources"})
             setup.close()
             timings: dict[str, list[float]] = {name: [] for name in tasks}

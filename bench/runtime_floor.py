@@ -28,12 +28,19 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench.imaging import camera_jpeg  # noqa: E402
-from devtools import package_lambda  # noqa: E402
+from devtools.package_lambda.requirements import requirement_pins  # noqa: E402
+from devtools.package_lambda.stage import zappa_stage  # noqa: E402
+from devtools.package_lambda.target import (  # noqa: E402
+    LambdaTarget,
+    check_shared_objects,
+    lambda_target,
+    symbol_version,
+)
 
 AMAZON_LINUX_2_GLIBC = (2, 26)  # python3.11's, for comparison
 
 
-def lambda_wheel(requirement: str, directory: Path, target: package_lambda.LambdaTarget) -> Path:
+def lambda_wheel(requirement: str, directory: Path, target: LambdaTarget) -> Path:
     """The wheel the package builder's pip arguments pick for the target (no dependencies)."""
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(directory)]
     subprocess.run([*command, *target.pip_args(), requirement], check=True, capture_output=True)
@@ -41,7 +48,7 @@ def lambda_wheel(requirement: str, directory: Path, target: package_lambda.Lambd
     return next(path for path in directory.glob("*.whl") if path.name.lower().startswith(name))
 
 
-def wheel_figures(requirement: str, workdir: Path, target: package_lambda.LambdaTarget) -> None:
+def wheel_figures(requirement: str, workdir: Path, target: LambdaTarget) -> None:
     try:
         wheel = lambda_wheel(requirement, workdir, target)
     except subprocess.CalledProcessError:
@@ -53,11 +60,11 @@ def wheel_figures(requirement: str, workdir: Path, target: package_lambda.Lambda
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(unpacked)
         unpacked_bytes = sum(info.file_size for info in archive.infolist())
-    needs = package_lambda.check_shared_objects(unpacked, target)  # raises if the target could not load it
+    needs = check_shared_objects(unpacked, target)  # raises if the target could not load it
     highest = needs.get("GLIBC", ())
-    glibc = package_lambda.symbol_version("GLIBC", highest) if highest else "no glibc"
+    glibc = symbol_version("GLIBC", highest) if highest else "no glibc"
     if "GLIBCXX" in needs:
-        glibc += f" and the system libstdc++ ({package_lambda.symbol_version('GLIBCXX', needs['GLIBCXX'])})"
+        glibc += f" and the system libstdc++ ({symbol_version('GLIBCXX', needs['GLIBCXX'])})"
     on_al2 = "loads" if highest <= AMAZON_LINUX_2_GLIBC else "could not load"
     print(
         f"  {wheel.name}\n"
@@ -127,10 +134,10 @@ def main() -> int:
     parser.add_argument("--megapixels", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    cli, _settings = package_lambda.zappa_stage("prod")
-    target = package_lambda.lambda_target(cli.stage_config)
+    cli, _settings = zappa_stage("prod")
+    target = lambda_target(cli.stage_config)
     print(f"Lambda wheels for the prod stage's {target.runtime} on {target.architecture}:")
-    pins = package_lambda.requirement_pins((PROJECT_ROOT / "requirements-bench.txt").read_text().splitlines())
+    pins = requirement_pins((PROJECT_ROOT / "requirements-bench.txt").read_text().splitlines())
     pins["cffi"] = importlib.metadata.version("cffi")  # pyvips's compiled dependency
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as temp:
         for name in ("pillow-heif", "pyvips-binary", "pyvips", "cffi"):

@@ -113,10 +113,10 @@ def main() -> None:
         django.setup()
         from django.conf import settings
 
+        from core.aws import s3_client
         from galleries.services import gallery_create
-        from gallery_project.aws import s3_client
         from gallery_project.resources import resources_ensure
-        from photos import scans
+        from scans import photos_scan as scans
         from tests.factories import jpeg_bytes
 
         settings.SCAN_SETTLE_SECONDS = 0  # objects were put a moment ago

@@ -32,7 +32,8 @@ def main() -> int:
     from bench.imaging import camera_jpeg
     from galleries.services import gallery_create
     from gallery_project.resources import resources_ensure
-    from photos.services import IncomingPhoto, photos_upload
+    from photos.prepare import IncomingPhoto
+    from photos.services.upload import photos_upload
 
     cores = len(os.sched_getaffinity(0))
     sources = [camera_jpeg(args.megapixels, seed=n) for n in range(args.photos)]

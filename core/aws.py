@@ -1,31 +1,26 @@
-"""AWS access in one place: the tables, the bucket's storage and a raw S3 client, all created lazily.
+"""AWS clients in one place: PynamoDB's sessions, the bucket's storage and a raw S3 client, made lazily.
 
 Nothing here talks to AWS at import time: moto must be active first in tests, and Lambda cold starts
 stay short. Endpoints and region come from the AWS SDK's own environment variables.
 """
 
 import threading
+from collections.abc import Iterable
 from functools import cache
 
+from botocore.config import Config
+from botocore.session import get_session
+from django.core.files.storage import storages
+from pynamodb.connection import Connection, base
+from pynamodb.models import Model
+
 _thread_local = threading.local()
-
-
-def table_models() -> tuple:
-    """Every PynamoDB model the service owns, in creation order."""
-    from galleries.models import Gallery
-    from gallery_project.models import CuratorKey
-    from photos.models import GalleryPhoto
-    from ratings.models import PhotoRating
-
-    return (Gallery, GalleryPhoto, PhotoRating, CuratorKey)
 
 
 def _thread_botocore_session():
     """One botocore session per thread, shared by every PynamoDB model (sessions are not thread-safe)."""
     session = getattr(_thread_local, "botocore_session", None)
     if session is None:
-        from botocore.session import get_session
-
         session = _thread_local.botocore_session = get_session()
     return session
 
@@ -34,23 +29,18 @@ def share_botocore_sessions() -> None:
     """PynamoDB gives each model its own session, and each session loads and parses the DynamoDB API
     model again (~70 ms a client on a cold start or in a new upload thread); sharing one per thread
     lets every client after the first reuse it."""
-    from pynamodb.connection import base
-
     base.get_session = _thread_botocore_session
 
 
 def media_storage():
     """The django-storages S3 storage holding originals and renditions."""
-    from django.core.files.storage import storages
-
     return storages["default"]
 
 
 @cache
 def s3_client():
     """A raw S3 client for what the storage API lacks: listings with ETags, batch deletes, signing."""
-    import boto3
-    from botocore.config import Config
+    import boto3  # third-party, lazy: requests that never touch S3 skip its import on a cold start
 
     return boto3.session.Session().client(
         "s3",
@@ -65,19 +55,15 @@ def s3_client():
 @cache
 def transaction_connection():
     """The PynamoDB connection that carries multi-item transactions (TransactWriteItems)."""
-    from pynamodb.connection import Connection
-
     return Connection()
 
 
-def reset_connections() -> None:
+def reset_connections(models: Iterable[type[Model]]) -> None:
     """Forget cached clients, so the next call picks up changed endpoints (tests switch backends)."""
-    from django.core.files.storage import storages
-
     s3_client.cache_clear()
     transaction_connection.cache_clear()
-    storages._storages.pop("default", None)
-    for model in table_models():
+    storages._storages.pop("default", None)  # type: ignore[attr-defined]  # Django caches backends here
+    for model in models:
         model._connection = None
         for index in model._indexes.values():
-            index._connection = None
+            index._connection = None  # type: ignore[attr-defined]  # PynamoDB caches each index's client

@@ -72,14 +72,15 @@ def paginate(
     DynamoDB page can end exactly on the last item and still return a LastEvaluatedKey).
     """
     start, history = _decode(cursor, scope) if cursor else (None, [])
-    iterator = fetch(start)
-    items, resume_key = [], None
+    iterator = fetch(start)  # a PynamoDB ResultIterator, which knows its last_evaluated_key
+    items: list = []
+    resume_key = None
     for item in iterator:
         if len(items) == page_size:
             break
         items.append(item)
         if len(items) == page_size:
-            resume_key = iterator.last_evaluated_key
+            resume_key = iterator.last_evaluated_key  # type: ignore[attr-defined]
     else:
         resume_key = None
     next_cursor = None

@@ -1,12 +1,84 @@
-"""Photo objects in S3: store, delete, list by prefix. Thin over django-storages and the S3 client."""
+"""Every S3 read and write of the service goes through here: objects, listings, deletes, URLs, the bucket.
+
+Objects are written through django-storages (``STORAGES["default"]``); what its API lacks (ETags,
+server-side copies, listings, batch deletes, presigned forms and URLs) uses the raw client of
+``core.aws``. Callers name keys; the key layout belongs to the app that owns the objects.
+"""
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
 
+from botocore.exceptions import ClientError
 from django.conf import settings
+from django.core.files.base import ContentFile
 
-from gallery_project.aws import s3_client
+from core.aws import media_storage, s3_client
 
 _DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1000 keys
+_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+def _is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in _MISSING
+
+
+# ---------------------------------------------------------------- objects
+
+
+def object_put(key: str, data: bytes, content_type: str) -> None:
+    """Store bytes under a key through django-storages."""
+    content = ContentFile(data)
+    content.content_type = content_type  # type: ignore[attr-defined]  # django-storages reads it
+    media_storage().save(key, content)
+
+
+def object_etag(key: str) -> str:
+    """The ETag S3 reports for an object, which is what a scan's listing compares against (an MD5 we
+    computed would differ for multipart and KMS-encrypted objects)."""
+    return s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)["ETag"].strip('"')
+
+
+def object_copy(source: str, target: str, content_type: str) -> str:
+    """Copy an object inside the bucket (no bytes through us) with a new content type; its ETag."""
+    response = s3_client().copy_object(
+        Bucket=settings.BUCKET_NAME,
+        Key=target,
+        CopySource={"Bucket": settings.BUCKET_NAME, "Key": source},
+        ContentType=content_type,
+        MetadataDirective="REPLACE",
+    )
+    return response["CopyObjectResult"]["ETag"].strip('"')
+
+
+class _Body(Protocol):
+    def read(self) -> bytes: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class OpenedObject:
+    """An object whose size is known and whose bytes are read only when asked (one GET in all)."""
+
+    size: int
+    _body: _Body
+
+    def read(self) -> bytes:
+        return self._body.read()
+
+    def close(self) -> None:
+        self._body.close()
+
+
+def object_open(key: str) -> OpenedObject | None:
+    """Start reading an object: its size at once, its bytes on ``read()``; None when there is none."""
+    try:
+        response = s3_client().get_object(Bucket=settings.BUCKET_NAME, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            return None
+        raise
+    return OpenedObject(int(response["ContentLength"]), response["Body"])
 
 
 def objects_delete(keys: Iterable[str]) -> int:
@@ -34,7 +106,7 @@ def _delete_batch(client, batch: list[dict]) -> int:
 
 
 def objects_list(prefix: str) -> Iterator[dict]:
-    """Stream the objects under a prefix (Key, Size, ETag), one listing page at a time."""
+    """Stream the objects under a prefix (Key, Size, ETag, LastModified), one listing page at a time."""
     paginator = s3_client().get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=settings.BUCKET_NAME, Prefix=prefix):
         yield from page.get("Contents", ())
@@ -42,3 +114,83 @@ def objects_list(prefix: str) -> Iterator[dict]:
 
 def objects_delete_prefix(prefix: str) -> int:
     return objects_delete(item["Key"] for item in objects_list(prefix))
+
+
+def prefix_has_objects(prefix: str) -> bool:
+    listing = s3_client().list_objects_v2(Bucket=settings.BUCKET_NAME, Prefix=prefix, MaxKeys=1)
+    return bool(listing.get("KeyCount"))
+
+
+def subprefixes_list(prefix: str) -> Iterator[str]:
+    """The "folders" right under a prefix (``galleries/a/``, ``galleries/b/``...), streamed."""
+    paginator = s3_client().get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=settings.BUCKET_NAME, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", ()):
+            yield common["Prefix"]
+
+
+# ---------------------------------------------------------------- browser uploads
+
+
+def presigned_post(key: str, *, content_type: str, max_bytes: int, expires_in: int) -> dict:
+    """A form a browser posts one file with, straight to S3; S3 itself enforces type and size."""
+    return s3_client().generate_presigned_post(
+        Bucket=settings.BUCKET_NAME,
+        Key=key,
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+        ExpiresIn=expires_in,
+    )
+
+
+# ---------------------------------------------------------------- URLs
+
+
+def stored_url(key: str) -> str:
+    """The URL kept in DynamoDB: the public/CDN base when configured, else the canonical S3 URL."""
+    if settings.MEDIA_PUBLIC_BASE_URL:
+        return f"{settings.MEDIA_PUBLIC_BASE_URL}/{key}"
+    return f"https://{settings.BUCKET_NAME}.s3.{settings.AWS_REGION}.amazonaws.com/{key}"
+
+
+def readable_url(key: str | None, stored: str | None) -> str | None:
+    """The URL to hand a reader: the stored one when public, else a short-lived signed one."""
+    if not key:
+        return stored
+    if settings.MEDIA_PUBLIC_BASE_URL:
+        return stored or stored_url(key)
+    return s3_client().generate_presigned_url(
+        "get_object",
+        Params={"Bucket": settings.BUCKET_NAME, "Key": key},
+        ExpiresIn=settings.MEDIA_SIGNED_URL_SECONDS,
+    )
+
+
+def key_from_stored_url(url: str | None) -> str | None:
+    """Recover the object key from a URL made by ``stored_url`` (for signing covers on read)."""
+    if not url:
+        return None
+    for base in (settings.MEDIA_PUBLIC_BASE_URL, stored_url("").rstrip("/")):
+        if base and url.startswith(base + "/"):
+            return url[len(base) + 1 :]
+    return None
+
+
+# ---------------------------------------------------------------- the bucket
+
+
+def bucket_ensure(bucket: str) -> str:
+    """Create the bucket when it is missing; one line saying what was done."""
+    client = s3_client()
+    try:
+        client.head_bucket(Bucket=bucket)
+        return f"bucket {bucket}: exists"
+    except ClientError as exc:
+        if not _is_missing(exc):
+            raise
+    region = client.meta.region_name
+    if region and region != "us-east-1":
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    else:
+        client.create_bucket(Bucket=bucket)
+    return f"bucket {bucket}: created"

@@ -3,7 +3,7 @@
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from gallery_project.pagination import Page, page_links, page_size_from
+from core.pagination import Page, page_links, page_size_from
 
 
 class BaseViewSet(viewsets.ViewSet):

@@ -1,1 +1,1 @@
-"""Developer tooling: local stand-ins for the AWS services the gallery uses."""
+"""Developer tooling: local stand-ins for AWS, the Lambda package builder, and `make deploy`."""

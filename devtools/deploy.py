@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from devtools import package_lambda
+from devtools.package_lambda.build import build
+from devtools.package_lambda.stage import PROJECT_DIR, SETTINGS_FILE, zappa_stage
 
 # A new IAM role is not usable by Lambda at once; Zappa's CreateFunction does not retry.
 NEW_ROLE_WAIT_SECONDS = 10
@@ -22,7 +23,7 @@ NEW_ROLE_WAIT_SECONDS = 10
 def zappa(*arguments: str, settings_file: Path) -> None:
     """Zappa's own CLI in this venv, run from the project (attach_policy and the like are relative to it)."""
     command = [sys.executable, "-m", "zappa.cli", *arguments, "--settings_file", str(settings_file)]
-    subprocess.run(command, cwd=package_lambda.PROJECT_DIR, check=True)
+    subprocess.run(command, cwd=PROJECT_DIR, check=True)
 
 
 def ensure_role(cli, new_role_wait: float) -> None:
@@ -46,16 +47,16 @@ def ensure_role(cli, new_role_wait: float) -> None:
 
 def deploy(
     stage: str,
-    settings_file: Path = package_lambda.SETTINGS_FILE,
+    settings_file: Path = SETTINGS_FILE,
     zip_path: Path | None = None,
     new_role_wait: float = NEW_ROLE_WAIT_SECONDS,
 ) -> str:
     """Build (unless given), ensure the role, then deploy or update; returns the Zappa command run."""
     if zip_path is None:
-        result = package_lambda.build(stage, settings_file=settings_file)
+        result = build(stage, settings_file=settings_file)
         print(result.summary())
         zip_path = result.zip_path
-    cli, _settings = package_lambda.zappa_stage(stage, settings_file)  # Zappa's reading, ~1 s: once
+    cli, _settings = zappa_stage(stage, settings_file)  # Zappa's reading, ~1 s: once
     ensure_role(cli, new_role_wait)
     command = "update" if cli.zappa.get_lambda_function_versions(cli.lambda_name) else "deploy"
     zappa(command, stage, "--zip", str(zip_path), settings_file=settings_file)
@@ -68,9 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("stage", nargs="?", default="prod", help="Zappa stage (default: prod)")
     parser.add_argument("--zip", type=Path, help="deploy this package instead of building it")
-    parser.add_argument(
-        "--settings", type=Path, default=package_lambda.SETTINGS_FILE, help="Zappa settings file"
-    )
+    parser.add_argument("--settings", type=Path, default=SETTINGS_FILE, help="Zappa settings file")
     parser.add_argument(
         "--new-role-wait",
         type=float,

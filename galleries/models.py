@@ -1,5 +1,7 @@
 """PynamoDB model of the Galleries table (attribute names exactly as in the customer's guide)."""
 
+from typing import Any
+
 from django.conf import settings
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -32,7 +34,7 @@ class Gallery(Model):
     continent = UnicodeAttribute()
     country = UnicodeAttribute()
     description = UnicodeAttribute(default="")
-    years = ListAttribute(of=NumberAttribute, default=list)
+    years: ListAttribute[Any] = ListAttribute(of=NumberAttribute, default=list)
     photo_count = NumberAttribute(default=0, attr_name="photoCount")
     cover_photo_url = UnicodeAttribute(null=True, attr_name="coverPhotoURL")
     created_at = UnicodeAttribute(attr_name="createdAt")

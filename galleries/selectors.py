@@ -1,9 +1,9 @@
 """Gallery reads: one gallery, and filtered, cursor-paginated listings."""
 
+from core.errors import NotFound
+from core.pagination import Page, paginate
+from core.validation import is_valid_id
 from galleries.models import LIST_PARTITION, Gallery, country_key
-from gallery_project.errors import NotFound
-from gallery_project.pagination import Page, paginate
-from gallery_project.validation import is_valid_id
 
 
 def gallery_get(*, gallery_id: str) -> Gallery:

@@ -2,7 +2,8 @@
 
 from rest_framework import serializers
 
-from gallery_project.validation import ContinentField, IdField, YearField, YearsField
+from core.storage import key_from_stored_url, readable_url
+from core.validation import ContinentField, IdField, YearField, YearsField
 
 
 class GalleryInputSerializer(serializers.Serializer):
@@ -44,8 +45,6 @@ class GalleryOutputSerializer(serializers.Serializer):
     updatedAt = serializers.CharField(source="updated_at")
 
     def get_coverPhotoURL(self, gallery) -> str | None:
-        from photos.media import key_from_stored_url, readable_url
-
         return readable_url(key_from_stored_url(gallery.cover_photo_url), gallery.cover_photo_url)
 
     def get_years(self, gallery) -> list[int]:

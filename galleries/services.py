@@ -1,13 +1,17 @@
-"""Gallery writes: create, update, delete (with the cascade to photos and ratings)."""
+"""Gallery writes: create, update, and removing the gallery item once its photos are gone.
+
+Deleting a gallery with its photos and ratings is orchestrated by ``photos.services.delete``, the layer
+that sees all three; the rules for fields that follow photos are in ``galleries.derived``."""
 
 import uuid
+from collections.abc import Iterable
 
 from pynamodb.exceptions import UpdateError
 
+from core.clock import now_iso
+from core.errors import NotFound
 from galleries.models import LIST_PARTITION, Gallery, country_key
 from galleries.selectors import gallery_get
-from gallery_project.clock import now_iso
-from gallery_project.errors import NotFound
 
 _EDITABLE = ("name", "continent", "country", "description", "years")
 
@@ -18,7 +22,7 @@ def gallery_create(
     continent: str,
     country: str,
     description: str = "",
-    years: list[int] = (),
+    years: Iterable[int] = (),
     gallery_id: str | None = None,
 ) -> Gallery:
     """A new gallery; ``gallery_id`` adopts a given id (a scan finding objects under that prefix),
@@ -70,15 +74,6 @@ def gallery_update(*, gallery_id: str, **changes) -> Gallery:
     return gallery
 
 
-def gallery_delete(*, gallery_id: str) -> int:
-    """Delete the gallery's photos (objects, items, ratings) first, then the gallery item.
-
-    In that order a failure part-way leaves a gallery with fewer photos, never photos without a
-    gallery, and repeating the request finishes the job. Returns how many photos were deleted.
-    """
-    gallery = gallery_get(gallery_id=gallery_id)
-    from photos.services import photos_delete_for_gallery
-
-    deleted_photos = photos_delete_for_gallery(gallery_id=gallery_id)
+def gallery_item_delete(*, gallery: Gallery) -> None:
+    """Remove the gallery item itself; callers delete its photos first (``photos.services.delete``)."""
     gallery.delete()
-    return deleted_photos

@@ -1,9 +1,14 @@
-"""Gallery endpoints: the guide's /galleries routes and the REST /api/galleries routes share these."""
+"""Gallery endpoints that need nothing but the gallery: list, create, update.
+
+Reading a gallery (it answers its first page of photos) and deleting it (its photos and their ratings go
+first) need photos too, so ``photos.views.galleries.GalleryViewSet`` extends this class with them; that
+is the class the URLs and the guide's /galleries routes use."""
 
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from core.viewsets import BaseViewSet
 from galleries import selectors, services
 from galleries.serializers import (
     GalleryInputSerializer,
@@ -11,11 +16,10 @@ from galleries.serializers import (
     GalleryOutputSerializer,
     GalleryUpdateSerializer,
 )
-from gallery_project.viewsets import BaseViewSet
 
 
 class GalleryViewSet(BaseViewSet):
-    """Galleries: anyone can read; curators create, update and delete."""
+    """Galleries: anyone can read; curators create and update."""
 
     def get_serializer(self, *args, **kwargs):
         # The browsable API's create/edit forms and OPTIONS use the input serializer.
@@ -25,16 +29,6 @@ class GalleryViewSet(BaseViewSet):
         filters = self.query(GalleryListQuerySerializer)
         page = selectors.gallery_list(cursor=self.cursor(), page_size=self.page_size(), **filters)
         return self.page_response(page, GalleryOutputSerializer)
-
-    def retrieve(self, request, pk=None):
-        """The gallery with the first page of its photos (``photos.next`` continues the listing)."""
-        from photos.selectors import photo_list
-        from photos.serializers import PhotoOutputSerializer
-
-        gallery = selectors.gallery_get(gallery_id=pk)
-        page = photo_list(gallery_id=pk, cursor=None, page_size=self.page_size())
-        photos = self.page_body(page, PhotoOutputSerializer, path=f"/api/galleries/{pk}/photos")
-        return Response({**self._output(gallery), "photos": photos})
 
     def create(self, request):
         data = self.validated(GalleryInputSerializer, request.data)
@@ -53,10 +47,6 @@ class GalleryViewSet(BaseViewSet):
         return Response(self._output(gallery))
 
     partial_update = update
-
-    def destroy(self, request, pk=None):
-        deleted_photos = services.gallery_delete(gallery_id=pk)
-        return Response({"galleryId": pk, "deleted": True, "photosDeleted": deleted_photos})
 
     def _output(self, gallery) -> dict:
         return GalleryOutputSerializer(gallery, context={"request": self.request}).data

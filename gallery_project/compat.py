@@ -8,13 +8,18 @@ from dataclasses import dataclass
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.viewsets import ViewSetMixin
 
-from gallery_project.errors import envelope
+from core.http_errors import envelope
+from photos.views.galleries import GalleryViewSet
+from photos.views.photos import PhotoViewSet
+from photos.views.ratings import PhotoRatingViewSet
+from scans.views import ScanViewSet
 
 
 @dataclass(frozen=True)
 class Route:
-    viewset: str  # "app.views.ClassName", imported on first use to keep cold starts lean
+    viewset: type[ViewSetMixin]
     method: str  # the viewset method to call
     id_kwarg: str | None = None  # the method's argument that receives ?id=
     id_required: bool = False
@@ -22,18 +27,16 @@ class Route:
 
 
 ROUTES: dict[tuple[str, str | None], Route] = {
-    ("GET", None): Route("galleries.views.GalleryViewSet", "list", "pk", with_id="retrieve"),
-    ("POST", None): Route("galleries.views.GalleryViewSet", "create"),
-    ("PUT", None): Route("galleries.views.GalleryViewSet", "update", "pk"),
-    ("DELETE", None): Route("galleries.views.GalleryViewSet", "destroy", "pk", id_required=True),
-    ("POST", "upload_photos"): Route("photos.views.PhotoViewSet", "create", "gallery_pk", id_required=True),
-    ("POST", "delete_photo"): Route("photos.views.PhotoViewSet", "destroy", "gallery_pk", id_required=True),
-    ("POST", "update_GalleryPhotos"): Route("photos.scan_views.ScanViewSet", "gallery_photos", "gallery_id"),
-    ("POST", "update_galleries_metadata"): Route(
-        "photos.scan_views.ScanViewSet", "galleries_metadata", "gallery_id"
-    ),
-    ("POST", "rate_photo"): Route("ratings.views.PhotoRatingViewSet", "rate"),
-    ("GET", "get_photo_rating"): Route("ratings.views.PhotoRatingViewSet", "retrieve"),
+    ("GET", None): Route(GalleryViewSet, "list", "pk", with_id="retrieve"),
+    ("POST", None): Route(GalleryViewSet, "create"),
+    ("PUT", None): Route(GalleryViewSet, "update", "pk"),
+    ("DELETE", None): Route(GalleryViewSet, "destroy", "pk", id_required=True),
+    ("POST", "upload_photos"): Route(PhotoViewSet, "create", "gallery_pk", id_required=True),
+    ("POST", "delete_photo"): Route(PhotoViewSet, "destroy", "gallery_pk", id_required=True),
+    ("POST", "update_GalleryPhotos"): Route(ScanViewSet, "gallery_photos", "gallery_id"),
+    ("POST", "update_galleries_metadata"): Route(ScanViewSet, "galleries_metadata", "gallery_id"),
+    ("POST", "rate_photo"): Route(PhotoRatingViewSet, "rate"),
+    ("GET", "get_photo_rating"): Route(PhotoRatingViewSet, "retrieve"),
 }
 
 _views: dict = {}
@@ -42,10 +45,7 @@ _views: dict = {}
 def _view_for(route: Route, method: str, action: str):
     key = (route.viewset, method, action)
     if key not in _views:
-        module_name, class_name = route.viewset.rsplit(".", 1)
-        module = __import__(module_name, fromlist=[class_name])
-        viewset = getattr(module, class_name)
-        _views[key] = viewset.as_view({method.lower(): action})
+        _views[key] = route.viewset.as_view({method.lower(): action})
     return _views[key]
 
 

@@ -5,7 +5,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from gallery_project.clock import now_iso
+from core.clock import now_iso
 from gallery_project.models import CuratorKey
 
 KEY_PREFIX = "gk_"

@@ -1,8 +1,26 @@
 """Create the tables and the bucket the service needs, if they are missing (idempotent)."""
 
 from django.conf import settings
+from pynamodb.indexes import GlobalSecondaryIndex
+from pynamodb.models import Model
 
-from gallery_project.aws import s3_client, table_models
+from core.aws import reset_connections
+from core.records import ServiceRecord
+from core.storage import bucket_ensure
+from galleries.models import Gallery
+from gallery_project.models import CuratorKey
+from photos.models import GalleryPhoto
+from ratings.models import PhotoRating
+
+
+def table_models() -> tuple[type[Model], ...]:
+    """Every PynamoDB model the service owns, one per table, in creation order."""
+    return (Gallery, GalleryPhoto, PhotoRating, CuratorKey, ServiceRecord)
+
+
+def connections_reset() -> None:
+    """Forget every cached AWS client, so the next call picks up changed endpoints (tests switch backends)."""
+    reset_connections(table_models())
 
 
 def resources_ensure(*, create_bucket: bool = True) -> list[str]:
@@ -11,21 +29,35 @@ def resources_ensure(*, create_bucket: bool = True) -> list[str]:
     for model in table_models():
         name = model.Meta.table_name
         if model.exists():
-            added = _global_indexes_ensure(model)
-            report.append(f"table {name}: exists" + (f", added index {', '.join(added)}" if added else ""))
+            indexes = _global_indexes_ensure(model)
+            changes = [f"added index {', '.join(indexes)}"] if indexes else []
+            if _ttl_ensure(model):
+                changes.append(f"turned on time to live ({model._ttl_attribute().attr_name})")
+            report.append(f"table {name}: exists" + "".join(f", {change}" for change in changes))
         else:
-            model.create_table(wait=True)
+            model.create_table(wait=True)  # PynamoDB also turns on the TTL attribute, when one is declared
             report.append(f"table {name}: created")
     if create_bucket:
-        report.append(_bucket_ensure(settings.BUCKET_NAME))
+        report.append(bucket_ensure(settings.BUCKET_NAME))
     return report
+
+
+def _ttl_ensure(model) -> bool:
+    """Turn on DynamoDB's TTL for a model that declares a TTL attribute on a table made before it did."""
+    attribute = model._ttl_attribute()
+    if attribute is None:
+        return False
+    client = model._get_connection().connection.client
+    described = client.describe_time_to_live(TableName=model.Meta.table_name)["TimeToLiveDescription"]
+    if described.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}:
+        return False
+    model.update_ttl(ignore_update_ttl_errors=False)
+    return True
 
 
 def _global_indexes_ensure(model) -> list[str]:
     """Add global indexes a newer release declares to a table made by an older one (DynamoDB fills
     them from the existing items). Local indexes cannot be added after creation."""
-    from pynamodb.indexes import GlobalSecondaryIndex
-
     client = model._get_connection().connection.client
     table = client.describe_table(TableName=model.Meta.table_name)["Table"]
     existing = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
@@ -50,21 +82,3 @@ def _global_indexes_ensure(model) -> list[str]:
         )
         added.append(schema["index_name"])
     return added
-
-
-def _bucket_ensure(bucket: str) -> str:
-    from botocore.exceptions import ClientError
-
-    client = s3_client()
-    try:
-        client.head_bucket(Bucket=bucket)
-        return f"bucket {bucket}: exists"
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket", "NotFound"}:
-            raise
-    region = client.meta.region_name
-    if region and region != "us-east-1":
-        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    else:
-        client.create_bucket(Bucket=bucket)
-    return f"bucket {bucket}: created"

@@ -3,62 +3,28 @@
 import os
 from pathlib import Path
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-
-def _load_local_env_file() -> None:
-    """Fill unset variables from `.local/env`, which `make run` writes; real environment variables win.
-
-    Set GALLERY_ENV_FILE to another path, or to an empty string to read no file (the tests do).
-    """
-    path = os.environ.get("GALLERY_ENV_FILE", str(BASE_DIR / ".local" / "env"))
-    if not path or not os.path.isfile(path):
-        return
-    from devtools.local_services import read_env_file
-
-    for key, value in read_env_file(path).items():
-        os.environ.setdefault(key, value)
-
-
-_load_local_env_file()
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+env = environ.Env()
+# Unset variables are filled from `.local/env`, which `make run` writes; real environment variables win.
+# GALLERY_ENV_FILE names another file, or an empty string for none (the tests read none).
+_ENV_FILE = env.str("GALLERY_ENV_FILE", default=str(BASE_DIR / ".local" / "env"))
+if _ENV_FILE and os.path.isfile(_ENV_FILE):
+    environ.Env.read_env(_ENV_FILE, overwrite=False)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
+    """A comma-separated list; blanks dropped, and an empty value means an empty list."""
+    return [item.strip() for item in env.list(name, default=default) if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Read as is: django-environ takes a value starting with "$" for a reference to another variable, and a
+# generated secret key may start with one.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (make run writes one to .local/env).")
@@ -68,33 +34,37 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "tes
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 # The customer's contract: table and bucket names (defaults as in the guide).
-GALLERIES_TABLE = env_str("GALLERIES_TABLE", "Galleries")
-GALLERY_PHOTOS_TABLE = env_str("GALLERY_PHOTOS_TABLE", "GalleryPhotos")
-PHOTO_RATINGS_TABLE = env_str("PHOTO_RATINGS_TABLE", "PhotoRatings")
-BUCKET_NAME = env_str("BUCKET_NAME", "your-photography-bucket")
+GALLERIES_TABLE = env.str("GALLERIES_TABLE", default="Galleries")
+GALLERY_PHOTOS_TABLE = env.str("GALLERY_PHOTOS_TABLE", default="GalleryPhotos")
+PHOTO_RATINGS_TABLE = env.str("PHOTO_RATINGS_TABLE", default="PhotoRatings")
+BUCKET_NAME = env.str("BUCKET_NAME", default="your-photography-bucket")
 # Added by this service: hashes of curator keys (never the keys themselves).
-CURATOR_KEYS_TABLE = env_str("CURATOR_KEYS_TABLE", "CuratorKeys")
+CURATOR_KEYS_TABLE = env.str("CURATOR_KEYS_TABLE", default="CuratorKeys")
+# Short-lived records of every kind (scan claims first), keyed "kind#id", expiring by TTL.
+SERVICE_RECORDS_TABLE = env.str("SERVICE_RECORDS_TABLE", default="ServiceRecords")
 # Endpoints and region come from the AWS SDK's own variables (AWS_ENDPOINT_URL_DYNAMODB,
 # AWS_ENDPOINT_URL_S3, AWS_DEFAULT_REGION); botocore reads them itself, so they are not copied here.
-AWS_REGION = env_str("AWS_DEFAULT_REGION") or env_str("AWS_REGION") or "us-east-1"
+AWS_REGION = env.str("AWS_DEFAULT_REGION", default="") or env.str("AWS_REGION", default="") or "us-east-1"
 os.environ.setdefault("AWS_DEFAULT_REGION", AWS_REGION)
 
 # Public URLs of stored images: a CDN or the bucket's public base URL. Empty means "sign URLs when read".
-MEDIA_PUBLIC_BASE_URL = env_str("MEDIA_PUBLIC_BASE_URL").rstrip("/")
-MEDIA_SIGNED_URL_SECONDS = env_int("MEDIA_SIGNED_URL_SECONDS", 3600)
+MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="").rstrip("/")
+MEDIA_SIGNED_URL_SECONDS = env.int("MEDIA_SIGNED_URL_SECONDS", default=3600)
 
 INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "core.apps.CoreConfig",
     "gallery_project.apps.GalleryProjectConfig",
     "galleries",
-    "photos",
     "ratings",
+    "photos",
+    "scans",
 ]
 
 MIDDLEWARE = [
-    "gallery_project.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -126,13 +96,13 @@ DATABASES: dict = {}
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SESSION_COOKIE_AGE = env_int("CURATOR_SESSION_SECONDS", 8 * 3600)
+SESSION_COOKIE_AGE = env.int("CURATOR_SESSION_SECONDS", default=8 * 3600)
 
 # Front ends on other origins call the API from browsers. Reads are public anyway; writes need a
 # curator key in the Authorization header, which CORS allows by default.
-CORS_ALLOW_ALL_ORIGINS = env_bool("CORS_ALLOW_ALL_ORIGINS", True)
+CORS_ALLOW_ALL_ORIGINS = env.bool("CORS_ALLOW_ALL_ORIGINS", default=True)
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_EXPOSE_HEADERS = ["X-Request-Id", "Retry-After"]
 
@@ -142,25 +112,25 @@ TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 USE_I18N = False
 
-STATIC_URL = env_str("DJANGO_STATIC_URL", "/static/")
+STATIC_URL = env.str("DJANGO_STATIC_URL", default="/static/")
 STATIC_ROOT = BASE_DIR / ".local" / "static"
 
 # Upload limits: one photo and one request body.
-PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 40 * 1024 * 1024)
-PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 100_000_000)
-PHOTO_MAX_FILES_PER_UPLOAD = env_int("PHOTO_MAX_FILES_PER_UPLOAD", 50)
+PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=40 * 1024 * 1024)
+PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=100_000_000)
+PHOTO_MAX_FILES_PER_UPLOAD = env.int("PHOTO_MAX_FILES_PER_UPLOAD", default=50)
 # Photos of one upload are processed in parallel, one per core by default (Pillow releases the GIL).
-PHOTO_PROCESSING_WORKERS = env_int("PHOTO_PROCESSING_WORKERS", len(os.sched_getaffinity(0)))
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
-UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 200 * 1024 * 1024)
-FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+PHOTO_PROCESSING_WORKERS = env.int("PHOTO_PROCESSING_WORKERS", default=len(os.sched_getaffinity(0)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+UPLOAD_MAX_REQUEST_BYTES = env.int("UPLOAD_MAX_REQUEST_BYTES", default=200 * 1024 * 1024)
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 
 # A scan adopts or sweeps only objects at least this old, so it never races an upload in flight.
-SCAN_SETTLE_SECONDS = env_int("SCAN_SETTLE_SECONDS", 120)
+SCAN_SETTLE_SECONDS = env.int("SCAN_SETTLE_SECONDS", default=120)
 
-PAGE_SIZE_DEFAULT = env_int("PAGE_SIZE_DEFAULT", 25)
-PAGE_SIZE_MAX = env_int("PAGE_SIZE_MAX", 100)
+PAGE_SIZE_DEFAULT = env.int("PAGE_SIZE_DEFAULT", default=25)
+PAGE_SIZE_MAX = env.int("PAGE_SIZE_MAX", default=100)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
@@ -178,12 +148,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["gallery_project.auth.CuratorWritesOthersRead"],
     "DEFAULT_THROTTLE_RATES": {
-        "ratings": env_str("RATING_THROTTLE_RATE", "60/min"),
+        "ratings": env.str("RATING_THROTTLE_RATE", default="60/min"),
     },
     "UNAUTHENTICATED_USER": "gallery_project.auth.Visitor",
     # Never trust X-Forwarded-For for client addresses (ratings.throttling reads API Gateway's own).
     "NUM_PROXIES": 0,
-    "EXCEPTION_HANDLER": "gallery_project.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.http_errors.exception_handler",
     "UNICODE_JSON": True,
 }
 
@@ -196,7 +166,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"botocore": {"level": "WARNING"}, "pynamodb": {"level": "WARNING"}},
 }
 

@@ -4,11 +4,12 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from rest_framework.routers import DefaultRouter
 
-from galleries.views import GalleryViewSet
-from gallery_project import compat, errors, sessions
-from photos.scan_views import ScanViewSet
-from photos.views import PhotoViewSet
-from ratings.views import PhotoRatingViewSet
+from core import http_errors
+from gallery_project import compat, sessions
+from photos.views.galleries import GalleryViewSet
+from photos.views.photos import PhotoViewSet
+from photos.views.ratings import PhotoRatingViewSet
+from scans.views import ScanViewSet
 
 router = DefaultRouter()
 router.trailing_slash = "/?"  # /api/galleries and /api/galleries/ both work (the constructor only knows "/")
@@ -42,9 +43,9 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("", RedirectView.as_view(url="/api/", permanent=False)),
     # Anything else is a JSON 404 in the envelope, whatever DEBUG says.
-    re_path(r"^.*$", errors.json_not_found),
+    re_path(r"^.*$", http_errors.json_not_found),
 ]
 
-handler400 = errors.json_bad_request
-handler404 = errors.json_not_found
-handler500 = errors.json_server_error
+handler400 = http_errors.json_bad_request
+handler404 = http_errors.json_not_found
+handler500 = http_errors.json_server_error

@@ -1,10 +1,12 @@
-"""Photo reads: one photo, and a gallery's photos in photoNumber order with a tag filter."""
+"""Photo reads: one photo, a gallery's photos in photoNumber order with a tag filter, a visitor's rating."""
 
+from core.errors import NotFound
+from core.pagination import Page, paginate
+from core.validation import is_valid_id
 from galleries.selectors import gallery_get
-from gallery_project.errors import NotFound
-from gallery_project.pagination import Page, paginate
-from gallery_project.validation import is_valid_id
 from photos.models import GalleryPhoto
+from ratings.selectors import rating_of
+from ratings.services import VisitorRating
 
 
 def photo_get(*, gallery_id: str, photo_id: str, include_deleting: bool = False) -> GalleryPhoto:
@@ -49,3 +51,34 @@ def photo_first_live(*, gallery_id: str, excluding: str | None = None) -> Galler
     for photo in GalleryPhoto.by_number.query(gallery_id, filter_condition=condition, page_size=10):
         return photo
     return None
+
+
+def photo_alive():
+    """The condition a write to a photo item carries when the photo must still be live."""
+    return GalleryPhoto.photo_id.exists() & GalleryPhoto.deleting_at.does_not_exist()
+
+
+def photo_with_key_exists(*, gallery_id: str, original_key: str) -> bool:
+    """Whether a photo item of the gallery holds this original key (reads the gallery's partition)."""
+    matches = GalleryPhoto.query(
+        gallery_id,
+        filter_condition=GalleryPhoto.s3_key == original_key,
+        consistent_read=True,
+        attributes_to_get=["photoId"],
+    )
+    return any(True for _ in matches)
+
+
+def photo_exists(*, gallery_id: str, photo_id: str) -> bool:
+    """Whether the item exists at all (live or being deleted)."""
+    try:
+        GalleryPhoto.get(gallery_id, photo_id, consistent_read=True, attributes_to_get=["photoId"])
+    except GalleryPhoto.DoesNotExist:
+        return False
+    return True
+
+
+def photo_rating_get(*, photo_id: str, user_id: str) -> VisitorRating:
+    """The visitor's rating (None if they have not rated) and the aggregate of a live photo."""
+    photo = photo_find(photo_id=photo_id)
+    return VisitorRating(photo, user_id, rating_of(photo_id=photo_id, user_id=user_id))

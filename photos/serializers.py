@@ -6,9 +6,10 @@ import re
 from django.conf import settings
 from rest_framework import serializers
 
-from gallery_project.validation import IdField
+from core.storage import readable_url
+from core.validation import IdField
 from photos import keys
-from photos.media import readable_url
+from ratings import aggregate
 
 MAX_TAGS = 30
 _TAG = serializers.CharField(max_length=50)
@@ -234,9 +235,7 @@ class PhotoOutputSerializer(serializers.Serializer):
         return photo.exif_data.as_dict() if photo.exif_data else {}
 
     def get_averageRating(self, photo) -> float | None:
-        count = int(photo.rating_count or 0)
-        return round(float(photo.rating_sum) / count, 2) if count else None
+        return aggregate.average(photo)
 
     def get_ratingHistogram(self, photo) -> dict:
-        stored = photo.rating_histogram.as_dict() if photo.rating_histogram else {}
-        return {str(stars): int(stored.get(str(stars), 0)) for stars in range(1, 6)}
+        return aggregate.histogram(photo)

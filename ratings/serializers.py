@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
-from gallery_project.validation import IdField
-from photos.serializers import PhotoOutputSerializer
+from core.validation import IdField
+from ratings import aggregate
 
 
 class StarsField(serializers.IntegerField):
@@ -39,9 +39,11 @@ class RatingAggregateSerializer(serializers.Serializer):
     ratingCount = serializers.IntegerField(source="rating_count")
     ratingHistogram = serializers.SerializerMethodField()
 
-    # The photo's own output derives these; one definition serves both.
-    get_averageRating = PhotoOutputSerializer.get_averageRating
-    get_ratingHistogram = PhotoOutputSerializer.get_ratingHistogram
+    def get_averageRating(self, photo) -> float | None:
+        return aggregate.average(photo)
+
+    def get_ratingHistogram(self, photo) -> dict:
+        return aggregate.histogram(photo)
 
 
 class VisitorRatingOutputSerializer(serializers.Serializer):

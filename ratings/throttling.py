@@ -1,5 +1,7 @@
 """Rate limits on rating writes, counted per client address."""
 
+from typing import cast
+
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -31,7 +33,7 @@ class RatingWriteThrottle(SimpleRateThrottle):
         rates = api_settings.DEFAULT_THROTTLE_RATES
         if self.scope not in rates:
             raise ImproperlyConfigured(f"DEFAULT_THROTTLE_RATES has no {self.scope!r} rate.")
-        return rates[self.scope]
+        return cast(str | None, rates[self.scope])
 
     def get_ident(self, request) -> str:
         if api_settings.NUM_PROXIES:

@@ -2,44 +2,39 @@
 
 ``galleries_metadata_scan`` is the one service behind ``POST /galleries?action=update_galleries_metadata``,
 ``manage.py update_galleries_metadata`` and the scheduled Lambda event. Per gallery it reads the gallery,
-then its live photos in photoNumber order (one Query on the byPhotoNumber index, which claims and other
-non-photo items never enter), and writes only what drifted, on condition that the gallery's
-``updatedAt`` is still the one it read: every photo write moves ``updatedAt``, so a concurrent upload or
-delete makes the write fail and the gallery is read again instead of being overwritten with stale counts.
-
-Years: the curator's years are kept and the EXIF years of live photos are added; a year is never
-removed, since a curator may have entered it on purpose (never lose data).
+then its live photos in photoNumber order (one Query on the byPhotoNumber index), asks the galleries'
+own rules what drifted (``galleries.derived.drift_actions``) and writes only that, on condition that the
+gallery's ``updatedAt`` is still the one it read: every photo write moves ``updatedAt``, so a concurrent
+upload or delete makes the write fail and the gallery is read again instead of being overwritten with
+stale counts.
 """
 
 import logging
-import re
+from collections.abc import Iterable
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
-from galleries.models import LIST_PARTITION, Gallery, country_key
-from gallery_project.clock import now_iso
-from gallery_project.errors import NotFound, storage_errors
+from core.clock import now_iso
+from core.errors import storage_errors
+from galleries import derived
+from galleries.models import Gallery
+from galleries.selectors import gallery_get
 from photos.models import GalleryPhoto
-from photos.scans import Progress, ScanSummary, no_progress
+from photos.prepare import photo_year
+from scans.summary import Progress, ScanSummary, no_progress
 
 logger = logging.getLogger(__name__)
 
 ATTEMPTS = 3
-# A gallery made for objects found under an unknown prefix needs a continent (one of the seven) and a
-# country before it is valid input; these placeholders say plainly that a curator must set them.
-PLACEHOLDER_CONTINENT = "Europe"
-PLACEHOLDER_COUNTRY = "Unknown"
-PLACEHOLDER_DESCRIPTION = "Created by the photos scan for photos found in the bucket; set its place."
 
 
 def galleries_metadata_scan(
     *, gallery_id: str | None = None, dry_run: bool = False, progress: Progress | None = None
 ) -> ScanSummary:
     """Fix photoCount, coverPhotoURL/coverPhotoId and years of every gallery (or one)."""
-    from galleries.selectors import gallery_get
-
     summary = ScanSummary(scan="galleries_metadata", gallery_id=gallery_id, dry_run=dry_run)
     progress = progress or no_progress
+    gallery_ids: Iterable[str]
     if gallery_id is not None:
         gallery_ids = [gallery_get(gallery_id=gallery_id).gallery_id]
     else:
@@ -64,14 +59,12 @@ def galleries_metadata_scan(
 
 def _gallery_reconcile(gallery_id: str, *, dry_run: bool) -> str | None:
     """None when nothing drifted, "changed" when fixed, else the reason it could not be."""
-    from photos import imaging
-
     for _ in range(ATTEMPTS):
         try:
             gallery = Gallery.get(gallery_id, consistent_read=True)
         except Gallery.DoesNotExist:
             return None  # deleted since the listing: nothing to reconcile
-        count, first, current_cover, photo_years = 0, None, None, set()
+        count, first, live_cover, photo_years = 0, None, None, set()
         live = GalleryPhoto.by_number.query(
             gallery_id,
             filter_condition=GalleryPhoto.deleting_at.does_not_exist(),
@@ -80,39 +73,16 @@ def _gallery_reconcile(gallery_id: str, *, dry_run: bool) -> str | None:
         )
         for photo in live:
             count += 1
-            first = first or photo
+            cover = derived.Cover(photo.photo_id, int(photo.photo_number), photo.full_size_url)
+            first = first or cover
             if photo.photo_id == gallery.cover_photo_id:
-                current_cover = photo
-            year = imaging.exif_year(photo.exif_data.as_dict() if photo.exif_data else {})
+                live_cover = cover
+            year = photo_year(photo.exif_data.as_dict() if photo.exif_data else {})
             if year is not None:
                 photo_years.add(year)
-        cover = current_cover or first
-        years = sorted({int(year) for year in gallery.years or []} | photo_years)
-        actions = []
-        if int(gallery.photo_count or 0) != count:
-            actions.append(Gallery.photo_count.set(count))
-        if cover is None and (
-            gallery.cover_photo_id or gallery.cover_photo_url or gallery.cover_photo_number
-        ):
-            actions += [
-                Gallery.cover_photo_id.remove(),
-                Gallery.cover_photo_url.remove(),
-                Gallery.cover_photo_number.remove(),
-            ]
-        elif cover is not None:
-            if gallery.cover_photo_id != cover.photo_id:
-                actions.append(Gallery.cover_photo_id.set(cover.photo_id))
-            if gallery.cover_photo_url != cover.full_size_url:
-                actions.append(Gallery.cover_photo_url.set(cover.full_size_url))
-            if gallery.cover_photo_number != cover.photo_number:
-                actions.append(Gallery.cover_photo_number.set(cover.photo_number))
-        if years != [int(year) for year in gallery.years or []]:
-            actions.append(Gallery.years.set(years))
-        # Galleries written before the listing index existed are not in it until these are set.
-        if gallery.list_partition != LIST_PARTITION:
-            actions.append(Gallery.list_partition.set(LIST_PARTITION))
-        if gallery.country_key != country_key(gallery.country or ""):
-            actions.append(Gallery.country_key.set(country_key(gallery.country or "")))
+        actions = derived.drift_actions(
+            gallery, photo_count=count, live_cover=live_cover, first=first, photo_years=photo_years
+        )
         if not actions:
             return None
         if dry_run:
@@ -128,25 +98,3 @@ def _gallery_reconcile(gallery_id: str, *, dry_run: bool) -> str | None:
             continue  # the gallery changed while we counted: count again
         return "changed"
     return "The gallery kept changing during the scan; the next run fixes it."
-
-
-def gallery_create_for_prefix(*, gallery_id: str) -> Gallery:
-    """A gallery item for objects found under ``galleries/{gallery_id}/`` (id kept, name from the id)."""
-    from gallery_project.validation import is_valid_id
-
-    if not is_valid_id(gallery_id):
-        raise NotFound(f"{gallery_id[:128]!r} cannot be a gallery id.")
-    from galleries.services import gallery_create
-
-    try:
-        return gallery_create(
-            gallery_id=gallery_id,
-            name=re.sub(r"[-_.]+", " ", gallery_id).strip().capitalize() or gallery_id,
-            continent=PLACEHOLDER_CONTINENT,
-            country=PLACEHOLDER_COUNTRY,
-            description=PLACEHOLDER_DESCRIPTION,
-        )
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return Gallery.get(gallery_id, consistent_read=True)  # a concurrent run made it first

@@ -8,15 +8,17 @@ Narrowing to one gallery: the guide's routes pass ``?id=`` like every other acti
 accepts ``galleryId`` in a JSON body (both given and different is a 400). Body flags: ``dryRun`` and,
 for the photos scan, ``createMissingGalleries``. The answer is the run summary (200).
 
-A whole-bucket scan can outlast API Gateway's 29 s limit: schedule big ones (photos.events) or narrow.
+A whole-bucket scan can outlast API Gateway's 29 s limit: schedule big ones (scans.events) or narrow.
 """
 
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from gallery_project.validation import IdField
-from gallery_project.viewsets import BaseViewSet
+from core.validation import IdField
+from core.viewsets import BaseViewSet
+from scans.galleries_scan import galleries_metadata_scan
+from scans.photos_scan import gallery_photos_scan
 
 
 class ScanInputSerializer(serializers.Serializer):
@@ -29,8 +31,6 @@ class ScanViewSet(BaseViewSet):
     """Curators start the photos scan or the galleries scan; both answer the run summary."""
 
     def gallery_photos(self, request, gallery_id=None):
-        from photos.scans import gallery_photos_scan
-
         options = self._options(request, gallery_id)
         summary = gallery_photos_scan(
             gallery_id=options["galleryId"],
@@ -40,8 +40,6 @@ class ScanViewSet(BaseViewSet):
         return Response(summary.as_dict())
 
     def galleries_metadata(self, request, gallery_id=None):
-        from galleries.scans import galleries_metadata_scan
-
         options = self._options(request, gallery_id)
         summary = galleries_metadata_scan(gallery_id=options["galleryId"], dry_run=options["dryRun"])
         return Response(summary.as_dict())

@@ -4,16 +4,18 @@ import pytest
 from moto import mock_aws
 from rest_framework.test import APIClient
 
-from gallery_project.aws import reset_connections, table_models
-from gallery_project.resources import resources_ensure
+from gallery_project.resources import connections_reset, resources_ensure, table_models
+from tests.moto_serial import serialize_dynamodb_backend
 
 BACKENDS = ["moto", pytest.param("dynamodb_local", marks=pytest.mark.integration)]
+
+serialize_dynamodb_backend()
 
 
 @pytest.fixture(scope="session")
 def dynamodb_local():
     """One in-memory DynamoDB Local for the whole session, started and stopped by the tests."""
-    from devtools.local_services import DynamoDBLocal
+    from devtools.local_services.emulators import DynamoDBLocal
 
     server = DynamoDBLocal(in_memory=True).start()
     yield server
@@ -30,7 +32,7 @@ def _use_backend(request, monkeypatch, backend: str):
     # Clients are costly to make (~0.15 s each); moto intercepts existing ones, so they are only
     # remade when the DynamoDB endpoint changes.
     if _clients_made_for["backend"] != backend:
-        reset_connections()
+        connections_reset()
         _clients_made_for["backend"] = backend
     resources_ensure()
 

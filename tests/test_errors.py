@@ -31,7 +31,7 @@ def test_ensure_resources_is_idempotent(aws, capsys):
 
     call_command("ensure_resources")  # the aws fixture created everything already
     report = capsys.readouterr().out.splitlines()
-    assert len(report) == 5 and all(line.endswith(": exists") for line in report), report
+    assert len(report) == 6 and all(line.endswith(": exists") for line in report), report
 
 
 def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(backend):

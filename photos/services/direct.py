@@ -3,10 +3,11 @@
 A curator asks for upload slots (``upload_slots_create``): presigned S3 POST forms for keys under
 ``uploads/{galleryId}/``, limited by S3 itself to PHOTO_MAX_BYTES. The browser posts each file straight
 to S3, then asks for photos to be made from those keys (``photos_from_uploads``), which runs the very
-same pipeline as a multipart upload (``photos_upload``) reading the bytes from S3 instead of the
-request, and deletes every upload object it was given, made into a photo or refused. Upload objects
-nobody claims are removed with their gallery; an S3 lifecycle rule on ``uploads/`` (docs/deploy.md)
-removes stragglers.
+same pipeline as a multipart upload (``photos_upload``). Each upload object is read from S3 once (one
+GET, whose length is checked before the body is read); the original is then a server-side copy, not
+a second transfer. Every upload object it was given is deleted afterwards, made into a photo or refused.
+Upload objects nobody claims are removed with their gallery; an S3 lifecycle rule on ``uploads/``
+(docs/deploy.md) removes stragglers.
 """
 
 import uuid
@@ -14,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
+from core import storage
 from galleries.selectors import gallery_get
-from gallery_project.aws import s3_client
 from photos import keys
-from photos.objects import objects_delete
-from photos.services import IncomingPhoto, PhotoRejected, UploadResult, photos_upload
+from photos.prepare import IncomingPhoto, PhotoRejected, size_check
+from photos.services.upload import UploadResult, photos_upload
 
 SLOT_SECONDS = 15 * 60
 
@@ -30,15 +31,8 @@ def upload_slots_create(*, gallery_id: str, content_types: list[str]) -> list[di
     slots = []
     for content_type in content_types:
         key = keys.upload_key(gallery_id, uuid.uuid4().hex)
-        form = s3_client().generate_presigned_post(
-            Bucket=settings.BUCKET_NAME,
-            Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[
-                {"Content-Type": content_type},
-                ["content-length-range", 1, settings.PHOTO_MAX_BYTES],
-            ],
-            ExpiresIn=SLOT_SECONDS,
+        form = storage.presigned_post(
+            key, content_type=content_type, max_bytes=settings.PHOTO_MAX_BYTES, expires_in=SLOT_SECONDS
         )
         slots.append(
             {
@@ -56,38 +50,32 @@ def photos_from_uploads(*, gallery_id: str, uploads: list[dict]) -> UploadResult
     """Make photos from uploaded objects (``uploadKey``, ``filename``, ``title``, ``description``,
     ``tags`` each); the objects are deleted afterwards, whatever became of them."""
     gallery_get(gallery_id=gallery_id)
-    incoming = [_incoming(gallery_id, upload) for upload in uploads]
     try:
-        return photos_upload(gallery_id=gallery_id, files=incoming)
+        return photos_upload(gallery_id=gallery_id, files=[_incoming(upload) for upload in uploads])
     finally:
-        objects_delete(upload["uploadKey"] for upload in uploads)
+        storage.objects_delete(upload["uploadKey"] for upload in uploads)
 
 
-def _incoming(gallery_id: str, upload: dict) -> IncomingPhoto:
+def _incoming(upload: dict) -> IncomingPhoto:
     key = upload["uploadKey"]
-    size = _size_of(key)
 
     def read() -> bytes:
-        if size is None:
-            raise PhotoRejected("upload_missing", "Nothing was uploaded for this slot (or it expired).")
-        return s3_client().get_object(Bucket=settings.BUCKET_NAME, Key=key)["Body"].read()
+        opened = storage.object_open(key)
+        if opened is None:
+            raise PhotoRejected("Nothing was uploaded for this slot (or it expired).", code="upload_missing")
+        try:
+            size_check(opened.size)  # before a byte of the body is read
+        except PhotoRejected:
+            opened.close()
+            raise
+        return opened.read()
 
     return IncomingPhoto(
         filename=upload.get("filename") or key.rsplit("/", 1)[-1],
-        size=size,
+        size=None,  # known once the object is opened; read() checks it before reading the body
         read=read,
         title=upload["title"],
         description=upload["description"],
         tags=tuple(upload["tags"]),
+        upload_key=key,
     )
-
-
-def _size_of(key: str) -> int | None:
-    from botocore.exceptions import ClientError
-
-    try:
-        return s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)["ContentLength"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return None
-        raise

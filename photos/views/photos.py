@@ -5,9 +5,10 @@ from rest_framework import status
 from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 
-from gallery_project.errors import ApiError, PayloadTooLarge
-from gallery_project.viewsets import BaseViewSet
-from photos import selectors, services
+from core.http_errors import ApiError, PayloadTooLarge, status_for
+from core.viewsets import BaseViewSet
+from photos import selectors
+from photos.prepare import IncomingPhoto
 from photos.serializers import (
     FromUploadsInputSerializer,
     PhotoDeleteSerializer,
@@ -17,6 +18,7 @@ from photos.serializers import (
     UploadSlotsInputSerializer,
     parse_upload,
 )
+from photos.services import delete, direct, upload
 
 
 def _reader(uploaded_file):
@@ -54,7 +56,7 @@ class PhotoViewSet(BaseViewSet):
             raise PayloadTooLarge()
         entries = parse_upload(request.data, request.FILES)
         incoming = [
-            services.IncomingPhoto(
+            IncomingPhoto(
                 filename=entry["file"].name or "",
                 size=entry["file"].size,
                 read=_reader(entry["file"]),
@@ -64,30 +66,32 @@ class PhotoViewSet(BaseViewSet):
             )
             for entry in entries
         ]
-        return self._upload_response(services.photos_upload(gallery_id=gallery_pk, files=incoming))
+        return self._upload_response(upload.photos_upload(gallery_id=gallery_pk, files=incoming))
 
     def upload_slots(self, request, gallery_pk=None):
-        """Presigned S3 POST forms for files too large for API Gateway (see photos.uploads)."""
-        from photos import uploads
-
+        """Presigned S3 POST forms for files too large for API Gateway (see photos.services.direct)."""
         data = self.validated(UploadSlotsInputSerializer, request.data)
         content_types = [file["contentType"] for file in data["files"]]
-        slots = uploads.upload_slots_create(gallery_id=gallery_pk, content_types=content_types)
+        slots = direct.upload_slots_create(gallery_id=gallery_pk, content_types=content_types)
         return Response({"uploads": slots}, status=status.HTTP_201_CREATED)
 
     def create_from_uploads(self, request, gallery_pk=None):
         """Photos from files posted to upload slots; answers exactly like the multipart upload."""
-        from photos import uploads
-
         data = self.validated(FromUploadsInputSerializer, request.data, context={"gallery_id": gallery_pk})
         return self._upload_response(
-            uploads.photos_from_uploads(gallery_id=gallery_pk, uploads=data["uploads"])
+            direct.photos_from_uploads(gallery_id=gallery_pk, uploads=data["uploads"])
         )
 
     def _upload_response(self, result) -> Response:
         failures = [
-            {"index": f.index, "filename": f.filename, "code": f.code, "error": f.message, "status": f.status}
-            for f in result.failures
+            {
+                "index": failure.index,
+                "filename": failure.filename,
+                "code": failure.error.code,
+                "error": failure.error.message,
+                "status": status_for(failure.error),
+            }
+            for failure in result.failures
         ]
         if not result.photos:
             statuses = {failure["status"] for failure in failures}
@@ -109,7 +113,7 @@ class PhotoViewSet(BaseViewSet):
         photo_id = pk or body_id
         if photo_id is None:
             raise ValidationError({"photoId": ["This field is required."]})
-        photo = services.photo_delete(
+        photo = delete.photo_delete(
             gallery_id=gallery_pk,
             photo_id=photo_id,
             expected_s3_key=body.get("s3Key"),

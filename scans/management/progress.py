@@ -3,7 +3,8 @@
 import json
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from core.entrypoints import DomainCommand
+from scans.summary import Progress, ScanSummary
 
 
 class ProgressDisplay:
@@ -52,7 +53,7 @@ def _counts(summary) -> str:
     )
 
 
-class ScanCommand(BaseCommand):
+class ScanCommand(DomainCommand):
     """A thin command over one scan service: options in, summary out (text or ``--json``)."""
 
     def add_arguments(self, parser):
@@ -60,17 +61,13 @@ class ScanCommand(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Report what would change; write nothing.")
         parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
 
-    def run_scan(self, **options) -> dict:  # pragma: no cover - each command supplies its service
-        raise NotImplementedError
+    def run_scan(self, *, progress: Progress, **options) -> ScanSummary:  # pragma: no cover
+        raise NotImplementedError  # each command supplies its service
 
     def handle(self, *args, **options):
-        from gallery_project.errors import NotFound
-
         display = ProgressDisplay(self.stderr._out)  # the raw stream: progress manages its own line ends
         try:
             summary = self.run_scan(progress=display, **options)
-        except NotFound as error:
-            raise CommandError(str(error.detail)) from None
         finally:
             display.finish()
         if options["json"]:

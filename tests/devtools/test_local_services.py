@@ -9,17 +9,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import environ
 import pytest
 
-from devtools.local_services import (
-    CODE_ROOT,
-    LOOPBACK,
-    DynamoDBLocal,
-    local_aws_client,
-    loopback_url,
-    process_arguments,
-    read_env_file,
-)
+from devtools.local_services.config import CODE_ROOT, LOOPBACK, loopback_url
+from devtools.local_services.emulators import DynamoDBLocal
+from devtools.local_services.env import read_env_file
+from devtools.local_services.probes import local_aws_client
+from devtools.local_services.processes import process_arguments
 
 pytestmark = pytest.mark.integration
 
@@ -191,6 +188,20 @@ def test_env_file_is_written_once_and_only_gains_missing_keys(project):
     assert rewritten["DJANGO_SECRET_KEY"] == written["DJANGO_SECRET_KEY"]
     assert rewritten["BUCKET_NAME"] == "photography-gallery-local"
     assert rewritten.keys() == written.keys()
+
+
+def test_env_file_reads_the_same_through_django_environ(project, monkeypatch):
+    """Settings read `.local/env` with django-environ: every written value must come through unchanged."""
+    env_path = project.root / ".local" / "env"
+    assert project.cli("env-file").returncode == 0
+
+    monkeypatch.setattr(environ.Env, "ENVIRON", {})
+    environ.Env.read_env(env_path)
+    env = environ.Env()
+    # env.str() also follows `$NAME` proxies, so a value starting with `$` would show up here.
+    through_environ = {key: env.str(key) for key in environ.Env.ENVIRON}
+
+    assert through_environ == read_env_file(env_path)
 
 
 def test_env_file_path_option_is_relative_to_the_project_root(project):

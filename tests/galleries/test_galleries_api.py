@@ -200,7 +200,8 @@ def test_a_cursor_only_opens_the_listing_that_made_it(aws, curator, client):
 
     first, second = create(curator)["galleryId"], create(curator)["galleryId"]
     files = [SimpleUploadedFile(f"{n}.jpg", jpeg_bytes(40, 30), "image/jpeg") for n in range(2)]
-    curator.post(f"/api/galleries/{first}/photos", {"photos": files}, format="multipart")
+    uploaded = curator.post(f"/api/galleries/{first}/photos", {"photos": files}, format="multipart")
+    assert uploaded.status_code == 201, uploaded.content  # two photos, so the listing has a next page
     photo_cursor = client.get(f"/api/galleries/{first}/photos?page_size=1").json()["next"].split("cursor=")[1]
     gallery_cursor = client.get("/api/galleries?page_size=1").json()["next"].split("cursor=")[1]
     for url in (

@@ -5,27 +5,35 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from devtools import package_lambda
+from devtools.package_lambda.build import build
+from devtools.package_lambda.harness import (
+    MotoServer,
+    PackagedLambda,
+    api_gateway_event,
+    lambda_environment,
+    unpack,
+)
+from devtools.package_lambda.stage import zappa_stage
 
 
 @pytest.fixture(scope="session")
 def prod_stage() -> dict:
     """The prod stage as Zappa reads it (`extends` resolved), once per session (about a second)."""
-    cli, _settings = package_lambda.zappa_stage("prod")
+    cli, _settings = zappa_stage("prod")
     return cli.stage_config
 
 
 @pytest.fixture(scope="session")
 def lambda_package():
     """The prod zip, built once (a later session reuses it while no input changed)."""
-    return package_lambda.build("prod")
+    return build("prod")
 
 
 @dataclass
 class PackagedService:
     """The unpacked package serving events, set up the way an operator sets up a fresh stage."""
 
-    runtime: package_lambda.PackagedLambda
+    runtime: PackagedLambda
     setup_outputs: dict[str, dict] = field(default_factory=dict)
     curator_key: str = ""
 
@@ -36,7 +44,7 @@ class PackagedService:
 
     def request(self, method: str, **kwargs) -> tuple[int, dict, dict]:
         """An API Gateway request; returns (status, JSON body, headers)."""
-        response = self.invoke(package_lambda.api_gateway_event(method, **kwargs))["response"]
+        response = self.invoke(api_gateway_event(method, **kwargs))["response"]
         assert response["headers"]["Content-Type"].startswith("application/json"), response
         assert not response.get("isBase64Encoded"), response
         return response["statusCode"], json.loads(response["body"]), response["headers"]
@@ -46,10 +54,10 @@ class PackagedService:
 def packaged_service(lambda_package, tmp_path_factory):
     """moto on 127.0.0.1, the zip unpacked, `zappa manage`-style setup done: tables, bucket, curator key."""
     directory = tmp_path_factory.mktemp("lambda")
-    task = package_lambda.unpack(lambda_package.zip_path, directory)
-    moto = package_lambda.MotoServer(directory / "moto.log")
-    environment = package_lambda.lambda_environment(dynamodb_url=moto.url, s3_url=moto.url)
-    runtime = package_lambda.PackagedLambda(task, environment, directory / "lambda-stderr.log")
+    task = unpack(lambda_package.zip_path, directory)
+    moto = MotoServer(directory / "moto.log")
+    environment = lambda_environment(dynamodb_url=moto.url, s3_url=moto.url)
+    runtime = PackagedLambda(task, environment, directory / "lambda-stderr.log")
     try:
         service = PackagedService(runtime)
         for command in ("ensure_resources", "create_curator_key --label lambda"):

@@ -28,11 +28,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from devtools import package_lambda
+from devtools.package_lambda.harness import MotoServer
+from devtools.package_lambda.stage import PROJECT_DIR, SETTINGS_FILE
 
 pytestmark = pytest.mark.integration
 
-PROJECT_DIR = package_lambda.PROJECT_DIR
 POLICY = json.loads((PROJECT_DIR / "docs" / "iam-policy.json").read_text())
 DEPLOY_DOC = (PROJECT_DIR / "docs" / "deploy.md").read_text()
 FUNCTION = "gallery-backend-prod"
@@ -135,11 +135,11 @@ def _run(command: list[str], environment: dict[str, str]) -> subprocess.Complete
 def rehearsal(lambda_package, prod_stage, tmp_path_factory):
     """deploy -> (an old python3.11 deployment with a stale policy) -> update -> status -> undeploy."""
     directory = tmp_path_factory.mktemp("deploy-rehearsal")
-    settings = json.loads(package_lambda.SETTINGS_FILE.read_text())
+    settings = json.loads(SETTINGS_FILE.read_text())
     settings["prod"]["touch"] = False  # the one change: Zappa's final GET would go to the real API host
     settings_file = directory / "zappa_settings.json"
     settings_file.write_text(json.dumps(settings))
-    moto = package_lambda.MotoServer(directory / "moto.log", module="tests.lambda_package.moto_server")
+    moto = MotoServer(directory / "moto.log", module="tests.lambda_package.moto_server")
     proxy = RefusingProxy()
     environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     environment.update(
@@ -236,7 +236,7 @@ def test_deploy_ships_the_project_package_itself(rehearsal):
 
 
 def test_deploy_schedules_the_scans_and_keep_warm(rehearsal):
-    scans = {"photos.events.update_gallery_photos", "photos.events.update_galleries_metadata"}
+    scans = {"scans.events.update_gallery_photos", "scans.events.update_galleries_metadata"}
     assert {event["function"] for event in rehearsal.stage["events"]} == scans
     assert len(rehearsal.schedules) == 3
     deployed = rehearsal.seen["deployed"]

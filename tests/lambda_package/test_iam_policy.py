@@ -12,9 +12,9 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from gallery_project.aws import s3_client, table_models
+from core.aws import s3_client
 from gallery_project.curators import curator_key_create
-from gallery_project.resources import resources_ensure
+from gallery_project.resources import resources_ensure, table_models
 from tests.factories import jpeg_bytes
 
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
@@ -236,7 +236,7 @@ def flow_operator_create_curator_key():
 
 # Run by an operator with their own credentials (docs/deploy.md), not by the function.
 OPERATOR_FLOWS = [flow_operator_ensure_resources, flow_operator_create_curator_key]
-OPERATOR_ONLY_ACTIONS = {"dynamodb:CreateTable", "s3:CreateBucket"}
+OPERATOR_ONLY_ACTIONS = {"dynamodb:CreateTable", "dynamodb:UpdateTimeToLive", "s3:CreateBucket"}
 
 
 @pytest.mark.parametrize("flow", FUNCTION_FLOWS, ids=lambda flow: flow.__name__)
@@ -288,6 +288,7 @@ def test_policy_scopes_the_bucket_and_the_tables():
         settings.GALLERY_PHOTOS_TABLE,
         settings.PHOTO_RATINGS_TABLE,
         settings.CURATOR_KEYS_TABLE,
+        settings.SERVICE_RECORDS_TABLE,
     }
     assert {resource.split("/")[1] for resource in dynamodb} == tables
     assert not any(resource.endswith(":*") or resource == "*" for resource in resources if ":s3:" in resource)

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from devtools import package_lambda
+from devtools.package_lambda.target import (
+    LambdaTarget,
+    check_shared_objects,
+    lambda_target,
+    read_shared_object,
+)
 
 SETTINGS = json.loads((Path(__file__).resolve().parents[2] / "zappa_settings.json").read_text())
 X86_64, AARCH64 = 62, 183
@@ -47,18 +52,18 @@ def write_library(root: Path, name: str, glibc_versions: list[str], machine: int
     return path
 
 
-TARGET = package_lambda.LambdaTarget("python3.13", "x86_64")
+TARGET = LambdaTarget("python3.13", "x86_64")
 
 
 def test_the_prod_stage_targets_python313_on_amazon_linux_2023(prod_stage):
-    assert package_lambda.lambda_target(prod_stage) == TARGET
+    assert lambda_target(prod_stage) == TARGET
     assert TARGET.python == sys.version_info[:2] == (3, 13)
     assert TARGET.glibc == (2, 34)
 
 
 def test_reads_the_symbol_versions_and_machine_of_a_shared_object(tmp_path):
     needs = ["GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.28", "GLIBC_PRIVATE", "GLIBCXX_3.4.21", "CXXABI_1.3.9"]
-    shared = package_lambda.read_shared_object(write_library(tmp_path, "lib.so", needs))
+    shared = read_shared_object(write_library(tmp_path, "lib.so", needs))
     assert shared.machine == X86_64
     assert shared.needs["GLIBC"] == {(2, 2, 5), (2, 17), (2, 28)}
     assert shared.needs["GLIBCXX"] == {(3, 4, 21)} and shared.needs["CXXABI"] == {(1, 3, 9)}
@@ -77,7 +82,7 @@ def test_reads_the_symbol_versions_and_machine_of_a_shared_object(tmp_path):
 def test_what_amazon_linux_2023_provides_is_accepted(tmp_path, versions, highest):
     write_library(tmp_path, "pkg/_ext.cpython-313-x86_64-linux-gnu.so", versions)
     write_library(tmp_path, "pkg.libs/libold.so.1.2", ["GLIBC_2.3"])
-    assert package_lambda.check_shared_objects(tmp_path, TARGET) == {"GLIBC": highest}
+    assert check_shared_objects(tmp_path, TARGET) == {"GLIBC": highest}
 
 
 @pytest.mark.parametrize("version", ["GLIBC_2.35", "GLIBC_2.38"])
@@ -85,7 +90,7 @@ def test_a_shared_object_needing_a_newer_glibc_fails_the_build(tmp_path, version
     write_library(tmp_path, "fine.so", ["GLIBC_2.17"])
     write_library(tmp_path, "pkg.libs/libnew.so.3", ["GLIBC_2.17", version])
     with pytest.raises(SystemExit) as refused:
-        package_lambda.check_shared_objects(tmp_path, TARGET)
+        check_shared_objects(tmp_path, TARGET)
     message = str(refused.value)
     assert f"pkg.libs/libnew.so.3 needs {version}" in message
     assert "fine.so" not in message
@@ -95,17 +100,17 @@ def test_a_library_linked_for_glibc_236_relr_fails_the_build(tmp_path):
     # Linkers on glibc 2.36+ systems may ask for GLIBC_ABI_DT_RELR, a version node 2.34 does not have.
     write_library(tmp_path, "pkg/_relr.so", ["GLIBC_2.17", "GLIBC_ABI_DT_RELR"])
     with pytest.raises(SystemExit, match=r"pkg/_relr.so needs GLIBC_2.36"):
-        package_lambda.check_shared_objects(tmp_path, TARGET)
+        check_shared_objects(tmp_path, TARGET)
 
 
 def test_cpp_code_is_held_to_amazon_linux_2023s_libstdcxx(tmp_path):
     # libheif in pillow-heif's wheel, for one, links the system's libstdc++.so.6.
     write_library(tmp_path, "ok/libheif.so.1", ["GLIBC_2.17", "GLIBCXX_3.4.22", "CXXABI_1.3.9"])
-    needs = package_lambda.check_shared_objects(tmp_path, TARGET)
+    needs = check_shared_objects(tmp_path, TARGET)
     assert needs == {"GLIBC": (2, 17), "GLIBCXX": (3, 4, 22), "CXXABI": (1, 3, 9)}
     write_library(tmp_path, "new/libcxx20.so.1", ["GLIBC_2.17", "GLIBCXX_3.4.30", "CXXABI_1.3.14"])
     with pytest.raises(SystemExit) as refused:
-        package_lambda.check_shared_objects(tmp_path, TARGET)
+        check_shared_objects(tmp_path, TARGET)
     assert "new/libcxx20.so.1 needs GLIBCXX_3.4.30" in str(refused.value)
     assert "new/libcxx20.so.1 needs CXXABI_1.3.14" in str(refused.value)
     assert "libheif" not in str(refused.value)
@@ -114,9 +119,9 @@ def test_cpp_code_is_held_to_amazon_linux_2023s_libstdcxx(tmp_path):
 def test_another_machines_code_fails_the_build(tmp_path):
     write_library(tmp_path, "pkg/_ext.so", ["GLIBC_2.17"], machine=AARCH64)
     with pytest.raises(SystemExit, match=r"pkg/_ext.so is not x86_64 code"):
-        package_lambda.check_shared_objects(tmp_path, TARGET)
-    arm = package_lambda.LambdaTarget("python3.13", "arm64")
-    assert package_lambda.check_shared_objects(tmp_path, arm) == {"GLIBC": (2, 17)}
+        check_shared_objects(tmp_path, TARGET)
+    arm = LambdaTarget("python3.13", "arm64")
+    assert check_shared_objects(tmp_path, arm) == {"GLIBC": (2, 17)}
 
 
 def test_pip_is_asked_for_every_manylinux_level_the_runtime_loads():
@@ -128,7 +133,7 @@ def test_pip_is_asked_for_every_manylinux_level_the_runtime_loads():
     assert not any(platform.startswith("manylinux_2_35") for platform in platforms)
     assert args[args.index("--python-version") + 1] == "3.13"
     assert "--only-binary=:all:" in args and args[args.index("--implementation") + 1] == "cp"
-    arm = package_lambda.LambdaTarget("python3.13", "arm64").pip_args()
+    arm = LambdaTarget("python3.13", "arm64").pip_args()
     assert "manylinux_2_28_aarch64" in arm and not any("x86_64" in arg for arg in arm)
 
 
@@ -142,7 +147,7 @@ def test_pip_is_asked_for_every_manylinux_level_the_runtime_loads():
 )
 def test_a_runtime_this_interpreter_cannot_build_for_is_refused(stage, refusal):
     with pytest.raises(SystemExit, match=refusal):
-        package_lambda.lambda_target(stage)
+        lambda_target(stage)
 
 
 def test_one_python_everywhere():

@@ -9,7 +9,9 @@ import zipfile
 
 import pytest
 
-from devtools import package_lambda
+from devtools.package_lambda.build import HANDLER_REQUIREMENTS, REQUIREMENTS_FILE, ZAPPA_REQUIREMENT
+from devtools.package_lambda.harness import scheduled_event
+from devtools.package_lambda.requirements import normalized_name, requirement_pins
 from tests.factories import jpeg_bytes
 
 pytestmark = pytest.mark.integration
@@ -37,10 +39,8 @@ def create_gallery(service, **overrides) -> dict:
 # ---- the artifact -------------------------------------------------------------------------------------
 
 
-PINS = package_lambda.requirement_pins(
-    package_lambda.REQUIREMENTS_FILE.read_text().splitlines()
-    + package_lambda.HANDLER_REQUIREMENTS
-    + [package_lambda.ZAPPA_REQUIREMENT]
+PINS = requirement_pins(
+    REQUIREMENTS_FILE.read_text().splitlines() + HANDLER_REQUIREMENTS + [ZAPPA_REQUIREMENT]
 )
 
 
@@ -82,7 +82,7 @@ def test_every_shipped_distribution_is_pinned(lambda_package):
     """The zip is built from pins alone, transitive ones included, so every build ships the same."""
     with zipfile.ZipFile(lambda_package.zip_path) as archive:
         shipped = {
-            package_lambda.normalized_name(match.group(1)): match.group(2)
+            normalized_name(match.group(1)): match.group(2)
             for name in archive.namelist()
             if (match := re.match(r"([^/]+)-([^-/]+)\.dist-info/METADATA$", name))
         }
@@ -177,13 +177,13 @@ def test_bad_json_body_is_a_bad_request(packaged_service):
 
 
 def test_keep_warm_event_is_answered(packaged_service):
-    outcome = packaged_service.invoke(package_lambda.scheduled_event("handler.keep_warm_callback"))
+    outcome = packaged_service.invoke(scheduled_event("handler.keep_warm_callback"))
     assert outcome["response"] is None
 
 
 @pytest.mark.parametrize("function", ["update_gallery_photos", "update_galleries_metadata"])
 def test_scheduled_metadata_scan_runs(packaged_service, function):
-    outcome = packaged_service.invoke(package_lambda.scheduled_event(f"photos.events.{function}"))
+    outcome = packaged_service.invoke(scheduled_event(f"scans.events.{function}"))
     assert isinstance(outcome["response"], dict), outcome
 
 

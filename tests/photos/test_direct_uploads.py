@@ -5,7 +5,7 @@ import json
 
 import requests
 
-from gallery_project.aws import s3_client
+from core.aws import s3_client
 from photos import imaging
 from photos.serializers import ACCEPTED_CONTENT_TYPES
 from tests.factories import jpeg_bytes

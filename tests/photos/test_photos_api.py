@@ -6,8 +6,8 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core.aws import s3_client
 from galleries.models import Gallery
-from gallery_project.aws import s3_client
 from photos.models import GalleryPhoto
 from tests.factories import bomb_png, gif_bytes, jpeg_bytes, png_bytes, truncated_jpeg
 

@@ -7,8 +7,8 @@ import pytest
 from botocore.exceptions import ClientError
 from django.conf import settings
 
+from core.aws import s3_client
 from galleries.models import Gallery
-from gallery_project.aws import s3_client
 from photos.models import GalleryPhoto
 from tests.factories import jpeg_bytes
 

@@ -7,10 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 from rest_framework.test import APIClient
 
 from photos.models import GalleryPhoto
-from ratings import services
+from photos.services import rate as services
+from ratings import services as rating_services
 from ratings.models import PhotoRating
 
 EMPTY_HISTOGRAM = {str(stars): 0 for stars in range(1, 6)}
@@ -47,7 +49,7 @@ def assert_envelope(response, status: int, field: str | None = None):
 def ticking_clock(monkeypatch):
     """ratedAt values one second apart, so "ratedAt moves" is seen even within a millisecond."""
     seconds = itertools.count()
-    monkeypatch.setattr(services, "now_iso", lambda: f"2024-05-01T12:00:{next(seconds):02d}.000Z")
+    monkeypatch.setattr(rating_services, "now_iso", lambda: f"2024-05-01T12:00:{next(seconds):02d}.000Z")
 
 
 def test_rating_is_stored_with_the_guide_fields_and_counted(backend, photo_id, rate, client):
@@ -217,10 +219,11 @@ def test_a_photo_without_a_histogram_gets_one_counted_from_its_stored_ratings(ba
 def test_rating_writes_that_keep_colliding_give_up_with_409(aws, photo_id, rate, monkeypatch):
     cancelled = ClientError({"Error": {"Code": "TransactionCanceledException"}}, "TransactWriteItems")
 
-    def always_cancelled(*args):
-        raise TransactWriteError("cancelled", cause=cancelled)
+    class AlwaysCancelled(TransactWrite):
+        def _commit(self):
+            raise TransactWriteError("cancelled", cause=cancelled)
 
-    monkeypatch.setattr(services, "_commit_rating", always_cancelled)
+    monkeypatch.setattr(rating_services, "TransactWrite", AlwaysCancelled)
     monkeypatch.setattr(services, "RETRY_PAUSE_SECONDS", 0)
     assert_envelope(rate(photo_id, "v1", 4), 409)
 

@@ -3,8 +3,8 @@
 import pytest
 from django.conf import settings
 
+from core.aws import s3_client
 from galleries.services import gallery_create
-from gallery_project.aws import s3_client
 from tests.factories import jpeg_bytes
 
 

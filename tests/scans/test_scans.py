@@ -8,13 +8,17 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from core import storage
+from core.aws import s3_client
+from core.records import ServiceRecord
 from galleries.models import Gallery
-from galleries.scans import galleries_metadata_scan
-from gallery_project.aws import s3_client
-from photos import events, scans
 from photos.models import GalleryPhoto
-from photos.scans import gallery_photos_scan
 from ratings.models import PhotoRating
+from scans import events
+from scans import photos_scan as scans
+from scans.galleries_scan import galleries_metadata_scan
+from scans.photos_scan import gallery_photos_scan
+from scans.summary import ScanSummary
 from tests.factories import jpeg_bytes
 
 RENDITION_NAMES = {f"{name}.{ext}" for name in ("thumb", "web") for ext in ("jpg", "webp")}
@@ -30,8 +34,8 @@ def bucket_keys(prefix: str = "") -> set[str]:
 
 
 def photo_items(gallery_id: str) -> list[GalleryPhoto]:
-    """The gallery's photo items (claims excluded), in number order."""
-    items = GalleryPhoto.query(gallery_id, GalleryPhoto.photo_id < scans.CLAIM_PREFIX, consistent_read=True)
+    """The gallery's photo items, in number order."""
+    items = GalleryPhoto.query(gallery_id, consistent_read=True)
     return sorted(items, key=lambda photo: int(photo.photo_number))
 
 
@@ -175,7 +179,8 @@ def test_a_file_that_is_not_an_image_fails_with_a_reason(aws, put_object, make_g
     [failure] = summary["failures"]
     assert failure["key"] == f"galleries/{gallery_id}/notes.txt" and failure["reason"]
     assert not bucket_keys("renditions/")
-    assert not list(GalleryPhoto.query(gallery_id))  # the claim was released
+    assert not list(GalleryPhoto.query(gallery_id))
+    assert not list(ServiceRecord.scan())  # the claim was released
 
 
 def test_objects_without_a_gallery_are_reported_and_adopted_with_the_flag(aws, put_object):
@@ -412,7 +417,7 @@ def test_command_prints_plain_progress_lines_off_a_terminal_and_dry_run_writes_n
 
 
 def test_progress_display_redraws_one_line_on_a_terminal():
-    from photos.management import ProgressDisplay
+    from scans.management.progress import ProgressDisplay
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -420,7 +425,7 @@ def test_progress_display_redraws_one_line_on_a_terminal():
 
     terminal = Terminal()
     display = ProgressDisplay(terminal, interval=0)
-    summary = scans.ScanSummary(scan="gallery_photos")
+    summary = ScanSummary(scan="gallery_photos")
     for _ in range(3):
         summary.scanned += 1
         display(summary)
@@ -467,7 +472,7 @@ def test_ten_thousand_objects_stream_in_bounded_memory(aws, make_gallery, put_ob
     # what the scan holds, and it must stay within one listing page (tracemalloc would triple the runtime).
     originals_prefix = f"galleries/{gallery_id}/"
     pulled, widest_gap = {}, [0]
-    real_objects_list = scans.objects_list
+    real_objects_list = storage.objects_list
 
     def counted_listing(prefix):
         for item in real_objects_list(prefix):
@@ -477,7 +482,7 @@ def test_ten_thousand_objects_stream_in_bounded_memory(aws, make_gallery, put_ob
     def watch(summary):
         widest_gap[0] = max(widest_gap[0], pulled.get(originals_prefix, 0) - summary.scanned)
 
-    monkeypatch.setattr(scans, "objects_list", counted_listing)
+    monkeypatch.setattr(storage, "objects_list", counted_listing)
     dynamodb_calls = []
     connection = GalleryPhoto._get_connection().connection
     connection.client.meta.events.register(

@@ -1,6 +1,8 @@
-"""``manage.py update_gallery_photos``: the photos scan (photos.scans.gallery_photos_scan)."""
+"""``manage.py update_gallery_photos``: the photos scan (scans.photos_scan.gallery_photos_scan)."""
 
-from photos.management import ScanCommand
+from scans.management.progress import ScanCommand
+from scans.photos_scan import gallery_photos_scan
+from scans.summary import Progress, ScanSummary
 
 
 class Command(ScanCommand):
@@ -14,9 +16,7 @@ class Command(ScanCommand):
             help="Create a gallery for objects under galleries/{id}/ that has no gallery item.",
         )
 
-    def run_scan(self, *, progress, **options):
-        from photos.scans import gallery_photos_scan
-
+    def run_scan(self, *, progress: Progress, **options) -> ScanSummary:
         return gallery_photos_scan(
             gallery_id=options["gallery_id"],
             dry_run=options["dry_run"],

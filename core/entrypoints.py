@@ -1,0 +1,52 @@
+"""Management commands and Lambda events meet domain errors here: mapped once for both edges.
+
+HTTP has its own mapping in ``core.http_errors``; a command prints the sentence and exits non-zero, a
+Lambda event answers ``{"error", "code", "details"}`` instead of failing the invocation (a scheduled
+event that names a missing gallery would otherwise be retried for nothing).
+"""
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import django
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError
+
+from core.errors import DomainError
+
+logger = logging.getLogger("gallery.entrypoints")
+
+
+def error_body(error: DomainError) -> dict:
+    return {"error": error.message, "code": error.code, "details": error.details}
+
+
+class DomainCommand(BaseCommand):
+    """A command whose domain errors end it with their sentence (``CommandError``), not a traceback."""
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except DomainError as error:
+            raise CommandError(error.message) from None
+
+
+EventHandler = Callable[[Any, Any], dict]
+
+
+def lambda_event(handler: EventHandler) -> EventHandler:
+    """A Lambda entry point (Zappa ``events``): Django set up first, domain errors answered as a body."""
+
+    @functools.wraps(handler)
+    def entry(event, context=None) -> dict:
+        if not apps.ready:  # Zappa sets Django up for events; a bare Lambda invocation may not have
+            django.setup()
+        try:
+            return handler(event, context)
+        except DomainError as error:
+            logger.warning("%s refused: %s", handler.__name__, error.message)
+            return error_body(error)
+
+    return entry

@@ -1,0 +1,144 @@
+"""The HTTP edge of errors: one envelope, the DRF exception handler and Django's JSON fallbacks.
+
+Every error the service answers looks like ``{"error": "<sentence>", "details": {...}}``. Services raise
+the domain errors of ``core.errors``; views may raise DRF's exceptions or ``ApiError``. This module is the
+only place that turns either (and anything unexpected) into a status and the envelope.
+"""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from core.errors import Conflict, DomainError, Mismatch, NotFound, Rejected, storage_errors
+
+logger = logging.getLogger("gallery.errors")
+
+# The status of each domain error; a refused file's status depends on why it was refused.
+_DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    Mismatch: status.HTTP_400_BAD_REQUEST,
+}
+_REJECTION_STATUS = {
+    "empty": 400, "not_an_image": 415, "unsupported_format": 415, "corrupt": 400,
+    "too_many_pixels": 413, "too_large": 413, "extension_mismatch": 400, "gallery_gone": 404,
+    "storage_unavailable": 503, "upload_missing": 400,
+}  # fmt: skip
+
+
+def status_for(error: DomainError) -> int:
+    """The HTTP status that answers a domain error."""
+    if isinstance(error, Rejected):
+        return _REJECTION_STATUS.get(error.code, status.HTTP_400_BAD_REQUEST)
+    for klass, code in _DOMAIN_STATUS.items():
+        if isinstance(error, klass):
+            return code
+    return status.HTTP_400_BAD_REQUEST
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A storage service did not answer; nothing was changed. Try again shortly."
+    default_code = "storage_unavailable"
+
+
+class ApiError(exceptions.APIException):
+    """A view's own answer: status, sentence and details, e.g. ``ApiError(400, "...", details={})``."""
+
+    def __init__(self, status_code: int, message: str, *, details=None, code: str = "error"):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.details = details or {}
+
+
+_SENTENCES = {
+    exceptions.ValidationError: "The request is not valid; see details for each field.",
+    exceptions.ParseError: "The request body could not be parsed.",
+    exceptions.NotAuthenticated: "A curator key is required: send 'Authorization: Bearer <key>'.",
+    exceptions.AuthenticationFailed: "The curator key is not valid.",
+    exceptions.PermissionDenied: "You are not allowed to do this.",
+    exceptions.MethodNotAllowed: "This method is not allowed here.",
+    exceptions.UnsupportedMediaType: "This content type is not supported here.",
+    exceptions.NotAcceptable: "No acceptable representation is available.",
+    exceptions.Throttled: "Too many requests; slow down and try again later.",
+}
+
+
+def envelope(message: str, details=None) -> dict:
+    return {"error": message, "details": details if details is not None else {}}
+
+
+def _as_envelope(exc: exceptions.APIException) -> dict:
+    if isinstance(exc, ApiError):
+        return envelope(str(exc.detail), exc.details)
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return envelope(_SENTENCES[exceptions.ValidationError], fields)
+    for klass, sentence in _SENTENCES.items():
+        if isinstance(exc, klass):
+            details: dict[str, object] = {"reason": str(exc.detail)} if str(exc.detail) != sentence else {}
+            wait = getattr(exc, "wait", None)
+            if isinstance(exc, exceptions.Throttled) and wait is not None:
+                details["retryAfterSeconds"] = int(wait)
+            return envelope(sentence, details)
+    return envelope(str(exc.detail))
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every error becomes the envelope; nothing answers an HTML page."""
+    if isinstance(exc, DomainError):
+        return Response(envelope(exc.message, exc.details), status=status_for(exc))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(NotFound.default_message)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ValidationError({"non_field_errors": ["Too many fields in the request."]})
+
+    if isinstance(exc, exceptions.APIException):
+        headers = {}
+        auth_header, wait = getattr(exc, "auth_header", None), getattr(exc, "wait", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        if wait:
+            headers["Retry-After"] = str(int(wait))
+        return Response(_as_envelope(exc), status=exc.status_code, headers=headers)
+
+    request = context.get("request") if context else None
+    request_id = getattr(request, "request_id", "-")  # DRF's Request reads it from the HttpRequest
+    if isinstance(exc, storage_errors()):
+        logger.exception("storage error (request %s)", request_id)
+        body = _as_envelope(ServiceUnavailable())
+        body["details"] = {"requestId": request_id}
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    logger.exception("unhandled error (request %s)", request_id)
+    return Response(
+        envelope("Something went wrong on our side; the error was logged.", {"requestId": request_id}),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def json_not_found(request, exception=None, *args, **kwargs):
+    """Django's handler404 and the catch-all route: unknown URLs answer the envelope, not HTML."""
+    return JsonResponse(envelope("No such endpoint.", {"path": request.path}), status=404)
+
+
+def json_bad_request(request, exception=None, *args, **kwargs):
+    return JsonResponse(envelope("The request could not be understood."), status=400)
+
+
+def json_server_error(request, *args, **kwargs):
+    request_id = getattr(request, "request_id", "-")
+    return JsonResponse(
+        envelope("Something went wrong on our side; the error was logged.", {"requestId": request_id}),
+        status=500,
+    )

@@ -1,0 +1,116 @@
+"""Short-lived service records: one table for every kind, keyed ``kind#id``, expiring by itself.
+
+Scan claims are the first kind; photo-write intents, upload-key claims, idempotency results and sessions
+join them as later issues add them. Domain entities (galleries, photos, ratings, curator keys) keep their
+own tables, and no intent or pending state ever lives in theirs.
+
+A record has an owner (who may change it), a status, and ``expiresAt`` (DynamoDB's TTL attribute).
+DynamoDB deletes expired items lazily (up to days later; the local emulator never does), so every read
+and every conditional take here treats an expired record as absent.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from pynamodb.attributes import MapAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.models import Model
+
+
+class ServiceRecord(Model):
+    class Meta:
+        table_name = settings.SERVICE_RECORDS_TABLE
+        billing_mode = "PAY_PER_REQUEST"
+
+    record_key = UnicodeAttribute(hash_key=True, attr_name="recordKey")  # "<kind>#<id>"
+    kind = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    status = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name="expiresAt")
+    data: MapAttribute = MapAttribute(default=dict)  # what the kind needs to remember (ids, keys)
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= datetime.now(UTC)
+
+
+def record_key(kind: str, record_id: str) -> str:
+    return f"{kind}#{record_id}"
+
+
+def record_get(kind: str, record_id: str, *, include_expired: bool = False) -> ServiceRecord | None:
+    """The live record, or None when there is none or it has expired (``include_expired`` returns an
+    expired one too, for a taker that must judge what its dead holder may have done)."""
+    try:
+        record = ServiceRecord.get(record_key(kind, record_id), consistent_read=True)
+    except ServiceRecord.DoesNotExist:
+        return None
+    return record if include_expired or not record.expired else None
+
+
+def record_take(
+    kind: str,
+    record_id: str,
+    *,
+    owner: str,
+    status: str,
+    lifetime: timedelta,
+    data: dict | None = None,
+    replacing: ServiceRecord | None = None,
+) -> ServiceRecord | None:
+    """Write the record if nobody holds it (none, or expired), or exactly over ``replacing``.
+
+    Returns the record, or None when someone else holds it. The condition makes two takers race safely:
+    one write wins, the other learns it lost.
+    """
+    now = datetime.now(UTC)
+    record = ServiceRecord(
+        record_key(kind, record_id),
+        kind=kind,
+        owner=owner,
+        status=status,
+        expires_at=now + lifetime,
+        data=data or {},
+    )
+    if replacing is None:
+        condition = ServiceRecord.record_key.does_not_exist() | (ServiceRecord.expires_at <= now)
+    else:
+        # Take over exactly the record we judged, not one written since.
+        condition = (ServiceRecord.owner == replacing.owner) & (
+            ServiceRecord.expires_at == replacing.expires_at
+        )
+    try:
+        record.save(condition=condition)
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return record
+
+
+def record_update(record: ServiceRecord, *, status: str, lifetime: timedelta, data: dict) -> None:
+    """Move a record its owner holds to a new status, lifetime and data."""
+    record.update(
+        actions=[
+            ServiceRecord.status.set(status),
+            ServiceRecord.expires_at.set(datetime.now(UTC) + lifetime),
+            ServiceRecord.data.set(data),
+        ],
+        condition=ServiceRecord.owner == record.owner,
+    )
+
+
+def record_release(record: ServiceRecord) -> bool:
+    """Delete a record its owner holds; False when someone else has taken it meanwhile."""
+    try:
+        record.delete(condition=ServiceRecord.owner == record.owner)
+    except DeleteError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def record_drop(kind: str, record_id: str) -> None:
+    """Delete a record whoever holds it (its subject is gone)."""
+    ServiceRecord(record_key(kind, record_id)).delete()

@@ -1,0 +1,188 @@
+"""Run the zip the way Lambda does: unpacked, fed API Gateway and EventBridge events; moto as a server."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+RESPONSE_MARK = "@@lambda-response@@ "
+# Runs in `python -I -S` (no site-packages, no script dir on sys.path): it sees only the unpacked package,
+# imports the zip-root handler as Lambda's `handler.lambda_handler` and serves one JSON event per stdin line.
+DRIVER_SOURCE = f"""
+import contextlib, io, json, sys, traceback
+sys.path.insert(0, sys.argv[1])
+import handler
+
+
+class Context:
+    aws_request_id = "local-request"
+    function_name = "gallery-backend-local"
+    memory_limit_in_mb = 1769
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gallery-backend-local"
+
+    def get_remaining_time_in_millis(self):
+        return 300_000
+
+
+out = sys.stdout
+for line in sys.stdin:
+    result = {{}}
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        try:
+            result["response"] = handler.lambda_handler(json.loads(line), Context())
+        except Exception:
+            result["error"] = traceback.format_exc()
+    result["stdout"] = captured.getvalue()
+    out.write({RESPONSE_MARK!r} + json.dumps(result, default=str) + "\\n")
+    out.flush()
+"""
+
+
+def api_gateway_event(
+    method: str,
+    path: str = "/galleries",
+    *,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    base64_body: bool = False,
+    stage: str = "prod",
+) -> dict:
+    """An API Gateway REST API (v1 proxy integration) event, as API Gateway sends it to Lambda."""
+    all_headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "X-Forwarded-Proto": "https"}
+    all_headers.update(headers or {})
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": "local-request",
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "lambda-harness"},
+        },
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }
+
+
+def scheduled_event(function: str, project_stage: str = "gallery-backend-prod") -> dict:
+    """The EventBridge event Zappa's schedule sends; the handler reads the function from the rule name."""
+    return {
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{project_stage}-{function}"],
+        "detail": {},
+    }
+
+
+def unpack(zip_path: Path, directory: Path) -> Path:
+    """Unpack the zip into `directory/task` (Lambda's /var/task) with the driver beside it."""
+    task = directory / "task"
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(task)
+    (directory / "drive_lambda.py").write_text(DRIVER_SOURCE)
+    return task
+
+
+class PackagedLambda:
+    """One fresh interpreter running the unpacked package; `invoke` sends an event and returns the answer."""
+
+    def __init__(self, task_dir: Path, environment: dict[str, str], stderr_path: Path, python_flags=()):
+        self.stderr_path = stderr_path
+        self._stderr = stderr_path.open("w")
+        driver = task_dir.parent / "drive_lambda.py"
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", *python_flags, str(driver), str(task_dir)],
+            cwd=task_dir,
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+
+    def invoke(self, event: dict) -> dict:
+        """{"response": <handler return value>, "stdout": <what it printed>} or {"error": <traceback>}."""
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            if line.startswith(RESPONSE_MARK):
+                return json.loads(line[len(RESPONSE_MARK) :])
+        raise RuntimeError(f"the packaged Lambda exited; its stderr:\n{self.stderr_path.read_text()[-4000:]}")
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._stderr.close()
+
+
+def lambda_environment(dynamodb_url: str, s3_url: str) -> dict[str, str]:
+    """What the Lambda runtime would provide (credentials, region) plus the secret set outside the file."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+        "AWS_ENDPOINT_URL_S3": s3_url,
+        "DJANGO_SECRET_KEY": "packaged-lambda-test-secret-key-0123456789abcdef",
+        "BUCKET_NAME": "gallery-backend-prod-photos",
+        "LAMBDA_TASK_ROOT": "/var/task",
+    }
+
+
+class MotoServer:
+    """moto's server in its own process on 127.0.0.1 (its state is apart from any in-process mock_aws)."""
+
+    def __init__(self, log_path: Path, module: str = "moto.server"):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_until_listening()
+
+    def _wait_until_listening(self, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moto server exited with {self.process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("moto server did not start listening within 30 s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()

@@ -1,0 +1,1 @@
+"""Photo writes, one module per operation: upload, direct (browser-to-S3 uploads), delete, rerender, rate."""

@@ -1,0 +1,113 @@
+"""Deleting photos, and deleting a gallery with all its photos (photos sees galleries and ratings).
+
+Photo: one transaction marks the item as deleting (readers and raters stop seeing it) and applies the
+gallery's ``photo_removed`` change (count, and the cover moves to the next live photo); then the
+objects and ratings go; then the item. A failure part-way leaves an invisible item that a repeated
+delete, a gallery delete or the photos scan finishes.
+
+Gallery: every photo as above, a sweep of the gallery's prefixes, then the gallery item. In that order
+a failure part-way leaves a gallery with fewer photos, never photos without a gallery, and repeating
+the request finishes the job.
+"""
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from core import storage
+from core.aws import transaction_connection
+from core.clock import now_iso
+from core.errors import Conflict, Mismatch
+from galleries import derived
+from galleries.selectors import gallery_get
+from galleries.services import gallery_item_delete
+from photos import keys
+from photos.models import GalleryPhoto
+from photos.selectors import photo_first_live, photo_get
+from ratings.services import ratings_delete_for_photo
+
+MARK_ATTEMPTS = 3
+
+
+def photo_delete(
+    *, gallery_id: str, photo_id: str, expected_s3_key: str | None = None, expected_number: int | None = None
+) -> GalleryPhoto:
+    """Delete a photo, its objects and its ratings, and take it off the gallery's count and cover.
+
+    The keys deleted are the ones stored on the item; a client's ``s3Key`` or ``photoNumber`` is only
+    compared with them, and a mismatch refuses the request.
+    """
+    photo = photo_get(gallery_id=gallery_id, photo_id=photo_id, include_deleting=True)
+    mismatches = {}
+    if expected_s3_key is not None and expected_s3_key != photo.s3_key:
+        mismatches["s3Key"] = ["Does not match the stored key of this photo."]
+    if expected_number is not None and expected_number != int(photo.photo_number):
+        mismatches["photoNumber"] = ["Does not match the stored number of this photo."]
+    if mismatches:
+        raise Mismatch("The photo in the request does not match the stored photo.", details=mismatches)
+    if photo.deleting_at is None:
+        _mark_deleting(photo)
+    photo_purge(photo)
+    return photo
+
+
+def _mark_deleting(photo: GalleryPhoto) -> None:
+    for _ in range(MARK_ATTEMPTS):
+        gallery = gallery_get(gallery_id=photo.gallery_id)
+        successor = None
+        if gallery.cover_photo_id == photo.photo_id:
+            first = photo_first_live(gallery_id=photo.gallery_id, excluding=photo.photo_id)
+            if first is not None:
+                successor = derived.Cover(first.photo_id, int(first.photo_number), first.full_size_url)
+        change = derived.photo_removed(gallery=gallery, photo_id=photo.photo_id, successor=successor)
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.update(
+                    photo,
+                    actions=[GalleryPhoto.deleting_at.set(now_iso())],
+                    condition=GalleryPhoto.deleting_at.does_not_exist() & GalleryPhoto.photo_id.exists(),
+                )
+                transaction.update(change.gallery, actions=change.actions, condition=change.condition)
+            return
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
+            # Someone else moved the cover or started this delete meanwhile: look again.
+            current = photo_get(gallery_id=photo.gallery_id, photo_id=photo.photo_id, include_deleting=True)
+            if current.deleting_at is not None:
+                return
+    raise Conflict("The gallery kept changing while this photo was being deleted; try again.")
+
+
+def photo_purge(photo: GalleryPhoto) -> None:
+    """Remove a photo's objects (only inside its gallery's prefixes) and ratings, then its item."""
+    own_keys: list[str] = [key for key in [photo.s3_key, *(photo.rendition_keys or [])] if key]
+    storage.objects_delete([key for key in own_keys if keys.belongs_to_gallery(key, photo.gallery_id)])
+    ratings_delete_for_photo(photo_id=photo.photo_id)
+    photo.delete()
+
+
+def photos_delete_for_gallery(*, gallery_id: str) -> int:
+    """Delete every photo of a gallery (objects, ratings, items); returns how many.
+
+    A last sweep of the gallery's prefixes removes objects no item pointed to.
+    """
+    deleted = 0
+    for photo in GalleryPhoto.query(gallery_id, consistent_read=True):
+        if photo.deleting_at is None:
+            # Hidden first, so a rating committed meanwhile is refused instead of left behind.
+            photo.update(actions=[GalleryPhoto.deleting_at.set(now_iso())])
+        photo_purge(photo)
+        deleted += 1
+    storage.objects_delete_prefix(keys.gallery_prefix(gallery_id))
+    storage.objects_delete_prefix(keys.renditions_prefix(gallery_id))
+    storage.objects_delete_prefix(keys.uploads_prefix(gallery_id))
+    return deleted
+
+
+def gallery_delete(*, gallery_id: str) -> int:
+    """Delete the gallery's photos (objects, items, ratings) first, then the gallery item; returns how
+    many photos were deleted."""
+    gallery = gallery_get(gallery_id=gallery_id)
+    deleted_photos = photos_delete_for_gallery(gallery_id=gallery_id)
+    gallery_item_delete(gallery=gallery)
+    return deleted_photos

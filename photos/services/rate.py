@@ -1,0 +1,45 @@
+"""Rating a photo: find the live photo, then ratings' transaction with the photo's "still alive" rule."""
+
+import random
+import time
+
+from core.errors import Conflict
+from photos.selectors import photo_alive, photo_find, photo_get
+from ratings import aggregate
+from ratings.selectors import rating_of
+from ratings.services import RatingRaced, RatingWritten, VisitorRating, aggregate_initialise, rating_commit
+
+# A rating write that keeps losing to concurrent writers of the same photo gives up after this many
+# tries (answering 409); the pauses between tries grow from a few milliseconds to about a quarter second.
+RATING_WRITE_ATTEMPTS = 10
+RETRY_PAUSE_SECONDS = 0.005
+RETRY_PAUSE_MAX_SECONDS = 0.25
+
+
+def photo_rate(*, photo_id: str, user_id: str, rating: int) -> RatingWritten:
+    """Record a visitor's rating of a live photo, replacing their earlier one.
+
+    Each try reads afresh (the photo, whose delete may have started; the visitor's earlier rating) and
+    commits one transaction (``ratings.services.rating_commit``); a try that lost a race starts again.
+    """
+    for attempt in range(RATING_WRITE_ATTEMPTS):
+        photo = photo_find(photo_id=photo_id)  # NotFound once the photo is gone or its delete has started
+        if not aggregate.is_ready(photo):
+            aggregate_initialise(photo=photo, alive=photo_alive())
+        previous = rating_of(photo_id=photo_id, user_id=user_id)
+        try:
+            written = rating_commit(
+                photo=photo, user_id=user_id, stars=rating, previous=previous, alive=photo_alive()
+            )
+        except RatingRaced:
+            _pause_before_retry(attempt)
+            continue
+        fresh = photo_get(gallery_id=photo.gallery_id, photo_id=photo_id, include_deleting=True)
+        return RatingWritten(VisitorRating(fresh, user_id, written), created=previous is None)
+    raise Conflict("Many visitors are rating this photo right now and the rating was not saved; try again.")
+
+
+def _pause_before_retry(attempt: int) -> None:
+    # Full jitter: writers that collided once spread out instead of colliding again in step.
+    ceiling = min(RETRY_PAUSE_MAX_SECONDS, RETRY_PAUSE_SECONDS * 2**attempt)
+    time.sleep(random.uniform(0, ceiling))

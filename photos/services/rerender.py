@@ -1,0 +1,57 @@
+"""Re-rendering a photo whose original changed under the same key (the photos scan finds these)."""
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+
+from core import storage
+from galleries import derived
+from photos import keys
+from photos.models import GalleryPhoto
+from photos.prepare import PreparedPhoto, photo_year
+from photos.services.upload import renditions_store
+
+
+def photo_rerender(
+    *, gallery_id: str, photo_id: str, previous_etag: str | None, prepared: PreparedPhoto, original_etag: str
+) -> bool:
+    """New renditions and metadata for a photo whose original changed; same number and keys.
+
+    Renditions are overwritten first, then the item changes on condition that nobody re-rendered it
+    meanwhile (its ETag is still the one we saw); False when that condition failed.
+    """
+    processed = prepared.image
+    photo = GalleryPhoto.get(gallery_id, photo_id, consistent_read=True)
+    rendition_keys: list[str] = []
+    urls = renditions_store(gallery_id, int(photo.photo_number), processed, rendition_keys)
+    unchanged: Condition = (
+        GalleryPhoto.original_etag.does_not_exist()
+        if previous_etag is None
+        else GalleryPhoto.original_etag == previous_etag
+    )
+    condition = unchanged & GalleryPhoto.deleting_at.does_not_exist()
+    try:
+        photo.update(
+            actions=[
+                GalleryPhoto.exif_data.set(processed.exif),
+                GalleryPhoto.width.set(processed.width),
+                GalleryPhoto.height.set(processed.height),
+                GalleryPhoto.content_type.set(processed.content_type),
+                GalleryPhoto.original_etag.set(original_etag),
+                GalleryPhoto.original_size.set(prepared.size),
+                GalleryPhoto.thumbnail_url.set(urls[("thumb", "jpeg")]),
+                GalleryPhoto.full_size_url.set(urls[("web", "jpeg")]),
+                GalleryPhoto.rendition_keys.set(rendition_keys),
+            ],
+            condition=condition,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    dropped = [str(key) for key in photo.rendition_keys or [] if key not in rendition_keys]
+    if dropped:
+        storage.objects_delete(key for key in dropped if keys.belongs_to_gallery(key, gallery_id))
+    year = photo_year(processed.exif)
+    if year is not None:
+        derived.year_add(gallery_id=gallery_id, year=year)
+    return True

@@ -1,0 +1,1 @@
+"""Photo endpoints by resource: photos, galleries read and deleted with their photos, ratings of photos."""

@@ -1,0 +1,80 @@
+"""The rating aggregate a photo item carries: how a rating changes it and what it derives.
+
+Ratings own this aggregate; it lives on the photo item (``ratingCount``, ``ratingSum``,
+``ratingHistogram``) so a photo's read answers it without touching PhotoRatings. The photo model declares
+the attributes with ``empty_histogram`` as the histogram's default; everything else about them is here:
+the stars that count, the ADD actions of a (re-)rating, the initialisation of items from before ratings,
+and the derived average and histogram every answer shows.
+"""
+
+from typing import Any
+
+RATING_VALUES = range(1, 6)
+
+
+def empty_histogram() -> dict[str, int]:
+    """Every bucket exists from the start, so a rating can ADD to a nested key."""
+    return {str(stars): 0 for stars in RATING_VALUES}
+
+
+def counted_value(value: Any) -> int | None:
+    """The stars a stored rating adds to the aggregate; None for no rating or a value older code allowed."""
+    return int(value) if value in RATING_VALUES else None
+
+
+def stored_histogram(item: Any) -> dict:
+    return item.rating_histogram.as_dict() if item.rating_histogram else {}
+
+
+def histogram(item: Any) -> dict[str, int]:
+    """The histogram as answered: every bucket, missing ones as 0."""
+    stored = stored_histogram(item)
+    return {str(stars): int(stored.get(str(stars), 0)) for stars in RATING_VALUES}
+
+
+def average(item: Any) -> float | None:
+    """The mean of the counted stars, to two decimals; None before the first rating."""
+    count = int(item.rating_count or 0)
+    return round(float(item.rating_sum) / count, 2) if count else None
+
+
+def is_ready(item: Any) -> bool:
+    """True when every histogram bucket exists (items written before ratings have none)."""
+    stored = stored_histogram(item)
+    return all(str(stars) in stored for stars in RATING_VALUES)
+
+
+def change_actions(model: Any, *, new: int, old: int | None) -> list:
+    """The ADD actions that move the aggregate from a visitor's ``old`` stars (or none) to ``new``."""
+    if new == old:
+        return []
+    buckets = model.rating_histogram
+    actions = [buckets[str(new)].add(1), model.rating_sum.add(new - (old or 0))]
+    if old is None:
+        actions.append(model.rating_count.add(1))
+    else:
+        actions.append(buckets[str(old)].add(-1))
+    return actions
+
+
+def bucket_exists(model: Any, stars: int):
+    """DynamoDB refuses an ADD to a nested key whose map is missing: the change is conditioned on it."""
+    return model.rating_histogram[str(stars)].exists()
+
+
+def initial_actions(model: Any, counts: dict[str, int]) -> list:
+    """Set the aggregate of an item from before ratings to what its stored ratings add up to."""
+    return [
+        model.rating_count.set(sum(counts.values())),
+        model.rating_sum.set(sum(int(stars) * n for stars, n in counts.items())),
+        model.rating_histogram.set(counts),
+    ]
+
+
+def not_ready(model: Any):
+    """The condition that some bucket is missing (only one of several first raters initialises)."""
+    condition = None
+    for stars in RATING_VALUES:
+        missing = model.rating_histogram[str(stars)].does_not_exist()
+        condition = missing if condition is None else condition | missing
+    return condition

@@ -1,0 +1,90 @@
+"""What a scan did (or, in a dry run, would do): the one summary both scans report everywhere.
+
+``as_dict`` is the answer of the API actions, the ``--json`` of the commands and the Lambda events' result.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+MAX_REPORTED_FAILURES = 100
+
+
+@dataclass
+class ScanSummary:
+    """What a scan did (or, in a dry run, would do); ``as_dict`` is the API, command and Lambda output."""
+
+    scan: str
+    gallery_id: str | None = None
+    dry_run: bool = False
+    scanned: int = 0
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    failures: list[dict] = field(default_factory=list)
+    missing_galleries: list[str] = field(default_factory=list)
+    galleries_created: list[str] = field(default_factory=list)
+    orphan_objects_removed: int = 0
+
+    def fail(self, reason: str, **where) -> None:
+        self.failed += 1
+        if len(self.failures) < MAX_REPORTED_FAILURES:
+            self.failures.append({**where, "reason": reason})
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.created
+            or self.updated
+            or self.removed
+            or self.orphan_objects_removed
+            or self.galleries_created
+        )
+
+    @property
+    def message(self) -> str:
+        verb = "would be " if self.dry_run else ""
+        parts = [
+            f"{count} {verb}{label}"
+            for count, label in (
+                (self.created, "created"),
+                (self.updated, "updated"),
+                (self.removed, "removed"),
+                (self.orphan_objects_removed, "orphan objects removed"),
+                (len(self.galleries_created), "galleries created"),
+            )
+            if count
+        ]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.missing_galleries:
+            parts.append(f"{len(self.missing_galleries)} galleries missing")
+        head = f"Scanned {self.scanned}: "
+        return head + (", ".join(parts) if parts else "nothing to change") + "."
+
+    def as_dict(self) -> dict:
+        return {
+            "scan": self.scan,
+            "galleryId": self.gallery_id,
+            "dryRun": self.dry_run,
+            "scanned": self.scanned,
+            "created": self.created,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "failures": self.failures,
+            "missingGalleries": self.missing_galleries,
+            "galleriesCreated": self.galleries_created,
+            "orphanObjectsRemoved": self.orphan_objects_removed,
+            "changed": self.changed,
+            "message": self.message,
+        }
+
+
+Progress = Callable[[ScanSummary], None]
+
+
+def no_progress(summary: ScanSummary) -> None:
+    return None
