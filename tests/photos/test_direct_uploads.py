@@ -95,3 +95,32 @@ def test_accepted_content_types_match_the_imaging_formats():
     assert set(ACCEPTED_CONTENT_TYPES) == {
         content_type for _, content_type in imaging.SUPPORTED_FORMATS.values()
     }
+
+
+def test_each_upload_object_is_read_from_s3_once_and_copied_not_sent_again(
+    aws, curator, gallery_id, settings, monkeypatch
+):
+    import botocore.client
+
+    uploads = slots(curator, gallery_id, "image/jpeg", "image/jpeg")
+    for slot in uploads:
+        assert post_to_slot(slot, jpeg_bytes(64, 48)) == 204
+    calls = []
+    real_call = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation, params):
+        calls.append((operation, params.get("Key"), params.get("CopySource", {}).get("Key")))
+        return real_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    body = {"uploads": [{"uploadKey": slot["uploadKey"]} for slot in uploads]}
+    response = curator.post(f"/api/galleries/{gallery_id}/photos/from-uploads", body, format="json")
+    assert response.status_code == 201, response.content
+    for slot in uploads:
+        key = slot["uploadKey"]
+        touching = [operation for operation, target, source in calls if key in (target, source)]
+        assert sorted(touching) == ["CopyObject", "GetObject"], touching  # one read, one server-side copy
+    originals = {photo["s3Key"] for photo in response.json()["photos"]}
+    assert not any(operation == "PutObject" and target in originals for operation, target, _ in calls)
+    for key in originals:  # the copy carries the detected type, not the one the browser declared
+        assert s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)["ContentType"] == "image/jpeg"

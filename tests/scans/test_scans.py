@@ -302,6 +302,34 @@ def test_two_runs_at_once_do_not_duplicate_photos(backend, put_object, make_gall
     assert current["photoCount"] == 8 and current["renditionsOwned"]
 
 
+def test_claims_live_in_the_records_table_and_a_dead_runs_claim_is_judged(backend, put_object, make_gallery):
+    """GalleryPhotos holds photos only; a claim says which photo it adopted, and one left by a run that
+    died after committing its photo is not taken for a second adoption."""
+    from datetime import timedelta
+
+    from core import records
+    from scans import claims
+
+    gallery_id = make_gallery()
+    key = f"galleries/{gallery_id}/IMG_0001.JPG"
+    put_object(key)
+    gallery_photos_scan(gallery_id=gallery_id)
+    assert all(item.photo_number is not None for item in GalleryPhoto.query(gallery_id))
+    [photo] = photo_items(gallery_id)
+    claim = records.record_get(claims.KIND, claims.claim_id_for(key))
+    assert (claim.status, claim.data.as_dict()["photoId"], claim.data.as_dict()["s3Key"]) == (
+        claims.ADOPTED,
+        photo.photo_id,
+        key,
+    )
+    # A run that committed the photo and died before marking its claim adopted: the lease ran out.
+    records.record_update(claim, status=claims.ADOPTING, lifetime=-timedelta(seconds=1), data={})
+    assert claims.claim_take(gallery_id=gallery_id, original_key=key, owner="another run") is None
+    # Without a photo for the key, the dead run's claim is taken over.
+    photo.delete()
+    assert claims.claim_take(gallery_id=gallery_id, original_key=key, owner="another run") is not None
+
+
 # ---------------------------------------------------------------- galleries scan
 
 

@@ -1,0 +1,48 @@
+"""Unexpected failures answer the envelope with a request id, never a stack trace or HTML."""
+
+from botocore.exceptions import EndpointConnectionError
+
+from galleries import selectors
+
+
+def test_unexpected_exception_is_a_500_envelope_with_request_id(aws, client, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(selectors, "gallery_get", explode)
+    response = client.get("/api/galleries/abc", HTTP_X_REQUEST_ID="req-123")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["details"] == {"requestId": "req-123"} and "secret" not in response.content.decode()
+    assert response["X-Request-Id"] == "req-123"
+
+
+def test_storage_outage_is_a_503_envelope(aws, client, monkeypatch):
+    def unreachable(**kwargs):
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    monkeypatch.setattr(selectors, "gallery_get", unreachable)
+    response = client.get("/api/galleries/abc")
+    assert response.status_code == 503 and set(response.json()) == {"error", "details"}
+
+
+def test_domain_errors_are_mapped_to_their_status_in_one_place():
+    from core.errors import Conflict, DomainError, Mismatch, NotFound, Rejected
+    from core.http_errors import exception_handler
+
+    cases = [
+        (NotFound("Gallery x does not exist."), 404),
+        (Conflict("Try again."), 409),
+        (Mismatch("Does not match.", details={"s3Key": ["Does not match."]}), 400),
+        (Rejected("Not an image.", code="not_an_image"), 415),
+        (Rejected("Too large.", code="too_large"), 413),
+        (Rejected("Gone.", code="gallery_gone"), 404),
+        (Rejected("Odd.", code="a_code_no_one_mapped"), 400),
+        (DomainError("Anything else a service refuses."), 400),
+    ]
+    for error, status in cases:
+        response = exception_handler(error, {})
+        assert (response.status_code, response.data) == (
+            status,
+            {"error": error.message, "details": error.details},
+        )
