@@ -45,10 +45,31 @@ class Mismatch(DomainError):
 
 
 class Rejected(DomainError):
-    """A file was refused; ``code`` says why (the owner of the rule lists its codes)."""
+    """Input was refused; ``code`` says why (the app that owns the rule lists its codes)."""
 
     code = "rejected"
-    default_message = "The file was refused."
+    default_message = "The input was refused."
+
+
+class Unsupported(Rejected):
+    """Input of a kind the service does not take (e.g. a file that is not an image of a known format)."""
+
+    code = "unsupported"
+    default_message = "This kind of input is not supported."
+
+
+class TooLarge(Rejected):
+    """Input over a limit (bytes, pixels)."""
+
+    code = "too_large"
+    default_message = "The input is over a limit."
+
+
+class Unavailable(DomainError):
+    """A backing service failed for this part of the work; what the message says was not kept."""
+
+    code = "unavailable"
+    default_message = "A storage service did not answer; nothing was changed. Try again shortly."
 
 
 def storage_errors() -> tuple[type[BaseException], ...]:

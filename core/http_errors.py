@@ -12,27 +12,33 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from core.errors import Conflict, DomainError, Mismatch, NotFound, Rejected, storage_errors
+from core.errors import (
+    Conflict,
+    DomainError,
+    Mismatch,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    Unsupported,
+    storage_errors,
+)
 
 logger = logging.getLogger("gallery.errors")
 
-# The status of each domain error; a refused file's status depends on why it was refused.
+# The status of each kind of domain error (the first class that matches); anything else a service
+# refuses (Rejected, Mismatch, DomainError itself) is a 400.
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
+    Unsupported: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     Mismatch: status.HTTP_400_BAD_REQUEST,
 }
-_REJECTION_STATUS = {
-    "empty": 400, "not_an_image": 415, "unsupported_format": 415, "corrupt": 400,
-    "too_many_pixels": 413, "too_large": 413, "extension_mismatch": 400, "gallery_gone": 404,
-    "storage_unavailable": 503, "upload_missing": 400,
-}  # fmt: skip
 
 
 def status_for(error: DomainError) -> int:
     """The HTTP status that answers a domain error."""
-    if isinstance(error, Rejected):
-        return _REJECTION_STATUS.get(error.code, status.HTTP_400_BAD_REQUEST)
     for klass, code in _DOMAIN_STATUS.items():
         if isinstance(error, klass):
             return code
@@ -47,7 +53,7 @@ class PayloadTooLarge(exceptions.APIException):
 
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "A storage service did not answer; nothing was changed. Try again shortly."
+    default_detail = Unavailable.default_message
     default_code = "storage_unavailable"
 
 

@@ -137,6 +137,24 @@ def year_add(*, gallery_id: str, year: int) -> bool:
     return True
 
 
+def drift_repair(gallery: Gallery, actions: list) -> bool:
+    """Apply ``drift_actions`` unless the gallery changed since it was read; False when it did.
+
+    Every photo write moves ``updatedAt``, so a concurrent upload or delete makes this fail and the caller
+    counts again rather than overwrite the gallery with stale counts.
+    """
+    try:
+        gallery.update(
+            actions=[*actions, Gallery.updated_at.set(now_iso())],
+            condition=Gallery.updated_at == gallery.updated_at,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def drift_actions(
     gallery: Gallery,
     *,

@@ -1,4 +1,6 @@
-"""Gallery reads: one gallery, and filtered, cursor-paginated listings."""
+"""Gallery reads: one gallery, which ids exist, and filtered, cursor-paginated listings."""
+
+from collections.abc import Iterator
 
 from core.errors import NotFound
 from core.pagination import Page, paginate
@@ -13,6 +15,19 @@ def gallery_get(*, gallery_id: str) -> Gallery:
         return Gallery.get(gallery_id, consistent_read=True)
     except Gallery.DoesNotExist:
         raise NotFound(f"Gallery {gallery_id} does not exist.") from None
+
+
+def gallery_ids() -> Iterator[str]:
+    """Every gallery's id (a scan of the table, streamed)."""
+    for gallery in Gallery.scan(attributes_to_get=["galleryId"]):
+        yield gallery.gallery_id
+
+
+def galleries_existing(*, gallery_ids: list[str]) -> set[str]:
+    """Which of these ids are galleries (one batch read; ids that cannot be gallery ids are not)."""
+    valid = [gallery_id for gallery_id in gallery_ids if is_valid_id(gallery_id)]
+    found = Gallery.batch_get(valid, consistent_read=True, attributes_to_get=["galleryId"]) if valid else ()
+    return {gallery.gallery_id for gallery in found}
 
 
 def gallery_exists(*, gallery_id: str) -> bool:

@@ -6,10 +6,10 @@ that sees all three; the rules for fields that follow photos are in ``galleries.
 import uuid
 from collections.abc import Iterable
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from core.clock import now_iso
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from galleries.models import LIST_PARTITION, Gallery, country_key
 from galleries.selectors import gallery_get
 
@@ -26,7 +26,7 @@ def gallery_create(
     gallery_id: str | None = None,
 ) -> Gallery:
     """A new gallery; ``gallery_id`` adopts a given id (a scan finding objects under that prefix),
-    and the write fails with PutError if that id exists already."""
+    and ``Conflict`` says that id exists already."""
     timestamp = now_iso()
     gallery = Gallery(
         gallery_id or uuid.uuid4().hex,
@@ -41,8 +41,13 @@ def gallery_create(
         created_at=timestamp,
         updated_at=timestamp,
     )
-    # The condition makes a (vanishingly unlikely) id collision fail instead of overwriting.
-    gallery.save(condition=Gallery.gallery_id.does_not_exist())
+    # The condition makes an id collision (a given id, or a vanishingly unlikely uuid) fail, not overwrite.
+    try:
+        gallery.save(condition=Gallery.gallery_id.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict(f"Gallery {gallery.gallery_id} exists already.") from None
+        raise
     return gallery
 
 

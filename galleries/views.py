@@ -18,7 +18,7 @@ from galleries.serializers import (
 )
 
 
-class GalleryViewSet(BaseViewSet):
+class GalleryBaseViewSet(BaseViewSet):
     """Galleries: anyone can read; curators create and update."""
 
     def get_serializer(self, *args, **kwargs):

@@ -1,4 +1,5 @@
-"""Create the tables and the bucket the service needs, if they are missing (idempotent)."""
+"""Create the tables and the bucket the service needs, if they are missing (idempotent); tidy what an
+older release left (``photos.legacy``)."""
 
 from django.conf import settings
 from pynamodb.indexes import GlobalSecondaryIndex
@@ -9,6 +10,7 @@ from core.records import ServiceRecord
 from core.storage import bucket_ensure
 from galleries.models import Gallery
 from gallery_project.models import CuratorKey
+from photos.legacy import legacy_claims_remove
 from photos.models import GalleryPhoto
 from ratings.models import PhotoRating
 
@@ -37,6 +39,11 @@ def resources_ensure(*, create_bucket: bool = True) -> list[str]:
         else:
             model.create_table(wait=True)  # PynamoDB also turns on the TTL attribute, when one is declared
             report.append(f"table {name}: created")
+    removed = legacy_claims_remove()
+    if removed:
+        report.append(
+            f"table {GalleryPhoto.Meta.table_name}: removed {removed} scan claims an older release kept there"
+        )
     if create_bucket:
         report.append(bucket_ensure(settings.BUCKET_NAME))
     return report

@@ -6,9 +6,11 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from gallery_project.environment import Env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+env = Env()
 # Unset variables are filled from `.local/env`, which `make run` writes; real environment variables win.
 # GALLERY_ENV_FILE names another file, or an empty string for none (the tests read none).
 _ENV_FILE = env.str("GALLERY_ENV_FILE", default=str(BASE_DIR / ".local" / "env"))

@@ -217,7 +217,8 @@ def _open(data: bytes, *, max_pixels: int | None) -> ImageFile.ImageFile:
 
 def _format(image: Image.Image) -> str:
     """The format ``_open`` accepted: always a key of SUPPORTED_FORMATS."""
-    assert image.format in SUPPORTED_FORMATS, image.format
+    if image.format is None or image.format not in SUPPORTED_FORMATS:  # _open refused these already
+        raise ImageError("unsupported_format", f"{image.format} images are not supported.")
     return image.format
 
 

@@ -69,3 +69,8 @@ class GalleryPhoto(Model):
 
     by_number = PhotoNumberIndex()
     by_photo_id = PhotoIdIndex()
+
+    def exif(self) -> dict:
+        """The EXIF fields as a plain dict (empty when none were read)."""
+        exif = self.exif_data
+        return exif.as_dict() if hasattr(exif, "as_dict") else dict(exif or {})

@@ -1,7 +1,8 @@
 """The one prepare step of every photo, whatever door it came in by: check the file, decode it, render it.
 
 Multipart uploads, direct-to-S3 uploads and the photos scan all call ``photo_prepare``; nothing is written
-to S3 or DynamoDB here. A file that cannot become a photo raises ``PhotoRejected`` with a code.
+to S3 or DynamoDB here. A file that cannot become a photo raises a ``core.errors.Rejected`` (or its
+``Unsupported``/``TooLarge`` kinds) whose code says why: ``photo_rejected`` makes them.
 """
 
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from core.errors import Rejected
+from core.errors import Rejected, TooLarge, Unsupported
 
 # File name extensions that promise a format; a file whose content disagrees is refused.
 _EXTENSION_FORMATS = {
@@ -21,9 +22,17 @@ _EXTENSION_FORMATS = {
 }  # fmt: skip
 
 
-class PhotoRejected(Rejected):
-    """A file refused as a photo. Codes: empty, not_an_image, unsupported_format, corrupt,
-    too_many_pixels, too_large, extension_mismatch, upload_missing, gallery_gone, storage_unavailable."""
+# Why a file is refused as a photo, and the kind of refusal each reason is (the edges map kinds).
+REJECTION_KINDS: dict[str, type[Rejected]] = {
+    "empty": Rejected, "corrupt": Rejected, "extension_mismatch": Rejected, "upload_missing": Rejected,
+    "not_an_image": Unsupported, "unsupported_format": Unsupported,
+    "too_many_pixels": TooLarge, "too_large": TooLarge,
+}  # fmt: skip
+
+
+def photo_rejected(code: str, message: str) -> Rejected:
+    """The refusal of a file, of the kind its reason is."""
+    return REJECTION_KINDS.get(code, Rejected)(message, code=code)
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ class PreparedPhoto:
     size: int
 
 
-def imaging() -> ModuleType:
+def load_imaging() -> ModuleType:
     """``photos.imaging``, imported on first use: with Pillow and its colour-management module it costs
     about 60 ms on a cold start (``python -X importtime -c "import photos.imaging"``: 59.6 ms; PIL.Image
     alone 33.5 ms, median of 15 fresh interpreters), which reads, ratings and deletes never need."""
@@ -68,34 +77,33 @@ def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
         size_check(incoming.size)  # before reading a byte, when the size is known up front
     data = incoming.read()
     size_check(len(data))
-    pixels = imaging()
+    imaging = load_imaging()
     try:
-        processed = pixels.process_image(data, max_pixels=settings.PHOTO_MAX_PIXELS)
-    except pixels.ImageError as error:
-        raise PhotoRejected(error.message, code=error.code) from None
+        processed = imaging.process_image(data, max_pixels=settings.PHOTO_MAX_PIXELS)
+    except imaging.ImageError as error:
+        raise photo_rejected(error.code, error.message) from None
     _check_extension(incoming.filename, processed.format)
     return PreparedPhoto(processed, len(data))
 
 
 def photo_year(exif: dict) -> int | None:
     """The year a photo was taken, from its EXIF (None when unknown or implausible)."""
-    return imaging().exif_year(exif)
+    return load_imaging().exif_year(exif)
 
 
 def size_check(size: int) -> None:
     """Refuse an empty file or one over PHOTO_MAX_BYTES (before reading it, when the size is known)."""
     if size == 0:
-        raise PhotoRejected("The file is empty.", code="empty")
+        raise photo_rejected("empty", "The file is empty.")
     if size > settings.PHOTO_MAX_BYTES:
         limit_mb = settings.PHOTO_MAX_BYTES / (1024 * 1024)
-        raise PhotoRejected(f"The file is larger than the {limit_mb:g} MB limit.", code="too_large")
+        raise photo_rejected("too_large", f"The file is larger than the {limit_mb:g} MB limit.")
 
 
 def _check_extension(filename: str, detected_format: str) -> None:
     extension = PurePosixPath(filename or "").suffix.lower().lstrip(".")
     promised = _EXTENSION_FORMATS.get(extension)
     if promised and promised != detected_format:
-        raise PhotoRejected(
-            f"The name ends in .{extension} but the file is a {detected_format} image.",
-            code="extension_mismatch",
+        raise photo_rejected(
+            "extension_mismatch", f"The name ends in .{extension} but the file is a {detected_format} image."
         )

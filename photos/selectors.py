@@ -1,5 +1,9 @@
 """Photo reads: one photo, a gallery's photos in photoNumber order with a tag filter, a visitor's rating."""
 
+from collections.abc import Iterator
+
+from pynamodb.expressions.condition import Condition
+
 from core.errors import NotFound
 from core.pagination import Page, paginate
 from core.validation import is_valid_id
@@ -29,9 +33,19 @@ def photo_find(*, photo_id: str) -> GalleryPhoto:
     raise NotFound(f"Photo {photo_id[:128]!r} does not exist.")
 
 
+def is_live() -> Condition:
+    """The condition that a photo's delete has not started: readers see only these."""
+    return GalleryPhoto.deleting_at.does_not_exist()
+
+
+def photo_alive() -> Condition:
+    """The condition a write to a photo item carries when the photo must still be live."""
+    return GalleryPhoto.photo_id.exists() & is_live()
+
+
 def photo_list(*, gallery_id: str, cursor: str | None, page_size: int, tag: str | None = None) -> Page:
     gallery_get(gallery_id=gallery_id)
-    condition = GalleryPhoto.deleting_at.does_not_exist()
+    condition = is_live()
     if tag:
         condition &= GalleryPhoto.tags.contains(tag.strip().lower())
 
@@ -45,7 +59,7 @@ def photo_list(*, gallery_id: str, cursor: str | None, page_size: int, tag: str 
 
 def photo_first_live(*, gallery_id: str, excluding: str | None = None) -> GalleryPhoto | None:
     """The lowest-numbered live photo of a gallery (the natural cover), optionally skipping one."""
-    condition = GalleryPhoto.deleting_at.does_not_exist()
+    condition = is_live()
     if excluding:
         condition &= GalleryPhoto.photo_id != excluding
     for photo in GalleryPhoto.by_number.query(gallery_id, filter_condition=condition, page_size=10):
@@ -53,9 +67,16 @@ def photo_first_live(*, gallery_id: str, excluding: str | None = None) -> Galler
     return None
 
 
-def photo_alive():
-    """The condition a write to a photo item carries when the photo must still be live."""
-    return GalleryPhoto.photo_id.exists() & GalleryPhoto.deleting_at.does_not_exist()
+def photos_live_in_order(*, gallery_id: str, fields: list[str]) -> Iterator[GalleryPhoto]:
+    """A gallery's live photos in photoNumber order, only ``fields`` read, strongly consistent."""
+    return GalleryPhoto.by_number.query(
+        gallery_id, filter_condition=is_live(), consistent_read=True, attributes_to_get=fields
+    )
+
+
+def photos_of_gallery(*, gallery_id: str, fields: list[str] | None = None) -> Iterator[GalleryPhoto]:
+    """Every photo item of a gallery, deleting ones included, strongly consistent (a Query)."""
+    return GalleryPhoto.query(gallery_id, consistent_read=True, attributes_to_get=fields)
 
 
 def photo_with_key_exists(*, gallery_id: str, original_key: str) -> bool:

@@ -232,7 +232,7 @@ class PhotoOutputSerializer(serializers.Serializer):
         return renditions
 
     def get_exifData(self, photo) -> dict:
-        return photo.exif_data.as_dict() if photo.exif_data else {}
+        return photo.exif()
 
     def get_averageRating(self, photo) -> float | None:
         return aggregate.average(photo)

@@ -2,7 +2,7 @@
 
 Ratings own this aggregate; it lives on the photo item (``ratingCount``, ``ratingSum``,
 ``ratingHistogram``) so a photo's read answers it without touching PhotoRatings. The photo model declares
-the attributes with ``empty_histogram`` as the histogram's default; everything else about them is here:
+the attributes and a new photo is written with ``empty_histogram()``; everything else about them is here:
 the stars that count, the ADD actions of a (re-)rating, the initialisation of items from before ratings,
 and the derived average and histogram every answer shows.
 """

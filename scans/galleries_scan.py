@@ -12,15 +12,11 @@ stale counts.
 import logging
 from collections.abc import Iterable
 
-from pynamodb.exceptions import UpdateError
-
-from core.clock import now_iso
-from core.errors import storage_errors
+from core.errors import NotFound, storage_errors
 from galleries import derived
-from galleries.models import Gallery
-from galleries.selectors import gallery_get
-from photos.models import GalleryPhoto
+from galleries.selectors import gallery_get, gallery_ids
 from photos.prepare import photo_year
+from photos.selectors import photos_live_in_order
 from scans.summary import Progress, ScanSummary, no_progress
 
 logger = logging.getLogger(__name__)
@@ -34,12 +30,10 @@ def galleries_metadata_scan(
     """Fix photoCount, coverPhotoURL/coverPhotoId and years of every gallery (or one)."""
     summary = ScanSummary(scan="galleries_metadata", gallery_id=gallery_id, dry_run=dry_run)
     progress = progress or no_progress
-    gallery_ids: Iterable[str]
-    if gallery_id is not None:
-        gallery_ids = [gallery_get(gallery_id=gallery_id).gallery_id]
-    else:
-        gallery_ids = (gallery.gallery_id for gallery in Gallery.scan(attributes_to_get=["galleryId"]))
-    for each_id in gallery_ids:
+    each_gallery: Iterable[str] = (
+        [gallery_get(gallery_id=gallery_id).gallery_id] if gallery_id else gallery_ids()
+    )
+    for each_id in each_gallery:
         summary.scanned += 1
         try:
             outcome = _gallery_reconcile(each_id, dry_run=dry_run)
@@ -61,15 +55,12 @@ def _gallery_reconcile(gallery_id: str, *, dry_run: bool) -> str | None:
     """None when nothing drifted, "changed" when fixed, else the reason it could not be."""
     for _ in range(ATTEMPTS):
         try:
-            gallery = Gallery.get(gallery_id, consistent_read=True)
-        except Gallery.DoesNotExist:
+            gallery = gallery_get(gallery_id=gallery_id)
+        except NotFound:
             return None  # deleted since the listing: nothing to reconcile
         count, first, live_cover, photo_years = 0, None, None, set()
-        live = GalleryPhoto.by_number.query(
-            gallery_id,
-            filter_condition=GalleryPhoto.deleting_at.does_not_exist(),
-            consistent_read=True,
-            attributes_to_get=["photoId", "photoNumber", "fullSizeURL", "exifData"],
+        live = photos_live_in_order(
+            gallery_id=gallery_id, fields=["photoId", "photoNumber", "fullSizeURL", "exifData"]
         )
         for photo in live:
             count += 1
@@ -77,7 +68,7 @@ def _gallery_reconcile(gallery_id: str, *, dry_run: bool) -> str | None:
             first = first or cover
             if photo.photo_id == gallery.cover_photo_id:
                 live_cover = cover
-            year = photo_year(photo.exif_data.as_dict() if photo.exif_data else {})
+            year = photo_year(photo.exif())
             if year is not None:
                 photo_years.add(year)
         actions = derived.drift_actions(
@@ -85,16 +76,7 @@ def _gallery_reconcile(gallery_id: str, *, dry_run: bool) -> str | None:
         )
         if not actions:
             return None
-        if dry_run:
+        if dry_run or derived.drift_repair(gallery, actions):
             return "changed"
-        try:
-            gallery.update(
-                actions=[*actions, Gallery.updated_at.set(now_iso())],
-                condition=Gallery.updated_at == gallery.updated_at,
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            continue  # the gallery changed while we counted: count again
-        return "changed"
+        # the gallery changed while we counted: count again
     return "The gallery kept changing during the scan; the next run fixes it."

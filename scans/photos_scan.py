@@ -18,6 +18,7 @@ run adopts it. Objects younger than ``settings.SCAN_SETTLE_SECONDS`` are left fo
 in flight puts its objects before its item, and must not be adopted or swept meanwhile.
 """
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -27,16 +28,15 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from pynamodb.exceptions import PutError
 
 from core import storage
-from core.errors import DomainError, NotFound, storage_errors
+from core.errors import Conflict, DomainError, NotFound, storage_errors
 from core.validation import is_valid_id
-from galleries.models import Gallery
+from galleries.selectors import galleries_existing, gallery_ids
 from galleries.services import gallery_create
 from photos import keys
-from photos.models import GalleryPhoto
 from photos.prepare import IncomingPhoto, photo_prepare
+from photos.selectors import photo_get, photos_of_gallery
 from photos.services.delete import photo_delete, photo_purge
 from photos.services.rerender import photo_rerender
 from photos.services.upload import photo_record
@@ -67,15 +67,15 @@ def gallery_photos_scan(
     summary = ScanSummary(scan="gallery_photos", gallery_id=gallery_id, dry_run=dry_run)
     run = _PhotosRun(summary, dry_run=dry_run, progress=progress or no_progress)
     if gallery_id is not None:
-        if not _galleries_existing([gallery_id]) and not _has_originals(gallery_id):
+        if not galleries_existing(gallery_ids=[gallery_id]) and not _has_originals(gallery_id):
             raise NotFound(f"Gallery {gallery_id[:128]} does not exist and has no objects in the bucket.")
         prefix_batches: Iterable[list[str]] = [[gallery_id]]
     else:
-        for gallery in Gallery.scan(attributes_to_get=["galleryId"]):
-            run.scan_gallery(gallery.gallery_id)
+        for each_id in gallery_ids():
+            run.scan_gallery(each_id)
         prefix_batches = _chunks(_gallery_prefix_ids(), 100)
     for prefix_ids in prefix_batches:
-        existing = _galleries_existing(prefix_ids)
+        existing = galleries_existing(gallery_ids=prefix_ids)
         for prefix_id in prefix_ids:
             if prefix_id in existing:
                 if gallery_id is not None:
@@ -94,12 +94,6 @@ def gallery_photos_scan(
     return summary
 
 
-def _galleries_existing(gallery_ids: list[str]) -> set[str]:
-    valid = [gallery_id for gallery_id in gallery_ids if is_valid_id(gallery_id)]
-    found = Gallery.batch_get(valid, consistent_read=True, attributes_to_get=["galleryId"]) if valid else ()
-    return {gallery.gallery_id for gallery in found}
-
-
 def _gallery_prefix_ids() -> Iterator[str]:
     """Gallery ids that have a prefix under ``galleries/``, streamed from a delimited listing."""
     for prefix in storage.subprefixes_list(keys.ORIGINALS_ROOT):
@@ -112,22 +106,18 @@ def _has_originals(gallery_id: str) -> bool:
     return storage.prefix_has_objects(keys.gallery_prefix(gallery_id))
 
 
-def gallery_create_for_prefix(*, gallery_id: str) -> Gallery:
+def gallery_create_for_prefix(*, gallery_id: str) -> None:
     """A gallery item for objects found under ``galleries/{gallery_id}/`` (id kept, name from the id)."""
     if not is_valid_id(gallery_id):
         raise NotFound(f"{gallery_id[:128]!r} cannot be a gallery id.")
-    try:
-        return gallery_create(
+    with contextlib.suppress(Conflict):  # a concurrent run made it first
+        gallery_create(
             gallery_id=gallery_id,
             name=re.sub(r"[-_.]+", " ", gallery_id).strip().capitalize() or gallery_id,
             continent=PLACEHOLDER_CONTINENT,
             country=PLACEHOLDER_COUNTRY,
             description=PLACEHOLDER_DESCRIPTION,
         )
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return Gallery.get(gallery_id, consistent_read=True)  # a concurrent run made it first
 
 
 @dataclass(slots=True)
@@ -187,17 +177,9 @@ class _PhotosRun:
 
     def _load_index(self, gallery_id: str) -> dict[str, _Known]:
         index = {}
-        photos = GalleryPhoto.query(
-            gallery_id,
-            consistent_read=True,
-            attributes_to_get=[
-                "photoId",
-                "photoNumber",
-                "s3Key",
-                "originalETag",
-                "originalSize",
-                "deletingAt",
-            ],
+        photos = photos_of_gallery(
+            gallery_id=gallery_id,
+            fields=["photoId", "photoNumber", "s3Key", "originalETag", "originalSize", "deletingAt"],
         )
         for photo in photos:
             index[photo.s3_key] = _Known(
@@ -300,12 +282,13 @@ class _PhotosRun:
                 continue
             try:
                 if known.deleting:
-                    photo = GalleryPhoto.get(gallery_id, known.photo_id, consistent_read=True)
-                    photo_purge(photo)
+                    photo_purge(
+                        photo_get(gallery_id=gallery_id, photo_id=known.photo_id, include_deleting=True)
+                    )
                 else:
                     photo_delete(gallery_id=gallery_id, photo_id=known.photo_id)
                 claims.claim_drop(original_key=original_key)
-            except (GalleryPhoto.DoesNotExist, NotFound):
+            except NotFound:
                 self._count(None)  # another run or a curator removed it first
                 continue
             except storage_errors() as error:

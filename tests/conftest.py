@@ -4,6 +4,8 @@ import pytest
 from moto import mock_aws
 from rest_framework.test import APIClient
 
+from devtools.local_services.emulators import DynamoDBLocal
+from gallery_project.curators import curator_key_create
 from gallery_project.resources import connections_reset, resources_ensure, table_models
 from tests.moto_serial import serialize_dynamodb_backend
 
@@ -15,8 +17,6 @@ serialize_dynamodb_backend()
 @pytest.fixture(scope="session")
 def dynamodb_local():
     """One in-memory DynamoDB Local for the whole session, started and stopped by the tests."""
-    from devtools.local_services.emulators import DynamoDBLocal
-
     server = DynamoDBLocal(in_memory=True).start()
     yield server
     server.stop()
@@ -59,8 +59,6 @@ def backend(request, monkeypatch):
 @pytest.fixture
 def curator_key(request):
     """A valid curator key on whichever backend the test uses."""
-    from gallery_project.curators import curator_key_create
-
     key, _ = curator_key_create(label="tests")
     return key
 

@@ -22,7 +22,7 @@ from galleries.selectors import gallery_get
 from galleries.services import gallery_item_delete
 from photos import keys
 from photos.models import GalleryPhoto
-from photos.selectors import photo_first_live, photo_get
+from photos.selectors import photo_first_live, photo_get, photos_of_gallery
 from ratings.services import ratings_delete_for_photo
 
 MARK_ATTEMPTS = 3
@@ -92,7 +92,7 @@ def photos_delete_for_gallery(*, gallery_id: str) -> int:
     A last sweep of the gallery's prefixes removes objects no item pointed to.
     """
     deleted = 0
-    for photo in GalleryPhoto.query(gallery_id, consistent_read=True):
+    for photo in photos_of_gallery(gallery_id=gallery_id):
         if photo.deleting_at is None:
             # Hidden first, so a rating committed meanwhile is refused instead of left behind.
             photo.update(actions=[GalleryPhoto.deleting_at.set(now_iso())])

@@ -8,6 +8,7 @@ from galleries import derived
 from photos import keys
 from photos.models import GalleryPhoto
 from photos.prepare import PreparedPhoto, photo_year
+from photos.selectors import is_live, photo_get
 from photos.services.upload import renditions_store
 
 
@@ -20,7 +21,7 @@ def photo_rerender(
     meanwhile (its ETag is still the one we saw); False when that condition failed.
     """
     processed = prepared.image
-    photo = GalleryPhoto.get(gallery_id, photo_id, consistent_read=True)
+    photo = photo_get(gallery_id=gallery_id, photo_id=photo_id, include_deleting=True)  # refused below
     rendition_keys: list[str] = []
     urls = renditions_store(gallery_id, int(photo.photo_number), processed, rendition_keys)
     unchanged: Condition = (
@@ -28,7 +29,7 @@ def photo_rerender(
         if previous_etag is None
         else GalleryPhoto.original_etag == previous_etag
     )
-    condition = unchanged & GalleryPhoto.deleting_at.does_not_exist()
+    condition = unchanged & is_live()
     try:
         photo.update(
             actions=[

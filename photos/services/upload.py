@@ -24,12 +24,12 @@ from pynamodb.transactions import TransactWrite
 from core import storage
 from core.aws import transaction_connection
 from core.clock import now_iso
-from core.errors import storage_errors
+from core.errors import DomainError, Unavailable, storage_errors
 from galleries import derived
 from galleries.selectors import gallery_get
 from photos import keys
 from photos.models import GalleryPhoto
-from photos.prepare import IncomingPhoto, PhotoRejected, PreparedPhoto, photo_prepare, photo_year
+from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year
 from ratings.aggregate import empty_histogram
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 class UploadFailure:
     index: int
     filename: str
-    error: PhotoRejected
+    error: DomainError
 
 
 @dataclass
@@ -59,7 +59,7 @@ def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResul
     result = UploadResult()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo-upload") as pool:
         prepared = list(pool.map(_prepare_outcome, files))
-        good = [(index, item) for index, item in enumerate(prepared) if not isinstance(item, PhotoRejected)]
+        good = [(index, item) for index, item in enumerate(prepared) if not isinstance(item, DomainError)]
         # A gallery deleted since the check above raises GalleryGone here, before anything is stored.
         numbers = derived.numbers_reserve(gallery_id=gallery_id, count=len(good)) if good else []
 
@@ -74,12 +74,12 @@ def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResul
                     prepared=prepared_photo,
                     follow=False,
                 )
-            except PhotoRejected as rejected:
-                return rejected
+            except DomainError as refused:  # e.g. the gallery was deleted meanwhile
+                return refused
             except storage_errors():
                 # photo_record removed what it had written; the other photos of the batch go on.
                 logger.exception("storing %s failed", incoming.filename)
-                return PhotoRejected(
+                return Unavailable(
                     "Storage did not answer; nothing of this photo was kept. Retry it.",
                     code="storage_unavailable",
                 )
@@ -88,7 +88,7 @@ def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResul
         stored = dict(zip((index for index, _ in good), outcomes, strict=True))
     for index, incoming in enumerate(files):
         outcome = stored.get(index, prepared[index])
-        if isinstance(outcome, PhotoRejected):
+        if isinstance(outcome, DomainError):
             result.failures.append(UploadFailure(index, incoming.filename, outcome))
         else:
             result.photos.append(outcome)
@@ -99,8 +99,8 @@ def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResul
 def _prepare_outcome(incoming: IncomingPhoto):
     try:
         return photo_prepare(incoming)
-    except PhotoRejected as rejected:
-        return rejected
+    except DomainError as refused:
+        return refused
 
 
 def photo_record(
@@ -189,7 +189,7 @@ def _commit_new_photo(photo: GalleryPhoto) -> None:
             transaction.update(change.gallery, actions=change.actions, condition=change.condition)
     except TransactWriteError as exc:
         if exc.cause_response_code == "TransactionCanceledException":
-            raise PhotoRejected(derived.GalleryGone.default_message, code=derived.GalleryGone.code) from None
+            raise derived.GalleryGone() from None
         raise
 
 
@@ -200,7 +200,7 @@ def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) ->
     stored and counted, and the galleries scan repairs cover and years."""
     if not photos:
         return
-    years = {year for photo in photos if (year := photo_year(exif_dict(photo))) is not None}
+    years = {year for photo in photos if (year := photo_year(photo.exif())) is not None}
     first = min(photos, key=lambda photo: int(photo.photo_number))
     try:
         derived.cover_offer(
@@ -211,11 +211,6 @@ def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) ->
             derived.year_add(gallery_id=gallery_id, year=year)
     except storage_errors():
         logger.exception("could not update cover/years of gallery %s after new photos", gallery_id)
-
-
-def exif_dict(photo: GalleryPhoto) -> dict:
-    exif = photo.exif_data
-    return exif.as_dict() if hasattr(exif, "as_dict") else dict(exif or {})
 
 
 def _remove_quietly(object_keys: list[str]) -> None:

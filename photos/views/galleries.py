@@ -9,7 +9,7 @@ from photos.serializers import PhotoOutputSerializer
 from photos.services.delete import gallery_delete
 
 
-class GalleryViewSet(gallery_views.GalleryViewSet):
+class GalleryViewSet(gallery_views.GalleryBaseViewSet):
     """Galleries: anyone can read; curators create, update and delete (the class the URLs route to)."""
 
     def retrieve(self, request, pk=None):

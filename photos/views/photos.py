@@ -18,7 +18,7 @@ from photos.serializers import (
     UploadSlotsInputSerializer,
     parse_upload,
 )
-from photos.services import delete, direct, upload
+from photos.services import delete, direct_upload, upload
 
 
 def _reader(uploaded_file):
@@ -69,17 +69,17 @@ class PhotoViewSet(BaseViewSet):
         return self._upload_response(upload.photos_upload(gallery_id=gallery_pk, files=incoming))
 
     def upload_slots(self, request, gallery_pk=None):
-        """Presigned S3 POST forms for files too large for API Gateway (see photos.services.direct)."""
+        """Presigned S3 POST forms for files too large for API Gateway (see photos.services.direct_upload)."""
         data = self.validated(UploadSlotsInputSerializer, request.data)
         content_types = [file["contentType"] for file in data["files"]]
-        slots = direct.upload_slots_create(gallery_id=gallery_pk, content_types=content_types)
+        slots = direct_upload.upload_slots_create(gallery_id=gallery_pk, content_types=content_types)
         return Response({"uploads": slots}, status=status.HTTP_201_CREATED)
 
     def create_from_uploads(self, request, gallery_pk=None):
         """Photos from files posted to upload slots; answers exactly like the multipart upload."""
         data = self.validated(FromUploadsInputSerializer, request.data, context={"gallery_id": gallery_pk})
         return self._upload_response(
-            direct.photos_from_uploads(gallery_id=gallery_pk, uploads=data["uploads"])
+            direct_upload.photos_from_uploads(gallery_id=gallery_pk, uploads=data["uploads"])
         )
 
     def _upload_response(self, result) -> Response:

@@ -2,6 +2,17 @@
 
 from botocore.exceptions import EndpointConnectionError
 
+from core.errors import (
+    Conflict,
+    DomainError,
+    Mismatch,
+    NotFound,
+    Rejected,
+    TooLarge,
+    Unavailable,
+    Unsupported,
+)
+from core.http_errors import exception_handler
 from galleries import selectors
 
 
@@ -27,17 +38,14 @@ def test_storage_outage_is_a_503_envelope(aws, client, monkeypatch):
 
 
 def test_domain_errors_are_mapped_to_their_status_in_one_place():
-    from core.errors import Conflict, DomainError, Mismatch, NotFound, Rejected
-    from core.http_errors import exception_handler
-
     cases = [
         (NotFound("Gallery x does not exist."), 404),
         (Conflict("Try again."), 409),
         (Mismatch("Does not match.", details={"s3Key": ["Does not match."]}), 400),
-        (Rejected("Not an image.", code="not_an_image"), 415),
-        (Rejected("Too large.", code="too_large"), 413),
-        (Rejected("Gone.", code="gallery_gone"), 404),
-        (Rejected("Odd.", code="a_code_no_one_mapped"), 400),
+        (Unsupported("Not an image.", code="not_an_image"), 415),
+        (TooLarge("Too large.", code="too_large"), 413),
+        (Unavailable("Storage did not answer.", code="storage_unavailable"), 503),
+        (Rejected("Empty.", code="empty"), 400),
         (DomainError("Anything else a service refuses."), 400),
     ]
     for error, status in cases:

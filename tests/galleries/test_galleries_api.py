@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from galleries.models import Gallery
+from galleries.services import gallery_create
+from tests.factories import jpeg_bytes
 
 GUIDE_FIELDS = {
     "galleryId", "name", "continent", "country", "description", "years",
@@ -122,7 +124,6 @@ def test_unknown_gallery_is_404(aws, client):
 
 
 def test_listing_pages_through_250_galleries_without_duplicates_or_gaps(backend, curator, client):
-    from galleries.services import gallery_create
 
     created = {gallery_create(name=f"G{n}", continent="Asia", country="Japan").gallery_id for n in range(250)}
     seen, url, pages = [], "/api/galleries?page_size=40", []
@@ -195,8 +196,6 @@ def test_listing_is_newest_first_and_country_ignores_case(backend, curator, clie
 
 def test_a_cursor_only_opens_the_listing_that_made_it(aws, curator, client):
     from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from tests.factories import jpeg_bytes
 
     first, second = create(curator)["galleryId"], create(curator)["galleryId"]
     files = [SimpleUploadedFile(f"{n}.jpg", jpeg_bytes(40, 30), "image/jpeg") for n in range(2)]

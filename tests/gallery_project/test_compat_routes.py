@@ -5,6 +5,7 @@ import pytest
 from gallery_project import compat
 from photos.views.galleries import GalleryViewSet
 from photos.views.ratings import PhotoRatingViewSet
+from tests.factories import jpeg_bytes
 
 PARIS = {"name": "Paris", "continent": "Europe", "country": "France", "years": [2023]}
 
@@ -194,8 +195,6 @@ RATING_PAIRS = [
 
 def _photo(curator):
     from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from tests.factories import jpeg_bytes
 
     gallery_id = _gallery(curator)
     photo = SimpleUploadedFile("p.jpg", jpeg_bytes(64, 48), "image/jpeg")

@@ -4,6 +4,9 @@ from django.core.management import call_command
 
 from core.records import ServiceRecord
 from galleries.models import Gallery
+from galleries.services import gallery_create
+from photos.models import GalleryPhoto
+from scans.photos_scan import gallery_photos_scan
 
 
 def test_ensure_resources_is_idempotent(aws, capsys):
@@ -48,3 +51,25 @@ def test_a_new_records_table_expires_by_its_expires_at_attribute(backend):
         ("ENABLED", "expiresAt"),
         ("ENABLING", "expiresAt"),
     }
+
+
+def test_ensure_resources_removes_the_scan_claims_an_older_release_kept_in_gallery_photos(backend, capsys):
+    gallery_id = gallery_create(name="Old", continent="Asia", country="Japan").gallery_id
+    client = GalleryPhoto._get_connection().connection.client
+    client.put_item(  # an item exactly as the previous release's claims looked
+        TableName=GalleryPhoto.Meta.table_name,
+        Item={
+            "galleryId": {"S": gallery_id},
+            "photoId": {"S": "~original#" + "a" * 40},
+            "s3Key": {"S": f"galleries/{gallery_id}/IMG_0001.JPG"},
+            "owner": {"S": "old-run"},
+            "claimedUntil": {"N": "0"},
+            "adoptedPhotoId": {"S": "gone"},
+        },
+    )
+    call_command("ensure_resources")
+    assert "removed 1 scan claims" in capsys.readouterr().out
+    assert not list(GalleryPhoto.query(gallery_id))
+    assert gallery_photos_scan(gallery_id=gallery_id).failed == 0  # readers take every item for a photo
+    call_command("ensure_resources")
+    assert "removed" not in capsys.readouterr().out

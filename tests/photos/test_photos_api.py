@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from core.aws import s3_client
 from galleries.models import Gallery
 from photos.models import GalleryPhoto
-from tests.factories import bomb_png, gif_bytes, jpeg_bytes, png_bytes, truncated_jpeg
+from ratings.models import PhotoRating
+from tests.factories import SAMPLES, bomb_png, gif_bytes, jpeg_bytes, png_bytes, truncated_jpeg
 
 GUIDE_FIELDS = {
     "photoId", "photoNumber", "title", "description", "tags", "s3Key",
@@ -169,7 +170,6 @@ def test_photos_list_in_number_order_with_pagination_and_tag_filter(backend, gal
 
 
 def test_delete_photo_removes_objects_ratings_and_moves_count_and_cover(backend, gallery_id, upload, curator):
-    from ratings.models import PhotoRating
 
     photos = upload(gallery_id, {"a.jpg": jpeg_bytes(), "b.jpg": jpeg_bytes()}).json()["photos"]
     first, second = photos
@@ -224,7 +224,6 @@ def test_delete_photo_of_another_gallery_is_404(aws, gallery_id, upload, curator
 
 
 def test_deleting_a_gallery_leaves_nothing_behind(backend, gallery_id, upload, curator):
-    from ratings.models import PhotoRating
 
     photos = upload(gallery_id, {"a.jpg": jpeg_bytes(), "b.jpg": jpeg_bytes()}).json()["photos"]
     for photo in photos:
@@ -252,8 +251,6 @@ def test_orientation_samples_come_out_upright(aws, gallery_id, upload):
     import io
 
     from PIL import Image
-
-    from tests.factories import SAMPLES
 
     files = {path.name: path.read_bytes() for path in sorted((SAMPLES / "orientation").glob("*.jpg"))}
     photos = upload(gallery_id, files).json()["photos"]

@@ -3,20 +3,22 @@
 import io
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from core import storage
+from core import records, storage
 from core.aws import s3_client
 from core.records import ServiceRecord
 from galleries.models import Gallery
 from photos.models import GalleryPhoto
 from ratings.models import PhotoRating
-from scans import events
+from scans import claims, events
 from scans import photos_scan as scans
 from scans.galleries_scan import galleries_metadata_scan
+from scans.management.scan_command import ProgressDisplay
 from scans.photos_scan import gallery_photos_scan
 from scans.summary import ScanSummary
 from tests.factories import jpeg_bytes
@@ -305,11 +307,6 @@ def test_two_runs_at_once_do_not_duplicate_photos(backend, put_object, make_gall
 def test_claims_live_in_the_records_table_and_a_dead_runs_claim_is_judged(backend, put_object, make_gallery):
     """GalleryPhotos holds photos only; a claim says which photo it adopted, and one left by a run that
     died after committing its photo is not taken for a second adoption."""
-    from datetime import timedelta
-
-    from core import records
-    from scans import claims
-
     gallery_id = make_gallery()
     key = f"galleries/{gallery_id}/IMG_0001.JPG"
     put_object(key)
@@ -445,7 +442,6 @@ def test_command_prints_plain_progress_lines_off_a_terminal_and_dry_run_writes_n
 
 
 def test_progress_display_redraws_one_line_on_a_terminal():
-    from scans.management.progress import ProgressDisplay
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -527,7 +523,6 @@ def test_ten_thousand_objects_stream_in_bounded_memory(aws, make_gallery, put_ob
 
 
 def test_galleries_scan_puts_galleries_from_before_the_listing_index_into_it(backend, client):
-    from galleries.models import Gallery
 
     # Written by an older release: none of the listing attributes.
     Gallery._get_connection().connection.client.put_item(

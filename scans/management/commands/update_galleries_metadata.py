@@ -1,7 +1,7 @@
 """``manage.py update_galleries_metadata``: the galleries scan (scans.galleries_scan)."""
 
 from scans.galleries_scan import galleries_metadata_scan
-from scans.management.progress import ScanCommand
+from scans.management.scan_command import ScanCommand
 from scans.summary import Progress, ScanSummary
 
 

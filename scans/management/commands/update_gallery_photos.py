@@ -1,6 +1,6 @@
 """``manage.py update_gallery_photos``: the photos scan (scans.photos_scan.gallery_photos_scan)."""
 
-from scans.management.progress import ScanCommand
+from scans.management.scan_command import ScanCommand
 from scans.photos_scan import gallery_photos_scan
 from scans.summary import Progress, ScanSummary
 

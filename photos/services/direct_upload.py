@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 
 from core import storage
+from core.errors import Rejected
 from galleries.selectors import gallery_get
 from photos import keys
-from photos.prepare import IncomingPhoto, PhotoRejected, size_check
+from photos.prepare import IncomingPhoto, photo_rejected, size_check
 from photos.services.upload import UploadResult, photos_upload
 
 SLOT_SECONDS = 15 * 60
@@ -62,10 +63,10 @@ def _incoming(upload: dict) -> IncomingPhoto:
     def read() -> bytes:
         opened = storage.object_open(key)
         if opened is None:
-            raise PhotoRejected("Nothing was uploaded for this slot (or it expired).", code="upload_missing")
+            raise photo_rejected("upload_missing", "Nothing was uploaded for this slot (or it expired).")
         try:
             size_check(opened.size)  # before a byte of the body is read
-        except PhotoRejected:
+        except Rejected:
             opened.close()
             raise
         return opened.read()

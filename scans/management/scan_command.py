@@ -1,4 +1,4 @@
-"""Shared by the scan commands: run a scan with a progress display and print its summary."""
+"""The scan commands' base: run a scan with a progress display and print its summary."""
 
 import json
 import time

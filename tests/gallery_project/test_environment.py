@@ -1,0 +1,39 @@
+"""Settings from the environment: django-environ, with blanks as unset and booleans that must be words."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from gallery_project.environment import Env
+
+
+def test_a_blank_variable_keeps_the_default(monkeypatch):
+    monkeypatch.setenv("X_SECURE", "")
+    monkeypatch.setenv("X_WORKERS", "")
+    env = Env()
+    assert env.bool("X_SECURE", default=True) is True
+    assert env.int("X_WORKERS", default=4) == 4
+
+
+def test_booleans_are_words_and_a_typo_stops_the_start(monkeypatch):
+    env = Env()
+    for word, value in (("true", True), ("On", True), ("0", False), ("no", False)):
+        monkeypatch.setenv("X_FLAG", word)
+        assert env.bool("X_FLAG", default=not value) is value
+    monkeypatch.setenv("X_FLAG", "ture")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG must be true or false"):
+        env.bool("X_FLAG", default=True)
+
+
+def test_set_values_are_read_as_django_environ_reads_them(monkeypatch):
+    monkeypatch.setenv("X_SIZE", "25")
+    monkeypatch.setenv("X_NAME", "GalleryPhotos")
+    env = Env()
+    assert (
+        env.int("X_SIZE", default=1),
+        env.str("X_NAME", default="x"),
+        env.str("X_UNSET", default="d"),
+    ) == (
+        25,
+        "GalleryPhotos",
+        "d",
+    )
