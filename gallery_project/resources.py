@@ -2,6 +2,7 @@
 older release left (``photos.legacy``)."""
 
 from django.conf import settings
+from pynamodb.attributes import TTLAttribute
 from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -34,7 +35,7 @@ def resources_ensure(*, create_bucket: bool = True) -> list[str]:
             indexes = _global_indexes_ensure(model)
             changes = [f"added index {', '.join(indexes)}"] if indexes else []
             if _ttl_ensure(model):
-                changes.append(f"turned on time to live ({model._ttl_attribute().attr_name})")
+                changes.append("turned on time to live")
             report.append(f"table {name}: exists" + "".join(f", {change}" for change in changes))
         else:
             model.create_table(wait=True)  # PynamoDB also turns on the TTL attribute, when one is declared
@@ -51,8 +52,7 @@ def resources_ensure(*, create_bucket: bool = True) -> list[str]:
 
 def _ttl_ensure(model) -> bool:
     """Turn on DynamoDB's TTL for a model that declares a TTL attribute on a table made before it did."""
-    attribute = model._ttl_attribute()
-    if attribute is None:
+    if not any(isinstance(attribute, TTLAttribute) for attribute in model.get_attributes().values()):
         return False
     client = model._get_connection().connection.client
     described = client.describe_time_to_live(TableName=model.Meta.table_name)["TimeToLiveDescription"]

@@ -1,5 +1,9 @@
 """Uploading photos: store the original and renditions, then the item, then the gallery follows.
 
+``photo_record`` is the pipeline every new photo goes through after ``photos.prepare``: a multipart
+upload, a direct-to-S3 upload (``photos.services.direct_upload``) and the photos scan's adoption of an
+original already in the bucket; ``photos_upload`` runs it for a batch.
+
 Order, per photo, so a failure never leaves a reader something half-made:
 1. prepare the file in memory (``photos.prepare``; nothing written yet);
 2. take photo numbers from the gallery (``galleries.derived.numbers_reserve``: a failure later leaves a
