@@ -128,6 +128,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=9, help="cold starts per package (median reported)")
     parser.add_argument("--importtime", type=int, default=0, help="also list the N costliest imports")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another build's zip (e.g. the previous release's dist/ zip): timed in the same interleaved "
+        "runs, with the paired ratio project/against",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="coldstart-") as temp:
@@ -136,6 +142,8 @@ def main() -> None:
             "project": build_project_task(temp_dir / "project"),
             "hello": build_hello_task(temp_dir / "hello"),
         }
+        if args.against:
+            tasks["against"] = unpack(args.against, temp_dir / "against")
         moto = MotoServer(temp_dir / "moto.log")
         try:
             environment = lambda_environment(dynamodb_url=moto.url, s3_url=moto.url)
@@ -157,6 +165,16 @@ def main() -> None:
                 f"project {medians['project'] * 1000:.0f} ms (target < {TARGET_SECONDS * 1000:.0f} ms): "
                 + ("OK" if ok else "MISSED")
             )
+            if args.against:
+                # Pair by round: each round's two runs met the same load on the machine.
+                pairs = sorted(
+                    now / then for now, then in zip(timings["project"], timings["against"], strict=True)
+                )
+                quartile = len(pairs) // 4
+                print(
+                    f"paired ratio project/against median {statistics.median(pairs):.3f} "
+                    f"(p25 {pairs[quartile]:.3f}, p75 {pairs[-1 - quartile]:.3f}, {len(pairs)} pairs)"
+                )
             if args.importtime:
                 for name, task in tasks.items():
                     print(f"\ncostliest imports, {name} (cumulative ms):")

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,6 +88,15 @@ def terminate(pid: int) -> None:
                 return
             time.sleep(POLL_SECONDS)
     raise LocalServiceError(f"process {pid} survived SIGKILL")
+
+
+def stop_child(process: subprocess.Popen, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """Wait for a child we asked to stop (or whose input we closed); kill it if it outlives ``timeout``."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def wait_until_ready(

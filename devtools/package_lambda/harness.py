@@ -1,12 +1,18 @@
 """Run the zip the way Lambda does: unpacked, fed API Gateway and EventBridge events; moto as a server."""
 
 import json
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
+
+from devtools.local_services.config import LOOPBACK, loopback_url
+from devtools.local_services.processes import (
+    free_port,
+    port_accepts_connections,
+    stop_child,
+    wait_until_ready,
+)
 
 RESPONSE_MARK = "@@lambda-response@@ "
 # Runs in `python -I -S` (no site-packages, no script dir on sys.path): it sees only the unpacked package,
@@ -124,12 +130,8 @@ class PackagedLambda:
         raise RuntimeError(f"the packaged Lambda exited; its stderr:\n{self.stderr_path.read_text()[-4000:]}")
 
     def close(self) -> None:
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.process.stdin.close()  # the driver's loop ends with its input
+        stop_child(self.process)
         self._stderr.close()
 
 
@@ -153,36 +155,26 @@ class MotoServer:
     """moto's server in its own process on 127.0.0.1 (its state is apart from any in-process mock_aws)."""
 
     def __init__(self, log_path: Path, module: str = "moto.server"):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = free_port()
+        self.url = loopback_url(self.port)
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", module, "-H", LOOPBACK, "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_until_listening()
-
-    def _wait_until_listening(self, seconds: float = 30) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"moto server exited with {self.process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("moto server did not start listening within 30 s")
+        try:
+            wait_until_ready(
+                "moto server",
+                lambda: port_accepts_connections(self.port),
+                lambda: self.process.poll() is None,
+                log_path,
+            )
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_child(self.process)
         self._log.close()
