@@ -51,12 +51,6 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = Unavailable.default_message
-    default_code = "storage_unavailable"
-
-
 class ApiError(exceptions.APIException):
     """A view's own answer: status, sentence and details, e.g. ``ApiError(400, "...", details={})``."""
 
@@ -123,9 +117,10 @@ def exception_handler(exc, context):
     request_id = getattr(request, "request_id", "-")  # DRF's Request reads it from the HttpRequest
     if isinstance(exc, storage_errors()):
         logger.exception("storage error (request %s)", request_id)
-        body = _as_envelope(ServiceUnavailable())
-        body["details"] = {"requestId": request_id}
-        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(
+            envelope(Unavailable.default_message, {"requestId": request_id}),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
     logger.exception("unhandled error (request %s)", request_id)
     return Response(
         envelope("Something went wrong on our side; the error was logged.", {"requestId": request_id}),

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from pynamodb.attributes import MapAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError
 from pynamodb.models import Model
+
+from core.conditional import applied
 
 
 class ServiceRecord(Model):
@@ -57,11 +58,13 @@ def record_take(
     lifetime: timedelta,
     data: dict | None = None,
     replacing: ServiceRecord | None = None,
+    over_expired: bool = True,
 ) -> ServiceRecord | None:
     """Write the record if nobody holds it (none, or expired), or exactly over ``replacing``.
 
     Returns the record, or None when someone else holds it. The condition makes two takers race safely:
-    one write wins, the other learns it lost.
+    one write wins, the other learns it lost. ``over_expired=False`` takes only a record that does not
+    exist, for a kind whose expired records must be judged before being taken over.
     """
     now = datetime.now(UTC)
     record = ServiceRecord(
@@ -73,19 +76,15 @@ def record_take(
         data=data or {},
     )
     if replacing is None:
-        condition = ServiceRecord.record_key.does_not_exist() | (ServiceRecord.expires_at <= now)
+        condition = ServiceRecord.record_key.does_not_exist()
+        if over_expired:
+            condition |= ServiceRecord.expires_at <= now
     else:
         # Take over exactly the record we judged, not one written since.
         condition = (ServiceRecord.owner == replacing.owner) & (
             ServiceRecord.expires_at == replacing.expires_at
         )
-    try:
-        record.save(condition=condition)
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return None
-        raise
-    return record
+    return record if applied(lambda: record.save(condition=condition)) else None
 
 
 def record_update(record: ServiceRecord, *, status: str, lifetime: timedelta, data: dict) -> None:
@@ -102,13 +101,7 @@ def record_update(record: ServiceRecord, *, status: str, lifetime: timedelta, da
 
 def record_release(record: ServiceRecord) -> bool:
     """Delete a record its owner holds; False when someone else has taken it meanwhile."""
-    try:
-        record.delete(condition=ServiceRecord.owner == record.owner)
-    except DeleteError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return applied(lambda: record.delete(condition=ServiceRecord.owner == record.owner))
 
 
 def record_drop(kind: str, record_id: str) -> None:

@@ -15,10 +15,10 @@ photo's own transaction, ``cover_offer`` and ``year_add`` after a batch, ``drift
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 
 from core.clock import now_iso
+from core.conditional import applied
 from core.errors import NotFound
 from galleries.models import LIST_PARTITION, Gallery, country_key
 
@@ -36,13 +36,12 @@ class Cover:
 
     photo_id: str
     number: int
-    url: str | None
+    url: str
 
 
 def _cover_set(cover: Cover) -> list:
-    url = Gallery.cover_photo_url.remove() if cover.url is None else Gallery.cover_photo_url.set(cover.url)
     return [
-        url,
+        Gallery.cover_photo_url.set(cover.url),
         Gallery.cover_photo_id.set(cover.photo_id),
         Gallery.cover_photo_number.set(cover.number),
     ]
@@ -67,12 +66,14 @@ def _cover_if_absent(cover: Cover) -> list:
 def numbers_reserve(*, gallery_id: str, count: int) -> list[int]:
     """``count`` consecutive photo numbers no other upload can get (one atomic ADD); GalleryGone if none."""
     gallery = Gallery(gallery_id)
-    try:
-        gallery.update(actions=[Gallery.last_photo_number.add(count)], condition=Gallery.gallery_id.exists())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise GalleryGone() from None
-        raise
+
+    def reserve():
+        return gallery.update(
+            actions=[Gallery.last_photo_number.add(count)], condition=Gallery.gallery_id.exists()
+        )
+
+    if not applied(reserve):
+        raise GalleryGone()
     last = int(gallery.last_photo_number)
     return list(range(last - count + 1, last + 1))
 
@@ -111,30 +112,22 @@ def photo_removed(*, gallery: Gallery, photo_id: str, successor: Cover | None) -
 
 def cover_offer(*, gallery_id: str, cover: Cover) -> bool:
     """Make this photo the cover if the current cover has a higher number (or none); True if it did."""
-    try:
-        Gallery(gallery_id).update(
+    return applied(
+        lambda: Gallery(gallery_id).update(
             actions=_cover_set(cover),
             condition=Gallery.gallery_id.exists() & (Gallery.cover_photo_number > cover.number),
         )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    )
 
 
 def year_add(*, gallery_id: str, year: int) -> bool:
     """Add a year to the gallery's years unless it is there already; True when it was added."""
-    try:
-        Gallery(gallery_id).update(
+    return applied(
+        lambda: Gallery(gallery_id).update(
             actions=[Gallery.years.set(Gallery.years.append([year])), Gallery.updated_at.set(now_iso())],
             condition=Gallery.gallery_id.exists() & ~Gallery.years.contains(year),
         )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    )
 
 
 def drift_repair(gallery: Gallery, actions: list) -> bool:
@@ -143,16 +136,12 @@ def drift_repair(gallery: Gallery, actions: list) -> bool:
     Every photo write moves ``updatedAt``, so a concurrent upload or delete makes this fail and the caller
     counts again rather than overwrite the gallery with stale counts.
     """
-    try:
-        gallery.update(
+    return applied(
+        lambda: gallery.update(
             actions=[*actions, Gallery.updated_at.set(now_iso())],
             condition=Gallery.updated_at == gallery.updated_at,
         )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    )
 
 
 def drift_actions(

@@ -30,14 +30,6 @@ def galleries_existing(*, gallery_ids: list[str]) -> set[str]:
     return {gallery.gallery_id for gallery in found}
 
 
-def gallery_exists(*, gallery_id: str) -> bool:
-    try:
-        gallery_get(gallery_id=gallery_id)
-    except NotFound:
-        return False
-    return True
-
-
 def gallery_list(
     *,
     cursor: str | None,

@@ -6,9 +6,8 @@ that sees all three; the rules for fields that follow photos are in ``galleries.
 import uuid
 from collections.abc import Iterable
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from core.clock import now_iso
+from core.conditional import applied
 from core.errors import Conflict, NotFound
 from galleries.models import LIST_PARTITION, Gallery, country_key
 from galleries.selectors import gallery_get
@@ -42,12 +41,8 @@ def gallery_create(
         updated_at=timestamp,
     )
     # The condition makes an id collision (a given id, or a vanishingly unlikely uuid) fail, not overwrite.
-    try:
-        gallery.save(condition=Gallery.gallery_id.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict(f"Gallery {gallery.gallery_id} exists already.") from None
-        raise
+    if not applied(lambda: gallery.save(condition=Gallery.gallery_id.does_not_exist())):
+        raise Conflict(f"Gallery {gallery.gallery_id} exists already.")
     return gallery
 
 
@@ -70,12 +65,8 @@ def gallery_update(*, gallery_id: str, **changes) -> Gallery:
     if not actions:
         return gallery
     actions.append(Gallery.updated_at.set(now_iso()))
-    try:
-        gallery.update(actions=actions, condition=Gallery.gallery_id.exists())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"Gallery {gallery_id} does not exist.") from None
-        raise
+    if not applied(lambda: gallery.update(actions=actions, condition=Gallery.gallery_id.exists())):
+        raise NotFound(f"Gallery {gallery_id} does not exist.")
     return gallery
 
 

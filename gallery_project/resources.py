@@ -29,6 +29,13 @@ def connections_reset() -> None:
 def resources_ensure(*, create_bucket: bool = True) -> list[str]:
     """Create what is missing and return one line per resource saying what was done."""
     report = []
+    if not ServiceRecord.exists() and GalleryPhoto.exists():
+        # An upgrade from a release before ServiceRecords: its claims leave GalleryPhotos first (one scan
+        # of that table, only now; if it fails, the records table is still missing and a rerun retries).
+        removed = legacy_claims_remove()
+        if removed:
+            table = GalleryPhoto.Meta.table_name
+            report.append(f"table {table}: removed {removed} scan claims an older release kept there")
     for model in table_models():
         name = model.Meta.table_name
         if model.exists():
@@ -40,11 +47,6 @@ def resources_ensure(*, create_bucket: bool = True) -> list[str]:
         else:
             model.create_table(wait=True)  # PynamoDB also turns on the TTL attribute, when one is declared
             report.append(f"table {name}: created")
-    removed = legacy_claims_remove()
-    if removed:
-        report.append(
-            f"table {GalleryPhoto.Meta.table_name}: removed {removed} scan claims an older release kept there"
-        )
     if create_bucket:
         report.append(bucket_ensure(settings.BUCKET_NAME))
     return report

@@ -13,7 +13,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
 # Unset variables are filled from `.local/env`, which `make run` writes; real environment variables win.
 # GALLERY_ENV_FILE names another file, or an empty string for none (the tests read none).
-_ENV_FILE = env.str("GALLERY_ENV_FILE", default=str(BASE_DIR / ".local" / "env"))
+# Read as is: a blank value means "no file", not "the default file".
+_ENV_FILE = os.environ.get("GALLERY_ENV_FILE", str(BASE_DIR / ".local" / "env"))
 if _ENV_FILE and os.path.isfile(_ENV_FILE):
     environ.Env.read_env(_ENV_FILE, overwrite=False)
 

@@ -98,17 +98,6 @@ def read_exif(data: bytes) -> dict:
     return _exif_dict(image)
 
 
-def exif_year(exif: dict) -> int | None:
-    """Year the photo was taken, from `dateTimeOriginal`, or None."""
-    value = exif.get("dateTimeOriginal")
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value).year
-    except ValueError:
-        return None
-
-
 def process_image(
     data: bytes,
     *,

@@ -7,6 +7,8 @@ from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, Un
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from galleries.derived import Cover
+
 
 class PhotoNumberIndex(LocalSecondaryIndex):
     """A gallery's photos in photoNumber order."""
@@ -69,6 +71,10 @@ class GalleryPhoto(Model):
 
     by_number = PhotoNumberIndex()
     by_photo_id = PhotoIdIndex()
+
+    def as_cover(self) -> Cover:
+        """What the gallery keeps of this photo when it is the cover."""
+        return Cover(self.photo_id, int(self.photo_number), self.full_size_url or "")
 
     def exif(self) -> dict:
         """The EXIF fields as a plain dict (empty when none were read)."""

@@ -7,6 +7,7 @@ to S3 or DynamoDB here. A file that cannot become a photo raises a ``core.errors
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePosixPath
 from types import ModuleType
 from typing import Any
@@ -87,8 +88,15 @@ def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
 
 
 def photo_year(exif: dict) -> int | None:
-    """The year a photo was taken, from its EXIF (None when unknown or implausible)."""
-    return load_imaging().exif_year(exif)
+    """The year a photo was taken, from the ``dateTimeOriginal`` its EXIF was read into; None when
+    unknown (a plain parse: galleries' years need no Pillow)."""
+    value = exif.get("dateTimeOriginal")
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).year
+    except ValueError:
+        return None
 
 
 def size_check(size: int) -> None:

@@ -9,8 +9,7 @@ from core.pagination import Page, paginate
 from core.validation import is_valid_id
 from galleries.selectors import gallery_get
 from photos.models import GalleryPhoto
-from ratings.selectors import rating_of
-from ratings.services import VisitorRating
+from ratings.selectors import VisitorRating, rating_of
 
 
 def photo_get(*, gallery_id: str, photo_id: str, include_deleting: bool = False) -> GalleryPhoto:

@@ -1,6 +1,18 @@
-"""Rating reads: a visitor's stored rating of a photo."""
+"""Rating reads: a visitor's stored rating of a photo, and what a visitor's rating answers."""
+
+from dataclasses import dataclass
+from typing import Any
 
 from ratings.models import PhotoRating
+
+
+@dataclass(frozen=True)
+class VisitorRating:
+    """A visitor's rating of a photo (None when they have not rated it) next to the photo's aggregate."""
+
+    photo: Any
+    user_id: str
+    rating: PhotoRating | None
 
 
 def rating_of(*, photo_id: str, user_id: str) -> PhotoRating | None:

@@ -7,23 +7,16 @@ Finding the photo is the caller's part (``photos.services.rate`` composes these 
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from core.aws import transaction_connection
 from core.clock import now_iso
+from core.conditional import applied
 from ratings import aggregate
 from ratings.models import PhotoRating
-
-
-@dataclass(frozen=True)
-class VisitorRating:
-    """A visitor's rating of a photo (None when they have not rated it) next to the photo's aggregate."""
-
-    photo: Any
-    user_id: str
-    rating: PhotoRating | None
+from ratings.selectors import VisitorRating
 
 
 @dataclass(frozen=True)
@@ -84,14 +77,13 @@ def aggregate_initialise(*, photo: Any, alive) -> None:
         stars = aggregate.counted_value(stored.rating)
         if stars is not None:
             counts[str(stars)] += 1
-    try:
-        photo.update(
+    # Not applied when someone else initialised it or the photo is going: the rating transaction sorts
+    # out which.
+    applied(
+        lambda: photo.update(
             actions=aggregate.initial_actions(model, counts), condition=alive & aggregate.not_ready(model)
         )
-    except UpdateError as exc:
-        # Someone else initialised it, or the photo is going: the rating transaction sorts out which.
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    )
 
 
 def ratings_delete_for_photo(*, photo_id: str) -> int:

@@ -37,12 +37,22 @@ def claim_take(*, gallery_id: str, original_key: str, owner: str) -> records.Ser
 
     def take(replacing=None):
         return records.record_take(
-            KIND, claim_id, owner=owner, status=ADOPTING, lifetime=CLAIM_LEASE, data=data, replacing=replacing
+            KIND,
+            claim_id,
+            owner=owner,
+            status=ADOPTING,
+            lifetime=CLAIM_LEASE,
+            data=data,
+            replacing=replacing,
+            over_expired=False,  # an expired claim is judged below: its run may have made the photo
         )
 
+    claim = take()  # the common case, one conditional write: nobody ever claimed this original
+    if claim is not None:
+        return claim
     current = records.record_get(KIND, claim_id, include_expired=True)
     if current is None:
-        return take()  # None when another run took it a moment ago
+        return take()  # released meanwhile: try once more
     photo_id = current.data.as_dict().get("photoId") if current.data else None
     if current.status == ADOPTED and photo_id:
         if photo_exists(gallery_id=gallery_id, photo_id=photo_id):

@@ -64,7 +64,7 @@ def _gallery_reconcile(gallery_id: str, *, dry_run: bool) -> str | None:
         )
         for photo in live:
             count += 1
-            cover = derived.Cover(photo.photo_id, int(photo.photo_number), photo.full_size_url)
+            cover = photo.as_cover()
             first = first or cover
             if photo.photo_id == gallery.cover_photo_id:
                 live_cover = cover

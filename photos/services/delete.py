@@ -57,7 +57,7 @@ def _mark_deleting(photo: GalleryPhoto) -> None:
         if gallery.cover_photo_id == photo.photo_id:
             first = photo_first_live(gallery_id=photo.gallery_id, excluding=photo.photo_id)
             if first is not None:
-                successor = derived.Cover(first.photo_id, int(first.photo_number), first.full_size_url)
+                successor = first.as_cover()
         change = derived.photo_removed(gallery=gallery, photo_id=photo.photo_id, successor=successor)
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:

@@ -49,8 +49,8 @@ def upload_slots_create(*, gallery_id: str, content_types: list[str]) -> list[di
 
 def photos_from_uploads(*, gallery_id: str, uploads: list[dict]) -> UploadResult:
     """Make photos from uploaded objects (``uploadKey``, ``filename``, ``title``, ``description``,
-    ``tags`` each); the objects are deleted afterwards, whatever became of them."""
-    gallery_get(gallery_id=gallery_id)
+    ``tags`` each); the objects are deleted afterwards, whatever became of them (``photos_upload``
+    reads the gallery first: a missing one is a 404, and its upload objects go too)."""
     try:
         return photos_upload(gallery_id=gallery_id, files=[_incoming(upload) for upload in uploads])
     finally:

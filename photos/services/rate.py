@@ -6,8 +6,8 @@ import time
 from core.errors import Conflict
 from photos.selectors import photo_alive, photo_find, photo_get
 from ratings import aggregate
-from ratings.selectors import rating_of
-from ratings.services import RatingRaced, RatingWritten, VisitorRating, aggregate_initialise, rating_commit
+from ratings.selectors import VisitorRating, rating_of
+from ratings.services import RatingRaced, RatingWritten, aggregate_initialise, rating_commit
 
 # A rating write that keeps losing to concurrent writers of the same photo gives up after this many
 # tries (answering 409); the pauses between tries grow from a few milliseconds to about a quarter second.

@@ -1,9 +1,9 @@
 """Re-rendering a photo whose original changed under the same key (the photos scan finds these)."""
 
-from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 
 from core import storage
+from core.conditional import applied
 from galleries import derived
 from photos import keys
 from photos.models import GalleryPhoto
@@ -30,8 +30,8 @@ def photo_rerender(
         else GalleryPhoto.original_etag == previous_etag
     )
     condition = unchanged & is_live()
-    try:
-        photo.update(
+    rerendered = applied(
+        lambda: photo.update(
             actions=[
                 GalleryPhoto.exif_data.set(processed.exif),
                 GalleryPhoto.width.set(processed.width),
@@ -45,10 +45,9 @@ def photo_rerender(
             ],
             condition=condition,
         )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
+    )
+    if not rerendered:
+        return False
     dropped = [str(key) for key in photo.rendition_keys or [] if key not in rendition_keys]
     if dropped:
         storage.objects_delete(key for key in dropped if keys.belongs_to_gallery(key, gallery_id))

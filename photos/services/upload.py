@@ -185,8 +185,7 @@ def renditions_store(gallery_id: str, number: int, processed, written: list[str]
 
 def _commit_new_photo(photo: GalleryPhoto) -> None:
     """The photo item and the gallery's count and cover change together, or not at all."""
-    cover = derived.Cover(photo.photo_id, int(photo.photo_number), photo.full_size_url)
-    change = derived.photo_added(gallery_id=photo.gallery_id, cover=cover)
+    change = derived.photo_added(gallery_id=photo.gallery_id, cover=photo.as_cover())
     try:
         with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.save(photo, condition=GalleryPhoto.photo_id.does_not_exist())
@@ -209,7 +208,7 @@ def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) ->
     try:
         derived.cover_offer(
             gallery_id=gallery_id,
-            cover=derived.Cover(first.photo_id, int(first.photo_number), first.full_size_url),
+            cover=first.as_cover(),
         )
         for year in sorted(years):
             derived.year_add(gallery_id=gallery_id, year=year)

@@ -1,9 +1,16 @@
 """Settings from the environment: django-environ, with blanks as unset and booleans that must be words."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from gallery_project.environment import Env
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_blank_variable_keeps_the_default(monkeypatch):
@@ -37,3 +44,24 @@ def test_set_values_are_read_as_django_environ_reads_them(monkeypatch):
         "GalleryPhotos",
         "d",
     )
+
+
+def test_a_blank_env_file_setting_reads_no_file(tmp_path):
+    """GALLERY_ENV_FILE= (as the tests and the type check set it) must not fall back to .local/env."""
+    env_file = tmp_path / "env"
+    env_file.write_text("AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:9\n")
+    code = (
+        "import os, gallery_project.settings as s; "
+        "print(repr(s._ENV_FILE), os.environ.get('AWS_ENDPOINT_URL_DYNAMODB', 'unset'))"
+    )
+    base = {key: value for key, value in os.environ.items() if key != "AWS_ENDPOINT_URL_DYNAMODB"}
+    base |= {"DJANGO_SECRET_KEY": "x", "PYTHONPATH": str(ROOT)}
+
+    def read(value: str) -> str:
+        env = {**base, "GALLERY_ENV_FILE": value}
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True
+        ).stdout.strip()
+
+    assert read(str(env_file)) == f"{str(env_file)!r} http://127.0.0.1:9"
+    assert read("") == "'' unset"

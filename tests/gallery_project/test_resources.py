@@ -2,11 +2,14 @@
 
 from django.core.management import call_command
 
+from core.aws import s3_client
 from core.records import ServiceRecord
 from galleries.models import Gallery
 from galleries.services import gallery_create
+from gallery_project import resources
 from photos.models import GalleryPhoto
 from scans.photos_scan import gallery_photos_scan
+from tests.factories import jpeg_bytes
 
 
 def test_ensure_resources_is_idempotent(aws, capsys):
@@ -15,30 +18,31 @@ def test_ensure_resources_is_idempotent(aws, capsys):
     assert len(report) == 6 and all(line.endswith(": exists") for line in report), report
 
 
-def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(backend):
-    client = Gallery._get_connection().connection.client
-    client.delete_table(TableName=Gallery.Meta.table_name)
+def table_as_an_older_release_made_it(model, key: str) -> None:
+    """Drop the table and make it again with its key alone (no index, no time to live)."""
+    client = model._get_connection().connection.client
+    client.delete_table(TableName=model.Meta.table_name)
     client.create_table(
-        TableName=Gallery.Meta.table_name,
-        AttributeDefinitions=[{"AttributeName": "galleryId", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "galleryId", "KeyType": "HASH"}],
+        TableName=model.Meta.table_name,
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(backend):
+    table_as_an_older_release_made_it(Gallery, "galleryId")
     call_command("ensure_resources")
-    table = client.describe_table(TableName=Gallery.Meta.table_name)["Table"]
+    table = Gallery._get_connection().connection.client.describe_table(TableName=Gallery.Meta.table_name)[
+        "Table"
+    ]
     assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["byCreatedAt"]
 
 
 def test_ensure_resources_turns_on_the_records_time_to_live_a_table_made_earlier_lacks(backend):
-    client = ServiceRecord._get_connection().connection.client
-    client.delete_table(TableName=ServiceRecord.Meta.table_name)
-    client.create_table(
-        TableName=ServiceRecord.Meta.table_name,
-        AttributeDefinitions=[{"AttributeName": "recordKey", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "recordKey", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table_as_an_older_release_made_it(ServiceRecord, "recordKey")
     call_command("ensure_resources")
+    client = ServiceRecord._get_connection().connection.client
     described = client.describe_time_to_live(TableName=ServiceRecord.Meta.table_name)["TimeToLiveDescription"]
     assert described["TimeToLiveStatus"] in {"ENABLED", "ENABLING"}
     assert described["AttributeName"] == "expiresAt"
@@ -53,23 +57,37 @@ def test_a_new_records_table_expires_by_its_expires_at_attribute(backend):
     }
 
 
-def test_ensure_resources_removes_the_scan_claims_an_older_release_kept_in_gallery_photos(backend, capsys):
+def test_upgrading_removes_the_scan_claims_an_older_release_kept_in_gallery_photos(backend, capsys, settings):
+    """A release before ServiceRecords: no such table, and a claim item beside the photos."""
+    ServiceRecord.delete_table()
     gallery_id = gallery_create(name="Old", continent="Asia", country="Japan").gallery_id
+    key = f"galleries/{gallery_id}/IMG_0001.JPG"
+    s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=key, Body=jpeg_bytes(64, 48))
     client = GalleryPhoto._get_connection().connection.client
     client.put_item(  # an item exactly as the previous release's claims looked
         TableName=GalleryPhoto.Meta.table_name,
         Item={
             "galleryId": {"S": gallery_id},
             "photoId": {"S": "~original#" + "a" * 40},
-            "s3Key": {"S": f"galleries/{gallery_id}/IMG_0001.JPG"},
+            "s3Key": {"S": key},
             "owner": {"S": "old-run"},
             "claimedUntil": {"N": "0"},
             "adoptedPhotoId": {"S": "gone"},
         },
     )
     call_command("ensure_resources")
-    assert "removed 1 scan claims" in capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert "removed 1 scan claims" in report and f"table {ServiceRecord.Meta.table_name}: created" in report
     assert not list(GalleryPhoto.query(gallery_id))
-    assert gallery_photos_scan(gallery_id=gallery_id).failed == 0  # readers take every item for a photo
-    call_command("ensure_resources")
-    assert "removed" not in capsys.readouterr().out
+    settings.SCAN_SETTLE_SECONDS = 0
+    summary = gallery_photos_scan(gallery_id=gallery_id)  # it would fail on the claim item left behind
+    assert (summary.created, summary.failed) == (1, 0), summary.as_dict()
+    assert [photo.s3_key for photo in GalleryPhoto.query(gallery_id)] == [key]
+
+
+def test_the_cleanup_runs_only_on_that_upgrade(aws, capsys, monkeypatch):
+
+    calls = []
+    monkeypatch.setattr(resources, "legacy_claims_remove", lambda: calls.append(1) or 0)
+    call_command("ensure_resources")  # ServiceRecords exists: no scan of GalleryPhotos
+    assert calls == []

@@ -14,11 +14,11 @@ from photos.imaging import (
     SUPPORTED_FORMATS,
     ImageError,
     RenditionSpec,
-    exif_year,
     probe,
     process_image,
     read_exif,
 )
+from photos.prepare import photo_year
 from tests.factories import bomb_png
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "exif"
@@ -139,7 +139,7 @@ def test_camera_samples_give_make_model_and_date(filename, make, model, taken):
     assert exif["make"] == make
     assert exif["model"] == model
     assert exif["dateTimeOriginal"] == taken
-    assert exif_year(exif) == int(taken[:4])
+    assert photo_year(exif) == int(taken[:4])
     assert json.loads(json.dumps(exif)) == exif  # plain JSON types only
 
 
@@ -179,8 +179,8 @@ def test_lens_model_is_read_from_the_exif_ifd():
 def test_unparsable_date_is_ignored():
     exif = read_exif(make_jpeg(taken="0000:00:00 00:00:00"))
     assert "dateTimeOriginal" not in exif
-    assert exif_year(exif) is None
-    assert exif_year(read_exif(make_jpeg(taken="2019:02:03 04:05:06"))) == 2019
+    assert photo_year(exif) is None
+    assert photo_year(read_exif(make_jpeg(taken="2019:02:03 04:05:06"))) == 2019
 
 
 def test_renditions_carry_no_exif_but_keep_icc():

@@ -32,12 +32,28 @@ def test_only_whole_stars_from_one_to_five_count():
     ]
 
 
-def test_a_rating_moves_the_aggregate_by_its_difference():
-    def paths(actions):
-        return sorted(action.serialize({}, {}) for action in actions)
+def additions(actions) -> dict[str, int]:
+    """What each ADD action adds, by attribute path (e.g. {"ratingHistogram.4": 1, "ratingSum": 4})."""
+    names: dict[str, str] = {}
+    values: dict[str, dict] = {}
+    added = {}
+    for action in actions:
+        path, placeholder = action.serialize(names, values).split(" ")
+        by_placeholder = {token: name for name, token in names.items()}
+        attribute = ".".join(by_placeholder[token] for token in path.split("."))
+        added[attribute] = int(values[placeholder]["N"])
+    return added
 
+
+def test_a_rating_moves_the_aggregate_by_its_difference():
     assert aggregate.change_actions(GalleryPhoto, new=4, old=4) == []
-    first = aggregate.change_actions(GalleryPhoto, new=4, old=None)
-    assert len(first) == 3  # bucket 4 +1, sum +4, count +1
-    replaced = aggregate.change_actions(GalleryPhoto, new=2, old=5)
-    assert len(replaced) == 3 and paths(replaced) != paths(first)  # bucket 2 +1, sum -3, bucket 5 -1
+    assert additions(aggregate.change_actions(GalleryPhoto, new=4, old=None)) == {
+        "ratingHistogram.4": 1,
+        "ratingSum": 4,
+        "ratingCount": 1,
+    }
+    assert additions(aggregate.change_actions(GalleryPhoto, new=2, old=5)) == {
+        "ratingHistogram.2": 1,
+        "ratingSum": -3,
+        "ratingHistogram.5": -1,
+    }
