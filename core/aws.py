@@ -2,6 +2,10 @@
 
 Nothing here talks to AWS at import time: moto must be active first in tests, and Lambda cold starts
 stay short. Endpoints and region come from the AWS SDK's own environment variables.
+
+Every client is bounded in time: connect and read timeouts and a number of attempts from the settings
+(``client_config``; PynamoDB's models take theirs through ``ClientLimits``), and the request's deadline
+checked before each attempt (``core.deadline.attempt_check`` on every botocore session made here).
 """
 
 import threading
@@ -10,18 +14,51 @@ from functools import cache
 
 from botocore.config import Config
 from botocore.session import get_session
+from django.conf import settings
 from django.core.files.storage import storages
 from pynamodb.connection import Connection, base
 from pynamodb.models import Model
 
+from core.deadline import attempt_check
+
 _thread_local = threading.local()
+
+
+def client_config(**options) -> Config:
+    """botocore's Config with the service's time bounds (timeouts and attempts) and ``options``."""
+    return Config(
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=settings.AWS_READ_TIMEOUT_SECONDS,
+        retries={"total_max_attempts": settings.AWS_MAX_ATTEMPTS, "mode": "standard"},
+        **options,
+    )
+
+
+def pynamodb_limits() -> dict[str, float]:
+    """The same bounds in PynamoDB's words (``max_retry_attempts`` counts retries after the first)."""
+    return {
+        "connect_timeout_seconds": settings.AWS_CONNECT_TIMEOUT_SECONDS,
+        "read_timeout_seconds": settings.AWS_READ_TIMEOUT_SECONDS,
+        "max_retry_attempts": settings.AWS_MAX_ATTEMPTS - 1,
+    }
+
+
+# Mixed into every PynamoDB model's ``Meta`` (PynamoDB makes each model's client from these).
+ClientLimits = type("ClientLimits", (), pynamodb_limits())
+
+
+def botocore_session():
+    """A new botocore session whose clients check the request's deadline before each attempt."""
+    session = get_session()
+    session.register("before-send", attempt_check)
+    return session
 
 
 def _thread_botocore_session():
     """One botocore session per thread, shared by every PynamoDB model (sessions are not thread-safe)."""
     session = getattr(_thread_local, "botocore_session", None)
     if session is None:
-        session = _thread_local.botocore_session = get_session()
+        session = _thread_local.botocore_session = botocore_session()
     return session
 
 
@@ -42,28 +79,26 @@ def s3_client():
     """A raw S3 client for what the storage API lacks: listings with ETags, batch deletes, signing."""
     import boto3  # third-party, lazy: requests that never touch S3 skip its import on a cold start
 
-    return boto3.session.Session().client(
-        "s3",
-        config=Config(
-            signature_version="s3v4",
-            retries={"max_attempts": 4, "mode": "standard"},
-            max_pool_connections=32,
-        ),
+    return boto3.session.Session(botocore_session=botocore_session()).client(
+        "s3", config=client_config(signature_version="s3v4", max_pool_connections=32)
     )
 
 
 @cache
 def transaction_connection():
     """The PynamoDB connection that carries multi-item transactions (TransactWriteItems)."""
-    return Connection()
+    return Connection(**pynamodb_limits())  # type: ignore[arg-type]
 
 
 def reset_connections(models: Iterable[type[Model]]) -> None:
-    """Forget cached clients, so the next call picks up changed endpoints (tests switch backends)."""
+    """Forget cached clients, so the next call picks up changed endpoints and time bounds (tests switch
+    backends and shorten timeouts)."""
     s3_client.cache_clear()
     transaction_connection.cache_clear()
     storages._storages.pop("default", None)  # type: ignore[attr-defined]  # Django caches backends here
     for model in models:
+        for name, value in pynamodb_limits().items():
+            setattr(model.Meta, name, value)
         model._connection = None
         for index in model._indexes.values():
             index._connection = None  # type: ignore[attr-defined]  # PynamoDB caches each index's client

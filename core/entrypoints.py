@@ -5,6 +5,7 @@ Lambda event answers ``{"error", "code", "details"}`` instead of failing the inv
 event that names a missing gallery would otherwise be retried for nothing).
 """
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -14,6 +15,7 @@ import django
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
+from core.deadline import within
 from core.errors import DomainError
 
 logger = logging.getLogger("gallery.entrypoints")
@@ -35,16 +37,29 @@ class DomainCommand(BaseCommand):
 
 EventHandler = Callable[[Any, Any], dict]
 
+# What an event keeps of the Lambda's time after its deadline: enough to log, answer and return.
+EVENT_MARGIN_SECONDS = 10.0
+
+
+def event_deadline(context):
+    """A deadline shortly before the Lambda's own timeout (none when the context cannot tell)."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_ms is None:
+        return contextlib.nullcontext()
+    return within(max(0.0, remaining_ms() / 1000 - EVENT_MARGIN_SECONDS))
+
 
 def lambda_event(handler: EventHandler) -> EventHandler:
-    """A Lambda entry point (Zappa ``events``): Django set up first, domain errors answered as a body."""
+    """A Lambda entry point (Zappa ``events``): Django set up first, a deadline before the Lambda's own
+    timeout, domain errors answered as a body."""
 
     @functools.wraps(handler)
     def entry(event, context=None) -> dict:
         if not apps.ready:  # Zappa sets Django up for events; a bare Lambda invocation may not have
             django.setup()
         try:
-            return handler(event, context)
+            with event_deadline(context):
+                return handler(event, context)
         except DomainError as error:
             logger.warning("%s refused: %s", handler.__name__, error.message)
             return error_body(error)

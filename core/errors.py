@@ -5,7 +5,8 @@ Services and selectors raise these. Each edge maps them once: the DRF exception 
 Lambda events.
 """
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 from pynamodb.exceptions import PynamoDBException
 
 
@@ -37,6 +38,13 @@ class Conflict(DomainError):
     default_message = "The request conflicts with the current state of the resource."
 
 
+class PreconditionFailed(DomainError):
+    """The client's ``If-Match`` names a version that is no longer the stored one: nothing was saved."""
+
+    code = "precondition_failed"
+    default_message = "The resource changed since you read it (If-Match); read it again and retry."
+
+
 class Mismatch(DomainError):
     """The request names values that disagree with what is stored (e.g. a photo's key or number)."""
 
@@ -66,12 +74,94 @@ class TooLarge(Rejected):
 
 
 class Unavailable(DomainError):
-    """A backing service failed for this part of the work; what the message says was not kept."""
+    """A backing service was throttled, timed out or did not answer; trying again later may work.
+
+    ``retry_after`` is the number of seconds a client should wait first (HTTP ``Retry-After``).
+    """
 
     code = "unavailable"
     default_message = "A storage service did not answer; nothing was changed. Try again shortly."
+    retry_after = 2
+
+
+class DeadlineReached(Unavailable):
+    """The request's time is up (``core.deadline``): no further AWS call was started."""
+
+    code = "deadline_reached"
+    default_message = "The request ran out of time waiting for storage; nothing more was done. Try again."
+
+
+class Internal(DomainError):
+    """Our own fault, or an answer from AWS that retrying cannot fix (e.g. a ValidationException)."""
+
+    code = "internal_error"
+    default_message = "Something went wrong on our side; the error was logged."
 
 
 def storage_errors() -> tuple[type[BaseException], ...]:
-    """Errors from the DynamoDB and S3 clients that mean "a backing service failed"."""
+    """Errors from the DynamoDB and S3 clients (``is_transient`` says which of them a retry may fix)."""
     return (PynamoDBException, BotoCoreError, ClientError)
+
+
+# AWS error codes that mean "not now" rather than "never": throttling, a service's own trouble, a
+# request that timed out on its side, a transaction still in progress under the same token.
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "TransactionInProgressException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerError",
+        "InternalError",
+        "InternalFailure",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "503",
+        "500",
+    }
+)
+
+
+def aws_error_code(error: BaseException) -> str | None:
+    """The AWS error code of a botocore or PynamoDB error (``ThrottlingException``...), if it has one."""
+    if isinstance(error, PynamoDBException):
+        return error.cause_response_code or (aws_error_code(error.cause) if error.cause else None)
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code")
+    return None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Does this client error mean "throttled, timed out or unavailable" (a retry later may work)?
+
+    A connection that failed or timed out is transient, as is an AWS answer with a transient code or a
+    5xx status. Everything else (a ValidationException, a missing table, a signature refused) is a
+    fault that the same request will meet again.
+    """
+    if isinstance(error, PynamoDBException):
+        if error.cause is not None and not isinstance(error.cause, PynamoDBException):
+            return is_transient(error.cause)
+        return error.cause_response_code in TRANSIENT_CODES
+    if isinstance(error, BotoCoreError):
+        # Connection refused or reset, connect/read timeouts, a closed connection: all HTTPClientError
+        # or EndpointConnectionError; a parameter or credentials error is not.
+        return isinstance(error, HTTPClientError | AwsConnectionError)
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return aws_error_code(error) in TRANSIENT_CODES or int(status) >= 500
+    return False
+
+
+def as_domain_error(error: BaseException) -> DomainError:
+    """The domain error a client error means: ``Unavailable`` when transient, else ``Internal``."""
+    if isinstance(error, DomainError):
+        return error
+    if is_transient(error):
+        return Unavailable()
+    return Internal()

@@ -15,11 +15,14 @@ from rest_framework.response import Response
 from core.errors import (
     Conflict,
     DomainError,
+    Internal,
     Mismatch,
     NotFound,
+    PreconditionFailed,
     TooLarge,
     Unavailable,
     Unsupported,
+    as_domain_error,
     storage_errors,
 )
 
@@ -30,9 +33,11 @@ logger = logging.getLogger("gallery.errors")
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
+    PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
     Unsupported: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    Internal: status.HTTP_500_INTERNAL_SERVER_ERROR,
     Mismatch: status.HTTP_400_BAD_REQUEST,
 }
 
@@ -94,9 +99,29 @@ def _as_envelope(exc: exceptions.APIException) -> dict:
 
 
 def exception_handler(exc, context):
-    """DRF's EXCEPTION_HANDLER: every error becomes the envelope; nothing answers an HTML page."""
+    """DRF's EXCEPTION_HANDLER: every error becomes the envelope; nothing answers an HTML page.
+
+    Errors of the AWS clients are told apart once (``core.errors.is_transient``): throttled, timed out
+    or unavailable answer 503 with ``Retry-After``; anything else (a ValidationException caused by our
+    own bug, a missing table) answers 500 with the request id, logged with its stack, as does any other
+    unexpected exception.
+    """
+    request = context.get("request") if context else None
+    request_id = getattr(request, "request_id", "-")  # DRF's Request reads it from the HttpRequest
+    if isinstance(exc, storage_errors()):
+        error = as_domain_error(exc)
+        logger.log(
+            logging.WARNING if isinstance(error, Unavailable) else logging.ERROR,
+            "AWS error %s (request %s)",
+            type(exc).__name__,
+            request_id,
+            exc_info=exc,
+        )
+        return domain_error_response(error, request_id)
     if isinstance(exc, DomainError):
-        return Response(envelope(exc.message, exc.details), status=status_for(exc))
+        if isinstance(exc, Internal):
+            logger.error("internal error (request %s)", request_id, exc_info=exc)
+        return domain_error_response(exc, request_id)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(NotFound.default_message)
     elif isinstance(exc, RequestDataTooBig):
@@ -111,21 +136,24 @@ def exception_handler(exc, context):
             headers["WWW-Authenticate"] = auth_header
         if wait:
             headers["Retry-After"] = str(int(wait))
+        elif exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:  # e.g. every file of a batch
+            headers["Retry-After"] = str(Unavailable.retry_after)
         return Response(_as_envelope(exc), status=exc.status_code, headers=headers)
 
-    request = context.get("request") if context else None
-    request_id = getattr(request, "request_id", "-")  # DRF's Request reads it from the HttpRequest
-    if isinstance(exc, storage_errors()):
-        logger.exception("storage error (request %s)", request_id)
-        return Response(
-            envelope(Unavailable.default_message, {"requestId": request_id}),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
-    logger.exception("unhandled error (request %s)", request_id)
-    return Response(
-        envelope("Something went wrong on our side; the error was logged.", {"requestId": request_id}),
-        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-    )
+    logger.error("unhandled error (request %s)", request_id, exc_info=exc)
+    return domain_error_response(Internal(), request_id)
+
+
+def domain_error_response(error: DomainError, request_id: str = "-") -> Response:
+    """The answer to a domain error: its status and envelope; ``Retry-After`` and the request id on
+    the 503s and 500s, so a client knows when to retry and an operator finds the log line."""
+    code = status_for(error)
+    headers, details = {}, dict(error.details)
+    if isinstance(error, Unavailable):
+        headers["Retry-After"] = str(error.retry_after)
+    if code >= 500:
+        details.setdefault("requestId", request_id)
+    return Response(envelope(error.message, details), status=code, headers=headers)
 
 
 def json_not_found(request, exception=None, *args, **kwargs):

@@ -9,17 +9,20 @@ DynamoDB deletes expired items lazily (up to days later; the local emulator neve
 and every conditional take here treats an expired record as absent.
 """
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from pynamodb.attributes import MapAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
+from core.aws import ClientLimits
 from core.conditional import applied
 
 
 class ServiceRecord(Model):
-    class Meta:
+    class Meta(ClientLimits):
         table_name = settings.SERVICE_RECORDS_TABLE
         billing_mode = "PAY_PER_REQUEST"
 
@@ -87,16 +90,17 @@ def record_take(
     return record if applied(lambda: record.save(condition=condition)) else None
 
 
+def _moved(status: str, lifetime: timedelta, data: dict) -> list:
+    return [
+        ServiceRecord.status.set(status),
+        ServiceRecord.expires_at.set(datetime.now(UTC) + lifetime),
+        ServiceRecord.data.set(data),
+    ]
+
+
 def record_update(record: ServiceRecord, *, status: str, lifetime: timedelta, data: dict) -> None:
     """Move a record its owner holds to a new status, lifetime and data."""
-    record.update(
-        actions=[
-            ServiceRecord.status.set(status),
-            ServiceRecord.expires_at.set(datetime.now(UTC) + lifetime),
-            ServiceRecord.data.set(data),
-        ],
-        condition=ServiceRecord.owner == record.owner,
-    )
+    record.update(actions=_moved(status, lifetime, data), condition=ServiceRecord.owner == record.owner)
 
 
 def record_release(record: ServiceRecord) -> bool:
@@ -107,3 +111,24 @@ def record_release(record: ServiceRecord) -> bool:
 def record_drop(kind: str, record_id: str) -> None:
     """Delete a record whoever holds it (its subject is gone)."""
     ServiceRecord(record_key(kind, record_id)).delete()
+
+
+def record_update_in(
+    transaction: TransactWrite, record: ServiceRecord, *, status: str, lifetime: timedelta, data: dict
+) -> None:
+    """``record_update`` as one item of a larger transaction (it fails the whole if the owner changed)."""
+    transaction.update(
+        record, actions=_moved(status, lifetime, data), condition=ServiceRecord.owner == record.owner
+    )
+
+
+def record_release_in(transaction: TransactWrite, record: ServiceRecord) -> None:
+    """``record_release`` as one item of a larger transaction (it fails the whole if the owner changed)."""
+    transaction.delete(record, condition=ServiceRecord.owner == record.owner)
+
+
+def records_of_kind(kind: str) -> Iterator[ServiceRecord]:
+    """Every live record of a kind (a filtered scan of the table: records are few and short-lived)."""
+    for record in ServiceRecord.scan(ServiceRecord.kind == kind, consistent_read=True):
+        if not record.expired:
+            yield record

@@ -28,6 +28,11 @@ def latest_allowed_year() -> int:
     return datetime.now(UTC).year + 1
 
 
+def is_plausible_year(year: int) -> bool:
+    """A year a photograph can have been taken in: from the first photograph to next year."""
+    return FIRST_PHOTOGRAPH_YEAR <= year <= latest_allowed_year()
+
+
 class IdField(serializers.CharField):
     default_error_messages = {"invalid_id": "Must be 1-128 letters, digits, '.', '_' or '-'."}
 

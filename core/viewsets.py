@@ -1,9 +1,25 @@
-"""The base every API viewset shares: input validation, pagination responses, the error envelope."""
+"""The base every API viewset shares: input validation, pagination responses, conditional requests.
 
-from rest_framework import viewsets
+Conditional requests (no lost updates): a resource answers an ``ETag`` made from its stored version
+(``"v<version>"``; a gallery read with its photos adds a digest of the photos' stored state, never of a
+body with signed URLs); ``If-None-Match`` with the current tag answers 304; an edit with ``If-Match``
+is applied only to that version, else 412. Without ``If-Match`` edits behave as the guide describes.
+"""
+
+import re
+from collections.abc import Callable
+
+from rest_framework import status, viewsets
 from rest_framework.response import Response
 
+from core.errors import PreconditionFailed
 from core.pagination import Page, page_links, page_size_from
+
+_VERSION_TAG = re.compile(r'^(?:W/)?"v(?P<version>[0-9]{1,18})(?:\.[0-9a-f]*)?"$')
+
+
+def etag(tag: str) -> str:
+    return f'"{tag}"'
 
 
 class BaseViewSet(viewsets.ViewSet):
@@ -31,3 +47,23 @@ class BaseViewSet(viewsets.ViewSet):
 
     def page_response(self, page: Page, output_serializer) -> Response:
         return Response(self.page_body(page, output_serializer))
+
+    def expected_version(self) -> int | None:
+        """The version an ``If-Match`` header names (None without one, or for ``*``); a tag this
+        service never made cannot match (412)."""
+        header = self.request.headers.get("If-Match", "").strip()
+        if not header or header == "*":
+            return None
+        match = _VERSION_TAG.match(header.split(",")[0].strip())
+        if match is None:
+            raise PreconditionFailed("If-Match does not name a version of this resource.")
+        return int(match.group("version"))
+
+    def tagged(self, tag: str, answer: Callable[[], dict], *, code: int = status.HTTP_200_OK) -> Response:
+        """The answer with its ETag, or 304 Not Modified when ``If-None-Match`` names that tag."""
+        current = etag(tag)
+        wanted = [value.strip() for value in self.request.headers.get("If-None-Match", "").split(",")]
+        reading = self.request.method in ("GET", "HEAD")
+        if reading and (current in wanted or f"W/{current}" in wanted or "*" in wanted):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": current})
+        return Response(answer(), status=code, headers={"ETag": current})

@@ -3,9 +3,11 @@
 from typing import Any
 
 from django.conf import settings
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+
+from core.aws import ClientLimits
 
 # Every gallery carries the same listPartition, so one index lists them all newest first. Galleries are
 # few and written rarely, far below what one index partition takes.
@@ -25,7 +27,7 @@ class GalleriesByCreatedAt(GlobalSecondaryIndex):
 
 
 class Gallery(Model):
-    class Meta:
+    class Meta(ClientLimits):
         table_name = settings.GALLERIES_TABLE
         billing_mode = "PAY_PER_REQUEST"
 
@@ -49,6 +51,18 @@ class Gallery(Model):
     # No default: PynamoDB fills defaults in on read too, which would hide an item missing it.
     list_partition = UnicodeAttribute(null=True, attr_name="listPartition")
     country_key = UnicodeAttribute(null=True, attr_name="countryKey")
+    # Set (conditionally, once) when the gallery's delete begins: from then on no photo, upload or rating
+    # is accepted for it, readers see it as gone, and whoever finds it (a repeated DELETE, the photos
+    # scan) finishes the delete.
+    deleting_at = UnicodeAttribute(null=True, attr_name="deletingAt")
+    # The item's version, +1 on every write that changes what the gallery answers: its ETag, and the
+    # If-Match condition of edits (an item from before versions reads as 0).
+    version = NumberAttribute(null=True)
+    # Years the curator removed: a photo's date never adds them back, nor does a scan.
+    years_removed: ListAttribute[Any] = ListAttribute(of=NumberAttribute, null=True, attr_name="yearsRemoved")
+    # True when a curator chose the cover: it holds until that photo is deleted; otherwise the cover is
+    # the lowest-numbered live photo.
+    cover_chosen = BooleanAttribute(null=True, attr_name="coverChosen")
 
     by_created_at = GalleriesByCreatedAt()
 

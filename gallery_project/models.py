@@ -4,9 +4,11 @@ from django.conf import settings
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
+from core.aws import ClientLimits
+
 
 class CuratorKey(Model):
-    class Meta:
+    class Meta(ClientLimits):
         table_name = settings.CURATOR_KEYS_TABLE
         billing_mode = "PAY_PER_REQUEST"
 

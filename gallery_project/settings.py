@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.DeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,6 +130,22 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=10 
 UPLOAD_MAX_REQUEST_BYTES = env.int("UPLOAD_MAX_REQUEST_BYTES", default=200 * 1024 * 1024)
 FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 
+# Bounded memory: the decoded bytes (width x height x bytes per pixel) of the photos being decoded at once
+# in this process stay under a budget derived from the function's memory (Lambda sets
+# AWS_LAMBDA_FUNCTION_MEMORY_SIZE; zappa_settings.json asks for 1769 MB); a file alone over it gets 413.
+FUNCTION_MEMORY_MB = env.int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", default=1769)
+PHOTO_DECODE_BUDGET_BYTES = env.int(
+    "PHOTO_DECODE_BUDGET_BYTES", default=FUNCTION_MEMORY_MB * 1024 * 1024 * 45 // 100
+)
+
+# Bounded time: every AWS client call has a connect and a read timeout and a number of attempts, and
+# every request a deadline: an attempt that could not finish before it is not started (503 instead), so
+# a hung S3 or DynamoDB answers within the deadline plus a little work, under API Gateway's 29 s.
+AWS_CONNECT_TIMEOUT_SECONDS = env.float("AWS_CONNECT_TIMEOUT_SECONDS", default=2.0)
+AWS_READ_TIMEOUT_SECONDS = env.float("AWS_READ_TIMEOUT_SECONDS", default=5.0)
+AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=3)
+REQUEST_DEADLINE_SECONDS = env.float("REQUEST_DEADLINE_SECONDS", default=22.0)
+
 # A scan adopts or sweeps only objects at least this old, so it never races an upload in flight.
 SCAN_SETTLE_SECONDS = env.int("SCAN_SETTLE_SECONDS", default=120)
 
@@ -177,7 +194,7 @@ LOGGING = {
 # MEDIA_PUBLIC_BASE_URL (or signed on read), so the storage itself never signs.
 STORAGES = {
     "default": {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "core.media_storage.MediaStorage",
         "OPTIONS": {
             "bucket_name": BUCKET_NAME,
             "querystring_auth": False,

@@ -1,5 +1,7 @@
 """PynamoDB model of the GalleryPhotos table (attribute names exactly as in the customer's guide)."""
 
+import hashlib
+import json
 from typing import Any
 
 from django.conf import settings
@@ -7,6 +9,7 @@ from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, Un
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from core.aws import ClientLimits
 from galleries.derived import Cover
 
 
@@ -33,7 +36,7 @@ class PhotoIdIndex(GlobalSecondaryIndex):
 
 
 class GalleryPhoto(Model):
-    class Meta:
+    class Meta(ClientLimits):
         table_name = settings.GALLERY_PHOTOS_TABLE
         billing_mode = "PAY_PER_REQUEST"
 
@@ -75,6 +78,21 @@ class GalleryPhoto(Model):
     def as_cover(self) -> Cover:
         """What the gallery keeps of this photo when it is the cover."""
         return Cover(self.photo_id, int(self.photo_number), self.full_size_url or "")
+
+    def state_tag(self) -> str:
+        """A digest of the stored state a reader sees (not of an answer with signed URLs): it changes
+        when the photo is re-rendered, rated or edited. The photo's ETag."""
+        state = [
+            self.photo_id,
+            self.original_etag,
+            self.title,
+            self.description,
+            sorted(self.tags or []),
+            self.rating_count,
+            self.rating_sum,
+            self.full_size_url,
+        ]
+        return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()[:20]
 
     def exif(self) -> dict:
         """The EXIF fields as a plain dict (empty when none were read)."""

@@ -4,9 +4,11 @@ from django.conf import settings
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
+from core.aws import ClientLimits
+
 
 class PhotoRating(Model):
-    class Meta:
+    class Meta(ClientLimits):
         table_name = settings.PHOTO_RATINGS_TABLE
         billing_mode = "PAY_PER_REQUEST"
 

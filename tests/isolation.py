@@ -22,6 +22,12 @@ os.environ.update(
         "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
         "BUCKET_NAME": "test-photography-bucket",
         "MEDIA_PUBLIC_BASE_URL": "https://media.example.test",
+        # Generous time bounds: two workers, DynamoDB Local's JVM and image work share two cores, and a
+        # slow answer must not fail a test. Tests of the bounds set short ones themselves; the production
+        # budget is proven on the defaults (tests/core/test_deadline.py).
+        "AWS_CONNECT_TIMEOUT_SECONDS": "10",
+        "AWS_READ_TIMEOUT_SECONDS": "30",
+        "REQUEST_DEADLINE_SECONDS": "120",
     }
 )
 

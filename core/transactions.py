@@ -1,0 +1,154 @@
+"""DynamoDB transactions that are safe to repeat and tell the truth about why they were cancelled.
+
+``transaction_run`` builds and commits a TransactWriteItems:
+- with a ``ClientRequestToken``, so botocore's own retry of an attempt whose answer was lost (a timeout
+  after DynamoDB committed) is answered "done" by DynamoDB instead of being applied twice or failing its
+  conditions (tokens are remembered for 10 minutes);
+- reading the cancellation reasons, one per item: a failed condition raises ``Refused`` naming the
+  items whose condition failed (in the order ``build`` added them, whatever order PynamoDB sends), for
+  the caller to say what it means in domain words (the gallery is gone, the photo exists already...);
+  ``TransactionConflict`` (another transaction was writing one of the items) and throttling are
+  retried with backoff, then answered 503; anything else is raised as it is, and the error mapping
+  answers 500 and logs it.
+"""
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from core.aws import transaction_connection
+from core.errors import DomainError, Unavailable
+
+CANCELLED = "TransactionCanceledException"
+CONDITION_FAILED = "ConditionalCheckFailed"
+# Reasons a later attempt may not meet: another transaction on the same item, throttling.
+RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+ATTEMPTS = 6
+PAUSE_SECONDS = 0.01
+PAUSE_MAX_SECONDS = 0.4
+
+
+@dataclass(frozen=True)
+class ItemCheck:
+    """A condition on another app's item, checked inside a transaction; ``refusal`` is raised when it
+    fails (e.g. "the gallery is being deleted" inside a rating's transaction)."""
+
+    model: Any
+    hash_key: str
+    range_key: str | None
+    condition: Condition
+    refusal: DomainError
+
+    def add_to(self, transaction: TransactWrite) -> None:
+        transaction.condition_check(self.model, self.hash_key, self.range_key, condition=self.condition)
+
+
+class Transaction(TransactWrite):
+    """PynamoDB's TransactWrite, remembering the order items were added in.
+
+    PynamoDB sends condition checks first, then deletes, puts and updates, and DynamoDB's cancellation
+    reasons follow that wire order; ``logical`` maps them back to the order of the ``build`` calls.
+    """
+
+    _WIRE_ORDER = ("check", "delete", "put", "update")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._added: list[str] = []
+
+    def condition_check(self, *args, **kwargs):
+        self._added.append("check")
+        return super().condition_check(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._added.append("delete")
+        return super().delete(*args, **kwargs)
+
+    def save(self, *args, **kwargs):
+        self._added.append("put")
+        return super().save(*args, **kwargs)
+
+    def update(self, *args, **kwargs):
+        self._added.append("update")
+        return super().update(*args, **kwargs)
+
+    def logical(self, wire_index: int) -> int:
+        """The position in build order of the item DynamoDB names by ``wire_index``."""
+        wire = sorted(range(len(self._added)), key=lambda i: self._WIRE_ORDER.index(self._added[i]))
+        return wire[wire_index]
+
+
+class Refused(Exception):
+    """The transaction was cancelled because these items' conditions failed (positions in the order
+    ``build`` added them)."""
+
+    def __init__(self, failed: set[int]):
+        super().__init__(f"conditions failed on items {sorted(failed)}")
+        self.failed = failed
+
+
+class Contended(Unavailable):
+    """Other writers kept the items busy through every attempt."""
+
+    code = "busy"
+    default_message = "Others are changing the same items right now; nothing was saved. Try again."
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What DynamoDB said about each item of a cancelled transaction."""
+
+    reasons: list[str | None]
+
+    @classmethod
+    def of(cls, error: TransactWriteError) -> "Cancellation | None":
+        if error.cause_response_code != CANCELLED:
+            return None
+        return cls([reason.code if reason else None for reason in error.cancellation_reasons])
+
+    @property
+    def failed_conditions(self) -> set[int]:
+        """Wire positions of the items whose condition failed."""
+        return {index for index, code in enumerate(self.reasons) if code == CONDITION_FAILED}
+
+    @property
+    def retryable(self) -> bool:
+        codes = {code for code in self.reasons if code and code != "None"}
+        return bool(codes) and codes <= RETRYABLE_REASONS
+
+
+def transaction_run(build: Callable[[TransactWrite], None], *, token: str | None = None) -> None:
+    """Commit the items ``build`` adds to a TransactWrite; see the module's docstring for failures.
+
+    ``token`` (at most 32 characters; a photo id, say) names this write: each attempt sends
+    ``<token>-<attempt>``, so a transport retry inside one attempt is idempotent while a deliberate new
+    attempt after a conflict is a new request. ``build`` runs again for each attempt.
+    """
+    base = (token or uuid.uuid4().hex)[:32]
+    for attempt in range(ATTEMPTS):
+        transaction = Transaction(
+            connection=transaction_connection(), client_request_token=f"{base}-{attempt}"
+        )
+        try:
+            with transaction:
+                build(transaction)
+            return
+        except TransactWriteError as error:
+            cancellation = Cancellation.of(error)
+            if cancellation is None:
+                raise  # not a cancellation: the error mapping classifies it (503 or 500)
+            if cancellation.failed_conditions:
+                raise Refused({transaction.logical(i) for i in cancellation.failed_conditions}) from None
+            if not cancellation.retryable:
+                raise
+        # Full jitter: writers that collided spread out instead of colliding again in step.
+        time.sleep(random.uniform(0, min(PAUSE_MAX_SECONDS, PAUSE_SECONDS * 2**attempt)))
+    raise Contended()
