@@ -2,14 +2,19 @@
 
 Galleries own these rules; photos (and the scans) compose the pieces given here into their own writes:
 ``numbers_reserve`` before objects are stored, the ``photo_added``/``photo_removed`` actions inside the
-photo's own transaction, ``cover_offer`` and ``year_add`` after a batch, ``drift_actions`` in the scan.
+photo's own transaction, ``cover_offer`` and ``years_merge`` after a batch, ``drift_actions`` in the scan.
 
 - Numbers: a block of consecutive numbers per upload, from an atomic ADD on ``lastPhotoNumber``; a
   failure later leaves a gap, never a duplicate, and numbers are never reused.
 - photoCount: +1 in the transaction that writes a photo item, -1 in the one that starts its delete.
-- Cover: the lowest-numbered live photo. A new photo takes the cover only when there is none or the
-  cover's number is higher; deleting the cover moves it to the next live photo.
-- Years: the curator's years plus the DateTimeOriginal years of photos; never removed by a photo.
+- Cover: a curator may choose it (``cover_choose``); a chosen cover holds until that photo is deleted.
+  Otherwise it is the lowest-numbered live photo: a new photo takes it when there is none or the cover's
+  number is higher, deleting the cover moves it to the next live photo, and the scan repairs it.
+- Years: the curator's years, plus the years photos were taken (1826 to next year only), minus the years
+  the curator removed (``yearsRemoved``: a removed year stays removed, against photos and scans);
+  stored sorted.
+- Version: +1 on every write that changes what the gallery answers (``touched``); the ETag and the
+  If-Match condition of edits.
 """
 
 from collections.abc import Iterable
@@ -20,14 +25,26 @@ from pynamodb.expressions.condition import Condition
 from core.clock import now_iso
 from core.conditional import applied
 from core.errors import NotFound
+from core.transactions import ItemCheck
+from core.validation import is_plausible_year
 from galleries.models import LIST_PARTITION, Gallery, country_key
 
 
 class GalleryGone(NotFound):
-    """The gallery was deleted while a photo was being added to it."""
+    """The gallery does not exist, or its delete has begun: it takes no new photo or rating."""
 
     code = "gallery_gone"
-    default_message = "The gallery was deleted during the upload."
+    default_message = "The gallery was deleted (or is being deleted); nothing was added to it."
+
+
+def gallery_open() -> Condition:
+    """The condition every write that adds to a gallery carries: it exists and its delete has not begun."""
+    return Gallery.gallery_id.exists() & Gallery.deleting_at.does_not_exist()
+
+
+def gallery_open_check(gallery_id: str) -> ItemCheck:
+    """``gallery_open`` as one item of another app's transaction (a rating), refused as GalleryGone."""
+    return ItemCheck(Gallery, gallery_id, None, gallery_open(), GalleryGone())
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,16 @@ class Cover:
     photo_id: str
     number: int
     url: str
+
+
+def touched() -> list:
+    """What every write that changes the gallery's answer also does: a new updatedAt and version."""
+    return [Gallery.updated_at.set(now_iso()), Gallery.version.add(1)]
+
+
+def automatic_cover() -> Condition:
+    """No curator chose the cover (the lowest-numbered photo may take it)."""
+    return Gallery.cover_chosen.does_not_exist() | (Gallery.cover_chosen == False)  # noqa: E712
 
 
 def _cover_set(cover: Cover) -> list:
@@ -68,9 +95,7 @@ def numbers_reserve(*, gallery_id: str, count: int) -> list[int]:
     gallery = Gallery(gallery_id)
 
     def reserve():
-        return gallery.update(
-            actions=[Gallery.last_photo_number.add(count)], condition=Gallery.gallery_id.exists()
-        )
+        return gallery.update(actions=[Gallery.last_photo_number.add(count)], condition=gallery_open())
 
     if not applied(reserve):
         raise GalleryGone()
@@ -91,8 +116,8 @@ def photo_added(*, gallery_id: str, cover: Cover) -> GalleryChange:
     """A photo item is being written: count it, and make it the cover if the gallery has none."""
     return GalleryChange(
         Gallery(gallery_id),
-        [Gallery.photo_count.add(1), *_cover_if_absent(cover), Gallery.updated_at.set(now_iso())],
-        Gallery.gallery_id.exists(),
+        [Gallery.photo_count.add(1), *_cover_if_absent(cover), *touched()],
+        gallery_open(),
     )
 
 
@@ -100,10 +125,12 @@ def photo_removed(*, gallery: Gallery, photo_id: str, successor: Cover | None) -
     """A photo's delete is starting: uncount it, and when it is the cover hand the cover to
     ``successor`` (the next live photo, or none). The condition fails if the cover moved since
     ``gallery`` was read, so the caller reads again rather than overwrite a newer cover."""
-    actions = [Gallery.photo_count.add(-1), Gallery.updated_at.set(now_iso())]
+    actions = [Gallery.photo_count.add(-1), *touched()]
     condition = Gallery.gallery_id.exists()
     if gallery.cover_photo_id == photo_id:
+        # A chosen cover that is deleted gives the choice back to the automatic rule.
         actions += _cover_remove() if successor is None else _cover_set(successor)
+        actions.append(Gallery.cover_chosen.remove())
         condition &= Gallery.cover_photo_id == photo_id
     else:
         condition &= Gallery.cover_photo_id.does_not_exist() | (Gallery.cover_photo_id != photo_id)
@@ -111,23 +138,58 @@ def photo_removed(*, gallery: Gallery, photo_id: str, successor: Cover | None) -
 
 
 def cover_offer(*, gallery_id: str, cover: Cover) -> bool:
-    """Make this photo the cover if the current cover has a higher number (or none); True if it did."""
+    """Make this photo the cover if no curator chose one and the current cover has a higher number (or
+    there is none); True if it did."""
     return applied(
         lambda: Gallery(gallery_id).update(
-            actions=_cover_set(cover),
-            condition=Gallery.gallery_id.exists() & (Gallery.cover_photo_number > cover.number),
+            actions=[*_cover_set(cover), *touched()],
+            condition=gallery_open() & automatic_cover() & (Gallery.cover_photo_number > cover.number),
         )
     )
 
 
-def year_add(*, gallery_id: str, year: int) -> bool:
-    """Add a year to the gallery's years unless it is there already; True when it was added."""
-    return applied(
-        lambda: Gallery(gallery_id).update(
-            actions=[Gallery.years.set(Gallery.years.append([year])), Gallery.updated_at.set(now_iso())],
-            condition=Gallery.gallery_id.exists() & ~Gallery.years.contains(year),
-        )
-    )
+def cover_choose(*, gallery_id: str, cover: Cover) -> None:
+    """A curator's choice of cover: it holds until that photo is deleted (NotFound for no gallery)."""
+    chosen = [*_cover_set(cover), Gallery.cover_chosen.set(True), *touched()]
+    if not applied(lambda: Gallery(gallery_id).update(actions=chosen, condition=gallery_open())):
+        raise GalleryGone()
+
+
+YEARS_ATTEMPTS = 5
+
+
+def years_merge(*, gallery_id: str, years: Iterable[int]) -> bool:
+    """Add the years photos were taken in, by the years rule; True when the gallery changed.
+
+    A read, then a write on condition that the version is still the one read (years stay sorted and a
+    curator's concurrent edit is never overwritten); read again when someone wrote meanwhile.
+    """
+    found = {year for year in years if is_plausible_year(year)}
+    for _ in range(YEARS_ATTEMPTS):
+        try:
+            gallery = Gallery.get(gallery_id, consistent_read=True)
+        except Gallery.DoesNotExist:
+            return False
+        stored = [int(year) for year in gallery.years or []]
+        merged = sorted((set(stored) | found) - {int(year) for year in gallery.years_removed or []})
+        if merged == stored or gallery.deleting_at is not None:
+            return False
+        if applied(
+            lambda gallery=gallery, merged=merged: gallery.update(
+                actions=[Gallery.years.set(merged), *touched()],
+                condition=gallery_open() & version_is(gallery.version),
+            )
+        ):
+            return True
+    return False
+
+
+def version_is(version) -> Condition:
+    """The condition that the gallery's version is still ``version`` (None or 0: an item from before
+    versions)."""
+    if not version:
+        return Gallery.version.does_not_exist() | (Gallery.version == 0)
+    return Gallery.version == int(version)
 
 
 def drift_repair(gallery: Gallery, actions: list) -> bool:
@@ -138,8 +200,8 @@ def drift_repair(gallery: Gallery, actions: list) -> bool:
     """
     return applied(
         lambda: gallery.update(
-            actions=[*actions, Gallery.updated_at.set(now_iso())],
-            condition=Gallery.updated_at == gallery.updated_at,
+            actions=[*actions, *touched()],
+            condition=(Gallery.updated_at == gallery.updated_at) & gallery_open(),
         )
     )
 
@@ -155,12 +217,15 @@ def drift_actions(
     """What to change so the gallery agrees with its live photos (empty when nothing drifted).
 
     ``live_cover`` is the current cover when it is still a live photo, ``first`` the lowest-numbered
-    live photo: the cover stays while it lives, else the first photo takes it.
+    live photo: a chosen cover stays while it lives, else the first photo is the cover.
     """
     actions = []
     if int(gallery.photo_count or 0) != photo_count:
         actions.append(Gallery.photo_count.set(photo_count))
-    cover = live_cover or first
+    chosen = bool(gallery.cover_chosen) and live_cover is not None
+    cover = live_cover if chosen else first
+    if gallery.cover_chosen and not chosen:
+        actions.append(Gallery.cover_chosen.remove())
     if cover is None:
         if gallery.cover_photo_id or gallery.cover_photo_url or gallery.cover_photo_number:
             actions += _cover_remove()
@@ -171,7 +236,8 @@ def drift_actions(
     ):
         actions += _cover_set(cover)
     stored_years = [int(year) for year in gallery.years or []]
-    years = sorted(set(stored_years) | set(photo_years))
+    removed = {int(year) for year in gallery.years_removed or []}
+    years = sorted({year for year in {*stored_years, *photo_years} if is_plausible_year(year)} - removed)
     if years != stored_years:
         actions.append(Gallery.years.set(years))
     # Galleries written before the listing index existed are not in it until these are set.

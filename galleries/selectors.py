@@ -8,23 +8,29 @@ from core.validation import is_valid_id
 from galleries.models import LIST_PARTITION, Gallery, country_key
 
 
-def gallery_get(*, gallery_id: str) -> Gallery:
+def gallery_get(*, gallery_id: str, include_deleting: bool = False) -> Gallery:
+    """A gallery; one whose delete has begun is gone for everyone but the delete itself
+    (``include_deleting``)."""
     if not is_valid_id(gallery_id):
         raise NotFound(f"Gallery {gallery_id[:128]!r} does not exist.")
     try:
-        return Gallery.get(gallery_id, consistent_read=True)
+        gallery = Gallery.get(gallery_id, consistent_read=True)
     except Gallery.DoesNotExist:
         raise NotFound(f"Gallery {gallery_id} does not exist.") from None
+    if gallery.deleting_at is not None and not include_deleting:
+        raise NotFound(f"Gallery {gallery_id} does not exist.")
+    return gallery
 
 
 def gallery_ids() -> Iterator[str]:
-    """Every gallery's id (a scan of the table, streamed)."""
+    """Every gallery's id, deleting ones included (a scan of the table, streamed)."""
     for gallery in Gallery.scan(attributes_to_get=["galleryId"]):
         yield gallery.gallery_id
 
 
 def galleries_existing(*, gallery_ids: list[str]) -> set[str]:
-    """Which of these ids are galleries (one batch read; ids that cannot be gallery ids are not)."""
+    """Which of these ids have a gallery item, deleting ones included (one batch read; ids that cannot
+    be gallery ids are not)."""
     valid = [gallery_id for gallery_id in gallery_ids if is_valid_id(gallery_id)]
     found = Gallery.batch_get(valid, consistent_read=True, attributes_to_get=["galleryId"]) if valid else ()
     return {gallery.gallery_id for gallery in found}
@@ -39,14 +45,14 @@ def gallery_list(
     year: int | None = None,
 ) -> Page:
     """Galleries newest first, optionally only those of a continent, a country (any case) or a year."""
-    condition = None
+    condition = Gallery.deleting_at.does_not_exist()
     for clause in (
         Gallery.continent == continent if continent else None,
         Gallery.country_key == country_key(country) if country else None,
         Gallery.years.contains(year) if year else None,
     ):
         if clause is not None:
-            condition = clause if condition is None else condition & clause
+            condition &= clause
 
     def fetch(start_key):
         # Read one item past the page, so the paginator knows whether another page exists.

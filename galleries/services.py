@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 from core.clock import now_iso
 from core.conditional import applied
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, PreconditionFailed
+from galleries.derived import gallery_open, touched, version_is
 from galleries.models import LIST_PARTITION, Gallery, country_key
 from galleries.selectors import gallery_get
 
@@ -37,6 +38,7 @@ def gallery_create(
         description=description,
         years=sorted(set(years)),
         photo_count=0,
+        version=1,
         created_at=timestamp,
         updated_at=timestamp,
     )
@@ -46,30 +48,75 @@ def gallery_create(
     return gallery
 
 
-def gallery_update(*, gallery_id: str, **changes) -> Gallery:
-    """Change the given fields; ``updatedAt`` moves only when a value really changes."""
+UPDATE_ATTEMPTS = 5
+
+
+def gallery_update(*, gallery_id: str, expected_version: int | None = None, **changes) -> Gallery:
+    """Change the given fields; ``updatedAt`` and the version move only when a value really changes.
+
+    ``expected_version`` (a client's If-Match) makes the write conditional on the stored version:
+    PreconditionFailed when someone else wrote since. Without it the edit is applied to the latest
+    version (read again when a photo changed the gallery meanwhile). Years the curator takes out are
+    remembered as removed (photos and scans never add them back); years put back are no longer removed.
+    """
     unknown = set(changes) - set(_EDITABLE)
     if unknown:
         raise TypeError(f"not editable: {sorted(unknown)}")
-    gallery = gallery_get(gallery_id=gallery_id)
+    for _ in range(UPDATE_ATTEMPTS):
+        gallery = gallery_get(gallery_id=gallery_id)
+        if expected_version is not None and int(gallery.version or 0) != expected_version:
+            raise PreconditionFailed(details={"version": int(gallery.version or 0)})
+        actions = _changes(gallery, changes)
+        if not actions:
+            return gallery
+        # Conditional on the version read: the changes (years removed above all) were computed from it.
+        condition = gallery_open() & version_is(gallery.version)
+        if applied(
+            lambda gallery=gallery, actions=actions, condition=condition: gallery.update(
+                actions=[*actions, *touched()], condition=condition
+            )
+        ):
+            return gallery
+    raise Conflict("The gallery kept changing while it was being edited; try again.")
+
+
+def _changes(gallery: Gallery, changes: dict) -> list:
     actions = []
     for field, value in changes.items():
         current = getattr(gallery, field)
         if field == "years":
             value = sorted(set(value))
             current = sorted({int(year) for year in current or []})
+            before = sorted({int(year) for year in gallery.years_removed or []})
+            removed = sorted((set(before) | (set(current) - set(value))) - set(value))
+            if removed != before:
+                actions.append(Gallery.years_removed.set(removed))
         if value != current:
             actions.append(getattr(Gallery, field).set(value))
             if field == "country":
                 actions.append(Gallery.country_key.set(country_key(value)))
-    if not actions:
-        return gallery
-    actions.append(Gallery.updated_at.set(now_iso()))
-    if not applied(lambda: gallery.update(actions=actions, condition=Gallery.gallery_id.exists())):
-        raise NotFound(f"Gallery {gallery_id} does not exist.")
+    return actions
+
+
+def gallery_delete_begin(*, gallery_id: str) -> Gallery:
+    """Mark the gallery as being deleted (one conditional write): from now on it takes nothing new and
+    reads as gone. A gallery already marked is returned as it is, so a repeated delete finishes the job.
+    """
+    gallery = gallery_get(gallery_id=gallery_id, include_deleting=True)
+    if gallery.deleting_at is None:
+        started = now_iso()
+        begun = applied(
+            lambda: gallery.update(
+                actions=[Gallery.deleting_at.set(started)], condition=Gallery.gallery_id.exists()
+            )
+        )
+        if not begun:
+            raise NotFound(f"Gallery {gallery_id} does not exist.")
     return gallery
 
 
 def gallery_item_delete(*, gallery: Gallery) -> None:
-    """Remove the gallery item itself; callers delete its photos first (``photos.services.delete``)."""
-    gallery.delete()
+    """Remove the gallery item itself, once its delete began and its photos are gone
+    (``photos.services.delete``)."""
+    # Not applied when a concurrent delete removed it first: the outcome is the same.
+    applied(lambda: gallery.delete(condition=Gallery.deleting_at.exists()))

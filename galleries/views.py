@@ -6,7 +6,6 @@ is the class the URLs and the guide's /galleries routes use."""
 
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.response import Response
 
 from core.viewsets import BaseViewSet
 from galleries import selectors, services
@@ -33,7 +32,7 @@ class GalleryBaseViewSet(BaseViewSet):
     def create(self, request):
         data = self.validated(GalleryInputSerializer, request.data)
         gallery = services.gallery_create(**data)
-        return Response(self._output(gallery), status=status.HTTP_201_CREATED)
+        return self.tagged(version_tag(gallery), lambda: self._output(gallery), code=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None):
         data = dict(self.validated(GalleryUpdateSerializer, request.data))
@@ -43,10 +42,17 @@ class GalleryBaseViewSet(BaseViewSet):
         gallery_id = pk if pk is not None else body_id
         if gallery_id is None:
             raise ValidationError({"galleryId": ["This field is required."]})
-        gallery = services.gallery_update(gallery_id=gallery_id, **data)
-        return Response(self._output(gallery))
+        gallery = services.gallery_update(
+            gallery_id=gallery_id, expected_version=self.expected_version(), **data
+        )
+        return self.tagged(version_tag(gallery), lambda: self._output(gallery))
 
     partial_update = update
 
     def _output(self, gallery) -> dict:
         return GalleryOutputSerializer(gallery, context={"request": self.request}).data
+
+
+def version_tag(gallery) -> str:
+    """A gallery's ETag: its stored version."""
+    return f"v{int(gallery.version or 0)}"

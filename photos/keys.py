@@ -47,6 +47,15 @@ def parse_original_key(key: str) -> tuple[str, str] | None:
     return match.group("gallery"), match.group("name")
 
 
+_NUMBERED = re.compile(r"^photo(?P<number>[0-9]{1,12})[-.]")
+
+
+def photo_number_of(key: str) -> int | None:
+    """The photo number in a key this service wrote (``photo{N}.{ext}``, ``photo{N}-{name}.{ext}``)."""
+    match = _NUMBERED.match(key.rsplit("/", 1)[-1])
+    return int(match.group("number")) if match else None
+
+
 def belongs_to_gallery(key: str, gallery_id: str) -> bool:
     """True only for keys inside this gallery's own prefixes (no '..' tricks, no other gallery)."""
     if ".." in key.split("/") or "//" in key:

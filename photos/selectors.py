@@ -102,3 +102,17 @@ def photo_rating_get(*, photo_id: str, user_id: str) -> VisitorRating:
     """The visitor's rating (None if they have not rated) and the aggregate of a live photo."""
     photo = photo_find(photo_id=photo_id)
     return VisitorRating(photo, user_id, rating_of(photo_id=photo_id, user_id=user_id))
+
+
+def photo_gallery_ids() -> set[str]:
+    """The gallery id of every photo partition (a scan of the table reading only the key: for the photos
+    scan's search for photos whose gallery is gone)."""
+    return {photo.gallery_id for photo in GalleryPhoto.scan(attributes_to_get=["galleryId"])}
+
+
+def photo_number_taken(*, gallery_id: str, number: int) -> bool:
+    """Whether an item of the gallery holds this photo number (strongly consistent)."""
+    matches = GalleryPhoto.by_number.query(
+        gallery_id, GalleryPhoto.photo_number == number, consistent_read=True, limit=1
+    )
+    return any(True for _ in matches)

@@ -4,16 +4,15 @@ Finding the photo is the caller's part (``photos.services.rate`` composes these 
 "still alive" condition); this module owns the PhotoRatings items and how they move the aggregate.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
-from pynamodb.transactions import TransactWrite
 
-from core.aws import transaction_connection
 from core.clock import now_iso
 from core.conditional import applied
+from core.transactions import ItemCheck, Refused, transaction_run
 from ratings import aggregate
 from ratings.models import PhotoRating
 from ratings.selectors import VisitorRating
@@ -30,13 +29,21 @@ class RatingRaced(Exception):
 
 
 def rating_commit(
-    *, photo: Any, user_id: str, stars: int, previous: PhotoRating | None, alive
+    *,
+    photo: Any,
+    user_id: str,
+    stars: int,
+    previous: PhotoRating | None,
+    alive,
+    checks: Sequence[ItemCheck] = (),
 ) -> PhotoRating:
     """One transaction: put the visitor's rating and apply the difference to the photo's aggregate.
 
     The put is conditioned on ``previous`` (the rating read just before, or none), so two writers cannot
     both apply a difference from the same old value; the photo update carries the caller's ``alive``
     condition, so a deleted or deleting photo is never rated or recreated. RatingRaced when either failed.
+    ``checks`` are the caller's other conditions (its gallery still open); each raises its own refusal.
+    Concurrent transactions on the photo item are retried by ``core.transactions``.
     """
     model = type(photo)
     written = PhotoRating(
@@ -48,20 +55,26 @@ def rating_commit(
     actions = aggregate.change_actions(
         model, new=stars, old=aggregate.counted_value(previous and previous.rating)
     )
+
+    def build(transaction):
+        transaction.save(written, condition=rating_unchanged)
+        if actions:
+            transaction.update(
+                photo, actions=actions, condition=alive & aggregate.bucket_exists(model, stars)
+            )
+        else:
+            # Same stars again: only ratedAt moves, but the photo must still be alive.
+            transaction.condition_check(model, photo.gallery_id, photo.photo_id, condition=alive)
+        for check in checks:
+            check.add_to(transaction)
+
     try:
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.save(written, condition=rating_unchanged)
-            if actions:
-                transaction.update(
-                    photo, actions=actions, condition=alive & aggregate.bucket_exists(model, stars)
-                )
-            else:
-                # Same stars again: only ratedAt moves, but the photo must still be alive.
-                transaction.condition_check(model, photo.gallery_id, photo.photo_id, condition=alive)
-    except TransactWriteError as exc:
-        if exc.cause_response_code == "TransactionCanceledException":
-            raise RatingRaced() from None
-        raise
+        transaction_run(build)
+    except Refused as refused:
+        for index, check in enumerate(checks, start=2):
+            if index in refused.failed:
+                raise check.refusal from None
+        raise RatingRaced() from None
     return written
 
 

@@ -25,7 +25,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 
 from django.conf import settings
 
@@ -34,13 +33,13 @@ from core.errors import Conflict, DomainError, NotFound, storage_errors
 from core.validation import is_valid_id
 from galleries.selectors import galleries_existing, gallery_ids
 from galleries.services import gallery_create
-from photos import keys
+from photos import intents, keys
 from photos.prepare import IncomingPhoto, photo_prepare
-from photos.selectors import photo_get, photos_of_gallery
+from photos.selectors import photo_get, photo_number_taken, photo_with_key_exists, photos_of_gallery
 from photos.services.delete import photo_delete, photo_purge
 from photos.services.rerender import photo_rerender
 from photos.services.upload import photo_record
-from scans import claims
+from scans import claims, leftovers
 from scans.summary import Progress, ScanSummary, no_progress
 
 logger = logging.getLogger(__name__)
@@ -69,8 +68,14 @@ def gallery_photos_scan(
     if gallery_id is not None:
         if not galleries_existing(gallery_ids=[gallery_id]) and not _has_originals(gallery_id):
             raise NotFound(f"Gallery {gallery_id[:128]} does not exist and has no objects in the bucket.")
+        run.named = leftovers.intents_finish(summary, gallery_id=gallery_id, dry_run=dry_run)
+        leftovers.abandoned_uploads_remove(summary, gallery_id=gallery_id, dry_run=dry_run)
         prefix_batches: Iterable[list[str]] = [[gallery_id]]
     else:
+        run.named = leftovers.intents_finish(summary, gallery_id=None, dry_run=dry_run)
+        leftovers.orphan_photos_remove(summary, dry_run=dry_run)
+        leftovers.orphan_renditions_remove(summary, named=run.named, dry_run=dry_run)
+        leftovers.abandoned_uploads_remove(summary, gallery_id=None, dry_run=dry_run)
         for each_id in gallery_ids():
             run.scan_gallery(each_id)
         prefix_batches = _chunks(_gallery_prefix_ids(), 100)
@@ -148,8 +153,11 @@ class _PhotosRun:
         self.progress = progress
         self.owner = claims.new_owner()
         self.workers = max(1, settings.PHOTO_PROCESSING_WORKERS)
+        self.named: set[str] = set()  # keys live photo-write intents name: never adopted or swept
 
     def scan_gallery(self, gallery_id: str) -> None:
+        if leftovers.deletes_finish(self.summary, gallery_id=gallery_id, dry_run=self.dry_run):
+            return
         index = self._load_index(gallery_id)
         self._sweep_orphan_renditions(gallery_id, {known.number for known in index.values()})
         for page in _chunks(storage.objects_list(keys.gallery_prefix(gallery_id)), LISTING_PAGE):
@@ -160,6 +168,9 @@ class _PhotosRun:
                     continue  # a "folder" marker or a nested key: never an original
                 self.summary.scanned += 1
                 known = index.get(listed.key)
+                if known is None and listed.key in self.named:
+                    self._count(None)  # a photo write under way (or failed: cleaned up above)
+                    continue
                 if known is not None and known.deleting:
                     continue  # an interrupted delete: finished with the removals below
                 if known is not None:
@@ -192,13 +203,23 @@ class _PhotosRun:
         return index
 
     def _sweep_orphan_renditions(self, gallery_id: str, owned_numbers: set[int]) -> None:
-        """Rendition objects of numbers no item holds: left by a run or upload killed mid-way."""
+        """Rendition objects of numbers no item holds and no write under way names (looked up again
+        before deleting: the index was read before the listing)."""
+        confirmed: dict[int | None, bool] = {}
+
+        def orphan(key: str) -> bool:
+            number = keys.photo_number_of(key)
+            if number in owned_numbers or key in self.named:
+                return False
+            if number not in confirmed:
+                confirmed[number] = number is None or (
+                    intents.intent_of(gallery_id, number) is None
+                    and not photo_number_taken(gallery_id=gallery_id, number=number)
+                )
+            return confirmed[number]
+
         for page in _chunks(storage.objects_list(keys.renditions_prefix(gallery_id)), LISTING_PAGE):
-            orphans = [
-                item["Key"]
-                for item in page
-                if _listed(item).settled and _rendition_number(item["Key"]) not in owned_numbers
-            ]
+            orphans = [item["Key"] for item in page if _listed(item).settled and orphan(item["Key"])]
             if orphans and not self.dry_run:
                 storage.objects_delete(orphans)
             self.summary.orphan_objects_removed += len(orphans)
@@ -229,9 +250,17 @@ class _PhotosRun:
     def _adopt(self, gallery_id: str, listed: _Listed, _known):
         """Make the photo an upload would make from an original already in the bucket."""
         where = {"galleryId": gallery_id, "key": listed.key}
+        number = keys.photo_number_of(listed.key)
+        if number is not None and intents.intent_of(gallery_id, number) is not None:
+            return None  # a photo write of this number began after this run read the intents
         claim = claims.claim_take(gallery_id=gallery_id, original_key=listed.key, owner=self.owner)
         if claim is None:
             return None  # another run adopts (or adopted) this original
+        if photo_with_key_exists(gallery_id=gallery_id, original_key=listed.key):
+            # Committed after this run read the gallery's items (the intent read above came first, and
+            # a commit removes the intent and writes the item at once).
+            _release_quietly(claim)
+            return None
         incoming = _incoming(listed)
         try:
             photo = photo_record(
@@ -337,14 +366,6 @@ def _unchanged(known: _Known, listed: _Listed) -> bool:
     # A multipart upload's ETag ("<md5 of parts>-<count>") cannot be compared with a whole-file MD5:
     # with equal sizes, trust the size rather than re-render every run.
     return known.size is not None and ("-" in (known.etag or "")) != ("-" in listed.etag)
-
-
-def _rendition_number(key: str) -> int | None:
-    stem = PurePosixPath(key).name
-    if not stem.startswith("photo") or "-" not in stem:
-        return None
-    digits = stem[len("photo") : stem.index("-")]
-    return int(digits) if digits.isdigit() else None
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

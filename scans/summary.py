@@ -26,6 +26,11 @@ class ScanSummary:
     missing_galleries: list[str] = field(default_factory=list)
     galleries_created: list[str] = field(default_factory=list)
     orphan_objects_removed: int = 0
+    # What crashes, hangs and races left behind (scans.leftovers).
+    failed_writes_cleaned: int = 0
+    galleries_deleted: list[str] = field(default_factory=list)
+    orphan_galleries: list[str] = field(default_factory=list)
+    abandoned_uploads_removed: int = 0
 
     def fail(self, reason: str, **where) -> None:
         self.failed += 1
@@ -40,6 +45,10 @@ class ScanSummary:
             or self.removed
             or self.orphan_objects_removed
             or self.galleries_created
+            or self.failed_writes_cleaned
+            or self.galleries_deleted
+            or self.orphan_galleries
+            or self.abandoned_uploads_removed
         )
 
     @property
@@ -53,6 +62,10 @@ class ScanSummary:
                 (self.removed, "removed"),
                 (self.orphan_objects_removed, "orphan objects removed"),
                 (len(self.galleries_created), "galleries created"),
+                (self.failed_writes_cleaned, "failed photo writes cleaned up"),
+                (len(self.galleries_deleted), "interrupted gallery deletes finished"),
+                (len(self.orphan_galleries), "photo partitions without a gallery purged"),
+                (self.abandoned_uploads_removed, "abandoned uploads removed"),
             )
             if count
         ]
@@ -78,6 +91,10 @@ class ScanSummary:
             "missingGalleries": self.missing_galleries,
             "galleriesCreated": self.galleries_created,
             "orphanObjectsRemoved": self.orphan_objects_removed,
+            "failedWritesCleaned": self.failed_writes_cleaned,
+            "galleriesDeleted": self.galleries_deleted,
+            "orphanGalleries": self.orphan_galleries,
+            "abandonedUploadsRemoved": self.abandoned_uploads_removed,
             "changed": self.changed,
             "message": self.message,
         }

@@ -5,21 +5,21 @@ gallery's ``photo_removed`` change (count, and the cover moves to the next live 
 objects and ratings go; then the item. A failure part-way leaves an invisible item that a repeated
 delete, a gallery delete or the photos scan finishes.
 
-Gallery: every photo as above, a sweep of the gallery's prefixes, then the gallery item. In that order
-a failure part-way leaves a gallery with fewer photos, never photos without a gallery, and repeating
-the request finishes the job.
+Gallery: first the gallery is marked as being deleted (one conditional write): from then on it takes
+no upload, direct-upload completion, scan adoption or rating (``galleries.derived.gallery_open``) and
+reads as gone. Then every photo as above (a consistent read after the mark sees every photo ever
+committed, since no commit can pass the mark), a sweep of the gallery's prefixes, then the gallery item.
+A failure part-way leaves a marked gallery, never photos without a gallery; repeating the request or
+the photos scan finishes the job.
 """
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from core import storage
-from core.aws import transaction_connection
 from core.clock import now_iso
 from core.errors import Conflict, Mismatch
+from core.transactions import Refused, transaction_run
 from galleries import derived
 from galleries.selectors import gallery_get
-from galleries.services import gallery_item_delete
+from galleries.services import gallery_delete_begin, gallery_item_delete
 from photos import keys
 from photos.models import GalleryPhoto
 from photos.selectors import photo_first_live, photo_get, photos_of_gallery
@@ -59,18 +59,19 @@ def _mark_deleting(photo: GalleryPhoto) -> None:
             if first is not None:
                 successor = first.as_cover()
         change = derived.photo_removed(gallery=gallery, photo_id=photo.photo_id, successor=successor)
+
+        def build(transaction, change=change):
+            transaction.update(
+                photo,
+                actions=[GalleryPhoto.deleting_at.set(now_iso())],
+                condition=GalleryPhoto.deleting_at.does_not_exist() & GalleryPhoto.photo_id.exists(),
+            )
+            transaction.update(change.gallery, actions=change.actions, condition=change.condition)
+
         try:
-            with TransactWrite(connection=transaction_connection()) as transaction:
-                transaction.update(
-                    photo,
-                    actions=[GalleryPhoto.deleting_at.set(now_iso())],
-                    condition=GalleryPhoto.deleting_at.does_not_exist() & GalleryPhoto.photo_id.exists(),
-                )
-                transaction.update(change.gallery, actions=change.actions, condition=change.condition)
+            transaction_run(build, token=f"del{photo.photo_id}")
             return
-        except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException":
-                raise
+        except Refused:
             # Someone else moved the cover or started this delete meanwhile: look again.
             current = photo_get(gallery_id=photo.gallery_id, photo_id=photo.photo_id, include_deleting=True)
             if current.deleting_at is not None:
@@ -105,9 +106,9 @@ def photos_delete_for_gallery(*, gallery_id: str) -> int:
 
 
 def gallery_delete(*, gallery_id: str) -> int:
-    """Delete the gallery's photos (objects, items, ratings) first, then the gallery item; returns how
-    many photos were deleted."""
-    gallery = gallery_get(gallery_id=gallery_id)
+    """Mark the gallery as being deleted, delete its photos (objects, items, ratings), then the gallery
+    item; returns how many photos were deleted. A gallery whose delete began earlier is finished."""
+    gallery = gallery_delete_begin(gallery_id=gallery_id)
     deleted_photos = photos_delete_for_gallery(gallery_id=gallery_id)
     gallery_item_delete(gallery=gallery)
     return deleted_photos

@@ -4,6 +4,7 @@ import random
 import time
 
 from core.errors import Conflict
+from galleries.derived import gallery_open_check
 from photos.selectors import photo_alive, photo_find, photo_get
 from ratings import aggregate
 from ratings.selectors import VisitorRating, rating_of
@@ -29,7 +30,12 @@ def photo_rate(*, photo_id: str, user_id: str, rating: int) -> RatingWritten:
         previous = rating_of(photo_id=photo_id, user_id=user_id)
         try:
             written = rating_commit(
-                photo=photo, user_id=user_id, stars=rating, previous=previous, alive=photo_alive()
+                photo=photo,
+                user_id=user_id,
+                stars=rating,
+                previous=previous,
+                alive=photo_alive(),
+                checks=[gallery_open_check(photo.gallery_id)],  # no rating once a gallery delete began
             )
         except RatingRaced:
             _pause_before_retry(attempt)

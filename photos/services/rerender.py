@@ -9,7 +9,7 @@ from photos import keys
 from photos.models import GalleryPhoto
 from photos.prepare import PreparedPhoto, photo_year
 from photos.selectors import is_live, photo_get
-from photos.services.upload import renditions_store
+from photos.services.upload import renditions_plan, renditions_store
 
 
 def photo_rerender(
@@ -22,8 +22,10 @@ def photo_rerender(
     """
     processed = prepared.image
     photo = photo_get(gallery_id=gallery_id, photo_id=photo_id, include_deleting=True)  # refused below
+    plan = renditions_plan(gallery_id, int(photo.photo_number), processed)
     rendition_keys: list[str] = []
-    urls = renditions_store(gallery_id, int(photo.photo_number), processed, rendition_keys)
+    renditions_store(processed, plan, rendition_keys)
+    urls = {name: storage.stored_url(key) for name, key in plan.items()}
     unchanged: Condition = (
         GalleryPhoto.original_etag.does_not_exist()
         if previous_etag is None
@@ -53,5 +55,5 @@ def photo_rerender(
         storage.objects_delete(key for key in dropped if keys.belongs_to_gallery(key, gallery_id))
     year = photo_year(processed.exif)
     if year is not None:
-        derived.year_add(gallery_id=gallery_id, year=year)
+        derived.years_merge(gallery_id=gallery_id, years=[year])
     return True

@@ -7,33 +7,38 @@ original already in the bucket; ``photos_upload`` runs it for a batch.
 Order, per photo, so a failure never leaves a reader something half-made:
 1. prepare the file in memory (``photos.prepare``; nothing written yet);
 2. take photo numbers from the gallery (``galleries.derived.numbers_reserve``: a failure later leaves a
-   gap in the numbers, never a duplicate);
-3. put the original (or copy it from its upload key) and every rendition in S3;
-4. one DynamoDB transaction writes the photo item and the gallery's ``photo_added`` change (count, and
-   the cover if there is none); if it or step 3 fails, the objects already put are deleted again, so no
-   orphan remains and no item points to a missing object;
+   gap in the numbers, never a duplicate; a gallery whose delete began gives none);
+3. record the write's intent (``photos.intents``: the keys it is about to put), then put the original
+   (or copy it from its upload key) and every rendition in S3;
+4. one DynamoDB transaction (``core.transactions``: a request token, conflicts retried) writes the
+   photo item and the gallery's ``photo_added`` change (count, and the cover if there is none), and
+   deletes the intent; if it or step 3 fails, the objects already put are deleted and then the intent.
+   When that cleanup fails, or the commit's outcome is unknown, the intent stays and the photos scan
+   deletes the objects: no item ever points to a missing object, no object of a failed write is adopted;
 5. the gallery follows the batch once: the lowest-numbered new photo is offered the cover and each new
    year is added (idempotent; the galleries scan repairs a miss).
 """
 
 import logging
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from core import storage
-from core.aws import transaction_connection
 from core.clock import now_iso
-from core.errors import DomainError, Unavailable, storage_errors
+from core.deadline import carried
+from core.errors import DomainError, Internal, Unavailable, as_domain_error, storage_errors
+from core.transactions import Refused, transaction_run
 from galleries import derived
 from galleries.selectors import gallery_get
-from photos import keys
+from photos import intents, keys
 from photos.models import GalleryPhoto
 from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year
+from photos.selectors import photo_exists
 from ratings.aggregate import empty_histogram
 
 logger = logging.getLogger(__name__)
@@ -52,17 +57,26 @@ class UploadResult:
     failures: list[UploadFailure] = field(default_factory=list)
 
 
-def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResult:
+CommitExtra = Callable[[TransactWrite, GalleryPhoto], None]
+
+
+def photos_upload(
+    *,
+    gallery_id: str,
+    files: list[IncomingPhoto],
+    also_commit: Callable[[IncomingPhoto], CommitExtra | None] | None = None,
+) -> UploadResult:
     """Store every good file as a photo of the gallery; report the bad ones.
 
     Files are checked and rendered in parallel (one worker per core), then the good ones get a block
-    of photo numbers in the order they were sent, then they are stored in parallel.
+    of photo numbers in the order they were sent, then they are stored in parallel. ``also_commit``
+    gives a file's own items for its commit (``photo_record``).
     """
     gallery_get(gallery_id=gallery_id)
     workers = max(1, min(settings.PHOTO_PROCESSING_WORKERS, len(files)))
     result = UploadResult()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo-upload") as pool:
-        prepared = list(pool.map(_prepare_outcome, files))
+        prepared = list(pool.map(carried(_prepare_outcome), files))
         good = [(index, item) for index, item in enumerate(prepared) if not isinstance(item, DomainError)]
         # A gallery deleted since the check above raises GalleryGone here, before anything is stored.
         numbers = derived.numbers_reserve(gallery_id=gallery_id, count=len(good)) if good else []
@@ -77,18 +91,22 @@ def photos_upload(*, gallery_id: str, files: list[IncomingPhoto]) -> UploadResul
                     incoming=incoming,
                     prepared=prepared_photo,
                     follow=False,
+                    also_commit=also_commit(incoming) if also_commit else None,
                 )
             except DomainError as refused:  # e.g. the gallery was deleted meanwhile
                 return refused
-            except storage_errors():
-                # photo_record removed what it had written; the other photos of the batch go on.
+            except storage_errors() as error:
+                # photo_record removed what it had written, or left it under its intent for the photos
+                # scan to remove: never a photo. The other photos of the batch go on.
                 logger.exception("storing %s failed", incoming.filename)
-                return Unavailable(
-                    "Storage did not answer; nothing of this photo was kept. Retry it.",
-                    code="storage_unavailable",
-                )
+                if isinstance(as_domain_error(error), Unavailable):
+                    return Unavailable(
+                        "Storage did not answer; this photo was not kept. Retry it.",
+                        code="storage_unavailable",
+                    )
+                return Internal(code="internal_error")
 
-        outcomes = pool.map(store, zip(good, numbers, strict=True))
+        outcomes = pool.map(carried(store), zip(good, numbers, strict=True))
         stored = dict(zip((index for index, _ in good), outcomes, strict=True))
     for index, incoming in enumerate(files):
         outcome = stored.get(index, prepared[index])
@@ -116,37 +134,49 @@ def photo_record(
     original_key: str = "",
     original_etag: str | None = None,
     follow: bool = True,
+    also_commit: CommitExtra | None = None,
 ) -> GalleryPhoto:
-    """Steps 2-5: number (unless reserved already), objects, item + gallery change, cover and years.
+    """Steps 2-5: number (unless reserved already), intent, objects, item + gallery change, cover and
+    years.
 
     With ``original_key`` the original is already in the bucket under that key (a scan adopting it,
     passing S3's ETag) and is neither stored nor deleted on failure. ``follow=False`` leaves step 5 to
-    the caller, which does it once for a batch (``gallery_follow_new_photos``).
+    the caller, which does it once for a batch (``gallery_follow_new_photos``). ``also_commit`` adds the
+    caller's own items to the commit (a direct upload's claim becomes final with the photo).
     """
     processed = prepared.image
     if number is None:
         [number] = derived.numbers_reserve(gallery_id=gallery_id, count=1)
     s3_key = original_key or keys.original_key(gallery_id, number, processed.extension)
+    rendition_keys = renditions_plan(gallery_id, number, processed)
+    photo_id = uuid.uuid4().hex
+    intent = intents.intent_open(
+        gallery_id=gallery_id,
+        number=number,
+        photo_id=photo_id,
+        objects=([] if original_key else [s3_key]) + list(rendition_keys.values()),
+        adopts=original_key or None,
+    )
     written: list[str] = []
     try:
         if not original_key:
             written.append(s3_key)  # before the write: a failure after S3 took it must still remove it
             original_etag = _original_store(incoming, s3_key, processed.content_type)
-        urls = renditions_store(gallery_id, number, processed, written)
+        renditions_store(processed, rendition_keys, written)
         photo = GalleryPhoto(
             gallery_id,
-            uuid.uuid4().hex,
+            photo_id,
             photo_number=number,
             title=incoming.title,
             description=incoming.description,
             tags=list(incoming.tags),
             s3_key=s3_key,
-            thumbnail_url=urls[("thumb", "jpeg")],
-            full_size_url=urls[("web", "jpeg")],
+            thumbnail_url=storage.stored_url(rendition_keys[("thumb", "jpeg")]),
+            full_size_url=storage.stored_url(rendition_keys[("web", "jpeg")]),
             original_url=storage.stored_url(s3_key),
             exif_data=processed.exif,
             uploaded_at=now_iso(),
-            rendition_keys=[key for key in written if key != s3_key],
+            rendition_keys=list(rendition_keys.values()),
             original_size=prepared.size,
             original_etag=original_etag,
             content_type=processed.content_type,
@@ -154,10 +184,10 @@ def photo_record(
             height=processed.height,
             rating_histogram=empty_histogram(),
         )
-        _commit_new_photo(photo)
     except BaseException:
-        _remove_quietly(written)
+        _roll_back(intent, written)
         raise
+    _commit_or_roll_back(photo, intent, written, also_commit)
     if follow:
         gallery_follow_new_photos(gallery_id=gallery_id, photos=[photo])
     return photo
@@ -171,56 +201,106 @@ def _original_store(incoming: IncomingPhoto, key: str, content_type: str) -> str
     return storage.object_etag(key)
 
 
-def renditions_store(gallery_id: str, number: int, processed, written: list[str]) -> dict:
-    """Store every rendition, appending each key to ``written`` as soon as it exists (for cleanup);
-    their stored URLs by (name, format)."""
-    urls = {}
+def renditions_plan(gallery_id: str, number: int, processed) -> dict[tuple[str, str], str]:
+    """The key of every rendition of a photo, by (name, format), known before any is written."""
+    return {
+        (rendition.name, rendition.format): keys.rendition_key(
+            gallery_id, number, rendition.name, rendition.extension
+        )
+        for rendition in processed.renditions
+    }
+
+
+def renditions_store(processed, plan: dict[tuple[str, str], str], written: list[str]) -> None:
+    """Store every rendition under its planned key, appending each key to ``written`` before its put
+    (a put that fails after S3 took the bytes must still be cleaned up)."""
     for rendition in processed.renditions:
-        key = keys.rendition_key(gallery_id, number, rendition.name, rendition.extension)
-        storage.object_put(key, rendition.data, rendition.content_type)
+        key = plan[(rendition.name, rendition.format)]
         written.append(key)
-        urls[(rendition.name, rendition.format)] = storage.stored_url(key)
-    return urls
+        storage.object_put(key, rendition.data, rendition.content_type)
 
 
-def _commit_new_photo(photo: GalleryPhoto) -> None:
-    """The photo item and the gallery's count and cover change together, or not at all."""
+def _commit_or_roll_back(
+    photo: GalleryPhoto, intent: intents.Intent, written: list[str], also_commit
+) -> None:
+    """Step 4, and what a failure of it means for the objects.
+
+    Refused (the gallery's delete began, or a scan judged this write dead and took its intent): the
+    photo was not committed, so its objects go. Any other failure leaves the outcome unknown (a timeout
+    after DynamoDB may have committed): a consistent read of the item decides, and when even that read
+    fails the objects and the intent stay for the photos scan, which deletes them only if no item was
+    committed (an intent outlives only an uncommitted write).
+    """
     change = derived.photo_added(gallery_id=photo.gallery_id, cover=photo.as_cover())
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.save(photo, condition=GalleryPhoto.photo_id.does_not_exist())
+        transaction.update(change.gallery, actions=change.actions, condition=change.condition)
+        intents.intent_close_in(transaction, intent)
+        if also_commit is not None:
+            also_commit(transaction, photo)
+
     try:
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.save(photo, condition=GalleryPhoto.photo_id.does_not_exist())
-            transaction.update(change.gallery, actions=change.actions, condition=change.condition)
-    except TransactWriteError as exc:
-        if exc.cause_response_code == "TransactionCanceledException":
+        transaction_run(build, token=photo.photo_id)
+    except Refused as refused:
+        _roll_back(intent, written)
+        if GALLERY_ITEM in refused.failed:
             raise derived.GalleryGone() from None
-        raise
+        raise Internal("This photo's write was taken over before it could be committed.") from None
+    except BaseException:
+        committed = _committed(photo)
+        if committed is None:
+            raise  # unknown: objects and intent stay, the photos scan judges them
+        if not committed:
+            _roll_back(intent, written)
+            raise
+        logger.warning("photo %s committed although its commit call failed", photo.photo_id)
+
+
+GALLERY_ITEM = 1  # the gallery's change is the second item of the commit
+
+
+def _committed(photo: GalleryPhoto) -> bool | None:
+    """Whether the photo item exists (a consistent read); None when even that read fails."""
+    try:
+        return photo_exists(gallery_id=photo.gallery_id, photo_id=photo.photo_id)
+    except Exception:
+        logger.exception("cannot tell whether photo %s was committed; the photos scan will", photo.photo_id)
+        return None
 
 
 def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) -> None:
-    """Step 5 for stored photos, one write per distinct need rather than per photo: the lowest-numbered
-    photo is offered the cover (photos commit in any order, and each commit only sets a missing cover),
-    and each new DateTimeOriginal year is added. A failure here is logged, not raised: the photos are
-    stored and counted, and the galleries scan repairs cover and years."""
+    """Step 5 for stored photos, once per batch: the lowest-numbered photo is offered the cover (photos
+    commit in any order, and each commit only sets a missing cover), and the years the photos were taken
+    in are merged by the years rule. A failure here is logged, not raised: the photos are stored and
+    counted, and the galleries scan repairs cover and years."""
     if not photos:
         return
     years = {year for photo in photos if (year := photo_year(photo.exif())) is not None}
     first = min(photos, key=lambda photo: int(photo.photo_number))
     try:
-        derived.cover_offer(
-            gallery_id=gallery_id,
-            cover=first.as_cover(),
-        )
-        for year in sorted(years):
-            derived.year_add(gallery_id=gallery_id, year=year)
+        derived.cover_offer(gallery_id=gallery_id, cover=first.as_cover())
+        derived.years_merge(gallery_id=gallery_id, years=years)
     except storage_errors():
         logger.exception("could not update cover/years of gallery %s after new photos", gallery_id)
 
 
-def _remove_quietly(object_keys: list[str]) -> None:
-    if not object_keys:
-        return
+def _roll_back(intent: intents.Intent, written: list[str]) -> None:
+    """Delete what this write put, then its intent; when S3 fails, mark the intent failed instead, and the
+    photos scan deletes the objects (it never adopts them). Never raises: the original failure is what
+    the caller must see."""
     try:
-        storage.objects_delete(object_keys)
+        if written:
+            storage.objects_delete(written)
     except Exception:
-        # The original failure is what the caller must see; these keys are logged for the scan.
-        logger.exception("could not remove objects of a failed photo: %s", object_keys)
+        logger.exception("could not remove the objects of a failed photo write: %s", written)
+        _quietly(intents.intent_failed, intent)
+        return
+    _quietly(intents.intent_close, intent)
+
+
+def _quietly(step, intent: intents.Intent) -> None:
+    try:
+        step(intent)
+    except Exception:
+        logger.exception("could not update intent %s; the photos scan judges it", intent.record.record_key)

@@ -1,9 +1,12 @@
 """The gallery endpoints that need photos: reading a gallery with its first photos, deleting one with them."""
 
+import hashlib
+
 from rest_framework.response import Response
 
 from galleries import selectors as gallery_selectors
 from galleries import views as gallery_views
+from galleries.views import version_tag
 from photos.selectors import photo_list
 from photos.serializers import PhotoOutputSerializer
 from photos.services.delete import gallery_delete
@@ -16,8 +19,15 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
         """The gallery with the first page of its photos (``photos.next`` continues the listing)."""
         gallery = gallery_selectors.gallery_get(gallery_id=pk)
         page = photo_list(gallery_id=pk, cursor=None, page_size=self.page_size())
-        photos = self.page_body(page, PhotoOutputSerializer, path=f"/api/galleries/{pk}/photos")
-        return Response({**self._output(gallery), "photos": photos})
+        # The gallery's version and the stored state of the photos on its first page.
+        photos_state = hashlib.sha256("".join(photo.state_tag() for photo in page.items).encode())
+        tag = f"{version_tag(gallery)}.{photos_state.hexdigest()[:20]}"
+
+        def answer() -> dict:
+            photos = self.page_body(page, PhotoOutputSerializer, path=f"/api/galleries/{pk}/photos")
+            return {**self._output(gallery), "photos": photos}
+
+        return self.tagged(tag, answer)
 
     def destroy(self, request, pk=None):
         deleted_photos = gallery_delete(gallery_id=pk)

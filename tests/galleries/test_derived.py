@@ -70,8 +70,8 @@ def test_a_removal_judged_on_a_stale_cover_is_refused(gallery_id):
 
 
 def test_years_are_added_once_and_the_curators_are_kept(gallery_id):
-    assert derived.year_add(gallery_id=gallery_id, year=2021) is True
-    assert derived.year_add(gallery_id=gallery_id, year=2021) is False
+    assert derived.years_merge(gallery_id=gallery_id, years=[2021]) is True
+    assert derived.years_merge(gallery_id=gallery_id, years=[2021]) is False
     assert sorted(int(year) for year in stored(gallery_id).years) == [2018, 2021]
 
 

@@ -1,37 +1,13 @@
 """When S3 or DynamoDB fails at any step of an upload or delete, nothing half-made is left behind."""
 
-from contextlib import contextmanager
-
-import botocore.client
 import pytest
-from botocore.exceptions import ClientError
 from django.conf import settings
 
 from core.aws import s3_client
 from galleries.models import Gallery
 from photos.models import GalleryPhoto
+from tests.aws_faults import fail_nth
 from tests.factories import jpeg_bytes
-
-_real_call = botocore.client.BaseClient._make_api_call
-
-
-@contextmanager
-def fail_nth(operation: str, nth: int):
-    """Make the nth call of an AWS operation (any client, any thread) fail like an unavailable service."""
-    seen = {"count": 0}
-
-    def call(client, operation_name, params):
-        if operation_name == operation:
-            seen["count"] += 1
-            if seen["count"] == nth:
-                raise ClientError(
-                    {"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, operation_name
-                )
-        return _real_call(client, operation_name, params)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.client.BaseClient, "_make_api_call", call)
-        yield seen
 
 
 def bucket_keys() -> set[str]:

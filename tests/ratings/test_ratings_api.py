@@ -5,15 +5,14 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 from rest_framework.test import APIClient
 
+from core import transactions
 from photos.models import GalleryPhoto
 from photos.services import rate as services
 from ratings import services as rating_services
 from ratings.models import PhotoRating
+from tests.aws_faults import cancel_transactions
 
 EMPTY_HISTOGRAM = {str(stars): 0 for stars in range(1, 6)}
 
@@ -217,15 +216,30 @@ def test_a_photo_without_a_histogram_gets_one_counted_from_its_stored_ratings(ba
 
 
 def test_rating_writes_that_keep_colliding_give_up_with_409(aws, photo_id, rate, monkeypatch):
-    cancelled = ClientError({"Error": {"Code": "TransactionCanceledException"}}, "TransactWriteItems")
-
-    class AlwaysCancelled(TransactWrite):
-        def _commit(self):
-            raise TransactWriteError("cancelled", cause=cancelled)
-
-    monkeypatch.setattr(rating_services, "TransactWrite", AlwaysCancelled)
+    # Another visitor's rating changed between our read and our write, every time (wire order: the
+    # gallery's check, the rating's put, the photo's update).
+    cancel_transactions(monkeypatch, *[["None", "ConditionalCheckFailed", "None"]] * 20)
     monkeypatch.setattr(services, "RETRY_PAUSE_SECONDS", 0)
     assert_envelope(rate(photo_id, "v1", 4), 409)
+
+
+def test_a_transaction_conflict_is_retried_and_the_rating_lands(aws, photo_id, rate, monkeypatch):
+    # Real DynamoDB cancels a transaction when another one is writing the photo item at that moment.
+    tokens = cancel_transactions(monkeypatch, ["None", "None", "TransactionConflict"])
+    monkeypatch.setattr(transactions, "PAUSE_SECONDS", 0)
+    assert rate(photo_id, "v1", 4).status_code == 201
+    assert stored_aggregate(photo_id) == recount(photo_id) == (1, 4, {**EMPTY_HISTOGRAM, "4": 1})
+    # Each deliberate attempt is a new request token; botocore's own retries reuse one.
+    assert len(tokens) == 2 and len(set(tokens)) == 2
+
+
+def test_conflicts_that_never_clear_answer_503_with_retry_after(aws, photo_id, rate, monkeypatch):
+    cancel_transactions(monkeypatch, *[["None", "None", "TransactionConflict"]] * transactions.ATTEMPTS)
+    monkeypatch.setattr(transactions, "PAUSE_SECONDS", 0)
+    response = rate(photo_id, "v1", 4)
+    assert_envelope(response, 503)
+    assert int(response["Retry-After"]) > 0
+    assert stored_aggregate(photo_id) == recount(photo_id) == (0, 0, EMPTY_HISTOGRAM)
 
 
 def test_rating_writes_are_throttled_per_client_address(aws, photo_id, rate, client, settings):
