@@ -5,6 +5,7 @@ env         the `.local/env` file Django reads on a laptop: its defaults, writte
 processes   ports and processes: free ports, /proc lookups, terminating, waiting until ready
 probes      boto3 clients for the stand-ins, and readiness checks that make a real API call
 emulators   DynamoDB Local's and s3rver's command lines, and DynamoDBLocal, a throwaway one for tests
+s3rver_store_lock.js  preloaded into every s3rver: an upload racing a delete no longer crashes it
 supervisor  the pair in the background for `make run`: start, stop and status, under one lock
 __main__    the CLI: `python -m devtools.local_services env-file|start|stop|status`
 """

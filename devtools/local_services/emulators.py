@@ -49,11 +49,22 @@ def dynamodb_command(port: int, tmp_dir: Path, db_path: Path | None) -> list[str
     ]
 
 
+# Preloaded into every s3rver: serialises its filesystem store's directory changes per bucket, without
+# which an upload racing a delete of the same folder crashes it (an unhandled ENOENT); see the file.
+S3RVER_PRELOAD = Path(__file__).with_name("s3rver_store_lock.js")
+
+
 def s3rver_command(port: int, data_dir: Path) -> list[str]:
     script = NODE_MODULES / ".bin" / "s3rver"
     if not script.exists():
         raise LocalServiceError(f"s3rver not found at {script}; run `npm ci` first")
-    return [required_program("node"), str(script), "-d", str(data_dir), "-a", LOOPBACK, "-p", str(port), "-s"]
+    return [
+        required_program("node"),
+        "--require",
+        str(S3RVER_PRELOAD),
+        str(script),
+        *("-d", str(data_dir), "-a", LOOPBACK, "-p", str(port), "-s"),
+    ]
 
 
 class DynamoDBLocal:

@@ -16,8 +16,18 @@ from devtools.local_services.config import (
 from devtools.local_services.processes import port_accepts_connections
 
 
-def local_aws_client(service_name: str, endpoint_url: str):
-    """A boto3 client for a local stand-in that ignores the caller's AWS environment and fails fast."""
+def local_aws_client(service_name: str, endpoint_url: str, config: Config | None = None):
+    """A boto3 client for a local stand-in that ignores the caller's AWS environment and fails fast.
+
+    ``config`` is merged over those defaults (e.g. a larger connection pool for many threads).
+    """
+    defaults = Config(
+        connect_timeout=1,
+        read_timeout=5,
+        retries={"total_max_attempts": 1},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
     return boto3.session.Session().client(
         service_name,
         endpoint_url=endpoint_url,
@@ -25,13 +35,7 @@ def local_aws_client(service_name: str, endpoint_url: str):
         aws_access_key_id=LOCAL_ACCESS_KEY_ID,
         aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
         aws_session_token=None,
-        config=Config(
-            connect_timeout=1,
-            read_timeout=5,
-            retries={"total_max_attempts": 1},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        ),
+        config=defaults if config is None else defaults.merge(config),
     )
 
 

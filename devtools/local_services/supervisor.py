@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from devtools.local_services.config import LocalDirs, dynamodb_port, loopback_url, s3_port
-from devtools.local_services.emulators import dynamodb_command, s3rver_command
+from devtools.local_services.emulators import S3RVER_PRELOAD, dynamodb_command, s3rver_command
 from devtools.local_services.probes import dynamodb_answers, s3_answers
 from devtools.local_services.processes import (
     LocalServiceError,
@@ -36,6 +36,9 @@ class BackgroundService:
     port_flag: str
     answers: Callable[[], bool]
     dirs: LocalDirs
+    # Arguments a running process must have been started with to be kept, e.g. s3rver's preload:
+    # one started by an older checkout without it is restarted by `start`.
+    required_arguments: tuple[str, ...] = ()
 
     @property
     def pidfile(self) -> Path:
@@ -61,6 +64,10 @@ class BackgroundService:
             if self.owns(pid):
                 return pid
         return next((pid for pid in all_pids() if self.owns(pid)), None)
+
+    def missing_arguments(self, pid: int) -> list[str]:
+        arguments = process_arguments(pid)
+        return [argument for argument in self.required_arguments if argument not in arguments]
 
     def listening_port(self, pid: int) -> int | None:
         arguments = process_arguments(pid)
@@ -92,6 +99,7 @@ def background_services(dirs: LocalDirs) -> list[BackgroundService]:
             port_flag="-p",
             answers=s3_answers(s3_port()),
             dirs=dirs,
+            required_arguments=(str(S3RVER_PRELOAD),),
         ),
     ]
 
@@ -145,6 +153,15 @@ def start_services(dirs: LocalDirs) -> None:
                 )
             else:
                 service.pidfile.unlink(missing_ok=True)
+
+        # One started without what this checkout starts it with (s3rver's preload) is replaced, not kept.
+        for service in services:
+            pid = running[service.name]
+            if pid is not None and (missing := service.missing_arguments(pid)):
+                terminate(pid)
+                service.pidfile.unlink(missing_ok=True)
+                running[service.name] = None
+                print(f"{service.name}: stopped pid {pid}, started without {' '.join(missing)}")
 
         started = {}
         for service in services:

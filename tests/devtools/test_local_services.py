@@ -13,10 +13,10 @@ import environ
 import pytest
 
 from devtools.local_services.config import CODE_ROOT, LOOPBACK, loopback_url
-from devtools.local_services.emulators import DynamoDBLocal
+from devtools.local_services.emulators import S3RVER_PRELOAD, DynamoDBLocal, s3rver_command
 from devtools.local_services.env import read_env_file
-from devtools.local_services.probes import local_aws_client
-from devtools.local_services.processes import process_arguments
+from devtools.local_services.probes import local_aws_client, s3_answers
+from devtools.local_services.processes import process_arguments, wait_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -153,6 +153,30 @@ def test_concurrent_starts_leave_one_process_per_service(project):
     assert [result.returncode for result in results] == [0, 0]
     assert project.processes("DynamoDBLocal.jar") == [project.pid("dynamodb")]
     assert project.processes("s3rver") == [project.pid("s3")]
+
+
+def test_start_replaces_an_s3rver_started_without_the_race_guard(project):
+    """An s3rver an older checkout started (no preload: crashes on an upload racing a delete) is replaced."""
+    port = int(project.env["LOCAL_S3_PORT"])
+    data_dir = project.root.resolve() / ".local" / "s3"
+    data_dir.mkdir(parents=True)
+    command = s3rver_command(port, data_dir)
+    del command[command.index("--require") : command.index(str(S3RVER_PRELOAD)) + 1]
+    log_path = project.root / "unguarded-s3rver.log"
+    with open(log_path, "wb") as log:
+        unguarded = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_ready("s3rver", s3_answers(port), lambda: unguarded.poll() is None, log_path)
+        result = project.cli("start")
+    finally:
+        unguarded.kill()
+        unguarded.wait()
+
+    assert result.returncode == 0, result.stderr
+    assert f"s3: stopped pid {unguarded.pid}, started without {S3RVER_PRELOAD}" in result.stdout
+    assert project.processes("s3rver") == [project.pid("s3")] != [unguarded.pid]
+    assert str(S3RVER_PRELOAD) in process_arguments(project.pid("s3"))
+    assert f"s3: already running (pid {project.pid('s3')}" in project.cli("start").stdout  # kept from now on
 
 
 def test_start_refuses_a_port_taken_by_another_program(project):
