@@ -22,9 +22,14 @@ def gallery_get(*, gallery_id: str, include_deleting: bool = False) -> Gallery:
     return gallery
 
 
-def gallery_ids() -> Iterator[str]:
-    """Every gallery's id, deleting ones included (a scan of the table, streamed)."""
-    for gallery in Gallery.scan(attributes_to_get=["galleryId"]):
+def gallery_ids(*, start_at: str | None = None) -> Iterator[str]:
+    """Every gallery's id, deleting ones included (a scan of the table, streamed, in the table's own
+    order); ``start_at`` resumes an earlier listing at that gallery (a scan that ran out of time)."""
+    resume = None
+    if start_at is not None:
+        yield start_at
+        resume = {"galleryId": {"S": start_at}}
+    for gallery in Gallery.scan(attributes_to_get=["galleryId"], last_evaluated_key=resume):
         yield gallery.gallery_id
 
 

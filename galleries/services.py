@@ -70,14 +70,15 @@ def gallery_update(*, gallery_id: str, expected_version: int | None = None, **ch
         if not actions:
             return gallery
         # Conditional on the version read: the changes (years removed above all) were computed from it.
-        condition = gallery_open() & version_is(gallery.version)
-        if applied(
-            lambda gallery=gallery, actions=actions, condition=condition: gallery.update(
-                actions=[*actions, *touched()], condition=condition
-            )
-        ):
+        if _applied_to(gallery, [*actions, *touched()]):
             return gallery
     raise Conflict("The gallery kept changing while it was being edited; try again.")
+
+
+def _applied_to(gallery: Gallery, actions: list) -> bool:
+    """The edit, on condition that the gallery is open and still at the version it was read at."""
+    condition = gallery_open() & version_is(gallery.version)
+    return applied(lambda: gallery.update(actions=actions, condition=condition))
 
 
 def _changes(gallery: Gallery, changes: dict) -> list:

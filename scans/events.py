@@ -1,9 +1,10 @@
 """Lambda entry points for scheduled scans (Zappa ``events``): each calls the same service as the API.
 
 Zappa calls ``scans.events.update_gallery_photos(event, context)`` on its schedule. The event may name
-one gallery (``{"galleryId": "..."}``, at the top level or under ``detail``) and ``dryRun`` /
-``createMissingGalleries`` flags; the return value is the run summary (or, for a gallery that does not
-exist, the error body of ``core.entrypoints``).
+one gallery (``{"galleryId": "..."}``, at the top level or under ``detail``), ``dryRun`` /
+``createMissingGalleries`` flags and ``resumeFrom`` (a run that stopped at its deadline says where);
+the return value is the run summary (or, for a gallery that does not exist, the error body of
+``core.entrypoints``).
 """
 
 import logging
@@ -22,6 +23,7 @@ def update_gallery_photos(event, context=None) -> dict:
         gallery_id=options.get("galleryId"),
         dry_run=bool(options.get("dryRun", False)),
         create_missing_galleries=bool(options.get("createMissingGalleries", False)),
+        resume_from=options.get("resumeFrom") or None,
     )
     logger.info("update_gallery_photos: %s", summary.message)
     return summary.as_dict()

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from core import storage
+from core.deadline import remaining
 from core.errors import Conflict, DomainError, NotFound, storage_errors
 from core.validation import is_valid_id
 from galleries.selectors import galleries_existing, gallery_ids
@@ -61,10 +62,48 @@ def gallery_photos_scan(
     dry_run: bool = False,
     create_missing_galleries: bool = False,
     progress: Progress | None = None,
+    resume_from: str | None = None,
 ) -> ScanSummary:
-    """Reconcile every gallery (or one) with its objects in S3; see the module docstring."""
+    """Reconcile every gallery (or one) with its objects in S3; see the module docstring.
+
+    Near the request's or event's deadline (``core.deadline``) the scan stops between two listing pages
+    and says so: ``complete`` is False and ``resumeFrom`` names the gallery the next run starts at
+    (``resume_from``; the passes over leftovers and galleries done before it are not repeated).
+    """
     summary = ScanSummary(scan="gallery_photos", gallery_id=gallery_id, dry_run=dry_run)
     run = _PhotosRun(summary, dry_run=dry_run, progress=progress or no_progress)
+    try:
+        _scan(
+            run,
+            gallery_id=gallery_id,
+            create_missing_galleries=create_missing_galleries,
+            resume_from=resume_from,
+        )
+    except _OutOfTime as stopped:
+        summary.complete = False
+        summary.resume_from = stopped.gallery_id
+    return summary
+
+
+class _OutOfTime(Exception):
+    def __init__(self, gallery_id: str | None):
+        self.gallery_id = gallery_id
+
+
+# Stop when less than this is left: enough for one listing page of work and an answer.
+STOP_MARGIN_SECONDS = 20.0
+
+
+def _time_check(gallery_id: str | None) -> None:
+    left = remaining()
+    if left is not None and left < STOP_MARGIN_SECONDS:
+        raise _OutOfTime(gallery_id)
+
+
+def _scan(
+    run: "_PhotosRun", *, gallery_id: str | None, create_missing_galleries: bool, resume_from: str | None
+):
+    summary, dry_run = run.summary, run.dry_run
     if gallery_id is not None:
         if not galleries_existing(gallery_ids=[gallery_id]) and not _has_originals(gallery_id):
             raise NotFound(f"Gallery {gallery_id[:128]} does not exist and has no objects in the bucket.")
@@ -73,10 +112,12 @@ def gallery_photos_scan(
         prefix_batches: Iterable[list[str]] = [[gallery_id]]
     else:
         run.named = leftovers.intents_finish(summary, gallery_id=None, dry_run=dry_run)
-        leftovers.orphan_photos_remove(summary, dry_run=dry_run)
-        leftovers.orphan_renditions_remove(summary, named=run.named, dry_run=dry_run)
-        leftovers.abandoned_uploads_remove(summary, gallery_id=None, dry_run=dry_run)
-        for each_id in gallery_ids():
+        if resume_from is None:
+            leftovers.orphan_photos_remove(summary, dry_run=dry_run)
+            leftovers.orphan_renditions_remove(summary, named=run.named, dry_run=dry_run)
+            leftovers.abandoned_uploads_remove(summary, gallery_id=None, dry_run=dry_run)
+        for each_id in gallery_ids(start_at=resume_from):
+            _time_check(each_id)
             run.scan_gallery(each_id)
         prefix_batches = _chunks(_gallery_prefix_ids(), 100)
     for prefix_ids in prefix_batches:
@@ -86,6 +127,7 @@ def gallery_photos_scan(
                 if gallery_id is not None:
                     run.scan_gallery(prefix_id)
                 continue
+            _time_check(None)
             if not _has_originals(prefix_id):
                 continue
             # Objects under a prefix with no gallery item: reported, or adopted as a new gallery.
@@ -96,7 +138,6 @@ def gallery_photos_scan(
             if not dry_run:
                 gallery_create_for_prefix(gallery_id=prefix_id)
                 run.scan_gallery(prefix_id)
-    return summary
 
 
 def _gallery_prefix_ids() -> Iterator[str]:
@@ -127,13 +168,15 @@ def gallery_create_for_prefix(*, gallery_id: str) -> None:
 
 @dataclass(slots=True)
 class _Known:
-    """What the index keeps of one photo item: enough to match, compare and find it again."""
+    """What the index keeps of one photo item: enough to match, compare, check and find it again."""
 
     photo_id: str
     number: int
+    s3_key: str
     etag: str | None
     size: int | None
     deleting: bool
+    renditions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -158,53 +201,74 @@ class _PhotosRun:
     def scan_gallery(self, gallery_id: str) -> None:
         if leftovers.deletes_finish(self.summary, gallery_id=gallery_id, dry_run=self.dry_run):
             return
-        index = self._load_index(gallery_id)
-        self._sweep_orphan_renditions(gallery_id, {known.number for known in index.values()})
+        index = self._load_index(gallery_id)  # photo id -> what the item says
+        by_key: dict[str, list[_Known]] = {}
+        for known in index.values():
+            by_key.setdefault(known.s3_key, []).append(known)
+        present = self._sweep_orphan_renditions(gallery_id, {known.number for known in index.values()})
+        unmatched = set(index)
         for page in _chunks(storage.objects_list(keys.gallery_prefix(gallery_id)), LISTING_PAGE):
+            _time_check(gallery_id)
             jobs: list[tuple] = []  # (method, gallery id, listed object, known item or None)
             for item in page:
                 listed = _listed(item)
                 if keys.parse_original_key(listed.key) is None:
                     continue  # a "folder" marker or a nested key: never an original
                 self.summary.scanned += 1
-                known = index.get(listed.key)
-                if known is None and listed.key in self.named:
+                holders = by_key.get(listed.key, [])
+                if not holders and listed.key in self.named:
                     self._count(None)  # a photo write under way (or failed: cleaned up above)
                     continue
-                if known is not None and known.deleting:
-                    continue  # an interrupted delete: finished with the removals below
-                if known is not None:
-                    del index[listed.key]
-                    if _unchanged(known, listed):
-                        self._count(None)
-                    else:
+                for known in holders:
+                    if known.deleting:
+                        continue  # an interrupted delete: finished with the removals below
+                    unmatched.discard(known.photo_id)
+                    if not _unchanged(known, listed):
                         jobs.append((self._rerender, gallery_id, listed, known))
-                elif not listed.settled:
+                    elif not set(known.renditions) <= present:
+                        jobs.append((self._rerender, gallery_id, listed, known))  # renditions lost
+                    else:
+                        self._count(None)
+                if holders:
+                    continue
+                if not listed.settled:
                     self._count(None)  # maybe an upload in flight: the next run looks again
                 else:
                     jobs.append((self._adopt, gallery_id, listed, None))
             self._run_jobs(jobs)
-        self._remove_gone(gallery_id, index)
+        self._remove_gone(gallery_id, [index[photo_id] for photo_id in sorted(unmatched)])
 
     def _load_index(self, gallery_id: str) -> dict[str, _Known]:
         index = {}
         photos = photos_of_gallery(
             gallery_id=gallery_id,
-            fields=["photoId", "photoNumber", "s3Key", "originalETag", "originalSize", "deletingAt"],
+            fields=[
+                "photoId",
+                "photoNumber",
+                "s3Key",
+                "originalETag",
+                "originalSize",
+                "deletingAt",
+                "renditionKeys",
+            ],
         )
         for photo in photos:
-            index[photo.s3_key] = _Known(
+            index[photo.photo_id] = _Known(
                 photo.photo_id,
                 int(photo.photo_number),
+                photo.s3_key,
                 photo.original_etag,
                 None if photo.original_size is None else int(photo.original_size),
                 photo.deleting_at is not None,
+                tuple(str(key) for key in photo.rendition_keys or []),
             )
         return index
 
-    def _sweep_orphan_renditions(self, gallery_id: str, owned_numbers: set[int]) -> None:
+    def _sweep_orphan_renditions(self, gallery_id: str, owned_numbers: set[int]) -> set[str]:
         """Rendition objects of numbers no item holds and no write under way names (looked up again
-        before deleting: the index was read before the listing)."""
+        before deleting: the index was read before the listing). Returns the rendition keys present
+        of numbers items hold, so items whose renditions are missing are re-rendered."""
+        present: set[str] = set()
         confirmed: dict[int | None, bool] = {}
 
         def orphan(key: str) -> bool:
@@ -219,10 +283,12 @@ class _PhotosRun:
             return confirmed[number]
 
         for page in _chunks(storage.objects_list(keys.renditions_prefix(gallery_id)), LISTING_PAGE):
+            present.update(item["Key"] for item in page if keys.photo_number_of(item["Key"]) in owned_numbers)
             orphans = [item["Key"] for item in page if _listed(item).settled and orphan(item["Key"])]
             if orphans and not self.dry_run:
                 storage.objects_delete(orphans)
             self.summary.orphan_objects_removed += len(orphans)
+        return present
 
     def _run_jobs(self, jobs: list) -> None:
         """Adoptions and re-renders of one listing page, in parallel (image work releases the GIL)."""
@@ -285,7 +351,8 @@ class _PhotosRun:
         return "created"
 
     def _rerender(self, gallery_id: str, listed: _Listed, known: _Known):
-        """The original changed under the same key: redo renditions and EXIF, keep number and keys."""
+        """The original changed under the same key, or renditions of the item are missing: make the
+        renditions and EXIF again from the original, keep number and keys."""
         where = {"galleryId": gallery_id, "key": listed.key}
         try:
             changed = photo_rerender(
@@ -302,9 +369,10 @@ class _PhotosRun:
             return where, f"Storage failed: {error}"
         return "updated" if changed else None
 
-    def _remove_gone(self, gallery_id: str, index: dict[str, _Known]) -> None:
-        """Items left in the index: originals gone, or deletes that were interrupted."""
-        for original_key, known in index.items():
+    def _remove_gone(self, gallery_id: str, gone: list[_Known]) -> None:
+        """Items whose original was not listed (gone), or whose delete was interrupted."""
+        for known in gone:
+            original_key = known.s3_key
             where = {"galleryId": gallery_id, "key": original_key}
             if self.dry_run:
                 self._count("removed")
@@ -316,7 +384,8 @@ class _PhotosRun:
                     )
                 else:
                     photo_delete(gallery_id=gallery_id, photo_id=known.photo_id)
-                claims.claim_drop(original_key=original_key)
+                if not any(other.s3_key == original_key for other in gone if other is not known):
+                    claims.claim_drop(original_key=original_key)
             except NotFound:
                 self._count(None)  # another run or a curator removed it first
                 continue

@@ -31,6 +31,9 @@ class ScanSummary:
     galleries_deleted: list[str] = field(default_factory=list)
     orphan_galleries: list[str] = field(default_factory=list)
     abandoned_uploads_removed: int = 0
+    # False when the scan stopped at its deadline; the next run starts at ``resume_from``.
+    complete: bool = True
+    resume_from: str | None = None
 
     def fail(self, reason: str, **where) -> None:
         self.failed += 1
@@ -74,7 +77,10 @@ class ScanSummary:
         if self.missing_galleries:
             parts.append(f"{len(self.missing_galleries)} galleries missing")
         head = f"Scanned {self.scanned}: "
-        return head + (", ".join(parts) if parts else "nothing to change") + "."
+        tail = "" if self.complete else f" Stopped at the deadline; resume from gallery {self.resume_from}."
+        if not self.complete and self.resume_from is None:
+            tail = " Stopped at the deadline; run it again to finish."
+        return head + (", ".join(parts) if parts else "nothing to change") + "." + tail
 
     def as_dict(self) -> dict:
         return {
@@ -95,6 +101,8 @@ class ScanSummary:
             "galleriesDeleted": self.galleries_deleted,
             "orphanGalleries": self.orphan_galleries,
             "abandonedUploadsRemoved": self.abandoned_uploads_removed,
+            "complete": self.complete,
+            "resumeFrom": self.resume_from,
             "changed": self.changed,
             "message": self.message,
         }

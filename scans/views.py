@@ -35,6 +35,7 @@ class ScanInputSerializer(serializers.Serializer):
     galleryId = IdField(required=False)
     dryRun = serializers.BooleanField(required=False, default=False)
     createMissingGalleries = serializers.BooleanField(required=False, default=False)
+    resumeFrom = IdField(required=False, default=None)
 
 
 class ScanViewSet(BaseViewSet):
@@ -47,6 +48,7 @@ class ScanViewSet(BaseViewSet):
             gallery_id=options["galleryId"],
             dry_run=options["dryRun"],
             create_missing_galleries=options["createMissingGalleries"],
+            resume_from=options["resumeFrom"],
         )
         return Response(summary.as_dict())
 

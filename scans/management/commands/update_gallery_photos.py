@@ -15,11 +15,15 @@ class Command(ScanCommand):
             action="store_true",
             help="Create a gallery for objects under galleries/{id}/ that has no gallery item.",
         )
+        parser.add_argument(
+            "--resume-from", help="Start at this gallery (a run that stopped at its deadline names it)."
+        )
 
     def run_scan(self, *, progress: Progress, **options) -> ScanSummary:
         return gallery_photos_scan(
             gallery_id=options["gallery_id"],
             dry_run=options["dry_run"],
             create_missing_galleries=options["create_missing_galleries"],
+            resume_from=options["resume_from"],
             progress=progress,
         )
