@@ -1,8 +1,14 @@
-"""Photo validation, EXIF extraction and JPEG/WebP renditions (accepts JPEG, PNG, WebP and TIFF only)."""
+"""Photo validation, EXIF extraction and JPEG/WebP renditions (accepts JPEG, PNG, WebP and TIFF only).
+
+``decode_plan`` and ``peak_bytes`` say, from a file's header alone, how many bytes ``process_image`` will
+hold at its peak (the decode, its conversions and the resize's intermediates), so a caller can refuse or
+queue a file before a byte of it is decoded.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import math
 import warnings
@@ -110,6 +116,11 @@ def process_image(
     image = _open(data, max_pixels=max_pixels)
     format_name = _format(image)
     _reject_truncated(format_name, data)
+    if format_name == "PNG":
+        # Pillow's PNG getexif() decodes the pixels (an eXIf chunk may follow them) and _exif_dict ignores
+        # its errors, so a PNG with broken pixel data became a blank photo: decode it here, where a failure
+        # refuses the file. The load() below then has nothing left to do.
+        _load(image)
     exif = _exif_dict(image)
     orientation = exif.get("orientation", 1)
     swaps_axes = orientation in (5, 6, 7, 8)
@@ -124,14 +135,8 @@ def process_image(
     )
     if not targets:
         raise ValueError("process_image needs at least one RenditionSpec")
-    largest = targets[0][1]
-    if swaps_axes:
-        largest = largest[1], largest[0]
     try:
-        if format_name == "JPEG":
-            # JPEG can decode straight to 1/2, 1/4 or 1/8 scale in the DCT domain; draft picks the smallest
-            # scale that is still at least `largest`, so no rendition is upscaled from it.
-            image.draft("RGB" if image.mode != "CMYK" else None, largest)
+        _draft(image, format_name, _largest_target(image.size, renditions))
         image.load()
         source, icc_profile = _working_mode(image, icc_profile)
         del image  # each pass below replaces `source` with a smaller image, so the decode is freed early
@@ -163,6 +168,238 @@ def process_image(
         exif=exif,
         renditions=tuple(made),
     )
+
+
+# ---------------------------------------------------------------- memory: what a decode holds at its peak
+#
+# Measured with Pillow 13.0 at 24-100 MP (bench/memory.py prints the rule next to each file's peak RSS):
+# the peak is the decode plus whatever is alive next to it, and Pillow keeps more than the file's samples.
+# - Pillow stores 1 byte per pixel for 1, L and P, 2 for the 16-bit greys (I;16...), and 4 for every other
+#   mode: RGB is padded to 32 bits, LA to four bands.
+# - Bit depth: 16-bit RGB, RGBA and LA PNGs (and 16-bit RGB TIFFs) are unpacked to 8 bits per sample as
+#   they decode (rawmodes "RGB;16B", "RGBA;16B", "LA;16B"), so they open as RGB or RGBA and cost what their
+#   8-bit twins cost; only 16-bit grey stays 16-bit, and ``_working_mode`` scales it through two float
+#   images (convert("F") and point()): 2 + 4 + 4 = 10 bytes per pixel.
+# - Alpha: Pillow resizes RGBA through a premultiplied RGBa copy of the whole image, so an RGBA file holds
+#   8 bytes per pixel while its first rendition is made; the 9,999 x 10,000 16-bit RGBA PNG of the issue
+#   took 836-839 MiB above the process's resting size (4 + 4 bytes per pixel, the reduce, the resample).
+# - Codecs: a progressive JPEG keeps every DCT coefficient of the full-size image while it decodes, even in
+#   draft mode (2 bytes per coefficient: 3 bytes per pixel at 4:2:0, 6 at 4:4:4); Pillow's WebP decoder
+#   (libwebp's animation decoder) keeps two full RGBA canvases for as long as the file is open and hands
+#   the frame over as one more copy: 16 bytes per pixel at the peak. PNG and TIFF codecs hold a few rows.
+
+_PREMULTIPLIED_MODES = ("LA", "RGBA")  # Image.resize makes a premultiplied (La/RGBa) copy of these
+# Encoding the largest rendition holds, per pixel of it and besides it: the upright copy, the opaque RGB
+# copy JPEG needs of an RGBA one, the RGB copy WebP needs of an L one, and libwebp's buffers, of which its
+# lossless alpha coder is the largest (29 bytes per pixel alone). Measured on noise at 1600 x 1600 with
+# EXIF orientation 6: L 12.1, RGB 11.5, RGBA 38.4 (bench/memory.py --calibrate).
+_ENCODE_BYTES_PER_PIXEL = {"L": 13, "RGB": 12, "RGBA": 40}
+_WEBP_CANVASES = 2  # libwebp's WebPAnimDecoder: the current canvas and the disposed previous one
+# libwebp decodes a WebP's alpha plane (1 byte per pixel) through its lossless decoder's buffers: a
+# 6000 x 4000 RGBA WebP peaked at 19.4 bytes per pixel against 16 for an RGB one.
+_WEBP_ALPHA_DECODE_BYTES_PER_PIXEL = 4
+
+# glibc serves an allocation below its mmap threshold from the arena of the thread that asks and keeps it
+# there once freed, and the threshold grows by itself up to 32 MiB, past Pillow's 16 MiB image blocks. So
+# the worker thread that decoded a 454 MiB image kept it, and the next decode, on the other worker, took
+# 454 MiB more: four 100 MP PNGs decoded one at a time by two workers peaked at 977 MiB, not 525, and a
+# decode budget bounded nothing. A fixed threshold of half a block maps every block on its own, and
+# freeing it returns it (525 MiB; a 24 MP JPEG then takes ~40% more page faults, ~2% of its CPU time).
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
+
+
+def free_large_allocations_promptly() -> bool:
+    """Have glibc map each allocation of half an image block or more on its own, so that freeing it hands
+    it back to the system whichever thread freed it; False where the C library has no ``mallopt``."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError, TypeError):
+        return False  # not glibc (macOS, Windows): their allocators are not tuned here
+    return bool(mallopt(_M_MMAP_THRESHOLD, Image.core.get_block_size() // 2))
+
+
+free_large_allocations_promptly()  # once, when Pillow is first loaded
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """What ``process_image`` will decode, read from a file's header (``decode_plan``).
+
+    ``mode`` and ``size`` are what Pillow decodes into (a JPEG's after its draft scale), ``target`` the
+    largest rendition in the file's own axes, ``transparency`` whether a palette or grey file carries
+    transparency (it then becomes RGBA). ``codec_bytes`` is what the codec holds besides Pillow's image
+    while decoding; ``codec_kept_bytes`` what it still holds afterwards, as long as the file is open.
+    """
+
+    format: str
+    mode: str
+    size: tuple[int, int]
+    target: tuple[int, int]
+    transparency: bool = False
+    codec_bytes: int = 0
+    codec_kept_bytes: int = 0
+
+
+def stored_bytes_per_pixel(mode: str) -> int:
+    """Bytes Pillow keeps per pixel of an image in ``mode``."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def working_mode(mode: str, *, transparency: bool = False) -> str:
+    """The mode renditions are made from (L, RGB or RGBA) for a decode in ``mode``."""
+    if mode in ("L", "RGB", "RGBA"):
+        return mode
+    if mode == "CMYK":
+        return "RGB"
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return "L"
+    if "A" in mode or "a" in mode or transparency:
+        return "RGBA"
+    if mode == "1":
+        return "L"
+    return "RGB"
+
+
+def conversion_bytes_per_pixel(mode: str, *, transparency: bool = False) -> int:
+    """Bytes per pixel that turning a decode in ``mode`` into its working mode holds next to the decode."""
+    working = working_mode(mode, transparency=transparency)
+    if working == mode:
+        return 0
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return 2 * stored_bytes_per_pixel("F")  # convert("F"), then point() makes a second float image
+    return stored_bytes_per_pixel(working)
+
+
+def held_bytes_per_pixel(mode: str, *, transparency: bool = False) -> int:
+    """Bytes per decoded pixel held at once before the first rendition exists: the decode with its
+    conversion to the working mode, or (the decode dropped) the working image with Pillow's premultiplied
+    copy when it has alpha. L 1, RGB 4, RGBA 8, P 5 (8 with transparency), I;16 10, CMYK 8."""
+    working = working_mode(mode, transparency=transparency)
+    converting = stored_bytes_per_pixel(mode) + conversion_bytes_per_pixel(mode, transparency=transparency)
+    copies = 2 if working in _PREMULTIPLIED_MODES else 1
+    return max(converting, copies * stored_bytes_per_pixel(working))
+
+
+def peak_bytes(plan: DecodePlan) -> int:
+    """The most bytes ``process_image`` holds at once for a file of this plan (images and codec buffers;
+    not the file's own bytes nor the encoded renditions), the largest of its phases:
+    decoding, converting to the working mode, the first resize, and encoding the largest rendition."""
+    width, height = plan.size
+    pixels = width * height
+    decoded = pixels * stored_bytes_per_pixel(plan.mode)
+    working = working_mode(plan.mode, transparency=plan.transparency)
+    per_working_pixel = stored_bytes_per_pixel(working)
+    converting = pixels * conversion_bytes_per_pixel(plan.mode, transparency=plan.transparency)
+    # Once converted, the decode (with what its codec kept) is dropped; otherwise it is the working image.
+    source = pixels * per_working_pixel + (0 if converting else plan.codec_kept_bytes)
+    phases = [decoded + plan.codec_bytes, decoded + plan.codec_kept_bytes + converting]
+    target_pixels = plan.target[0] * plan.target[1]
+    if plan.size != plan.target:
+        phases.append(source + _resize_bytes(plan.size, plan.target, working))
+        rendition = target_pixels * per_working_pixel
+    else:
+        rendition = source  # the working image is the largest rendition
+    phases.append(rendition + target_pixels * _encode_bytes_per_pixel(working))
+    return max(phases)
+
+
+def decode_plan(data: bytes, *, renditions=DEFAULT_RENDITIONS, max_pixels: int = 89_478_485) -> DecodePlan:
+    """What ``process_image`` will decode for this file, from its header only (0.1-0.3 ms; nothing is
+    decoded). Raises ImageError as ``process_image`` would for a file that is not a supported image."""
+    if not renditions:
+        raise ValueError("decode_plan needs at least one RenditionSpec")
+    image = _open(data, max_pixels=max_pixels)
+    try:
+        format_name = _format(image)
+        target = _largest_target(image.size, renditions)
+        full_size = image.size
+        codec_bytes = codec_kept_bytes = 0
+        if format_name == "JPEG" and image.info.get("progressive"):
+            codec_bytes = _jpeg_coefficient_bytes(full_size, getattr(image, "layer", []))
+        elif format_name == "WEBP":
+            pixels = full_size[0] * full_size[1]
+            codec_kept_bytes = _WEBP_CANVASES * 4 * pixels
+            codec_bytes = codec_kept_bytes + 4 * pixels  # the frame, handed to Pillow as one bytes object
+            if image.mode == "RGBA":
+                codec_bytes += _WEBP_ALPHA_DECODE_BYTES_PER_PIXEL * pixels
+        try:
+            _draft(image, format_name, target)
+        except Exception as error:
+            raise ImageError("corrupt", "The image file is damaged and could not be read.") from error
+        return DecodePlan(
+            format=format_name,
+            mode=image.mode,
+            size=image.size,
+            target=target,
+            transparency=image.has_transparency_data,
+            codec_bytes=codec_bytes,
+            codec_kept_bytes=codec_kept_bytes,
+        )
+    finally:
+        image.close()
+
+
+def _resize_bytes(size: tuple[int, int], target: tuple[int, int], working: str) -> int:
+    """What the first resize (``Image.resize`` with our reducing gap) holds besides its source image."""
+    per_pixel = stored_bytes_per_pixel(working)
+    width, height = size
+    premultiplied = width * height * 4 if working in _PREMULTIPLIED_MODES else 0
+    factor_x = int(width / target[0] / _REDUCING_GAP) or 1
+    factor_y = int(height / target[1] / _REDUCING_GAP) or 1
+    reduced = 0
+    if factor_x > 1 or factor_y > 1:  # Image.reduce first: a box-averaged copy
+        width, height = -(-width // factor_x), -(-height // factor_y)
+        reduced = width * height * per_pixel
+    # The resample runs horizontally into a (target width x source height) image, then vertically.
+    horizontal = target[0] * height * per_pixel if target[0] != width else 0
+    return premultiplied + reduced + horizontal + target[0] * target[1] * per_pixel
+
+
+def _encode_bytes_per_pixel(working: str) -> int:
+    """Bytes per pixel of the largest rendition that ``_encode`` and the upright copy hold next to it."""
+    return _ENCODE_BYTES_PER_PIXEL.get(working, max(_ENCODE_BYTES_PER_PIXEL.values()))
+
+
+def _jpeg_coefficient_bytes(size: tuple[int, int], components: list[tuple[int, int, int, int]]) -> int:
+    """libjpeg's whole-image coefficient buffer for a multi-scan (progressive) JPEG: 64 two-byte
+    coefficients per 8x8 block of every component, at each component's own sampling."""
+    width, height = size
+    if not components:
+        return 3 * 128 * -(-width // 8) * -(-height // 8)  # as if three full-resolution components
+    max_h = max(h for _, h, _, _ in components) or 1
+    max_v = max(v for _, _, v, _ in components) or 1
+    total = 0
+    for _, h, v, _ in components:
+        blocks_wide = -(-width * h // (max_h * 8))
+        blocks_high = -(-height * v // (max_v * 8))
+        total += blocks_wide * blocks_high * 128
+    return total
+
+
+def _largest_target(size: tuple[int, int], renditions) -> tuple[int, int]:
+    """The largest rendition's size in the file's own axes (``_fit`` does not care which edge is long)."""
+    return _fit(size, max(spec.long_edge for spec in renditions))
+
+
+def _draft(image: ImageFile.ImageFile, format_name: str, size: tuple[int, int]) -> None:
+    """Set up the decode ``process_image`` does: JPEG can decode straight to 1/2, 1/4 or 1/8 scale in the
+    DCT domain; draft picks the smallest scale that is still at least ``size``, so no rendition is
+    upscaled from it. Other formats decode at full size."""
+    if format_name == "JPEG":
+        image.draft("RGB" if image.mode != "CMYK" else None, size)
+
+
+def _load(image: ImageFile.ImageFile) -> None:
+    try:
+        image.load()
+    except MemoryError as error:
+        raise _too_many_pixels() from error
+    except Exception as error:
+        raise ImageError("corrupt", "The image file is damaged or incomplete.") from error
 
 
 def _too_many_pixels() -> ImageError:
@@ -270,12 +507,7 @@ def _working_mode(image: Image.Image, icc_profile: bytes | None) -> tuple[Image.
         top = 65535.0 if mode.startswith("I;16") else max(extrema[1], 255.0)
         as_float = as_float.point(lambda value: value * (255.0 / top))
         return as_float.convert("L"), _icc_matching(icc_profile, "L")
-    if "A" in mode or "a" in mode or image.has_transparency_data:
-        target = "RGBA"
-    elif mode == "1":
-        target = "L"
-    else:
-        target = "RGB"
+    target = working_mode(mode, transparency=image.has_transparency_data)
     converted = image.convert(target)
     return converted, _icc_matching(icc_profile, target)
 

@@ -3,9 +3,20 @@
 Multipart uploads, direct-to-S3 uploads and the photos scan all call ``photo_prepare``; nothing is written
 to S3 or DynamoDB here. A file that cannot become a photo raises a ``core.errors.Rejected`` (or its
 ``Unsupported``/``TooLarge`` kinds) whose code says why: ``photo_rejected`` makes them.
+
+Bounded memory: before a file is decoded, the bytes its decode will hold at the peak are read from its
+header (``photos.imaging.decode_plan`` and ``peak_bytes``) and reserved from ``decode_budget``, one budget
+for the whole process (PHOTO_DECODE_BUDGET_BYTES, derived from the function's memory), released once its
+renditions are made. A file that needs more than the whole budget is refused (413 ``decode_too_large``);
+one that fits waits for the decodes running in other threads, at most REQUEST_DEADLINE_SECONDS, then is
+refused as ``Unavailable`` (503 ``busy``).
 """
 
-from collections.abc import Callable
+import hashlib
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -14,7 +25,8 @@ from typing import Any
 
 from django.conf import settings
 
-from core.errors import Rejected, TooLarge, Unsupported
+from core.deadline import attempt_seconds, remaining
+from core.errors import Rejected, TooLarge, Unavailable, Unsupported
 
 # File name extensions that promise a format; a file whose content disagrees is refused.
 _EXTENSION_FORMATS = {
@@ -27,7 +39,7 @@ _EXTENSION_FORMATS = {
 REJECTION_KINDS: dict[str, type[Rejected]] = {
     "empty": Rejected, "corrupt": Rejected, "extension_mismatch": Rejected, "upload_missing": Rejected,
     "not_an_image": Unsupported, "unsupported_format": Unsupported,
-    "too_many_pixels": TooLarge, "too_large": TooLarge,
+    "too_many_pixels": TooLarge, "too_large": TooLarge, "decode_too_large": TooLarge,
 }  # fmt: skip
 
 
@@ -57,34 +69,115 @@ class IncomingPhoto:
 
 @dataclass(frozen=True)
 class PreparedPhoto:
-    """A file that passed: its processed image (format, EXIF, renditions) and its size in bytes."""
+    """A file that passed: its processed image (format, EXIF, renditions), its size in bytes and the
+    SHA-256 of its bytes (hex; the same photo twice is noticed, ``photos.content``)."""
 
     image: Any
     size: int
+    sha256: str = ""
 
 
 def load_imaging() -> ModuleType:
     """``photos.imaging``, imported on first use: with Pillow and its colour-management module it costs
     about 60 ms on a cold start (``python -X importtime -c "import photos.imaging"``: 59.6 ms; PIL.Image
-    alone 33.5 ms, median of 15 fresh interpreters), which reads, ratings and deletes never need."""
+    alone 33.5 ms, median of 15 fresh interpreters; ctypes, for its allocator setting, about 5 ms more),
+    which reads, ratings and deletes never need."""
     from photos import imaging as module  # lazy on purpose, see the docstring
 
     return module
 
 
+class DecodeBudget:
+    """Bytes of decoding that the threads of this process may hold at once.
+
+    ``held(nbytes)`` reserves before a decode and releases afterwards, whatever happens inside. A
+    reservation over the whole capacity is refused at once (it could never fit, so it never waits);
+    one that fits waits its turn, first come first served, so a large file is not passed forever by
+    small ones, and for at most ``timeout`` seconds. Nothing else is awaited while holding, so waits end.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._held = 0
+        self._queue: deque[object] = deque()
+        self.high_water = 0  # the most bytes ever held at once (bench and tests read it)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._held
+
+    @property
+    def waiting(self) -> int:
+        """Reservations waiting for room."""
+        return len(self._queue)
+
+    @contextmanager
+    def held(self, nbytes: int, *, capacity: int, timeout: float) -> Iterator[None]:
+        """Hold ``nbytes`` of the ``capacity`` for the block. Raises TooLarge (``decode_too_large``) when
+        ``nbytes`` exceeds the capacity, Unavailable (``busy``) when no room came within ``timeout``."""
+        if nbytes > capacity:
+            raise photo_rejected(
+                "decode_too_large",
+                f"Decoding this image would take about {_mib(nbytes)} of memory; "
+                f"photos are decoded within {_mib(capacity)}. Send it with fewer pixels.",
+            )
+        turn = object()
+        with self._changed:
+            self._queue.append(turn)
+            try:
+                fits = self._changed.wait_for(
+                    lambda: self._queue[0] is turn and self._held + nbytes <= capacity,
+                    timeout=max(0.0, timeout),
+                )
+            finally:
+                self._queue.remove(turn)
+                self._changed.notify_all()  # the next in line may fit now, or be first
+            if not fits:
+                raise Unavailable(
+                    "The server is busy decoding other photos; this one was not processed. Try again.",
+                    code="busy",
+                )
+            self._held += nbytes
+            self.high_water = max(self.high_water, self._held)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held -= nbytes
+                self._changed.notify_all()
+
+
+decode_budget = DecodeBudget()  # one per process: every thread's decodes share it
+
+
 def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
-    """Check the file and make its renditions in memory."""
+    """Check the file and make its renditions in memory, within the process's decode budget."""
     if incoming.size is not None:
         size_check(incoming.size)  # before reading a byte, when the size is known up front
     data = incoming.read()
     size_check(len(data))
     imaging = load_imaging()
     try:
-        processed = imaging.process_image(data, max_pixels=settings.PHOTO_MAX_PIXELS)
+        plan = imaging.decode_plan(data, max_pixels=settings.PHOTO_MAX_PIXELS)
+        with decode_budget.held(
+            imaging.peak_bytes(plan),
+            capacity=settings.PHOTO_DECODE_BUDGET_BYTES,
+            timeout=_wait_allowed(),
+        ):
+            processed = imaging.process_image(data, max_pixels=settings.PHOTO_MAX_PIXELS)
     except imaging.ImageError as error:
         raise photo_rejected(error.code, error.message) from None
     _check_extension(incoming.filename, processed.format)
-    return PreparedPhoto(processed, len(data))
+    return PreparedPhoto(processed, len(data), hashlib.sha256(data).hexdigest())
+
+
+def _wait_allowed() -> float:
+    """How long a decode may wait for room: what is left of the request's time, less what storing the
+    photo will need afterwards (one AWS attempt); the whole deadline when none is set."""
+    left = remaining()
+    if left is None:
+        return settings.REQUEST_DEADLINE_SECONDS
+    return max(0.0, left - attempt_seconds())
 
 
 def photo_year(exif: dict) -> int | None:
@@ -106,6 +199,10 @@ def size_check(size: int) -> None:
     if size > settings.PHOTO_MAX_BYTES:
         limit_mb = settings.PHOTO_MAX_BYTES / (1024 * 1024)
         raise photo_rejected("too_large", f"The file is larger than the {limit_mb:g} MB limit.")
+
+
+def _mib(nbytes: int) -> str:
+    return f"{nbytes / (1024 * 1024):,.0f} MiB"
 
 
 def _check_extension(filename: str, detected_format: str) -> None:
