@@ -58,6 +58,8 @@ class GalleryPhoto(Model):
     )
     original_etag = UnicodeAttribute(null=True, attr_name="originalETag")
     original_size = NumberAttribute(null=True, attr_name="originalSize")
+    # The original's SHA-256 (hex): the same bytes twice in a gallery are noticed (photos.content).
+    original_sha256 = UnicodeAttribute(null=True, attr_name="originalSHA256")
     content_type = UnicodeAttribute(null=True, attr_name="contentType")
     original_url = UnicodeAttribute(null=True, attr_name="originalURL")
     # Set when a delete starts: readers skip the photo from then on, and a repeated delete or a scan

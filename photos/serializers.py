@@ -169,6 +169,7 @@ class FromUploadSerializer(serializers.Serializer):
 
 class FromUploadsInputSerializer(serializers.Serializer):
     uploads = serializers.ListField(child=FromUploadSerializer(), min_length=1)
+    keepDuplicate = serializers.BooleanField(required=False, default=False)
 
     def validate_uploads(self, uploads):
         if len(uploads) > settings.PHOTO_MAX_FILES_PER_UPLOAD:
@@ -239,3 +240,9 @@ class PhotoOutputSerializer(serializers.Serializer):
 
     def get_ratingHistogram(self, photo) -> dict:
         return aggregate.histogram(photo)
+
+
+class KeepDuplicateSerializer(serializers.Serializer):
+    """An upload's ``keepDuplicate`` form field: store a file even when the gallery has its bytes."""
+
+    keepDuplicate = serializers.BooleanField(required=False, default=False)

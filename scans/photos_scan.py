@@ -35,6 +35,7 @@ from core.validation import is_valid_id
 from galleries.selectors import galleries_existing, gallery_ids
 from galleries.services import gallery_create
 from photos import intents, keys
+from photos.content import DuplicatePhoto
 from photos.prepare import IncomingPhoto, photo_prepare
 from photos.selectors import photo_get, photo_number_taken, photo_with_key_exists, photos_of_gallery
 from photos.services.delete import photo_delete, photo_purge
@@ -336,6 +337,9 @@ class _PhotosRun:
                 original_key=listed.key,
                 original_etag=listed.etag,
             )
+        except DuplicatePhoto:
+            _release_quietly(claim)
+            return "duplicates"  # a photo of the gallery has these bytes: never adopted twice
         except DomainError as refused:
             _release_quietly(claim)
             return where, refused.message

@@ -31,6 +31,7 @@ class ScanSummary:
     galleries_deleted: list[str] = field(default_factory=list)
     orphan_galleries: list[str] = field(default_factory=list)
     abandoned_uploads_removed: int = 0
+    duplicates: int = 0  # originals whose bytes a photo of the gallery has: not adopted
     # False when the scan stopped at its deadline; the next run starts at ``resume_from``.
     complete: bool = True
     resume_from: str | None = None
@@ -69,6 +70,7 @@ class ScanSummary:
                 (len(self.galleries_deleted), "interrupted gallery deletes finished"),
                 (len(self.orphan_galleries), "photo partitions without a gallery purged"),
                 (self.abandoned_uploads_removed, "abandoned uploads removed"),
+                (self.duplicates, "duplicates of existing photos not adopted"),
             )
             if count
         ]
@@ -101,6 +103,7 @@ class ScanSummary:
             "galleriesDeleted": self.galleries_deleted,
             "orphanGalleries": self.orphan_galleries,
             "abandonedUploadsRemoved": self.abandoned_uploads_removed,
+            "duplicates": self.duplicates,
             "complete": self.complete,
             "resumeFrom": self.resume_from,
             "changed": self.changed,

@@ -1,10 +1,12 @@
 """Factories that synthesize real photos with Pillow (JPEGs with EXIF, PNGs, broken files)."""
 
 import io
+import itertools
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+_SHOTS = itertools.count(1)
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "exif"
 
 
@@ -27,6 +29,9 @@ def jpeg_bytes(
     exif = Image.Exif()
     exif[0x010F] = make
     exif[0x0110] = model
+    # Every call makes a different file, as every shot of a camera is: the service notices the same
+    # bytes twice in a gallery (photos.content), so tests that mean two photos need two files.
+    exif[0xA420] = f"{next(_SHOTS):032x}"  # ImageUniqueID
     if orientation:
         exif[0x0112] = orientation
     exif_ifd = exif.get_ifd(0x8769)

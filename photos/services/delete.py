@@ -20,7 +20,7 @@ from core.transactions import Refused, transaction_run
 from galleries import derived
 from galleries.selectors import gallery_get
 from galleries.services import gallery_delete_begin, gallery_item_delete
-from photos import keys
+from photos import content, keys
 from photos.models import GalleryPhoto
 from photos.selectors import photo_first_live, photo_get, photos_of_gallery
 from ratings.services import ratings_delete_for_photo
@@ -84,6 +84,8 @@ def photo_purge(photo: GalleryPhoto) -> None:
     own_keys: list[str] = [key for key in [photo.s3_key, *(photo.rendition_keys or [])] if key]
     storage.objects_delete([key for key in own_keys if keys.belongs_to_gallery(key, photo.gallery_id)])
     ratings_delete_for_photo(photo_id=photo.photo_id)
+    if photo.original_sha256:
+        content.content_drop(gallery_id=photo.gallery_id, sha256=photo.original_sha256)
     photo.delete()
 
 

@@ -66,7 +66,9 @@ def upload_slots_create(*, gallery_id: str, content_types: list[str]) -> list[di
     return slots
 
 
-def photos_from_uploads(*, gallery_id: str, uploads: list[dict]) -> UploadResult:
+def photos_from_uploads(
+    *, gallery_id: str, uploads: list[dict], keep_duplicate: bool = False
+) -> UploadResult:
     """Make photos from uploaded objects (``uploadKey``, ``filename``, ``title``, ``description``,
     ``tags`` each), each upload claimed once; see the module's docstring."""
     gallery_get(gallery_id=gallery_id)
@@ -87,6 +89,7 @@ def photos_from_uploads(*, gallery_id: str, uploads: list[dict]) -> UploadResult
             gallery_id=gallery_id,
             files=files,
             also_commit=lambda incoming: _claim_final(by_key[incoming.upload_key]),
+            keep_duplicate=keep_duplicate,
         )
         if files
         else UploadResult()
@@ -158,6 +161,9 @@ def _settle(uploads: list[dict], claims: dict, outcomes: dict) -> None:
         outcome, key = outcomes[index], uploads[index]["uploadKey"]
         try:
             if not isinstance(outcome, DomainError):
+                if getattr(outcome, "duplicate_of", None):  # no commit made the claim final: do it here
+                    data = {**claim.data.as_dict(), "photoId": outcome.photo_id}
+                    records.record_update(claim, status=DONE, lifetime=RESULT_HOLD, data=data)
                 done_with.append(key)
             elif isinstance(outcome, Rejected) and outcome.code != "upload_missing":
                 data = {**claim.data.as_dict(), "code": outcome.code, "message": outcome.message}

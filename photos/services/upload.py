@@ -31,14 +31,14 @@ from pynamodb.transactions import TransactWrite
 from core import storage
 from core.clock import now_iso
 from core.deadline import carried
-from core.errors import DomainError, Internal, Unavailable, as_domain_error, storage_errors
+from core.errors import DomainError, Internal, NotFound, Unavailable, as_domain_error, storage_errors
 from core.transactions import Refused, transaction_run
 from galleries import derived
 from galleries.selectors import gallery_get
-from photos import intents, keys
+from photos import content, intents, keys
 from photos.models import GalleryPhoto
 from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year
-from photos.selectors import photo_exists
+from photos.selectors import photo_exists, photo_get
 from ratings.aggregate import empty_histogram
 
 logger = logging.getLogger(__name__)
@@ -65,19 +65,22 @@ def photos_upload(
     gallery_id: str,
     files: list[IncomingPhoto],
     also_commit: Callable[[IncomingPhoto], CommitExtra | None] | None = None,
+    keep_duplicate: bool = False,
 ) -> UploadResult:
     """Store every good file as a photo of the gallery; report the bad ones.
 
     Files are checked and rendered in parallel (one worker per core), then the good ones get a block
     of photo numbers in the order they were sent, then they are stored in parallel. ``also_commit``
-    gives a file's own items for its commit (``photo_record``).
+    gives a file's own items for its commit (``photo_record``). A file whose bytes a photo of the gallery
+    has already is answered by that photo (``duplicate_of`` set), not stored again, unless
+    ``keep_duplicate``.
     """
     gallery_get(gallery_id=gallery_id)
     workers = max(1, min(settings.PHOTO_PROCESSING_WORKERS, len(files)))
     result = UploadResult()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo-upload") as pool:
         prepared = list(pool.map(carried(_prepare_outcome), files))
-        good = [(index, item) for index, item in enumerate(prepared) if not isinstance(item, DomainError)]
+        good, same_as = _distinct(prepared, keep_duplicate=keep_duplicate)
         # A gallery deleted since the check above raises GalleryGone here, before anything is stored.
         numbers = derived.numbers_reserve(gallery_id=gallery_id, count=len(good)) if good else []
 
@@ -92,6 +95,7 @@ def photos_upload(
                     prepared=prepared_photo,
                     follow=False,
                     also_commit=also_commit(incoming) if also_commit else None,
+                    keep_duplicate=keep_duplicate,
                 )
             except DomainError as refused:  # e.g. the gallery was deleted meanwhile
                 return refused
@@ -108,14 +112,47 @@ def photos_upload(
 
         outcomes = pool.map(carried(store), zip(good, numbers, strict=True))
         stored = dict(zip((index for index, _ in good), outcomes, strict=True))
+    for index, first in same_as.items():  # the same bytes twice in one batch: answered by the first
+        outcome = stored[first]
+        stored[index] = (
+            content.DuplicatePhoto(outcome.photo_id) if isinstance(outcome, GalleryPhoto) else outcome
+        )
     for index, incoming in enumerate(files):
         outcome = stored.get(index, prepared[index])
+        if isinstance(outcome, content.DuplicatePhoto):
+            outcome = _duplicate_answer(gallery_id, outcome)
         if isinstance(outcome, DomainError):
             result.failures.append(UploadFailure(index, incoming.filename, outcome))
         else:
             result.photos.append(outcome)
-    gallery_follow_new_photos(gallery_id=gallery_id, photos=result.photos)
+    new = [photo for photo in result.photos if getattr(photo, "duplicate_of", None) is None]
+    gallery_follow_new_photos(gallery_id=gallery_id, photos=new)
     return result
+
+
+def _distinct(prepared: list, *, keep_duplicate: bool) -> tuple[list, dict[int, int]]:
+    """The files to store (index, prepared), and for each later file with the same bytes as an earlier
+    one of the batch, that earlier file's index (unless duplicates are kept)."""
+    good, same_as, first_with = [], {}, {}
+    for index, item in enumerate(prepared):
+        if isinstance(item, DomainError):
+            continue
+        if not keep_duplicate and item.sha256 in first_with:
+            same_as[index] = first_with[item.sha256]
+            continue
+        first_with.setdefault(item.sha256, index)
+        good.append((index, item))
+    return good, same_as
+
+
+def _duplicate_answer(gallery_id: str, duplicate: content.DuplicatePhoto) -> GalleryPhoto | DomainError:
+    """The photo that has these bytes already, marked as the answer to a duplicate."""
+    try:
+        photo = photo_get(gallery_id=gallery_id, photo_id=duplicate.photo_id)
+    except NotFound:
+        return duplicate
+    photo.duplicate_of = photo.photo_id  # type: ignore[attr-defined]  # an answer-only mark
+    return photo
 
 
 def _prepare_outcome(incoming: IncomingPhoto):
@@ -135,6 +172,7 @@ def photo_record(
     original_etag: str | None = None,
     follow: bool = True,
     also_commit: CommitExtra | None = None,
+    keep_duplicate: bool = False,
 ) -> GalleryPhoto:
     """Steps 2-5: number (unless reserved already), intent, objects, item + gallery change, cover and
     years.
@@ -143,6 +181,7 @@ def photo_record(
     passing S3's ETag) and is neither stored nor deleted on failure. ``follow=False`` leaves step 5 to
     the caller, which does it once for a batch (``gallery_follow_new_photos``). ``also_commit`` adds the
     caller's own items to the commit (a direct upload's claim becomes final with the photo).
+    ``DuplicatePhoto`` when the gallery has a photo with the same bytes, unless ``keep_duplicate``.
     """
     processed = prepared.image
     if number is None:
@@ -150,13 +189,24 @@ def photo_record(
     s3_key = original_key or keys.original_key(gallery_id, number, processed.extension)
     rendition_keys = renditions_plan(gallery_id, number, processed)
     photo_id = uuid.uuid4().hex
-    intent = intents.intent_open(
-        gallery_id=gallery_id,
-        number=number,
-        photo_id=photo_id,
-        objects=([] if original_key else [s3_key]) + list(rendition_keys.values()),
-        adopts=original_key or None,
-    )
+    bytes_claim = None
+    if not keep_duplicate:
+        bytes_claim = content.content_claim(
+            gallery_id=gallery_id,
+            sha256=prepared.sha256,
+            photo_exists=lambda other: photo_exists(gallery_id=gallery_id, photo_id=other),
+        )
+    try:
+        intent = intents.intent_open(
+            gallery_id=gallery_id,
+            number=number,
+            photo_id=photo_id,
+            objects=([] if original_key else [s3_key]) + list(rendition_keys.values()),
+            adopts=original_key or None,
+        )
+    except BaseException:
+        _release_quietly(bytes_claim)
+        raise
     written: list[str] = []
     try:
         if not original_key:
@@ -183,11 +233,12 @@ def photo_record(
             width=processed.width,
             height=processed.height,
             rating_histogram=empty_histogram(),
+            original_sha256=prepared.sha256,
         )
     except BaseException:
-        _roll_back(intent, written)
+        _roll_back(intent, written, bytes_claim)
         raise
-    _commit_or_roll_back(photo, intent, written, also_commit)
+    _commit_or_roll_back(photo, intent, written, also_commit, bytes_claim)
     if follow:
         gallery_follow_new_photos(gallery_id=gallery_id, photos=[photo])
     return photo
@@ -221,7 +272,7 @@ def renditions_store(processed, plan: dict[tuple[str, str], str], written: list[
 
 
 def _commit_or_roll_back(
-    photo: GalleryPhoto, intent: intents.Intent, written: list[str], also_commit
+    photo: GalleryPhoto, intent: intents.Intent, written: list[str], also_commit, bytes_claim
 ) -> None:
     """Step 4, and what a failure of it means for the objects.
 
@@ -237,13 +288,15 @@ def _commit_or_roll_back(
         transaction.save(photo, condition=GalleryPhoto.photo_id.does_not_exist())
         transaction.update(change.gallery, actions=change.actions, condition=change.condition)
         intents.intent_close_in(transaction, intent)
+        if bytes_claim is not None:
+            content.content_final_in(transaction, bytes_claim, photo_id=photo.photo_id)
         if also_commit is not None:
             also_commit(transaction, photo)
 
     try:
         transaction_run(build, token=photo.photo_id)
     except Refused as refused:
-        _roll_back(intent, written)
+        _roll_back(intent, written, bytes_claim)
         if GALLERY_ITEM in refused.failed:
             raise derived.GalleryGone() from None
         raise Internal("This photo's write was taken over before it could be committed.") from None
@@ -252,7 +305,7 @@ def _commit_or_roll_back(
         if committed is None:
             raise  # unknown: objects and intent stay, the photos scan judges them
         if not committed:
-            _roll_back(intent, written)
+            _roll_back(intent, written, bytes_claim)
             raise
         logger.warning("photo %s committed although its commit call failed", photo.photo_id)
 
@@ -285,10 +338,11 @@ def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) ->
         logger.exception("could not update cover/years of gallery %s after new photos", gallery_id)
 
 
-def _roll_back(intent: intents.Intent, written: list[str]) -> None:
+def _roll_back(intent: intents.Intent, written: list[str], bytes_claim=None) -> None:
     """Delete what this write put, then its intent; when S3 fails, mark the intent failed instead, and the
-    photos scan deletes the objects (it never adopts them). Never raises: the original failure is what
-    the caller must see."""
+    photos scan deletes the objects (it never adopts them). The claim on its bytes is released either
+    way. Never raises: the original failure is what the caller must see."""
+    _release_quietly(bytes_claim)
     try:
         if written:
             storage.objects_delete(written)
@@ -297,6 +351,15 @@ def _roll_back(intent: intents.Intent, written: list[str]) -> None:
         _quietly(intents.intent_failed, intent)
         return
     _quietly(intents.intent_close, intent)
+
+
+def _release_quietly(bytes_claim) -> None:
+    if bytes_claim is None:
+        return
+    try:
+        content.content_release(bytes_claim)
+    except Exception:
+        logger.exception("could not release a claim on a photo's bytes; it expires by itself")
 
 
 def _quietly(step, intent: intents.Intent) -> None:

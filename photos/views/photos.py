@@ -11,6 +11,7 @@ from photos import selectors
 from photos.prepare import IncomingPhoto
 from photos.serializers import (
     FromUploadsInputSerializer,
+    KeepDuplicateSerializer,
     PhotoDeleteSerializer,
     PhotoListQuerySerializer,
     PhotoOutputSerializer,
@@ -55,6 +56,9 @@ class PhotoViewSet(BaseViewSet):
         if int(request.META.get("CONTENT_LENGTH") or 0) > settings.UPLOAD_MAX_REQUEST_BYTES:
             raise PayloadTooLarge()
         entries = parse_upload(request.data, request.FILES)
+        keep = self.validated(
+            KeepDuplicateSerializer, {"keepDuplicate": request.data.get("keepDuplicate", False)}
+        )
         incoming = [
             IncomingPhoto(
                 filename=entry["file"].name or "",
@@ -66,7 +70,9 @@ class PhotoViewSet(BaseViewSet):
             )
             for entry in entries
         ]
-        return self._upload_response(upload.photos_upload(gallery_id=gallery_pk, files=incoming))
+        return self._upload_response(
+            upload.photos_upload(gallery_id=gallery_pk, files=incoming, keep_duplicate=keep["keepDuplicate"])
+        )
 
     def upload_slots(self, request, gallery_pk=None):
         """Presigned S3 POST forms for files too large for API Gateway (see photos.services.direct_upload)."""
@@ -79,7 +85,9 @@ class PhotoViewSet(BaseViewSet):
         """Photos from files posted to upload slots; answers exactly like the multipart upload."""
         data = self.validated(FromUploadsInputSerializer, request.data, context={"gallery_id": gallery_pk})
         return self._upload_response(
-            direct_upload.photos_from_uploads(gallery_id=gallery_pk, uploads=data["uploads"])
+            direct_upload.photos_from_uploads(
+                gallery_id=gallery_pk, uploads=data["uploads"], keep_duplicate=data["keepDuplicate"]
+            )
         )
 
     def _upload_response(self, result) -> Response:
@@ -101,7 +109,11 @@ class PhotoViewSet(BaseViewSet):
                 f"No photo was stored: {names}.",
                 details={"files": failures},
             )
-        body = {"photos": PhotoOutputSerializer(result.photos, many=True).data, "errors": failures}
+        photos = PhotoOutputSerializer(result.photos, many=True).data
+        for photo, answer in zip(result.photos, photos, strict=True):
+            if getattr(photo, "duplicate_of", None):
+                answer["duplicateOf"] = photo.duplicate_of  # these bytes were stored before: not again
+        body = {"photos": photos, "errors": failures}
         # 207 when some files were stored and some refused: the stored ones exist, the rest are listed.
         return Response(body, status=status.HTTP_207_MULTI_STATUS if failures else status.HTTP_201_CREATED)
 

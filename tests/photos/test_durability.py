@@ -267,3 +267,70 @@ def test_uploads_never_completed_are_removed_by_the_scan_after_a_day(aws, curato
     monkeypatch.setattr(leftovers, "UPLOAD_ABANDONED_AFTER", timedelta(seconds=-1))
     assert gallery_photos_scan().abandoned_uploads_removed == 1
     assert slot["uploadKey"] not in bucket_keys()
+
+
+# ---------------------------------------------------------------- 10. the same photo twice is noticed
+
+
+def test_the_same_bytes_again_answer_the_first_photo_not_a_second_one(aws, curator, gallery_id, upload):
+    card = jpeg_bytes()
+    first = upload(gallery_id, {"a.jpg": card}).json()["photos"][0]
+    again = upload(gallery_id, {"retry-after-a-lost-answer.jpg": card})
+    assert again.status_code == 201
+    [answer] = again.json()["photos"]
+    assert answer["photoId"] == first["photoId"] and answer["duplicateOf"] == first["photoId"]
+    assert len(photo_items(gallery_id)) == 1 and Gallery.get(gallery_id).photo_count == 1
+    assert "duplicateOf" not in first  # only a duplicate's answer says so
+    [item] = photo_items(gallery_id)
+    assert item.original_sha256 == hashlib.sha256(card).hexdigest()
+
+    # Twice in one batch: stored once, the second answered by the first.
+    twins = upload(gallery_id, {"x.jpg": (other := jpeg_bytes()), "y.jpg": other}).json()["photos"]
+    assert twins[1]["duplicateOf"] == twins[0]["photoId"] and len(photo_items(gallery_id)) == 2
+
+    # A curator who means it keeps the duplicate.
+    kept = upload(gallery_id, {"a-again.jpg": card}, keepDuplicate="true").json()["photos"][0]
+    assert "duplicateOf" not in kept and len(photo_items(gallery_id)) == 3
+
+
+def test_an_identical_upload_in_flight_is_refused_not_doubled(aws, gallery_id, upload):
+    card = jpeg_bytes()
+    claim = records.record_take(
+        "content",
+        f"{gallery_id}/{hashlib.sha256(card).hexdigest()}",
+        owner="another-request",
+        status="pending",
+        lifetime=timedelta(minutes=5),
+    )
+    assert claim is not None
+    response = upload(gallery_id, {"a.jpg": card})
+    assert (
+        response.status_code == 409
+        and response.json()["details"]["files"][0]["code"] == "duplicate_in_flight"
+    )
+    assert not photo_items(gallery_id) and bucket_keys() == set() and not live_intents()
+
+
+def test_a_deleted_photos_bytes_may_come_again(aws, curator, gallery_id, upload):
+    card = jpeg_bytes()
+    first = upload(gallery_id, {"a.jpg": card}).json()["photos"][0]
+    assert curator.delete(f"/api/galleries/{gallery_id}/photos/{first['photoId']}").status_code in (200, 204)
+    again = upload(gallery_id, {"a.jpg": card}).json()["photos"][0]
+    assert "duplicateOf" not in again and again["photoId"] != first["photoId"]
+
+
+def test_a_direct_upload_of_the_same_bytes_answers_the_photo_and_the_scan_never_adopts_a_copy(
+    aws, curator, gallery_id, upload, settings
+):
+    card = jpeg_bytes()
+    first = upload(gallery_id, {"a.jpg": card}).json()["photos"][0]
+    [slot] = slots(curator, gallery_id, "image/jpeg")
+    post_to_slot(slot, card)
+    completion = _complete(curator, gallery_id, slot["uploadKey"])
+    assert completion.status_code == 201 and completion.json()["photos"][0]["duplicateOf"] == first["photoId"]
+    assert slot["uploadKey"] not in bucket_keys() and len(photo_items(gallery_id)) == 1
+
+    settings.SCAN_SETTLE_SECONDS = 0
+    s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=f"galleries/{gallery_id}/IMG_0001.JPG", Body=card)
+    summary = gallery_photos_scan(gallery_id=gallery_id)
+    assert (summary.created, summary.duplicates) == (0, 1) and len(photo_items(gallery_id)) == 1

@@ -324,13 +324,14 @@ def test_parallel_uploads_get_unique_numbers_and_an_exact_count(backend, curator
 
     from rest_framework.test import APIClient
 
-    small = jpeg_bytes(64, 48)
-
     def upload_three_times(worker: int) -> list[int]:
         api, numbers = APIClient(), []
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {curator_key}")
         for round_ in range(3):
-            files = [SimpleUploadedFile(f"w{worker}-{round_}-{n}.jpg", small, "image/jpeg") for n in range(2)]
+            files = [
+                SimpleUploadedFile(f"w{worker}-{round_}-{n}.jpg", jpeg_bytes(64, 48), "image/jpeg")
+                for n in range(2)
+            ]
             url = f"/api/galleries/{gallery_id}/photos"
             response = api.post(url, {"photos": files}, format="multipart")
             assert response.status_code == 201, response.content
