@@ -39,6 +39,17 @@ def object_etag(key: str) -> str:
     return s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)["ETag"].strip('"')
 
 
+def object_stat(key: str) -> dict | None:
+    """An object's size and ETag (a HEAD), or None when there is no such object."""
+    try:
+        head = s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)
+    except ClientError as exc:
+        if _is_missing(exc) or exc.response.get("Error", {}).get("Code") in {"404", "NotFound"}:
+            return None
+        raise
+    return {"size": int(head["ContentLength"]), "etag": head["ETag"].strip('"')}
+
+
 def object_copy(source: str, target: str, content_type: str) -> str:
     """Copy an object inside the bucket (no bytes through us) with a new content type; its ETag."""
     response = s3_client().copy_object(

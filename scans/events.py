@@ -11,6 +11,7 @@ import logging
 
 from core.entrypoints import lambda_event
 from scans.galleries_scan import galleries_metadata_scan
+from scans.object_events import created_keys, object_created
 from scans.photos_scan import gallery_photos_scan
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,15 @@ def update_galleries_metadata(event, context=None) -> dict:
     )
     logger.info("update_galleries_metadata: %s", summary.message)
     return summary.as_dict()
+
+
+@lambda_event
+def photo_object_created(event, context=None) -> dict:
+    """An S3 ObjectCreated notification: each new object's photo, exactly once (``scans.object_events``)."""
+    outcomes = [{"key": key, "outcome": object_created(key)} for key in created_keys(event)]
+    for outcome in outcomes:
+        logger.info("object created: %s -> %s", outcome["key"], outcome["outcome"])
+    return {"objects": outcomes}
 
 
 def _options(event) -> dict:

@@ -315,44 +315,7 @@ class _PhotosRun:
         self.progress(self.summary)
 
     def _adopt(self, gallery_id: str, listed: _Listed, _known):
-        """Make the photo an upload would make from an original already in the bucket."""
-        where = {"galleryId": gallery_id, "key": listed.key}
-        number = keys.photo_number_of(listed.key)
-        if number is not None and intents.intent_of(gallery_id, number) is not None:
-            return None  # a photo write of this number began after this run read the intents
-        claim = claims.claim_take(gallery_id=gallery_id, original_key=listed.key, owner=self.owner)
-        if claim is None:
-            return None  # another run adopts (or adopted) this original
-        if photo_with_key_exists(gallery_id=gallery_id, original_key=listed.key):
-            # Committed after this run read the gallery's items (the intent read above came first, and
-            # a commit removes the intent and writes the item at once).
-            _release_quietly(claim)
-            return None
-        incoming = _incoming(listed)
-        try:
-            photo = photo_record(
-                gallery_id=gallery_id,
-                incoming=incoming,
-                prepared=photo_prepare(incoming),
-                original_key=listed.key,
-                original_etag=listed.etag,
-            )
-        except DuplicatePhoto:
-            _release_quietly(claim)
-            return "duplicates"  # a photo of the gallery has these bytes: never adopted twice
-        except DomainError as refused:
-            _release_quietly(claim)
-            return where, refused.message
-        except storage_errors() as error:
-            _release_quietly(claim)
-            logger.exception("adopting %s failed", listed.key)
-            return where, f"Storage failed: {error}"
-        try:
-            claims.claim_adopted(claim, photo_id=photo.photo_id)
-        except storage_errors():
-            # The photo exists; the claim just stays "adopting" until its lease ends, which is safe.
-            logger.exception("could not mark the claim on %s as adopted", listed.key)
-        return "created"
+        return original_adopt(gallery_id, listed, owner=self.owner)
 
     def _rerender(self, gallery_id: str, listed: _Listed, known: _Known):
         """The original changed under the same key, or renditions of the item are missing: make the
@@ -397,6 +360,58 @@ class _PhotosRun:
                 self._count((where, f"Storage failed: {error}"))
                 continue
             self._count("removed")
+
+
+def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str):
+    """Make the photo an upload would make from an original already in the bucket, exactly once: not
+    while a photo write names it (its intent), not when a photo holds it, not twice (a claim), not when
+    a photo of the gallery has its bytes. Returns "created", None (nothing to do), "duplicates", or a
+    failure (where, reason) for the summary."""
+    where = {"galleryId": gallery_id, "key": listed.key}
+    number = keys.photo_number_of(listed.key)
+    if number is not None and intents.intent_of(gallery_id, number) is not None:
+        return None  # a photo write of this number is under way (or failed: the scan cleans it)
+    claim = claims.claim_take(gallery_id=gallery_id, original_key=listed.key, owner=owner)
+    if claim is None:
+        return None  # another run adopts (or adopted) this original
+    if photo_with_key_exists(gallery_id=gallery_id, original_key=listed.key):
+        # Committed after the caller read the gallery's items (the intent read above came first, and a
+        # commit removes the intent and writes the item at once).
+        _release_quietly(claim)
+        return None
+    incoming = _incoming(listed)
+    try:
+        photo = photo_record(
+            gallery_id=gallery_id,
+            incoming=incoming,
+            prepared=photo_prepare(incoming),
+            original_key=listed.key,
+            original_etag=listed.etag,
+        )
+    except DuplicatePhoto:
+        _release_quietly(claim)
+        return "duplicates"  # a photo of the gallery has these bytes: never adopted twice
+    except DomainError as refused:
+        _release_quietly(claim)
+        return where, refused.message
+    except storage_errors() as error:
+        _release_quietly(claim)
+        logger.exception("adopting %s failed", listed.key)
+        return where, f"Storage failed: {error}"
+    try:
+        claims.claim_adopted(claim, photo_id=photo.photo_id)
+    except storage_errors():
+        # The photo exists; the claim just stays "adopting" until its lease ends, which is safe.
+        logger.exception("could not mark the claim on %s as adopted", listed.key)
+    return "created"
+
+
+def listed_object(key: str) -> "_Listed | None":
+    """An object as a listing would show it (size, ETag), from a HEAD; None when it is gone."""
+    stat = storage.object_stat(key)
+    if stat is None:
+        return None
+    return _Listed(key, stat["size"], stat["etag"], settled=True)
 
 
 # ---------------------------------------------------------------- helpers

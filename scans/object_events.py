@@ -1,0 +1,80 @@
+"""An object appeared in the bucket (an S3 ObjectCreated event): make its photo exactly once.
+
+Delivery is at least once and in any order, and the same object may also be reached by an upload's own
+request, a direct-upload completion or a scan. Every one of those doors goes through the same records,
+so any mix of them ends in exactly one photo:
+- ``galleries/{id}/{name}``: the scan's adoption (``scans.photos_scan.original_adopt``): nothing while a
+  photo write's intent names the object (our own upload, in flight), nothing when a photo holds it, one
+  adopter through the original's claim, and no second photo of the same bytes (``photos.content``);
+- ``uploads/{id}/{uploadId}``: the direct-upload completion (``photos.services.direct_upload``), claimed
+  once per upload key: a repeated event, or the browser's own completion, answers the first result.
+
+Subscribing the function to the bucket's events (Zappa) and delivering the local store's events are the
+S3-events issue's; this module is what they call.
+"""
+
+import logging
+import uuid
+from urllib.parse import unquote_plus
+
+from core.errors import DomainError
+from galleries.selectors import gallery_get
+from photos import keys
+from photos.services.direct_upload import photos_from_uploads
+from scans.photos_scan import listed_object, original_adopt
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_KEY_PARTS = 3  # uploads/{galleryId}/{uploadId}
+
+
+def object_created(key: str) -> str:
+    """Make the photo of one new object; a word saying what became of it (for the logs and tests)."""
+    if key.startswith(keys.UPLOADS_ROOT):
+        return _upload_completed(key)
+    parsed = keys.parse_original_key(key)
+    if parsed is None:
+        return "ignored"  # renditions, folder markers, keys that cannot hold an original
+    gallery_id, _ = parsed
+    try:
+        gallery_get(gallery_id=gallery_id)
+    except DomainError:
+        return "no-gallery"  # the photos scan reports prefixes with no gallery (or creates one)
+    listed = listed_object(key)
+    if listed is None:
+        return "gone"
+    outcome = original_adopt(gallery_id, listed, owner=uuid.uuid4().hex)
+    if outcome is None:
+        return "exists"
+    if isinstance(outcome, tuple):
+        _, reason = outcome
+        return f"refused: {reason}"
+    return outcome
+
+
+def _upload_completed(key: str) -> str:
+    parts = key.split("/")
+    if len(parts) != UPLOAD_KEY_PARTS or not keys.is_upload_key_of(key, parts[1]):
+        return "ignored"
+    upload = {"uploadKey": key, "filename": "", "title": "", "description": "", "tags": []}
+    try:
+        result = photos_from_uploads(gallery_id=parts[1], uploads=[upload])
+    except DomainError as refused:
+        return f"refused: {refused.message}"
+    if result.photos:
+        photo = result.photos[0]
+        return "duplicates" if getattr(photo, "duplicate_of", None) else f"photo {photo.photo_id}"
+    return f"refused: {result.failures[0].error.message}"
+
+
+def created_keys(event) -> list[str]:
+    """The object keys of an S3 event notification (URL-encoded in the event, decoded here)."""
+    records = event.get("Records", []) if isinstance(event, dict) else []
+    found = []
+    for record in records:
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        key = record.get("s3", {}).get("object", {}).get("key")
+        if isinstance(key, str):
+            found.append(unquote_plus(key))
+    return found
