@@ -5,7 +5,7 @@ server-side copies, listings, batch deletes, presigned forms and URLs) uses the 
 ``core.aws``. Callers name keys; the key layout belongs to the app that owns the objects.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -190,18 +190,46 @@ def key_from_stored_url(url: str | None) -> str | None:
 # ---------------------------------------------------------------- the bucket
 
 
-def bucket_ensure(bucket: str) -> str:
-    """Create the bucket when it is missing; one line saying what was done."""
+def bucket_ensure(bucket: str, *, lifecycle_rules: Sequence[dict] = ()) -> str:
+    """Create the bucket when it is missing and put the given lifecycle rules on it (each replaces the
+    rule of the same ID; other rules are kept); one line saying what was done."""
     client = s3_client()
     try:
         client.head_bucket(Bucket=bucket)
-        return f"bucket {bucket}: exists"
+        done = f"bucket {bucket}: exists"
     except ClientError as exc:
         if not _is_missing(exc):
             raise
-    region = client.meta.region_name
-    if region and region != "us-east-1":
-        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    else:
-        client.create_bucket(Bucket=bucket)
-    return f"bucket {bucket}: created"
+        region = client.meta.region_name
+        if region and region != "us-east-1":
+            client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        else:
+            client.create_bucket(Bucket=bucket)
+        done = f"bucket {bucket}: created"
+    if lifecycle_rules:
+        done += ", " + _lifecycle_ensure(client, bucket, list(lifecycle_rules))
+    return done
+
+
+def _lifecycle_ensure(client, bucket: str, rules: list[dict]) -> str:
+    try:
+        current = client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "NoSuchLifecycleConfiguration":
+            current = []
+        elif code in {"NotImplemented", "MethodNotAllowed", "501"}:
+            return "lifecycle rules not supported by this S3 (locally the photos scan does their work)"
+        else:
+            raise
+    ours = {rule["ID"] for rule in rules}
+    wanted = [rule for rule in current if rule.get("ID") not in ours] + rules
+    if [rule for rule in current if rule.get("ID") in ours] == rules:
+        return "lifecycle rules in place"
+    try:
+        client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": wanted})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NotImplemented", "MethodNotAllowed", "501"}:
+            return "lifecycle rules not supported by this S3 (locally the photos scan does their work)"
+        raise
+    return f"lifecycle rules set ({', '.join(sorted(ours))})"

@@ -11,6 +11,7 @@ from core.records import ServiceRecord
 from core.storage import bucket_ensure
 from galleries.models import Gallery
 from gallery_project.models import CuratorKey
+from photos.keys import LIFECYCLE_RULES
 from photos.legacy import legacy_claims_remove
 from photos.models import GalleryPhoto
 from ratings.models import PhotoRating
@@ -48,7 +49,7 @@ def resources_ensure(*, create_bucket: bool = True) -> list[str]:
             model.create_table(wait=True)  # PynamoDB also turns on the TTL attribute, when one is declared
             report.append(f"table {name}: created")
     if create_bucket:
-        report.append(bucket_ensure(settings.BUCKET_NAME))
+        report.append(bucket_ensure(settings.BUCKET_NAME, lifecycle_rules=LIFECYCLE_RULES))
     return report
 
 

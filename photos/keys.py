@@ -61,3 +61,22 @@ def belongs_to_gallery(key: str, gallery_id: str) -> bool:
     if ".." in key.split("/") or "//" in key:
         return False
     return key.startswith(gallery_prefix(gallery_id)) or key.startswith(renditions_prefix(gallery_id))
+
+
+# The bucket's lifecycle rules (put by ensure_resources): upload objects nobody completed expire after a
+# day (the photos scan removes them too, also locally), and multipart uploads a client abandoned are
+# aborted, so their parts stop costing storage.
+LIFECYCLE_RULES = [
+    {
+        "ID": "stale-uploads",
+        "Status": "Enabled",
+        "Filter": {"Prefix": UPLOADS_ROOT},
+        "Expiration": {"Days": 1},
+    },
+    {
+        "ID": "abort-incomplete-multipart-uploads",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+    },
+]

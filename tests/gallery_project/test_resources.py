@@ -15,7 +15,9 @@ from tests.factories import jpeg_bytes
 def test_ensure_resources_is_idempotent(aws, capsys):
     call_command("ensure_resources")  # the aws fixture created everything already
     report = capsys.readouterr().out.splitlines()
-    assert len(report) == 6 and all(line.endswith(": exists") for line in report), report
+    *tables, bucket = report
+    assert len(tables) == 5 and all(line.endswith(": exists") for line in tables), report
+    assert bucket.endswith(": exists, lifecycle rules in place"), report
 
 
 def table_as_an_older_release_made_it(model, key: str) -> None:
@@ -91,3 +93,31 @@ def test_the_cleanup_runs_only_on_that_upgrade(aws, capsys, monkeypatch):
     monkeypatch.setattr(resources, "legacy_claims_remove", lambda: calls.append(1) or 0)
     call_command("ensure_resources")  # ServiceRecords exists: no scan of GalleryPhotos
     assert calls == []
+
+
+def test_ensure_resources_puts_the_lifecycle_rules_and_keeps_the_operators_own(aws, settings):
+    """On AWS (moto here): upload objects expire after a day, abandoned multipart uploads are aborted."""
+    client = s3_client()
+    own = {
+        "ID": "operators-archive",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "archive/"},
+        "Expiration": {"Days": 30},
+    }
+    client.put_bucket_lifecycle_configuration(
+        Bucket=settings.BUCKET_NAME, LifecycleConfiguration={"Rules": [own]}
+    )
+    report = resources.resources_ensure()
+    assert any("lifecycle rules set" in line for line in report)
+    rules = {
+        rule["ID"]: rule
+        for rule in client.get_bucket_lifecycle_configuration(Bucket=settings.BUCKET_NAME)["Rules"]
+    }
+    assert rules["stale-uploads"]["Filter"] == {"Prefix": "uploads/"} and rules["stale-uploads"][
+        "Expiration"
+    ] == {"Days": 1}
+    assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 1
+    }
+    assert "operators-archive" in rules
+    assert any("lifecycle rules in place" in line for line in resources.resources_ensure())  # idempotent
