@@ -133,7 +133,9 @@ def photos_upload(
 def _distinct(prepared: list, *, keep_duplicate: bool) -> tuple[list, dict[int, int]]:
     """The files to store (index, prepared), and for each later file with the same bytes as an earlier
     one of the batch, that earlier file's index (unless duplicates are kept)."""
-    good, same_as, first_with = [], {}, {}
+    good: list[tuple[int, PreparedPhoto]] = []
+    same_as: dict[int, int] = {}
+    first_with: dict[str, int] = {}
     for index, item in enumerate(prepared):
         if isinstance(item, DomainError):
             continue

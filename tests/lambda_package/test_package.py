@@ -109,7 +109,8 @@ def test_manage_ensure_resources_creates_tables_and_bucket(packaged_service):
     lines = outcome["stdout"].splitlines()
     for table in ("Galleries", "GalleryPhotos", "PhotoRatings", "CuratorKeys"):
         assert f"table {table}: created" in lines
-    assert "bucket gallery-backend-prod-photos: created" in lines
+    [bucket] = [line for line in lines if line.startswith("bucket ")]
+    assert bucket.startswith("bucket gallery-backend-prod-photos: created, lifecycle rules set"), lines
 
 
 def test_manage_create_curator_key_prints_a_working_key(packaged_service):
