@@ -6,6 +6,7 @@ cold start that never touches S3.
 """
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from storages.backends.s3 import S3Storage
 
 from core.aws import botocore_session, client_config
@@ -14,6 +15,10 @@ from core.aws import botocore_session, client_config
 class MediaStorage(S3Storage):
     def __init__(self, **options):
         options.setdefault("client_config", client_config(signature_version="s3v4"))
+        # Puts run in the caller's thread, where the request's deadline lives (s3transfer's own worker
+        # threads would carry none, and a hung S3 could then outlive the deadline). Photos are at most
+        # PHOTO_MAX_BYTES, below the multipart threshold, so one thread loses nothing.
+        options.setdefault("transfer_config", TransferConfig(use_threads=False))
         super().__init__(**options)
 
     def _create_session(self):

@@ -90,6 +90,17 @@ def content_release(claim: records.ServiceRecord) -> None:
     records.record_release(claim)
 
 
+def content_held(claim: records.ServiceRecord) -> dict:
+    """What a photo-write intent keeps of its bytes' claim, so a cleanup can release it."""
+    return {"content": claim.record_key, "owner": claim.owner}
+
+
+def content_release_held(held: dict) -> None:
+    """Release a claim a dead write held (``content_held``), if that write still holds it."""
+    if held.get("content") and held.get("owner"):
+        records.record_release(records.ServiceRecord(held["content"], owner=held["owner"]))
+
+
 def content_drop(*, gallery_id: str, sha256: str) -> None:
     """The photo is deleted: its bytes may be uploaded again."""
     records.record_drop(KIND, content_id(gallery_id, sha256))

@@ -58,6 +58,11 @@ class Intent:
         return {*self.objects, *([self.adopts] if self.adopts else [])}
 
     @property
+    def claims(self) -> dict:
+        """The records the write held (see ``intent_open``)."""
+        return dict(self.record.data.as_dict().get("claims") or {})
+
+    @property
     def finished(self) -> bool:
         """Failed, or pending so long that its writer is dead: the scan may clean it up."""
         started = datetime.fromisoformat(self.record.data["startedAt"])
@@ -65,9 +70,17 @@ class Intent:
 
 
 def intent_open(
-    *, gallery_id: str, number: int, photo_id: str, objects: list[str], adopts: str | None = None
+    *,
+    gallery_id: str,
+    number: int,
+    photo_id: str,
+    objects: list[str],
+    adopts: str | None = None,
+    claims: dict | None = None,
 ) -> Intent:
-    """Record the write before its first object; it names every key the write may put."""
+    """Record the write before its first object; it names every key the write may put, and ``claims``
+    the records the write holds (its bytes' claim: ``{"content": record key, "owner": ...}``), which a
+    cleanup releases with it."""
     data = {
         "galleryId": gallery_id,
         "number": number,
@@ -77,6 +90,8 @@ def intent_open(
     }
     if adopts:
         data["adopts"] = adopts
+    if claims:
+        data["claims"] = claims
     record = records.record_take(
         KIND,
         intent_id(gallery_id, number),

@@ -2,8 +2,8 @@
 
 A full photos scan (``scans.photos_scan``) runs these passes before it walks the galleries:
 - ``intents_finish``: photo writes whose intent failed or whose writer died (``photos.intents``): their
-  objects are deleted (never adopted), then the intent. An intent still exists only for a write that
-  was never committed, so no item references those objects.
+  objects are deleted (never adopted), the claim on their bytes released, then the intent. An intent
+  still exists only for a write that was never committed, so no item references those objects.
 - ``deletes_finish``: galleries whose delete began and did not end (a crash, a timeout): finished.
 - ``orphan_photos_remove``: photo partitions whose gallery item is gone (written before deletes were
   final): their photos, objects and ratings are purged.
@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from core import storage
 from core.errors import NotFound, storage_errors
 from galleries.selectors import galleries_existing, gallery_get
-from photos import intents, keys
+from photos import content, intents, keys
 from photos.selectors import photo_gallery_ids
 from photos.services.delete import gallery_delete, photos_delete_for_gallery
 from scans.summary import ScanSummary
@@ -45,6 +45,7 @@ def intents_finish(summary: ScanSummary, *, gallery_id: str | None, dry_run: boo
             continue
         try:
             storage.objects_delete(intent.objects)  # never ``adopts``: that original is not ours
+            content.content_release_held(intent.claims)  # the same bytes may be uploaded again
             intents.intent_close(intent)
         except storage_errors() as error:
             named |= intent.names

@@ -205,6 +205,7 @@ def photo_record(
             photo_id=photo_id,
             objects=([] if original_key else [s3_key]) + list(rendition_keys.values()),
             adopts=original_key or None,
+            claims=content.content_held(bytes_claim) if bytes_claim is not None else None,
         )
     except BaseException:
         _release_quietly(bytes_claim)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from core import deadline
+from core import deadline, storage, transactions
 from core.entrypoints import EVENT_MARGIN_SECONDS, event_deadline
 from core.errors import DeadlineReached
+from galleries.models import Gallery
 
 ROOT = Path(__file__).resolve().parents[2]
 API_GATEWAY_LIMIT_SECONDS = 29  # API Gateway's integration timeout (REST and HTTP APIs)
@@ -96,3 +97,22 @@ def test_a_lambda_event_gets_the_functions_remaining_time_less_a_margin():
     with event_deadline(Context()):
         left = deadline.remaining()
     assert 300 - EVENT_MARGIN_SECONDS - (time.monotonic() - started) - 1 < left <= 300 - EVENT_MARGIN_SECONDS
+
+
+def test_every_client_checks_the_deadline_before_each_attempt(aws, settings):
+    """django-storages' puts (in the caller's thread), the raw S3 client, PynamoDB's models and the
+    transaction connection all refuse an attempt that could not end in time."""
+    settings.AWS_CONNECT_TIMEOUT_SECONDS, settings.AWS_READ_TIMEOUT_SECONDS = 1, 2
+    calls = {
+        "django-storages put": lambda: storage.object_put("galleries/g/photo1.jpg", b"x", "image/jpeg"),
+        "raw S3 client": lambda: storage.object_stat("galleries/g/photo1.jpg"),
+        "PynamoDB model": lambda: Gallery.get("g"),
+        "transaction": lambda: transactions.transaction_run(
+            lambda transaction: transaction.condition_check(Gallery, "g", None, Gallery.gallery_id.exists())
+        ),
+    }
+    for name, call in calls.items():
+        with deadline.within(2.5), pytest.raises(DeadlineReached):
+            call()
+            pytest.fail(f"{name} made an AWS call after the deadline")
+    storage.object_put("galleries/g/photo1.jpg", b"x", "image/jpeg")  # with time left, it goes through

@@ -16,7 +16,7 @@ from core import records, transactions
 from core.aws import s3_client
 from galleries.models import Gallery
 from galleries.services import gallery_delete_begin
-from photos import intents
+from photos import content, intents
 from photos.models import GalleryPhoto
 from ratings.models import PhotoRating
 from scans import leftovers
@@ -334,3 +334,23 @@ def test_a_direct_upload_of_the_same_bytes_answers_the_photo_and_the_scan_never_
     s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=f"galleries/{gallery_id}/IMG_0001.JPG", Body=card)
     summary = gallery_photos_scan(gallery_id=gallery_id)
     assert (summary.created, summary.duplicates) == (0, 1) and len(photo_items(gallery_id)) == 1
+
+
+def test_after_a_write_that_kept_its_bytes_claim_the_scan_frees_them_for_the_retry(
+    aws, gallery_id, upload, monkeypatch
+):
+    """S3 down and the claim's release lost too: the 503 said "retry it", and after the scan's cleanup the
+    retry of the same file makes the photo (not 409 for the claim's whole lease)."""
+    card = jpeg_bytes()
+    monkeypatch.setattr(content, "content_release", lambda claim: (_ for _ in ()).throw(ConnectionError()))
+    with fail_nth("PutObject", 2), fail_nth("DeleteObjects", 1):
+        assert upload(gallery_id, {"a.jpg": card}).status_code == 503
+    monkeypatch.undo()
+    assert upload(gallery_id, {"a.jpg": card}).status_code == 409  # the dead write still holds the bytes
+
+    later = datetime.now(UTC) + intents.STALE_AFTER + timedelta(seconds=1)
+    monkeypatch.setattr(intents, "datetime", _FrozenAt(later))
+    assert gallery_photos_scan(gallery_id=gallery_id).failed_writes_cleaned == 1
+    monkeypatch.undo()
+    retried = upload(gallery_id, {"a.jpg": card})
+    assert retried.status_code == 201 and "duplicateOf" not in retried.json()["photos"][0]
