@@ -481,3 +481,22 @@ def test_two_curators_editing_the_same_version_at_once_one_wins_the_other_gets_4
     assert {"name": stored["name"], "description": stored["description"]} == expected
     assert stored["version"] == before["version"] + 1
     assert_store_consistent()
+
+
+def test_the_same_file_uploaded_twice_at_once_and_retried_blind_is_one_photo(store, curator):
+    """Must-show 10 on the emulators: two identical uploads raced (a double click, a client retrying a
+    request whose answer it lost while the first is still at work), then a blind retry later."""
+    gallery_id = gallery_create(curator)
+    card = jpeg()
+    apis = [store.curator_api(), store.curator_api()]
+    answers = raced(*[(lambda api=api: files_upload(api, gallery_id, {"card.jpg": card})) for api in apis])
+    [photo] = photos_of(gallery_id)
+    for answer in answers:
+        assert not isinstance(answer, BaseException), answer
+        assert answer.status_code in (201, 409), answer.content  # 409: identical upload in flight
+        if answer.status_code == 201:
+            assert answer.json()["photos"][0]["photoId"] == photo["photoId"]
+    retry = files_upload(curator, gallery_id, {"card.jpg": card})
+    assert retry.status_code == 201 and retry.json()["photos"][0]["duplicateOf"] == photo["photoId"]
+    assert len(photos_of(gallery_id)) == 1
+    assert_store_consistent()
