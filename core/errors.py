@@ -114,6 +114,7 @@ TRANSIENT_CODES = frozenset(
         "RequestLimitExceeded",
         "LimitExceededException",
         "TransactionInProgressException",
+        "TransactionConflictException",
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "InternalServerError",
@@ -131,7 +132,8 @@ TRANSIENT_CODES = frozenset(
 def aws_error_code(error: BaseException) -> str | None:
     """The AWS error code of a botocore or PynamoDB error (``ThrottlingException``...), if it has one."""
     if isinstance(error, PynamoDBException):
-        return error.cause_response_code or (aws_error_code(error.cause) if error.cause else None)
+        # Not ``cause_response_code``: it fails on a cause without a response (a dropped connection).
+        return aws_error_code(error.cause) if error.cause is not None else None
     if isinstance(error, ClientError):
         return error.response.get("Error", {}).get("Code")
     return None
@@ -145,9 +147,7 @@ def is_transient(error: BaseException) -> bool:
     fault that the same request will meet again.
     """
     if isinstance(error, PynamoDBException):
-        if error.cause is not None and not isinstance(error.cause, PynamoDBException):
-            return is_transient(error.cause)
-        return error.cause_response_code in TRANSIENT_CODES
+        return error.cause is not None and is_transient(error.cause)
     if isinstance(error, BotoCoreError):
         # Connection refused or reset, connect/read timeouts, a closed connection: all HTTPClientError
         # or EndpointConnectionError; a parameter or credentials error is not.

@@ -108,6 +108,12 @@ def record_release(record: ServiceRecord) -> bool:
     return applied(lambda: record.delete(condition=ServiceRecord.owner == record.owner))
 
 
+def record_drop_if(kind: str, record_id: str, *, data_key: str, value: str) -> bool:
+    """Delete a record only when ``data[data_key]`` is ``value`` (it is about the subject that is gone)."""
+    record = ServiceRecord(record_key(kind, record_id))
+    return applied(lambda: record.delete(condition=ServiceRecord.data[data_key] == value))
+
+
 def record_drop(kind: str, record_id: str) -> None:
     """Delete a record whoever holds it (its subject is gone)."""
     ServiceRecord(record_key(kind, record_id)).delete()

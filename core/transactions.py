@@ -17,14 +17,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from core.aws import transaction_connection
-from core.errors import DomainError, Unavailable
+from core.errors import Unavailable, aws_error_code
 
 CANCELLED = "TransactionCanceledException"
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -34,21 +32,6 @@ RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "Provis
 ATTEMPTS = 6
 PAUSE_SECONDS = 0.01
 PAUSE_MAX_SECONDS = 0.4
-
-
-@dataclass(frozen=True)
-class ItemCheck:
-    """A condition on another app's item, checked inside a transaction; ``refusal`` is raised when it
-    fails (e.g. "the gallery is being deleted" inside a rating's transaction)."""
-
-    model: Any
-    hash_key: str
-    range_key: str | None
-    condition: Condition
-    refusal: DomainError
-
-    def add_to(self, transaction: TransactWrite) -> None:
-        transaction.condition_check(self.model, self.hash_key, self.range_key, condition=self.condition)
 
 
 class Transaction(TransactWrite):
@@ -110,7 +93,7 @@ class Cancellation:
 
     @classmethod
     def of(cls, error: TransactWriteError) -> "Cancellation | None":
-        if error.cause_response_code != CANCELLED:
+        if aws_error_code(error) != CANCELLED:
             return None
         return cls([reason.code if reason else None for reason in error.cancellation_reasons])
 

@@ -25,7 +25,6 @@ from pynamodb.expressions.condition import Condition
 from core.clock import now_iso
 from core.conditional import applied
 from core.errors import NotFound
-from core.transactions import ItemCheck
 from core.validation import is_plausible_year
 from galleries.models import LIST_PARTITION, Gallery, country_key
 
@@ -40,11 +39,6 @@ class GalleryGone(NotFound):
 def gallery_open() -> Condition:
     """The condition every write that adds to a gallery carries: it exists and its delete has not begun."""
     return Gallery.gallery_id.exists() & Gallery.deleting_at.does_not_exist()
-
-
-def gallery_open_check(gallery_id: str) -> ItemCheck:
-    """``gallery_open`` as one item of another app's transaction (a rating), refused as GalleryGone."""
-    return ItemCheck(Gallery, gallery_id, None, gallery_open(), GalleryGone())
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ def content_release_held(held: dict) -> None:
         records.record_release(records.ServiceRecord(held["content"], owner=held["owner"]))
 
 
-def content_drop(*, gallery_id: str, sha256: str) -> None:
-    """The photo is deleted: its bytes may be uploaded again."""
-    records.record_drop(KIND, content_id(gallery_id, sha256))
+def content_drop(*, gallery_id: str, sha256: str, photo_id: str) -> None:
+    """The photo is deleted: its bytes may be uploaded again, unless the claim names another photo (a
+    duplicate kept on purpose shares the bytes but not the claim)."""
+    records.record_drop_if(KIND, content_id(gallery_id, sha256), data_key="photoId", value=photo_id)

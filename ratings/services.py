@@ -4,7 +4,6 @@ Finding the photo is the caller's part (``photos.services.rate`` composes these 
 "still alive" condition); this module owns the PhotoRatings items and how they move the aggregate.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +11,7 @@ from pynamodb.expressions.condition import Condition
 
 from core.clock import now_iso
 from core.conditional import applied
-from core.transactions import ItemCheck, Refused, transaction_run
+from core.transactions import Refused, transaction_run
 from ratings import aggregate
 from ratings.models import PhotoRating
 from ratings.selectors import VisitorRating
@@ -35,14 +34,12 @@ def rating_commit(
     stars: int,
     previous: PhotoRating | None,
     alive,
-    checks: Sequence[ItemCheck] = (),
 ) -> PhotoRating:
     """One transaction: put the visitor's rating and apply the difference to the photo's aggregate.
 
     The put is conditioned on ``previous`` (the rating read just before, or none), so two writers cannot
     both apply a difference from the same old value; the photo update carries the caller's ``alive``
     condition, so a deleted or deleting photo is never rated or recreated. RatingRaced when either failed.
-    ``checks`` are the caller's other conditions (its gallery still open); each raises its own refusal.
     Concurrent transactions on the photo item are retried by ``core.transactions``.
     """
     model = type(photo)
@@ -65,15 +62,10 @@ def rating_commit(
         else:
             # Same stars again: only ratedAt moves, but the photo must still be alive.
             transaction.condition_check(model, photo.gallery_id, photo.photo_id, condition=alive)
-        for check in checks:
-            check.add_to(transaction)
 
     try:
         transaction_run(build)
-    except Refused as refused:
-        for index, check in enumerate(checks, start=2):
-            if index in refused.failed:
-                raise check.refusal from None
+    except Refused:
         raise RatingRaced() from None
     return written
 

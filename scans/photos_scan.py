@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from core import storage
-from core.deadline import remaining
+from core.deadline import carried, remaining
 from core.errors import Conflict, DomainError, NotFound, storage_errors
 from core.validation import is_valid_id
 from galleries.selectors import galleries_existing, gallery_ids
@@ -300,7 +300,7 @@ class _PhotosRun:
                 self._count("created" if job == self._adopt else "updated")
             return
         with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
-            for outcome in pool.map(lambda job: job[0](*job[1:]), jobs):
+            for outcome in pool.map(carried(lambda job: job[0](*job[1:])), jobs):
                 self._count(outcome)
 
     def _count(self, outcome) -> None:

@@ -69,7 +69,7 @@ def _mark_deleting(photo: GalleryPhoto) -> None:
             transaction.update(change.gallery, actions=change.actions, condition=change.condition)
 
         try:
-            transaction_run(build, token=f"del{photo.photo_id}")
+            transaction_run(build)  # a fresh token per call: each look builds a different transaction
             return
         except Refused:
             # Someone else moved the cover or started this delete meanwhile: look again.
@@ -85,7 +85,9 @@ def photo_purge(photo: GalleryPhoto) -> None:
     storage.objects_delete([key for key in own_keys if keys.belongs_to_gallery(key, photo.gallery_id)])
     ratings_delete_for_photo(photo_id=photo.photo_id)
     if photo.original_sha256:
-        content.content_drop(gallery_id=photo.gallery_id, sha256=photo.original_sha256)
+        content.content_drop(
+            gallery_id=photo.gallery_id, sha256=photo.original_sha256, photo_id=photo.photo_id
+        )
     photo.delete()
 
 

@@ -75,25 +75,32 @@ def photos_from_uploads(
     owner = uuid.uuid4().hex
     claims: dict[int, records.ServiceRecord] = {}
     earlier: dict[int, GalleryPhoto | DomainError] = {}
-    for index, upload in enumerate(uploads):
-        claim = _claim_take(gallery_id, upload["uploadKey"], owner)
-        if isinstance(claim, records.ServiceRecord):
-            claims[index] = claim
-        else:
-            earlier[index] = claim
-    order = sorted(claims)
-    files = [_incoming(uploads[index]) for index in order]
-    by_key = {uploads[index]["uploadKey"]: claims[index] for index in order}
-    made = (
-        photos_upload(
-            gallery_id=gallery_id,
-            files=files,
-            also_commit=lambda incoming: _claim_final(by_key[incoming.upload_key]),
-            keep_duplicate=keep_duplicate,
+    try:
+        for index, upload in enumerate(uploads):
+            claim = _claim_take(gallery_id, upload["uploadKey"], owner)
+            if isinstance(claim, records.ServiceRecord):
+                claims[index] = claim
+            else:
+                earlier[index] = claim
+        order = sorted(claims)
+        files = [_incoming(uploads[index]) for index in order]
+        by_key = {uploads[index]["uploadKey"]: claims[index] for index in order}
+        made = (
+            photos_upload(
+                gallery_id=gallery_id,
+                files=files,
+                also_commit=lambda incoming: _claim_final(by_key[incoming.upload_key]),
+                keep_duplicate=keep_duplicate,
+            )
+            if files
+            else UploadResult()
         )
-        if files
-        else UploadResult()
-    )
+    except BaseException:
+        # Storage failed before any photo was made (or the gallery went): the claims go, the upload
+        # objects stay, so the retry the answer advises can take them again.
+        for claim in claims.values():
+            _quietly_released(claim)
+        raise
     outcomes: dict[int, GalleryPhoto | DomainError] = dict(earlier)
     photos = iter(made.photos)
     failed = {failure.index: failure.error for failure in made.failures}
@@ -108,6 +115,13 @@ def photos_from_uploads(
         else:
             result.photos.append(outcome)
     return result
+
+
+def _quietly_released(claim: records.ServiceRecord) -> None:
+    try:
+        records.record_release(claim)
+    except Exception:
+        logger.exception("could not release the claim on %s; it expires by itself", claim.record_key)
 
 
 def _claim_id(upload_key: str) -> str:

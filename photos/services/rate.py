@@ -4,7 +4,7 @@ import random
 import time
 
 from core.errors import Conflict
-from galleries.derived import gallery_open_check
+from galleries.selectors import gallery_get
 from photos.selectors import photo_alive, photo_find, photo_get
 from ratings import aggregate
 from ratings.selectors import VisitorRating, rating_of
@@ -25,6 +25,11 @@ def photo_rate(*, photo_id: str, user_id: str, rating: int) -> RatingWritten:
     """
     for attempt in range(RATING_WRITE_ATTEMPTS):
         photo = photo_find(photo_id=photo_id)  # NotFound once the photo is gone or its delete has started
+        # NotFound once the gallery's delete began. A rating that read the gallery just before is
+        # committed and then removed with the photo (marked before its ratings are purged): no rating
+        # outlives its photo. (A condition on the gallery inside the transaction would make every
+        # rating of a gallery conflict with every other one: DynamoDB conflicts on shared items.)
+        gallery_get(gallery_id=photo.gallery_id)
         if not aggregate.is_ready(photo):
             aggregate_initialise(photo=photo, alive=photo_alive())
         previous = rating_of(photo_id=photo_id, user_id=user_id)
@@ -35,7 +40,6 @@ def photo_rate(*, photo_id: str, user_id: str, rating: int) -> RatingWritten:
                 stars=rating,
                 previous=previous,
                 alive=photo_alive(),
-                checks=[gallery_open_check(photo.gallery_id)],  # no rating once a gallery delete began
             )
         except RatingRaced:
             _pause_before_retry(attempt)

@@ -25,14 +25,23 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from pynamodb.transactions import TransactWrite
 
 from core import storage
 from core.clock import now_iso
 from core.deadline import carried
-from core.errors import DomainError, Internal, NotFound, Unavailable, as_domain_error, storage_errors
-from core.transactions import Refused, transaction_run
+from core.errors import (
+    Conflict,
+    DomainError,
+    Internal,
+    NotFound,
+    Unavailable,
+    as_domain_error,
+    storage_errors,
+)
+from core.transactions import Contended, Refused, transaction_run
 from galleries import derived
 from galleries.selectors import gallery_get
 from photos import content, intents, keys
@@ -151,8 +160,12 @@ def _duplicate_answer(gallery_id: str, duplicate: content.DuplicatePhoto) -> Gal
     """The photo that has these bytes already, marked as the answer to a duplicate."""
     try:
         photo = photo_get(gallery_id=gallery_id, photo_id=duplicate.photo_id)
-    except NotFound:
-        return duplicate
+    except NotFound:  # being deleted right now: the same bytes may be uploaded again in a moment
+        return Conflict(
+            "A photo with the same bytes is being deleted; try again in a moment.", code="duplicate"
+        )
+    except storage_errors() as error:
+        return as_domain_error(error)
     photo.duplicate_of = photo.photo_id  # type: ignore[attr-defined]  # an answer-only mark
     return photo
 
@@ -280,10 +293,13 @@ def _commit_or_roll_back(
     """Step 4, and what a failure of it means for the objects.
 
     Refused (the gallery's delete began, or a scan judged this write dead and took its intent): the
-    photo was not committed, so its objects go. Any other failure leaves the outcome unknown (a timeout
-    after DynamoDB may have committed): a consistent read of the item decides, and when even that read
-    fails the objects and the intent stay for the photos scan, which deletes them only if no item was
-    committed (an intent outlives only an uncommitted write).
+    photo was not committed, so its objects go. Any other failure: when a consistent read finds the item,
+    the photo stands (the answer was lost). Otherwise, when DynamoDB answered with an error the commit is
+    settled and the objects go; when it did not answer at all (a timeout, a dropped connection, the
+    deadline) the transaction may still be in flight, and nothing is rolled back, since a commit landing
+    later would leave its item pointing at deleted objects: the objects, the pending intent and the
+    claims stay, and the photos scan deletes them once the intent is older than any request can live (a
+    commit removes the intent, so an intent that outlives that time means no commit ever happened).
     """
     change = derived.photo_added(gallery_id=photo.gallery_id, cover=photo.as_cover())
 
@@ -303,26 +319,33 @@ def _commit_or_roll_back(
         if GALLERY_ITEM in refused.failed:
             raise derived.GalleryGone() from None
         raise Internal("This photo's write was taken over before it could be committed.") from None
-    except BaseException:
-        committed = _committed(photo)
-        if committed is None:
-            raise  # unknown: objects and intent stay, the photos scan judges them
-        if not committed:
+    except BaseException as failure:
+        if _committed(photo):
+            logger.warning("photo %s committed although its commit call failed", photo.photo_id)
+            return
+        if _answered(failure):  # DynamoDB said no (an error answer): nothing is in flight any more
             _roll_back(intent, written, bytes_claim)
-            raise
-        logger.warning("photo %s committed although its commit call failed", photo.photo_id)
+        raise  # no answer (a timeout, the deadline): objects, intent and claims stay for the photos scan
 
 
 GALLERY_ITEM = 1  # the gallery's change is the second item of the commit
 
 
-def _committed(photo: GalleryPhoto) -> bool | None:
-    """Whether the photo item exists (a consistent read); None when even that read fails."""
+def _answered(failure: BaseException) -> bool:
+    """Whether DynamoDB answered the commit with an error (so it is settled), rather than not at all;
+    ``Contended`` means every attempt was cancelled."""
+    return isinstance(failure, ClientError | Contended) or isinstance(
+        getattr(failure, "cause", None), ClientError
+    )
+
+
+def _committed(photo: GalleryPhoto) -> bool:
+    """Whether the photo item exists (a consistent read); False when even that read fails."""
     try:
         return photo_exists(gallery_id=photo.gallery_id, photo_id=photo.photo_id)
     except Exception:
         logger.exception("cannot tell whether photo %s was committed; the photos scan will", photo.photo_id)
-        return None
+        return False
 
 
 def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) -> None:
@@ -337,7 +360,7 @@ def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) ->
     try:
         derived.cover_offer(gallery_id=gallery_id, cover=first.as_cover())
         derived.years_merge(gallery_id=gallery_id, years=years)
-    except storage_errors():
+    except Exception:  # storage down, the deadline reached: the photos are committed all the same
         logger.exception("could not update cover/years of gallery %s after new photos", gallery_id)
 
 

@@ -354,3 +354,38 @@ def test_after_a_write_that_kept_its_bytes_claim_the_scan_frees_them_for_the_ret
     monkeypatch.undo()
     retried = upload(gallery_id, {"a.jpg": card})
     assert retried.status_code == 201 and "duplicateOf" not in retried.json()["photos"][0]
+
+
+def test_a_commit_that_got_no_answer_keeps_everything_for_the_scan(aws, gallery_id, upload, monkeypatch):
+    """No answer (a timeout): the transaction may still land, so nothing is rolled back; the item is not
+    there, the scan deletes the objects once the intent is older than any request can live."""
+
+    class NoAnswer(transactions.Transaction):
+        def _commit(self):
+            raise TransactWriteError("timed out", cause=ConnectionClosedError(endpoint_url="http://dynamodb"))
+
+    monkeypatch.setattr(transactions, "Transaction", NoAnswer)
+    assert upload(gallery_id).status_code == 503
+    monkeypatch.undo()
+    [intent] = live_intents()
+    assert intent.record.status == intents.PENDING and bucket_keys() == set(intent.objects)
+    assert gallery_photos_scan(gallery_id=gallery_id).failed_writes_cleaned == 0  # it may still land
+    later = datetime.now(UTC) + intents.STALE_AFTER + timedelta(seconds=1)
+    monkeypatch.setattr(intents, "datetime", _FrozenAt(later))
+    assert gallery_photos_scan(gallery_id=gallery_id).failed_writes_cleaned == 1
+    assert bucket_keys() == set() and not photo_items(gallery_id)
+
+
+def test_deleting_a_kept_duplicate_leaves_the_first_photos_claim(aws, curator, gallery_id, upload):
+    card = jpeg_bytes()
+    first = upload(gallery_id, {"a.jpg": card}).json()["photos"][0]
+    kept = upload(gallery_id, {"a.jpg": card}, keepDuplicate="true").json()["photos"][0]
+    assert curator.delete(f"/api/galleries/{gallery_id}/photos/{kept['photoId']}").status_code in (200, 204)
+    again = upload(gallery_id, {"a.jpg": card}).json()["photos"][0]
+    assert again["duplicateOf"] == first["photoId"]
+
+
+def test_a_single_write_meeting_a_transaction_on_its_item_is_tried_again(aws, gallery_id, upload):
+    with fail_nth("UpdateItem", 1, code="TransactionConflictException") as seen:
+        response = upload(gallery_id)
+    assert seen["count"] >= 2 and response.status_code == 201
