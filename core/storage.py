@@ -109,9 +109,14 @@ def _delete_batch(client, batch: list[dict]) -> int:
     response = client.delete_objects(Bucket=settings.BUCKET_NAME, Delete={"Objects": batch, "Quiet": True})
     errors = response.get("Errors") or []
     if errors:
+        # As a client error with the first key's code, so the one classification decides: SlowDown or
+        # InternalError is "try again" (503), AccessDenied is our fault (500).
         first = errors[0]
-        raise RuntimeError(
-            f"S3 refused to delete {len(errors)} objects, e.g. {first.get('Key')}: {first.get('Code')}"
+        message = (
+            f"S3 refused to delete {len(errors)} objects, e.g. {first.get('Key')}: {first.get('Message')}"
+        )
+        raise ClientError(
+            {"Error": {"Code": first.get("Code", "InternalError"), "Message": message}}, "DeleteObjects"
         )
     return len(batch)
 

@@ -189,13 +189,13 @@ def version_is(version) -> Condition:
 def drift_repair(gallery: Gallery, actions: list) -> bool:
     """Apply ``drift_actions`` unless the gallery changed since it was read; False when it did.
 
-    Every photo write moves ``updatedAt``, so a concurrent upload or delete makes this fail and the caller
+    Every photo write moves the version, so a concurrent upload or delete makes this fail and the caller
     counts again rather than overwrite the gallery with stale counts.
     """
     return applied(
         lambda: gallery.update(
             actions=[*actions, *touched()],
-            condition=(Gallery.updated_at == gallery.updated_at) & gallery_open(),
+            condition=version_is(gallery.version) & gallery_open(),
         )
     )
 

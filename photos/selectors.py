@@ -78,15 +78,16 @@ def photos_of_gallery(*, gallery_id: str, fields: list[str] | None = None) -> It
     return GalleryPhoto.query(gallery_id, consistent_read=True, attributes_to_get=fields)
 
 
-def photo_with_key_exists(*, gallery_id: str, original_key: str) -> bool:
-    """Whether a photo item of the gallery holds this original key (reads the gallery's partition)."""
+def photo_with_key_exists(*, gallery_id: str, original_key: str, excluding: str | None = None) -> bool:
+    """Whether a photo item of the gallery (other than ``excluding``) holds this original key (reads the
+    gallery's partition; the photo id, a key attribute, cannot be in DynamoDB's filter)."""
     matches = GalleryPhoto.query(
         gallery_id,
         filter_condition=GalleryPhoto.s3_key == original_key,
         consistent_read=True,
         attributes_to_get=["photoId"],
     )
-    return any(True for _ in matches)
+    return any(match.photo_id != excluding for match in matches)
 
 
 def photo_exists(*, gallery_id: str, photo_id: str) -> bool:

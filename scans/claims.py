@@ -18,7 +18,7 @@ from photos.selectors import photo_exists, photo_with_key_exists
 KIND = "scan-claim"
 CLAIM_LEASE = timedelta(seconds=900)
 ADOPTED_HOLD = timedelta(days=1)
-ADOPTING, ADOPTED = "adopting", "adopted"
+ADOPTING, ADOPTED, DUPLICATE = "adopting", "adopted", "duplicate"
 
 
 def claim_id_for(original_key: str) -> str:
@@ -71,6 +71,13 @@ def claim_adopted(claim: records.ServiceRecord, *, photo_id: str) -> None:
     """The photo exists: the claim now says which, for ``ADOPTED_HOLD``."""
     data = {**(claim.data.as_dict() if claim.data else {}), "photoId": photo_id}
     records.record_update(claim, status=ADOPTED, lifetime=ADOPTED_HOLD, data=data)
+
+
+def claim_duplicate(claim: records.ServiceRecord, *, photo_id: str) -> None:
+    """The original has the bytes of a photo of the gallery: runs skip it for ``ADOPTED_HOLD`` instead of
+    reading and decoding it again (then it is judged again, in case that photo was deleted)."""
+    data = {**(claim.data.as_dict() if claim.data else {}), "duplicateOf": photo_id}
+    records.record_update(claim, status=DUPLICATE, lifetime=ADOPTED_HOLD, data=data)
 
 
 def claim_release(claim: records.ServiceRecord) -> None:

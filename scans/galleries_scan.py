@@ -4,7 +4,7 @@
 ``manage.py update_galleries_metadata`` and the scheduled Lambda event. Per gallery it reads the gallery,
 then its live photos in photoNumber order (one Query on the byPhotoNumber index), asks the galleries'
 own rules what drifted (``galleries.derived.drift_actions``) and writes only that, on condition that the
-gallery's ``updatedAt`` is still the one it read: every photo write moves ``updatedAt``, so a concurrent
+gallery's version is still the one it read: every photo write moves the version, so a concurrent
 upload or delete makes the write fail and the gallery is read again instead of being overwritten with
 stale counts.
 """

@@ -388,8 +388,11 @@ def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str):
             original_key=listed.key,
             original_etag=listed.etag,
         )
-    except DuplicatePhoto:
-        _release_quietly(claim)
+    except DuplicatePhoto as duplicate:
+        try:
+            claims.claim_duplicate(claim, photo_id=duplicate.photo_id)  # skipped by later runs for a while
+        except storage_errors():
+            _release_quietly(claim)
         return "duplicates"  # a photo of the gallery has these bytes: never adopted twice
     except DomainError as refused:
         _release_quietly(claim)

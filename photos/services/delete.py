@@ -15,6 +15,7 @@ the photos scan finishes the job.
 
 from core import storage
 from core.clock import now_iso
+from core.conditional import applied
 from core.errors import Conflict, Mismatch
 from core.transactions import Refused, transaction_run
 from galleries import derived
@@ -22,7 +23,7 @@ from galleries.selectors import gallery_get
 from galleries.services import gallery_delete_begin, gallery_item_delete
 from photos import content, keys
 from photos.models import GalleryPhoto
-from photos.selectors import photo_first_live, photo_get, photos_of_gallery
+from photos.selectors import photo_first_live, photo_get, photo_with_key_exists, photos_of_gallery
 from ratings.services import ratings_delete_for_photo
 
 MARK_ATTEMPTS = 3
@@ -82,6 +83,10 @@ def _mark_deleting(photo: GalleryPhoto) -> None:
 def photo_purge(photo: GalleryPhoto) -> None:
     """Remove a photo's objects (only inside its gallery's prefixes) and ratings, then its item."""
     own_keys: list[str] = [key for key in [photo.s3_key, *(photo.rendition_keys or [])] if key]
+    if photo.s3_key and photo_with_key_exists(
+        gallery_id=photo.gallery_id, original_key=photo.s3_key, excluding=photo.photo_id
+    ):
+        own_keys.remove(photo.s3_key)  # another item holds the same original (an older release's doing)
     storage.objects_delete([key for key in own_keys if keys.belongs_to_gallery(key, photo.gallery_id)])
     ratings_delete_for_photo(photo_id=photo.photo_id)
     if photo.original_sha256:
@@ -98,9 +103,14 @@ def photos_delete_for_gallery(*, gallery_id: str) -> int:
     """
     deleted = 0
     for photo in photos_of_gallery(gallery_id=gallery_id):
-        if photo.deleting_at is None:
-            # Hidden first, so a rating committed meanwhile is refused instead of left behind.
-            photo.update(actions=[GalleryPhoto.deleting_at.set(now_iso())])
+        # Hidden first, so a rating committed meanwhile is refused instead of left behind; conditional, so
+        # a photo purged meanwhile (a concurrent delete) is not recreated as a ghost.
+        if photo.deleting_at is None and not applied(
+            lambda photo=photo: photo.update(
+                actions=[GalleryPhoto.deleting_at.set(now_iso())], condition=GalleryPhoto.photo_id.exists()
+            )
+        ):
+            continue
         photo_purge(photo)
         deleted += 1
     storage.objects_delete_prefix(keys.gallery_prefix(gallery_id))

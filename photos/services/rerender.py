@@ -31,7 +31,7 @@ def photo_rerender(
         if previous_etag is None
         else GalleryPhoto.original_etag == previous_etag
     )
-    condition = unchanged & is_live()
+    condition = unchanged & is_live() & GalleryPhoto.photo_id.exists()  # never recreate a deleted item
     rerendered = applied(
         lambda: photo.update(
             actions=[
@@ -41,6 +41,7 @@ def photo_rerender(
                 GalleryPhoto.content_type.set(processed.content_type),
                 GalleryPhoto.original_etag.set(original_etag),
                 GalleryPhoto.original_size.set(prepared.size),
+                GalleryPhoto.original_sha256.set(prepared.sha256),
                 GalleryPhoto.thumbnail_url.set(urls[("thumb", "jpeg")]),
                 GalleryPhoto.full_size_url.set(urls[("web", "jpeg")]),
                 GalleryPhoto.rendition_keys.set(rendition_keys),

@@ -199,18 +199,24 @@ def photo_record(
     ``DuplicatePhoto`` when the gallery has a photo with the same bytes, unless ``keep_duplicate``.
     """
     processed = prepared.image
-    if number is None:
-        [number] = derived.numbers_reserve(gallery_id=gallery_id, count=1)
-    s3_key = original_key or keys.original_key(gallery_id, number, processed.extension)
-    rendition_keys = renditions_plan(gallery_id, number, processed)
     photo_id = uuid.uuid4().hex
     bytes_claim = None
-    if not keep_duplicate:
+    if not keep_duplicate:  # before a number: a duplicate costs none
         bytes_claim = content.content_claim(
             gallery_id=gallery_id,
             sha256=prepared.sha256,
             photo_exists=lambda other: photo_exists(gallery_id=gallery_id, photo_id=other),
         )
+    try:
+        if number is None:
+            [number] = derived.numbers_reserve(gallery_id=gallery_id, count=1)
+        if not original_key:
+            number = _number_with_free_key(gallery_id, number, processed.extension)
+    except BaseException:
+        _release_quietly(bytes_claim)
+        raise
+    s3_key = original_key or keys.original_key(gallery_id, number, processed.extension)
+    rendition_keys = renditions_plan(gallery_id, number, processed)
     try:
         intent = intents.intent_open(
             gallery_id=gallery_id,
@@ -266,6 +272,19 @@ def _original_store(incoming: IncomingPhoto, key: str, content_type: str) -> str
         return storage.object_copy(incoming.upload_key, key, content_type)
     storage.object_put(key, incoming.read(), content_type)
     return storage.object_etag(key)
+
+
+def _number_with_free_key(gallery_id: str, number: int, extension: str) -> int:
+    """``number``, or a fresh one when an object already has its original's key (a file synced into the
+    bucket under our naming, adopted by a scan as another number): an upload never overwrites it."""
+    for _ in range(NUMBER_ATTEMPTS):
+        if storage.object_stat(keys.original_key(gallery_id, number, extension)) is None:
+            return number
+        [number] = derived.numbers_reserve(gallery_id=gallery_id, count=1)
+    raise Internal(f"No free original key in gallery {gallery_id} after {NUMBER_ATTEMPTS} numbers.")
+
+
+NUMBER_ATTEMPTS = 5
 
 
 def renditions_plan(gallery_id: str, number: int, processed) -> dict[tuple[str, str], str]:

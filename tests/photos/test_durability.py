@@ -334,6 +334,25 @@ def test_a_direct_upload_of_the_same_bytes_answers_the_photo_and_the_scan_never_
     s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=f"galleries/{gallery_id}/IMG_0001.JPG", Body=card)
     summary = gallery_photos_scan(gallery_id=gallery_id)
     assert (summary.created, summary.duplicates) == (0, 1) and len(photo_items(gallery_id)) == 1
+    numbers_before = Gallery.get(gallery_id).last_photo_number
+    again = gallery_photos_scan(gallery_id=gallery_id)  # not read, decoded and numbered again each run
+    assert (again.created, again.duplicates) == (0, 0)
+    assert Gallery.get(gallery_id).last_photo_number == numbers_before
+
+
+def test_an_upload_never_overwrites_an_original_a_scan_adopted_under_our_naming(
+    aws, gallery_id, upload, settings
+):
+    """A restored backup put galleries/G/photo2.jpg into an empty gallery; a scan adopted it as photo 1.
+    The next upload's number is 2, but that key is taken: it gets the next free number instead."""
+    settings.SCAN_SETTLE_SECONDS = 0
+    restored = jpeg_bytes()
+    key = f"galleries/{gallery_id}/photo2.jpg"
+    s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=key, Body=restored)
+    assert gallery_photos_scan(gallery_id=gallery_id).created == 1
+    new = upload(gallery_id).json()["photos"][0]
+    assert new["s3Key"] != key and new["photoNumber"] == 3
+    assert s3_client().get_object(Bucket=settings.BUCKET_NAME, Key=key)["Body"].read() == restored
 
 
 def test_after_a_write_that_kept_its_bytes_claim_the_scan_frees_them_for_the_retry(

@@ -114,3 +114,24 @@ def test_resume_from_is_taken_by_every_door(aws, curator, make_gallery, put_obje
     else:
         body = events.update_gallery_photos({"resumeFrom": gallery_id})
     assert body["complete"] is True and body["created"] == 1
+
+
+def test_deleting_one_of_two_items_sharing_an_original_keeps_it_for_the_other(
+    aws, curator, make_gallery, upload_photo
+):
+    gallery_id = make_gallery()
+    upload_photo(gallery_id)
+    [first] = photo_items(gallery_id)
+    twin = GalleryPhoto(
+        gallery_id,
+        "twin" + first.photo_id[4:],
+        photo_number=int(first.photo_number) + 1,
+        s3_key=first.s3_key,
+        rendition_keys=[],
+        uploaded_at=first.uploaded_at,
+    )
+    twin.save()
+    Gallery(gallery_id).update(actions=[Gallery.photo_count.set(2), Gallery.last_photo_number.set(2)])
+    assert curator.delete(f"/api/galleries/{gallery_id}/photos/{twin.photo_id}").status_code in (200, 204)
+    assert first.s3_key in bucket_keys()
+    assert [p.photo_id for p in photo_items(gallery_id)] == [first.photo_id]
