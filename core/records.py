@@ -1,8 +1,11 @@
 """Short-lived service records: one table for every kind, keyed ``kind#id``, expiring by itself.
 
-Scan claims are the first kind; photo-write intents, upload-key claims, idempotency results and sessions
-join them as later issues add them. Domain entities (galleries, photos, ratings, curator keys) keep their
-own tables, and no intent or pending state ever lives in theirs.
+Kinds today: scan claims (``scans.claims``), photo-write intents (``photos.intents``), direct-upload
+claims (``photos.services.direct_upload``) and claims on a photo's bytes (``photos.content``);
+idempotency results, sessions and rate counters join them as later issues add them. Domain entities
+(galleries, photos, ratings, curator keys) keep their own tables, and no intent or pending state ever
+lives in theirs. A claim on a photo's bytes lives as long as its photo: "short-lived" means "of a
+write", not "of a few minutes"; the records a scan enumerates are in a sparse index of their own.
 
 A record has an owner (who may change it), a status, and ``expiresAt`` (DynamoDB's TTL attribute).
 DynamoDB deletes expired items lazily (up to days later; the local emulator never does), so every read
@@ -14,11 +17,29 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from pynamodb.attributes import MapAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from core.aws import ClientLimits
 from core.conditional import applied
+
+# Longer than any write can live (a request's 29 s, a Lambda invocation's 300 s, a commit in flight):
+# a record of a write older than this belongs to a writer that died. Leases and staleness use it.
+WRITE_LIFETIME = timedelta(minutes=15)
+
+
+class RecordsListed(GlobalSecondaryIndex):
+    """A sparse index of the records a scan must enumerate (``listed=True`` when taken: photo-write
+    intents), so finding them never reads the many others (a claim per photo's bytes, sessions...)."""
+
+    class Meta:
+        index_name = "byListedKind"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    listed_kind = UnicodeAttribute(hash_key=True, attr_name="listedKind")
+    record_key = UnicodeAttribute(range_key=True, attr_name="recordKey")
 
 
 class ServiceRecord(Model):
@@ -32,6 +53,9 @@ class ServiceRecord(Model):
     status = UnicodeAttribute()
     expires_at = TTLAttribute(attr_name="expiresAt")
     data: MapAttribute = MapAttribute(default=dict)  # what the kind needs to remember (ids, keys)
+    listed_kind = UnicodeAttribute(null=True, attr_name="listedKind")  # the kind, when listed (see above)
+
+    by_listed_kind = RecordsListed()
 
     @property
     def expired(self) -> bool:
@@ -62,12 +86,14 @@ def record_take(
     data: dict | None = None,
     replacing: ServiceRecord | None = None,
     over_expired: bool = True,
+    listed: bool = False,
 ) -> ServiceRecord | None:
     """Write the record if nobody holds it (none, or expired), or exactly over ``replacing``.
 
     Returns the record, or None when someone else holds it. The condition makes two takers race safely:
     one write wins, the other learns it lost. ``over_expired=False`` takes only a record that does not
-    exist, for a kind whose expired records must be judged before being taken over.
+    exist, for a kind whose expired records must be judged before being taken over. ``listed`` puts the
+    record in the index ``records_of_kind`` reads.
     """
     now = datetime.now(UTC)
     record = ServiceRecord(
@@ -77,6 +103,7 @@ def record_take(
         status=status,
         expires_at=now + lifetime,
         data=data or {},
+        listed_kind=kind if listed else None,
     )
     if replacing is None:
         condition = ServiceRecord.record_key.does_not_exist()
@@ -134,7 +161,9 @@ def record_release_in(transaction: TransactWrite, record: ServiceRecord) -> None
 
 
 def records_of_kind(kind: str) -> Iterator[ServiceRecord]:
-    """Every live record of a kind (a filtered scan of the table: records are few and short-lived)."""
-    for record in ServiceRecord.scan(ServiceRecord.kind == kind, consistent_read=True):
+    """Every live record of a kind taken with ``listed=True`` (a query of the sparse index: eventually
+    consistent, so a record taken a moment ago may be missing; readers that must not miss one read it
+    by its key with ``record_get``)."""
+    for record in ServiceRecord.by_listed_kind.query(kind):
         if not record.expired:
             yield record

@@ -20,7 +20,7 @@ from core.errors import Conflict, DomainError
 
 KIND = "content"
 PENDING, DONE = "pending", "done"
-LEASE = timedelta(minutes=15)
+LEASE = records.WRITE_LIFETIME
 HOLD = timedelta(days=3650)
 
 

@@ -28,7 +28,7 @@ from core.errors import Internal
 KIND = "photo-write"
 PENDING, FAILED = "pending", "failed"
 LIFETIME = timedelta(days=7)
-STALE_AFTER = timedelta(minutes=15)
+STALE_AFTER = records.WRITE_LIFETIME
 
 
 def intent_id(gallery_id: str, number: int) -> str:
@@ -100,6 +100,7 @@ def intent_open(
         lifetime=LIFETIME,
         data=data,
         over_expired=False,
+        listed=True,  # the photos scan enumerates intents
     )
     if record is None:  # numbers are reserved atomically: two writes never share one
         raise Internal(f"A write of photo number {number} of gallery {gallery_id} is on record already.")

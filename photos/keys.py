@@ -63,6 +63,9 @@ def belongs_to_gallery(key: str, gallery_id: str) -> bool:
     return key.startswith(gallery_prefix(gallery_id)) or key.startswith(renditions_prefix(gallery_id))
 
 
+# Direct uploads nobody completed are removed after this many days (lifecycle rule and photos scan).
+UPLOAD_EXPIRY_DAYS = 1
+
 # The bucket's lifecycle rules (put by ensure_resources): upload objects nobody completed expire after a
 # day (the photos scan removes them too, also locally), and multipart uploads a client abandoned are
 # aborted, so their parts stop costing storage.
@@ -71,7 +74,7 @@ LIFECYCLE_RULES = [
         "ID": "stale-uploads",
         "Status": "Enabled",
         "Filter": {"Prefix": UPLOADS_ROOT},
-        "Expiration": {"Days": 1},
+        "Expiration": {"Days": UPLOAD_EXPIRY_DAYS},
     },
     {
         "ID": "abort-incomplete-multipart-uploads",

@@ -135,7 +135,7 @@ class DecodeBudget:
             if not fits:
                 raise Unavailable(
                     "The server is busy decoding other photos; this one was not processed. Try again.",
-                    code="busy",
+                    code="decode_busy",
                 )
             self._held += nbytes
             self.high_water = max(self.high_water, self._held)

@@ -16,7 +16,7 @@ from core import records
 from photos.selectors import photo_exists, photo_with_key_exists
 
 KIND = "scan-claim"
-CLAIM_LEASE = timedelta(seconds=900)
+CLAIM_LEASE = records.WRITE_LIFETIME
 ADOPTED_HOLD = timedelta(days=1)
 ADOPTING, ADOPTED, DUPLICATE = "adopting", "adopted", "duplicate"
 

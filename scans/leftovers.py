@@ -12,10 +12,10 @@ A full photos scan (``scans.photos_scan``) runs these passes before it walks the
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
-from core import storage
+from core import records, storage
 from core.errors import NotFound, storage_errors
 from galleries.selectors import galleries_existing, gallery_get
 from photos import content, intents, keys
@@ -25,10 +25,11 @@ from scans.summary import ScanSummary
 
 logger = logging.getLogger(__name__)
 
-# A gallery delete older than this was interrupted (a request lives at most 30 s, an event 5 minutes).
-DELETE_STALE_AFTER = timedelta(minutes=15)
-# A direct upload not completed within a day never will be (its slot expired after 15 minutes).
-UPLOAD_ABANDONED_AFTER = timedelta(days=1)
+# A gallery delete older than this was interrupted.
+DELETE_STALE_AFTER = records.WRITE_LIFETIME
+# A direct upload not completed by then never will be (its slot expired after 15 minutes); the bucket's
+# lifecycle rule says the same on AWS.
+UPLOAD_ABANDONED_AFTER = timedelta(days=keys.UPLOAD_EXPIRY_DAYS)
 
 
 def intents_finish(summary: ScanSummary, *, gallery_id: str | None, dry_run: bool) -> set[str]:
@@ -109,7 +110,7 @@ def orphan_renditions_remove(summary: ScanSummary, *, named: set[str], dry_run: 
 def abandoned_uploads_remove(summary: ScanSummary, *, gallery_id: str | None, dry_run: bool) -> None:
     """Delete upload objects older than ``UPLOAD_ABANDONED_AFTER`` (of one gallery, or all)."""
     prefix = keys.uploads_prefix(gallery_id) if gallery_id else keys.UPLOADS_ROOT
-    for page in _pages(storage.objects_list(prefix), 1000):
+    for page in pages(storage.objects_list(prefix), 1000):
         old = [
             item["Key"]
             for item in page
@@ -120,7 +121,8 @@ def abandoned_uploads_remove(summary: ScanSummary, *, gallery_id: str | None, dr
             storage.objects_delete(old)
 
 
-def _pages(items, size: int) -> Iterator[list]:
+def pages(items: Iterable, size: int) -> Iterator[list]:
+    """``items`` in lists of ``size`` (the last may be shorter), streamed."""
     page: list = []
     for item in items:
         page.append(item)

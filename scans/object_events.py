@@ -6,8 +6,11 @@ so any mix of them ends in exactly one photo:
 - ``galleries/{id}/{name}``: the scan's adoption (``scans.photos_scan.original_adopt``): nothing while a
   photo write's intent names the object (our own upload, in flight), nothing when a photo holds it, one
   adopter through the original's claim, and no second photo of the same bytes (``photos.content``);
-- ``uploads/{id}/{uploadId}``: the direct-upload completion (``photos.services.direct_upload``), claimed
-  once per upload key: a repeated event, or the browser's own completion, answers the first result.
+- ``uploads/{id}/{uploadId}``: left to the browser's completion, which carries the title, description and
+  tags (an event usually arrives first and would make the photo without them); once completed, an event
+  for it answers the photo the completion made (the upload claim's result). How an upload nobody
+  completes becomes a photo is the S3-events issue's to decide; today the photos scan removes it after
+  a day.
 
 Subscribing the function to the bucket's events (Zappa) and delivering the local store's events are the
 S3-events issue's; this module is what they call.
@@ -20,7 +23,7 @@ from urllib.parse import unquote_plus
 from core.errors import DomainError
 from galleries.selectors import gallery_get
 from photos import keys
-from photos.services.direct_upload import photos_from_uploads
+from photos.services.direct_upload import upload_result
 from scans.photos_scan import listed_object, original_adopt
 
 logger = logging.getLogger(__name__)
@@ -56,15 +59,8 @@ def _upload_completed(key: str) -> str:
     parts = key.split("/")
     if len(parts) != UPLOAD_KEY_PARTS or not keys.is_upload_key_of(key, parts[1]):
         return "ignored"
-    upload = {"uploadKey": key, "filename": "", "title": "", "description": "", "tags": []}
-    try:
-        result = photos_from_uploads(gallery_id=parts[1], uploads=[upload])
-    except DomainError as refused:
-        return f"refused: {refused.message}"
-    if result.photos:
-        photo = result.photos[0]
-        return "duplicates" if getattr(photo, "duplicate_of", None) else f"photo {photo.photo_id}"
-    return f"refused: {result.failures[0].error.message}"
+    made = upload_result(upload_key=key)
+    return f"photo {made}" if made else "left to its completion"
 
 
 def created_keys(event) -> list[str]:

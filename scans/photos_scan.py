@@ -120,7 +120,7 @@ def _scan(
         for each_id in gallery_ids(start_at=resume_from):
             _time_check(each_id)
             run.scan_gallery(each_id)
-        prefix_batches = _chunks(_gallery_prefix_ids(), 100)
+        prefix_batches = leftovers.pages(_gallery_prefix_ids(), 100)
     for prefix_ids in prefix_batches:
         existing = galleries_existing(gallery_ids=prefix_ids)
         for prefix_id in prefix_ids:
@@ -208,7 +208,7 @@ class _PhotosRun:
             by_key.setdefault(known.s3_key, []).append(known)
         present = self._sweep_orphan_renditions(gallery_id, {known.number for known in index.values()})
         unmatched = set(index)
-        for page in _chunks(storage.objects_list(keys.gallery_prefix(gallery_id)), LISTING_PAGE):
+        for page in leftovers.pages(storage.objects_list(keys.gallery_prefix(gallery_id)), LISTING_PAGE):
             _time_check(gallery_id)
             jobs: list[tuple] = []  # (method, gallery id, listed object, known item or None)
             for item in page:
@@ -283,7 +283,7 @@ class _PhotosRun:
                 )
             return confirmed[number]
 
-        for page in _chunks(storage.objects_list(keys.renditions_prefix(gallery_id)), LISTING_PAGE):
+        for page in leftovers.pages(storage.objects_list(keys.renditions_prefix(gallery_id)), LISTING_PAGE):
             present.update(item["Key"] for item in page if keys.photo_number_of(item["Key"]) in owned_numbers)
             orphans = [item["Key"] for item in page if _listed(item).settled and orphan(item["Key"])]
             if orphans and not self.dry_run:
@@ -300,7 +300,7 @@ class _PhotosRun:
                 self._count("created" if job == self._adopt else "updated")
             return
         with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
-            for outcome in pool.map(carried(lambda job: job[0](*job[1:])), jobs):
+            for outcome in pool.map(carried(_run_job), jobs):
                 self._count(outcome)
 
     def _count(self, outcome) -> None:
@@ -360,6 +360,11 @@ class _PhotosRun:
                 self._count((where, f"Storage failed: {error}"))
                 continue
             self._count("removed")
+
+
+def _run_job(job: tuple):
+    method, *arguments = job
+    return method(*arguments)
 
 
 def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str):
@@ -457,14 +462,3 @@ def _unchanged(known: _Known, listed: _Listed) -> bool:
     # A multipart upload's ETag ("<md5 of parts>-<count>") cannot be compared with a whole-file MD5:
     # with equal sizes, trust the size rather than re-render every run.
     return known.size is not None and ("-" in (known.etag or "")) != ("-" in listed.etag)
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -39,7 +39,7 @@ SLOT_SECONDS = 15 * 60
 CLAIM_KIND = "upload"
 CLAIMED, DONE, REFUSED = "claimed", "done", "refused"
 # Longer than any request that completes uploads: a claim whose holder died is taken over after it.
-CLAIM_LEASE = timedelta(minutes=15)
+CLAIM_LEASE = records.WRITE_LIFETIME
 # How long a completed or refused upload answers a repeated completion with the first result.
 RESULT_HOLD = timedelta(days=1)
 
@@ -122,6 +122,15 @@ def _quietly_released(claim: records.ServiceRecord) -> None:
         records.record_release(claim)
     except Exception:
         logger.exception("could not release the claim on %s; it expires by itself", claim.record_key)
+
+
+def upload_result(*, upload_key: str) -> str | None:
+    """The id of the photo a completion made of this upload, if one did (for an event that arrives
+    after the completion, or twice)."""
+    record = records.record_get(CLAIM_KIND, _claim_id(upload_key))
+    if record is None or record.status != DONE:
+        return None
+    return record.data.as_dict().get("photoId")
 
 
 def _claim_id(upload_key: str) -> str:

@@ -48,7 +48,7 @@ class PhotoViewSet(BaseViewSet):
 
     def retrieve(self, request, gallery_pk=None, pk=None):
         photo = selectors.photo_get(gallery_id=gallery_pk, photo_id=pk)
-        return self.tagged(f"v0.{photo.state_tag()}", lambda: PhotoOutputSerializer(photo).data)
+        return self.tagged(f"p{photo.state_tag()}", lambda: PhotoOutputSerializer(photo).data)
 
     def create(self, request, gallery_pk=None):
         if not (request.content_type or "").startswith("multipart/form-data"):

@@ -8,11 +8,13 @@ and checks before and after run on the suite's generous bounds again. The answer
 deadline plus a little work; MAX_ANSWER_SECONDS is generous for a loaded 2-core machine.
 """
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+from core import storage
 from gallery_project.resources import connections_reset
 from photos import intents
 from scans.photos_scan import gallery_photos_scan
@@ -73,8 +75,20 @@ def test_an_upload_to_a_frozen_s3_answers_503_in_time_and_leaves_nothing_the_sca
     store, curator, settings, monkeypatch
 ):
     gallery_id = gallery_create(curator)
-    with short_bounds(store, settings), frozen(store.services.s3):
+    real_put, puts = storage.object_put, []
+
+    def put_then_freeze(key, data, content_type):
+        # The original is stored; S3 hangs from the first rendition on (so the write has objects out).
+        puts.append(key)
+        if len(puts) == 2:
+            hung.enter_context(frozen(store.services.s3))
+        return real_put(key, data, content_type)
+
+    monkeypatch.setattr(storage, "object_put", put_then_freeze)
+    with short_bounds(store, settings), contextlib.ExitStack() as hung:
         answer, elapsed = timed(lambda: files_upload(curator, gallery_id, {"stuck.jpg": jpeg()}))()
+    monkeypatch.setattr(storage, "object_put", real_put)
+    assert len(puts) == 2, puts
     assert_unavailable(answer, elapsed)
     assert [failure["status"] for failure in answer.json()["details"]["files"]] == [503]
 

@@ -291,7 +291,7 @@ def test_a_reservation_that_cannot_get_room_in_time_is_busy():
     with budget.held(60, capacity=100, timeout=WAIT):
         with pytest.raises(Unavailable) as raised, budget.held(60, capacity=100, timeout=0):
             pass
-        assert raised.value.code == "busy"
+        assert raised.value.code == "decode_busy"
         assert (budget.held_bytes, budget.waiting) == (60, 0)
 
 
@@ -384,5 +384,5 @@ def test_a_file_that_waits_past_the_deadline_is_busy_503(budget, settings):
     # Other decodes fill the budget while this file asks for room.
     with budget.held(capacity, capacity=capacity, timeout=0), pytest.raises(Unavailable) as raised:
         photo_prepare(incoming(jpeg_bytes()))
-    assert raised.value.code == "busy" and status_for(raised.value) == 503
+    assert raised.value.code == "decode_busy" and status_for(raised.value) == 503
     assert (budget.held_bytes, budget.waiting) == (0, 0)

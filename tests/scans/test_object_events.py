@@ -68,19 +68,21 @@ def test_a_copy_of_a_photo_already_there_is_not_a_second_photo(aws, make_gallery
     assert len(photo_items(gallery_id)) == 1
 
 
-def test_a_direct_upload_event_and_the_browsers_completion_make_one_photo(aws, curator, make_gallery):
+def test_a_direct_upload_is_left_to_the_browsers_completion_which_carries_its_metadata(
+    aws, curator, make_gallery
+):
     gallery_id = make_gallery()
     [slot] = slots(curator, gallery_id, "image/jpeg")
     post_to_slot(slot, jpeg_bytes(64, 48))
-    outcome = object_created(slot["uploadKey"])
-    assert outcome.startswith("photo ")
+    assert object_created(slot["uploadKey"]) == "left to its completion"  # the event comes first
+    upload = {"uploadKey": slot["uploadKey"], "title": "Dunes at dusk", "tags": ["sahara"]}
     completion = curator.post(
-        f"/api/galleries/{gallery_id}/photos/from-uploads",
-        {"uploads": [{"uploadKey": slot["uploadKey"]}]},
-        format="json",
+        f"/api/galleries/{gallery_id}/photos/from-uploads", {"uploads": [upload]}, format="json"
     )
-    assert completion.status_code == 201 and completion.json()["photos"][0]["photoId"] == outcome.split()[1]
-    assert object_created(slot["uploadKey"]) == outcome  # the event delivered again
+    assert completion.status_code == 201
+    [photo] = completion.json()["photos"]
+    assert (photo["title"], photo["tags"]) == ("Dunes at dusk", ["sahara"])
+    assert object_created(slot["uploadKey"]) == f"photo {photo['photoId']}"  # delivered again, later
     assert len(photo_items(gallery_id)) == 1
 
 
