@@ -104,11 +104,11 @@ class PhotoViewSet(BaseViewSet):
         if not result.photos:
             statuses = {failure["status"] for failure in failures}
             names = ", ".join(failure["filename"] or f"#{failure['index']}" for failure in failures)
-            raise ApiError(
-                statuses.pop() if len(statuses) == 1 else 400,
-                f"No photo was stored: {names}.",
-                details={"files": failures},
-            )
+            code = statuses.pop() if len(statuses) == 1 else 400
+            details: dict = {"files": failures}
+            if code >= 500:
+                details["requestId"] = getattr(self.request, "request_id", "-")
+            raise ApiError(code, f"No photo was stored: {names}.", details=details)
         photos = PhotoOutputSerializer(result.photos, many=True).data
         for photo, answer in zip(result.photos, photos, strict=True):
             if getattr(photo, "duplicate_of", None):
