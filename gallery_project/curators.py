@@ -1,14 +1,27 @@
-"""Curator keys: create them (shown once), store only their SHA-256, and recognise them."""
+"""Curator keys: create them (shown once), store only their SHA-256, recognise, list and revoke them.
+
+Each key has a label (who or what it is for: required), its creation time, when it was last used (kept
+to the hour: at most one write per key per hour, not one per request) and, once revoked, when. A revoked
+key stops working at once and stays listed.
+"""
 
 import hashlib
+import logging
 import secrets
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from core.clock import now_iso
+from core.conditional import applied
+from core.errors import Rejected
 from gallery_project.models import CuratorKey
 
+logger = logging.getLogger(__name__)
+
 KEY_PREFIX = "gk_"
+LAST_USED_GRANULARITY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -26,21 +39,32 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def curator_key_create(*, label: str = "") -> tuple[str, CuratorKey]:
-    """Make a new key; returns the key (the only time it exists in clear) and its stored record."""
+def curator_key_create(*, label: str) -> tuple[str, CuratorKey]:
+    """Make a new key; returns the key (the only time it exists in clear) and its stored record. The
+    label says who or what the key is for, so a list of keys can be read (and pruned) later."""
+    label = " ".join((label or "").split())
+    if not label:
+        raise Rejected("A curator key needs a label: who or what it is for.", code="label_required")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    record = CuratorKey(key_hash(key), key_id=uuid.uuid4().hex[:12], label=label, created_at=now_iso())
+    record = CuratorKey(key_hash(key), key_id=uuid.uuid4().hex[:12], label=label[:200], created_at=now_iso())
     record.save()
     return key, record
 
 
+def curator_keys() -> Iterator[CuratorKey]:
+    """Every key (hashes are never shown), oldest first."""
+    return iter(sorted(CuratorKey.scan(), key=lambda record: record.created_at))
+
+
 def curator_key_revoke(*, key_id: str) -> int:
-    """Delete every stored key with this id; returns how many were deleted."""
-    removed = 0
+    """Revoke every stored key with this id (it stops working at once, and stays listed as revoked);
+    returns how many were revoked now."""
+    revoked = 0
     for record in CuratorKey.scan(CuratorKey.key_id == key_id):
-        record.delete()
-        removed += 1
-    return removed
+        if record.revoked_at is None:
+            record.update(actions=[CuratorKey.revoked_at.set(now_iso())])
+            revoked += 1
+    return revoked
 
 
 def curator_from_hash(hashed: str) -> Curator | None:
@@ -48,7 +72,32 @@ def curator_from_hash(hashed: str) -> Curator | None:
         record = CuratorKey.get(hashed)
     except CuratorKey.DoesNotExist:
         return None
+    if record.revoked_at is not None:
+        return None
+    _last_used_note(record)
     return Curator(key_id=record.key_id, label=record.label)
+
+
+def _last_used_note(record: CuratorKey) -> None:
+    """Keep lastUsedAt to the hour: a write only when the stored one is older (conditional, so warm
+    containers using one key at once write it once). Never fails the request that used the key."""
+    now = datetime.now(UTC)
+    if record.last_used_at and now - _parsed(record.last_used_at) < LAST_USED_GRANULARITY:
+        return
+    stamp = now_iso()
+    unchanged = (
+        CuratorKey.last_used_at.does_not_exist()
+        if record.last_used_at is None
+        else CuratorKey.last_used_at == record.last_used_at
+    )
+    try:
+        applied(lambda: record.update(actions=[CuratorKey.last_used_at.set(stamp)], condition=unchanged))
+    except Exception:
+        logger.exception("could not note the last use of curator key %s", record.key_id)
+
+
+def _parsed(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def curator_from_key(key: str) -> Curator | None:

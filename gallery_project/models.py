@@ -16,3 +16,7 @@ class CuratorKey(Model):
     key_id = UnicodeAttribute(attr_name="keyId")
     label = UnicodeAttribute(default="")
     created_at = UnicodeAttribute(attr_name="createdAt")
+    # When a request last authenticated with it, to the hour (written at most once an hour).
+    last_used_at = UnicodeAttribute(null=True, attr_name="lastUsedAt")
+    # Set when revoked: the key stops working at once and stays listed as revoked.
+    revoked_at = UnicodeAttribute(null=True, attr_name="revokedAt")

@@ -1,7 +1,6 @@
 """`manage.py create_curator_key`: make a curator key, print it once, store only its hash."""
 
-from django.core.management.base import BaseCommand
-
+from core.entrypoints import DomainCommand
 from gallery_project.curators import curator_from_key, curator_key_create
 
 
@@ -13,11 +12,13 @@ def _holds_valid_key(path: str) -> bool:
         return False
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Create a curator key. The key is printed once and never stored; keep it somewhere safe."
 
     def add_arguments(self, parser):
-        parser.add_argument("--label", default="", help="Who or what the key is for, e.g. 'alice laptop'.")
+        parser.add_argument(
+            "--label", required=True, help="Who or what the key is for, e.g. 'alice laptop' (required)."
+        )
         parser.add_argument("--output", help="Write the key to this file (mode 0600) instead of stdout.")
         parser.add_argument(
             "--keep-valid",

@@ -13,5 +13,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, key_id: str, **options):
         if not curator_key_revoke(key_id=key_id):
-            raise CommandError(f"No curator key has the id {key_id}.")
+            raise CommandError(f"No active curator key has the id {key_id} (unknown, or revoked already).")
         self.stdout.write(f"curator key {key_id} revoked")

@@ -1,0 +1,90 @@
+"""Curator keys are manageable (issue 10, must-show 7): labels required, listed with their last use (kept
+to the hour, not written on every request) and their revocation."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import botocore.client
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from rest_framework.test import APIClient
+
+from core.errors import Rejected
+from gallery_project import curators
+from gallery_project.curators import curator_key_create
+from gallery_project.models import CuratorKey
+
+
+def listed(capsys) -> list[dict]:
+    capsys.readouterr()
+    call_command("list_curator_keys", "--json")
+    return json.loads(capsys.readouterr().out)
+
+
+def signed_in(key: str) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return api
+
+
+def test_a_key_needs_a_label(aws):
+    with pytest.raises(Rejected):
+        curator_key_create(label="   ")
+    with pytest.raises(CommandError):
+        call_command("create_curator_key")  # --label is required
+    with pytest.raises(CommandError, match="label"):
+        call_command("create_curator_key", "--label", " ")
+
+
+def test_keys_are_listed_with_last_use_and_revocation_never_the_key(aws, capsys):
+    laptop, _ = curator_key_create(label="alice laptop")
+    _, ci_record = curator_key_create(label="ci")
+    assert signed_in(laptop).get("/api/galleries").status_code == 200
+    rows = {row["label"]: row for row in listed(capsys)}
+    assert set(rows) == {"alice laptop", "ci"}
+    assert rows["alice laptop"]["lastUsedAt"] is not None and rows["ci"]["lastUsedAt"] is None
+    assert all(row["revokedAt"] is None for row in rows.values())
+
+    call_command("revoke_curator_key", ci_record.key_id)
+    rows = {row["label"]: row for row in listed(capsys)}
+    assert rows["ci"]["revokedAt"] is not None  # revoked keys stay listed
+    call_command("list_curator_keys")
+    table = capsys.readouterr().out
+    assert "alice laptop" in table and laptop not in table and ci_record.key_hash not in table
+
+
+def test_last_use_is_written_at_most_once_an_hour_per_key(aws, monkeypatch):
+    key, record = curator_key_create(label="busy script")
+    real_call, writes = botocore.client.BaseClient._make_api_call, []
+
+    def counting(client, operation, params):
+        if operation == "UpdateItem" and params.get("TableName") == CuratorKey.Meta.table_name:
+            writes.append(params)
+        return real_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    api = signed_in(key)
+    for _ in range(5):
+        assert api.get("/api/galleries").status_code == 200
+    assert len(writes) == 1  # five requests, one write
+
+    later = datetime.now(UTC) + timedelta(hours=1, minutes=1)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return later
+
+    monkeypatch.setattr(curators, "datetime", Later)
+    assert api.get("/api/galleries").status_code == 200
+    assert len(writes) == 2
+    assert CuratorKey.get(record.key_hash).last_used_at is not None
+
+
+def test_a_revoked_key_stops_working_and_cannot_be_revoked_twice(aws, capsys):
+    key, record = curator_key_create(label="lost phone")
+    call_command("revoke_curator_key", record.key_id)
+    assert signed_in(key).post("/api/galleries", {}, format="json").status_code == 401
+    with pytest.raises(CommandError):
+        call_command("revoke_curator_key", record.key_id)
