@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from core.errors import PreconditionFailed
 from core.pagination import Page, page_links, page_size_from
 
-_VERSION_TAG = re.compile(r'^(?:W/)?"v(?P<version>[0-9]{1,18})(?:\.[0-9a-f]*)?"$')
+_VERSION_TAG = re.compile(r'^(?:W/)?"v(?P<version>[0-9]{1,18})(?:\.[0-9a-z.]*)?"$')
 
 
 def etag(tag: str) -> str:
@@ -41,12 +41,16 @@ class BaseViewSet(viewsets.ViewSet):
     def cursor(self) -> str | None:
         return self.request.query_params.get("cursor") or None
 
-    def page_body(self, page: Page, output_serializer, *, path: str | None = None) -> dict:
-        results = output_serializer(page.items, many=True, context={"request": self.request}).data
+    def page_body(self, page: Page, output_serializer, *, path: str | None = None, **context) -> dict:
+        results = output_serializer(page.items, many=True, context={"request": self.request, **context}).data
         return {"results": results, **page_links(self.request, page, path=path)}
 
-    def page_response(self, page: Page, output_serializer) -> Response:
-        return Response(self.page_body(page, output_serializer))
+    def page_response(self, page: Page, output_serializer, **context) -> Response:
+        return Response(self.page_body(page, output_serializer, **context))
+
+    def viewer(self) -> str:
+        """Who is asking, as far as an answer's content goes: "curator" or "visitor"."""
+        return "curator" if getattr(self.request.user, "is_curator", False) else "visitor"
 
     def expected_version(self) -> int | None:
         """The version an ``If-Match`` header names (None without one, or for ``*``); a tag this
@@ -64,6 +68,8 @@ class BaseViewSet(viewsets.ViewSet):
         current = etag(tag)
         wanted = [value.strip() for value in self.request.headers.get("If-None-Match", "").split(",")]
         reading = self.request.method in ("GET", "HEAD")
+        # Curators and visitors see different bodies of one resource: caches must tell them apart.
+        headers = {"ETag": current, "Vary": "Authorization, Cookie"}
         if reading and (current in wanted or f"W/{current}" in wanted or "*" in wanted):
-            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": current})
-        return Response(answer(), status=code, headers={"ETag": current})
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(answer(), status=code, headers=headers)

@@ -63,9 +63,22 @@ class Gallery(Model):
     # True when a curator chose the cover: it holds until that photo is deleted; otherwise the cover is
     # the lowest-numbered live photo.
     cover_chosen = BooleanAttribute(null=True, attr_name="coverChosen")
+    # What visitors see of where its photos were taken: "hidden" (the default, also when missing),
+    # "approximate" (about a kilometre) or "exact". Curators always see exact values (photos.privacy).
+    location_privacy = UnicodeAttribute(null=True, attr_name="locationPrivacy")
 
     by_created_at = GalleriesByCreatedAt()
 
 
 def country_key(country: str) -> str:
     return " ".join(country.split()).casefold()
+
+
+LOCATION_PRIVACY = ("hidden", "approximate", "exact")
+LOCATION_PRIVACY_DEFAULT = "hidden"
+
+
+def location_privacy_of(gallery: Gallery) -> str:
+    """The gallery's location privacy; a gallery from before the setting hides locations."""
+    value = gallery.location_privacy
+    return value if value in LOCATION_PRIVACY else LOCATION_PRIVACY_DEFAULT

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from core.storage import key_from_stored_url, readable_url
 from core.validation import ContinentField, IdField, YearField, YearsField
+from galleries.models import LOCATION_PRIVACY, LOCATION_PRIVACY_DEFAULT, location_privacy_of
 
 
 class GalleryInputSerializer(serializers.Serializer):
@@ -12,6 +13,9 @@ class GalleryInputSerializer(serializers.Serializer):
     country = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
     years = YearsField(required=False, default=list)
+    locationPrivacy = serializers.ChoiceField(
+        choices=LOCATION_PRIVACY, required=False, default=LOCATION_PRIVACY_DEFAULT, source="location_privacy"
+    )
 
 
 class GalleryUpdateSerializer(GalleryInputSerializer):
@@ -20,6 +24,9 @@ class GalleryUpdateSerializer(GalleryInputSerializer):
     galleryId = IdField(required=False)
     description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
     years = YearsField(required=False)
+    locationPrivacy = serializers.ChoiceField(
+        choices=LOCATION_PRIVACY, required=False, source="location_privacy"
+    )
 
     def __init__(self, *args, **kwargs):
         kwargs["partial"] = True
@@ -43,9 +50,13 @@ class GalleryOutputSerializer(serializers.Serializer):
     coverPhotoURL = serializers.SerializerMethodField()
     createdAt = serializers.CharField(source="created_at")
     updatedAt = serializers.CharField(source="updated_at")
+    locationPrivacy = serializers.SerializerMethodField()
 
     def get_coverPhotoURL(self, gallery) -> str | None:
         return readable_url(key_from_stored_url(gallery.cover_photo_url), gallery.cover_photo_url)
+
+    def get_locationPrivacy(self, gallery) -> str:
+        return location_privacy_of(gallery)
 
     def get_years(self, gallery) -> list[int]:
         return sorted({int(year) for year in gallery.years or []})

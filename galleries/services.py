@@ -10,10 +10,16 @@ from core.clock import now_iso
 from core.conditional import applied
 from core.errors import Conflict, NotFound, PreconditionFailed
 from galleries.derived import gallery_open, touched, version_is
-from galleries.models import LIST_PARTITION, Gallery, country_key
+from galleries.models import (
+    LIST_PARTITION,
+    LOCATION_PRIVACY_DEFAULT,
+    Gallery,
+    country_key,
+    location_privacy_of,
+)
 from galleries.selectors import gallery_get
 
-_EDITABLE = ("name", "continent", "country", "description", "years")
+_EDITABLE = ("name", "continent", "country", "description", "years", "location_privacy")
 
 
 def gallery_create(
@@ -24,6 +30,7 @@ def gallery_create(
     description: str = "",
     years: Iterable[int] = (),
     gallery_id: str | None = None,
+    location_privacy: str = LOCATION_PRIVACY_DEFAULT,
 ) -> Gallery:
     """A new gallery; ``gallery_id`` adopts a given id (a scan finding objects under that prefix),
     and ``Conflict`` says that id exists already."""
@@ -39,6 +46,7 @@ def gallery_create(
         years=sorted(set(years)),
         photo_count=0,
         version=1,
+        location_privacy=location_privacy,
         created_at=timestamp,
         updated_at=timestamp,
     )
@@ -84,7 +92,7 @@ def _applied_to(gallery: Gallery, actions: list) -> bool:
 def _changes(gallery: Gallery, changes: dict) -> list:
     actions = []
     for field, value in changes.items():
-        current = getattr(gallery, field)
+        current = location_privacy_of(gallery) if field == "location_privacy" else getattr(gallery, field)
         if field == "years":
             value = sorted(set(value))
             current = sorted({int(year) for year in current or []})

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from core.storage import readable_url
 from core.validation import IdField
 from photos import keys
+from photos.privacy import exif_for
 from ratings import aggregate
 
 MAX_TAGS = 30
@@ -233,7 +234,14 @@ class PhotoOutputSerializer(serializers.Serializer):
         return renditions
 
     def get_exifData(self, photo) -> dict:
-        return photo.exif()
+        # The viewer and the gallery's location rule come in the context (photos.privacy); without them,
+        # the most private answer.
+        request = self.context.get("request")
+        return exif_for(
+            photo.exif(),
+            curator=bool(getattr(getattr(request, "user", None), "is_curator", False)),
+            location_privacy=self.context.get("location_privacy", "hidden"),
+        )
 
     def get_averageRating(self, photo) -> float | None:
         return aggregate.average(photo)

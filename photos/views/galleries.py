@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from galleries import selectors as gallery_selectors
 from galleries import views as gallery_views
+from galleries.models import location_privacy_of
 from galleries.views import version_tag
 from photos.selectors import photo_list
 from photos.serializers import PhotoOutputSerializer
@@ -21,10 +22,13 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
         page = photo_list(gallery_id=pk, cursor=None, page_size=self.page_size())
         # The gallery's version and the stored state of the photos on its first page.
         photos_state = hashlib.sha256("".join(photo.state_tag() for photo in page.items).encode())
-        tag = f"{version_tag(gallery)}.{photos_state.hexdigest()[:20]}"
+        privacy = location_privacy_of(gallery)
+        tag = f"{version_tag(gallery)}.{photos_state.hexdigest()[:20]}.{self.viewer()}"
 
         def answer() -> dict:
-            photos = self.page_body(page, PhotoOutputSerializer, path=f"/api/galleries/{pk}/photos")
+            photos = self.page_body(
+                page, PhotoOutputSerializer, path=f"/api/galleries/{pk}/photos", location_privacy=privacy
+            )
             return {**self._output(gallery), "photos": photos}
 
         return self.tagged(tag, answer)

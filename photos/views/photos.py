@@ -7,6 +7,8 @@ from rest_framework.response import Response
 
 from core.http_errors import ApiError, PayloadTooLarge, status_for
 from core.viewsets import BaseViewSet
+from galleries import selectors as gallery_selectors
+from galleries.models import location_privacy_of
 from photos import selectors
 from photos.prepare import IncomingPhoto
 from photos.serializers import (
@@ -41,14 +43,18 @@ class PhotoViewSet(BaseViewSet):
 
     def list(self, request, gallery_pk=None):
         filters = self.query(PhotoListQuerySerializer)
+        privacy = location_privacy_of(gallery_selectors.gallery_get(gallery_id=gallery_pk))
         page = selectors.photo_list(
             gallery_id=gallery_pk, cursor=self.cursor(), page_size=self.page_size(), **filters
         )
-        return self.page_response(page, PhotoOutputSerializer)
+        return self.page_response(page, PhotoOutputSerializer, location_privacy=privacy)
 
     def retrieve(self, request, gallery_pk=None, pk=None):
+        privacy = location_privacy_of(gallery_selectors.gallery_get(gallery_id=gallery_pk))
         photo = selectors.photo_get(gallery_id=gallery_pk, photo_id=pk)
-        return self.tagged(f"p{photo.state_tag()}", lambda: PhotoOutputSerializer(photo).data)
+        context = {"request": request, "location_privacy": privacy}
+        tag = f"p{photo.state_tag()}.{self.viewer()}.{privacy}"
+        return self.tagged(tag, lambda: PhotoOutputSerializer(photo, context=context).data)
 
     def create(self, request, gallery_pk=None):
         if not (request.content_type or "").startswith("multipart/form-data"):
@@ -109,7 +115,7 @@ class PhotoViewSet(BaseViewSet):
             if code >= 500:
                 details["requestId"] = getattr(self.request, "request_id", "-")
             raise ApiError(code, f"No photo was stored: {names}.", details=details)
-        photos = PhotoOutputSerializer(result.photos, many=True).data
+        photos = PhotoOutputSerializer(result.photos, many=True, context={"request": self.request}).data
         for photo, answer in zip(result.photos, photos, strict=True):
             if getattr(photo, "duplicate_of", None):
                 answer["duplicateOf"] = photo.duplicate_of  # these bytes were stored before: not again
