@@ -46,7 +46,10 @@ class BaseViewSet(viewsets.ViewSet):
         return {"results": results, **page_links(self.request, page, path=path)}
 
     def page_response(self, page: Page, output_serializer, **context) -> Response:
-        return Response(self.page_body(page, output_serializer, **context))
+        # Curators and visitors may see different items and fields: caches must tell them apart.
+        return Response(
+            self.page_body(page, output_serializer, **context), headers={"Vary": "Authorization, Cookie"}
+        )
 
     def viewer(self) -> str:
         """Who is asking, as far as an answer's content goes: "curator" or "visitor"."""

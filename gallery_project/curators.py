@@ -1,7 +1,7 @@
 """Curator keys: create them (shown once), store only their SHA-256, recognise, list and revoke them.
 
-Each key has a label (who or what it is for: required), its creation time, when it was last used (kept
-to the hour: at most one write per key per hour, not one per request) and, once revoked, when. A revoked
+Each key has a label (who or what it is for: required), its creation time, when it was last used
+(updated at most once an hour per key, not on every request) and, once revoked, when. A revoked
 key stops working at once and stays listed.
 """
 
@@ -61,37 +61,44 @@ def curator_key_revoke(*, key_id: str) -> int:
     returns how many were revoked now."""
     revoked = 0
     for record in CuratorKey.scan(CuratorKey.key_id == key_id):
-        if record.revoked_at is None:
-            record.update(actions=[CuratorKey.revoked_at.set(now_iso())])
+        if record.revoked_at is None and applied(
+            lambda record=record: record.update(
+                actions=[CuratorKey.revoked_at.set(now_iso())], condition=CuratorKey.key_hash.exists()
+            )
+        ):
             revoked += 1
     return revoked
 
 
-def curator_from_hash(hashed: str) -> Curator | None:
+def curator_from_hash(hashed: str, *, note_use: bool = True) -> Curator | None:
+    """The curator of a key's hash (a consistent read: a revoked key stops working at once); notes the
+    use unless ``note_use`` is False (a check that a key file still works is not a use)."""
     try:
-        record = CuratorKey.get(hashed)
+        record = CuratorKey.get(hashed, consistent_read=True)
     except CuratorKey.DoesNotExist:
         return None
     if record.revoked_at is not None:
         return None
-    _last_used_note(record)
+    if note_use:
+        _last_used_note(record)
     return Curator(key_id=record.key_id, label=record.label)
 
 
 def _last_used_note(record: CuratorKey) -> None:
     """Keep lastUsedAt to the hour: a write only when the stored one is older (conditional, so warm
     containers using one key at once write it once). Never fails the request that used the key."""
-    now = datetime.now(UTC)
-    if record.last_used_at and now - _parsed(record.last_used_at) < LAST_USED_GRANULARITY:
-        return
-    stamp = now_iso()
-    unchanged = (
-        CuratorKey.last_used_at.does_not_exist()
-        if record.last_used_at is None
-        else CuratorKey.last_used_at == record.last_used_at
-    )
     try:
-        applied(lambda: record.update(actions=[CuratorKey.last_used_at.set(stamp)], condition=unchanged))
+        if record.last_used_at and datetime.now(UTC) - _parsed(record.last_used_at) < LAST_USED_GRANULARITY:
+            return
+        unchanged = (
+            CuratorKey.last_used_at.does_not_exist()
+            if record.last_used_at is None
+            else CuratorKey.last_used_at == record.last_used_at
+        )
+        stamp = now_iso()
+        # Conditional on the item existing too: a key deleted meanwhile is not recreated as a stub.
+        condition = unchanged & CuratorKey.key_hash.exists()
+        applied(lambda: record.update(actions=[CuratorKey.last_used_at.set(stamp)], condition=condition))
     except Exception:
         logger.exception("could not note the last use of curator key %s", record.key_id)
 
@@ -100,7 +107,7 @@ def _parsed(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def curator_from_key(key: str) -> Curator | None:
+def curator_from_key(key: str, *, note_use: bool = True) -> Curator | None:
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
-    return curator_from_hash(key_hash(key))
+    return curator_from_hash(key_hash(key), note_use=note_use)

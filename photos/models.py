@@ -93,6 +93,7 @@ class GalleryPhoto(Model):
             self.rating_count,
             self.rating_sum,
             self.full_size_url,
+            self.exif(),
         ]
         return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()[:20]
 

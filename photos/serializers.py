@@ -223,7 +223,15 @@ class PhotoOutputSerializer(serializers.Serializer):
         return readable_url(self._rendition_key(photo, "web", "jpg"), photo.full_size_url)
 
     def get_originalURL(self, photo) -> str | None:
+        # The original keeps all its EXIF (exact GPS, serial numbers): curators only, until a gallery
+        # may allow visitors a download without its location (issue 10, must-show 4).
+        if not self._curator():
+            return None
         return readable_url(photo.s3_key, photo.original_url)
+
+    def _curator(self) -> bool:
+        request = self.context.get("request")
+        return bool(getattr(getattr(request, "user", None), "is_curator", False))
 
     def get_renditions(self, photo) -> dict:
         renditions: dict = {}
@@ -236,10 +244,9 @@ class PhotoOutputSerializer(serializers.Serializer):
     def get_exifData(self, photo) -> dict:
         # The viewer and the gallery's location rule come in the context (photos.privacy); without them,
         # the most private answer.
-        request = self.context.get("request")
         return exif_for(
             photo.exif(),
-            curator=bool(getattr(getattr(request, "user", None), "is_curator", False)),
+            curator=self._curator(),
             location_privacy=self.context.get("location_privacy", "hidden"),
         )
 

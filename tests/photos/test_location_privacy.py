@@ -95,3 +95,12 @@ def test_a_visitors_cached_answer_is_never_a_curators(aws, client, curator, gall
     assert (
         curator.put(gallery_url, {"description": "Loch"}, format="json", HTTP_IF_MATCH=tag).status_code == 200
     )
+
+
+def test_the_original_with_all_its_exif_is_for_curators_only(aws, client, curator, gallery_id, photo_id):
+    url = f"/api/galleries/{gallery_id}/photos/{photo_id}"
+    assert client.get(url).json()["originalURL"] is None
+    assert client.get(f"/galleries?id={gallery_id}").json()["photos"]["results"][0]["originalURL"] is None
+    assert curator.get(url).json()["originalURL"]
+    listing = client.get(f"/api/galleries/{gallery_id}/photos")
+    assert "Authorization" in listing["Vary"]

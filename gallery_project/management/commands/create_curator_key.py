@@ -7,7 +7,7 @@ from gallery_project.curators import curator_from_key, curator_key_create
 def _holds_valid_key(path: str) -> bool:
     try:
         with open(path) as handle:
-            return curator_from_key(handle.read().strip()) is not None
+            return curator_from_key(handle.read().strip(), note_use=False) is not None
     except FileNotFoundError:
         return False
 

@@ -26,9 +26,11 @@ class Command(DomainCommand):
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2))
             return
-        self.stdout.write(f"{'KEY ID':<14}{'LABEL':<30}{'CREATED':<26}{'LAST USED (to the hour)':<26}REVOKED")
+        self.stdout.write(
+            f"{'KEY ID':<14}{'LABEL':<30}{'CREATED':<26}{'LAST USED (within an hour)':<28}REVOKED"
+        )
         for row in rows:
             self.stdout.write(
                 f"{row['keyId']:<14}{row['label'][:28]:<30}{row['createdAt']:<26}"
-                f"{row['lastUsedAt'] or 'never':<26}{row['revokedAt'] or '-'}"
+                f"{row['lastUsedAt'] or 'never':<28}{row['revokedAt'] or '-'}"
             )
