@@ -1,6 +1,7 @@
 """What crashes, hangs and races leave behind, found and finished by the photos scan.
 
-A full photos scan (``scans.photos_scan``) runs these passes before it walks the galleries:
+A full photos scan (``scans.photos_scan``) runs these passes before it walks the galleries (each item
+checks the scan's deadline through ``time_check``):
 - ``intents_finish``: photo writes whose intent failed or whose writer died (``photos.intents``): their
   objects are deleted (never adopted), the claim on their bytes released, then the intent. An intent
   still exists only for a write that was never committed, so no item references those objects.
@@ -12,7 +13,7 @@ A full photos scan (``scans.photos_scan``) runs these passes before it walks the
 """
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from core import records, storage
@@ -32,11 +33,22 @@ DELETE_STALE_AFTER = records.WRITE_LIFETIME
 UPLOAD_ABANDONED_AFTER = timedelta(days=keys.UPLOAD_EXPIRY_DAYS)
 
 
-def intents_finish(summary: ScanSummary, *, gallery_id: str | None, dry_run: bool) -> set[str]:
+def _unbounded() -> None:
+    return None
+
+
+def intents_finish(
+    summary: ScanSummary,
+    *,
+    gallery_id: str | None,
+    dry_run: bool,
+    time_check: Callable[[], None] = _unbounded,
+) -> set[str]:
     """Clean up finished intents (of one gallery, or all); returns the keys live intents still name,
     which the scan neither adopts nor sweeps."""
     named: set[str] = set()
     for intent in intents.intents_all(gallery_id):
+        time_check()
         if not intent.finished:
             named |= intent.names
             continue
@@ -75,11 +87,14 @@ def deletes_finish(summary: ScanSummary, *, gallery_id: str, dry_run: bool) -> b
     return True
 
 
-def orphan_photos_remove(summary: ScanSummary, *, dry_run: bool) -> None:
+def orphan_photos_remove(
+    summary: ScanSummary, *, dry_run: bool, time_check: Callable[[], None] = _unbounded
+) -> None:
     """Purge photo items (objects, ratings) of partitions whose gallery item does not exist."""
     partitions = sorted(photo_gallery_ids())
     existing = galleries_existing(gallery_ids=partitions) if partitions else set()
     for gallery_id in partitions:
+        time_check()
         if gallery_id in existing:
             continue
         summary.orphan_galleries.append(gallery_id)
@@ -107,10 +122,17 @@ def orphan_renditions_remove(summary: ScanSummary, *, named: set[str], dry_run: 
             summary.orphan_objects_removed += storage.objects_delete_prefix(prefix)
 
 
-def abandoned_uploads_remove(summary: ScanSummary, *, gallery_id: str | None, dry_run: bool) -> None:
+def abandoned_uploads_remove(
+    summary: ScanSummary,
+    *,
+    gallery_id: str | None,
+    dry_run: bool,
+    time_check: Callable[[], None] = _unbounded,
+) -> None:
     """Delete upload objects older than ``UPLOAD_ABANDONED_AFTER`` (of one gallery, or all)."""
     prefix = keys.uploads_prefix(gallery_id) if gallery_id else keys.UPLOADS_ROOT
     for page in pages(storage.objects_list(prefix), 1000):
+        time_check()
         old = [
             item["Key"]
             for item in page

@@ -105,18 +105,22 @@ def _scan(
     run: "_PhotosRun", *, gallery_id: str | None, create_missing_galleries: bool, resume_from: str | None
 ):
     summary, dry_run = run.summary, run.dry_run
+
+    def stop() -> None:  # in the passes over leftovers: the next run does them again (they are idempotent)
+        _time_check(None)
+
     if gallery_id is not None:
         if not galleries_existing(gallery_ids=[gallery_id]) and not _has_originals(gallery_id):
             raise NotFound(f"Gallery {gallery_id[:128]} does not exist and has no objects in the bucket.")
-        run.named = leftovers.intents_finish(summary, gallery_id=gallery_id, dry_run=dry_run)
-        leftovers.abandoned_uploads_remove(summary, gallery_id=gallery_id, dry_run=dry_run)
+        run.named = leftovers.intents_finish(summary, gallery_id=gallery_id, dry_run=dry_run, time_check=stop)
+        leftovers.abandoned_uploads_remove(summary, gallery_id=gallery_id, dry_run=dry_run, time_check=stop)
         prefix_batches: Iterable[list[str]] = [[gallery_id]]
     else:
-        run.named = leftovers.intents_finish(summary, gallery_id=None, dry_run=dry_run)
+        run.named = leftovers.intents_finish(summary, gallery_id=None, dry_run=dry_run, time_check=stop)
         if resume_from is None:
-            leftovers.orphan_photos_remove(summary, dry_run=dry_run)
+            leftovers.orphan_photos_remove(summary, dry_run=dry_run, time_check=stop)
             leftovers.orphan_renditions_remove(summary, named=run.named, dry_run=dry_run)
-            leftovers.abandoned_uploads_remove(summary, gallery_id=None, dry_run=dry_run)
+            leftovers.abandoned_uploads_remove(summary, gallery_id=None, dry_run=dry_run, time_check=stop)
         for each_id in gallery_ids(start_at=resume_from):
             _time_check(each_id)
             run.scan_gallery(each_id)

@@ -135,3 +135,15 @@ def test_deleting_one_of_two_items_sharing_an_original_keeps_it_for_the_other(
     assert curator.delete(f"/api/galleries/{gallery_id}/photos/{twin.photo_id}").status_code in (200, 204)
     assert first.s3_key in bucket_keys()
     assert [p.photo_id for p in photo_items(gallery_id)] == [first.photo_id]
+
+
+def test_a_scan_out_of_time_in_its_passes_over_leftovers_says_run_it_again(
+    aws, make_gallery, put_object, monkeypatch
+):
+    gallery_id = make_gallery()
+    put_object(f"uploads/{gallery_id}/{'0' * 32}")  # something for the passes over leftovers to look at
+    monkeypatch.setattr(photos_scan, "STOP_MARGIN_SECONDS", 10**6)  # no time left from the start
+    with deadline.within(60):
+        summary = gallery_photos_scan()
+    assert (summary.complete, summary.resume_from, summary.scanned) == (False, None, 0)
+    assert "run it again" in summary.message
