@@ -73,6 +73,14 @@ class TooLarge(Rejected):
     default_message = "The input is over a limit."
 
 
+class RateLimited(DomainError):
+    """Too many of something from one client; ``retry_after`` seconds until it may try again."""
+
+    code = "rate_limited"
+    default_message = "Too many requests of this kind; try again later."
+    retry_after = 3600
+
+
 class Unavailable(DomainError):
     """A backing service was throttled, timed out or did not answer; trying again later may work.
 

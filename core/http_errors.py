@@ -19,6 +19,7 @@ from core.errors import (
     Mismatch,
     NotFound,
     PreconditionFailed,
+    RateLimited,
     TooLarge,
     Unavailable,
     Unsupported,
@@ -37,6 +38,7 @@ _DOMAIN_STATUS: dict[type[DomainError], int] = {
     Unsupported: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
     Internal: status.HTTP_500_INTERNAL_SERVER_ERROR,
     Mismatch: status.HTTP_400_BAD_REQUEST,
 }
@@ -149,7 +151,7 @@ def domain_error_response(error: DomainError, request_id: str = "-") -> Response
     the 503s and 500s, so a client knows when to retry and an operator finds the log line."""
     code = status_for(error)
     headers, details = {}, dict(error.details)
-    if isinstance(error, Unavailable):
+    if isinstance(error, Unavailable | RateLimited):
         headers["Retry-After"] = str(error.retry_after)
     if code >= 500:
         details.setdefault("requestId", request_id)

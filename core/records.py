@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from pynamodb.attributes import MapAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -54,6 +54,7 @@ class ServiceRecord(Model):
     expires_at = TTLAttribute(attr_name="expiresAt")
     data: MapAttribute = MapAttribute(default=dict)  # what the kind needs to remember (ids, keys)
     listed_kind = UnicodeAttribute(null=True, attr_name="listedKind")  # the kind, when listed (see above)
+    count = NumberAttribute(null=True)  # a counter's value (``record_count_up``)
 
     by_listed_kind = RecordsListed()
 
@@ -167,3 +168,31 @@ def records_of_kind(kind: str) -> Iterator[ServiceRecord]:
     for record in ServiceRecord.by_listed_kind.query(kind):
         if not record.expired:
             yield record
+
+
+def record_count_up(kind: str, record_id: str, *, limit: int, lifetime: timedelta) -> bool:
+    """Count one more in a counter that lives ``lifetime`` from its first count; False (nothing counted)
+    once it has reached ``limit``. Two conditional writes at most, safe under concurrency: the first
+    count of a window creates it, later ones add to it while below the limit."""
+    now = datetime.now(UTC)
+    record = ServiceRecord(record_key(kind, record_id))
+    started = applied(
+        lambda: record.update(
+            actions=[
+                ServiceRecord.kind.set(kind),
+                ServiceRecord.owner.set("counter"),
+                ServiceRecord.status.set("counting"),
+                ServiceRecord.expires_at.set(now + lifetime),
+                ServiceRecord.count.set(1),
+            ],
+            condition=ServiceRecord.count.does_not_exist() | (ServiceRecord.expires_at <= now),
+        )
+    )
+    if started:
+        return limit >= 1
+    return applied(
+        lambda: record.update(
+            actions=[ServiceRecord.count.add(1)],
+            condition=(ServiceRecord.count < limit) & (ServiceRecord.expires_at > now),
+        )
+    )

@@ -146,6 +146,9 @@ AWS_READ_TIMEOUT_SECONDS = env.float("AWS_READ_TIMEOUT_SECONDS", default=5.0)
 AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=3)
 REQUEST_DEADLINE_SECONDS = env.float("REQUEST_DEADLINE_SECONDS", default=22.0)
 
+# Rating stuffing: new visitor ids rating one photo from one client address, per day (then 429).
+RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = env.int("RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY", default=5)
+
 # A scan adopts or sweeps only objects at least this old, so it never races an upload in flight.
 SCAN_SETTLE_SECONDS = env.int("SCAN_SETTLE_SECONDS", default=120)
 

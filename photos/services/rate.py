@@ -9,6 +9,7 @@ from photos.selectors import photo_alive, photo_find, photo_get
 from ratings import aggregate
 from ratings.selectors import VisitorRating, rating_of
 from ratings.services import RatingRaced, RatingWritten, aggregate_initialise, rating_commit
+from ratings.stuffing import new_rater_count
 
 # A rating write that keeps losing to concurrent writers of the same photo gives up after this many
 # tries (answering 409); the pauses between tries grow from a few milliseconds to about a quarter second.
@@ -17,12 +18,17 @@ RETRY_PAUSE_SECONDS = 0.005
 RETRY_PAUSE_MAX_SECONDS = 0.25
 
 
-def photo_rate(*, photo_id: str, user_id: str, rating: int) -> RatingWritten:
+def photo_rate(*, photo_id: str, user_id: str, rating: int, address: str | None = None) -> RatingWritten:
     """Record a visitor's rating of a live photo, replacing their earlier one.
 
-    Each try reads afresh (the photo, whose delete may have started; the visitor's earlier rating) and
-    commits one transaction (``ratings.services.rating_commit``); a try that lost a race starts again.
+    A visitor id new to the photo is counted against its client ``address``'s daily cap first
+    (``ratings.stuffing``; 429 over it). Each try reads afresh (the photo, whose delete may have
+    started; the visitor's earlier rating) and commits one transaction
+    (``ratings.services.rating_commit``); a try that lost a race starts again.
     """
+    if address is not None and rating_of(photo_id=photo_id, user_id=user_id) is None:
+        photo_find(photo_id=photo_id)  # a missing photo is a 404, never a count
+        new_rater_count(address=address, photo_id=photo_id)
     for attempt in range(RATING_WRITE_ATTEMPTS):
         photo = photo_find(photo_id=photo_id)  # NotFound once the photo is gone or its delete has started
         # NotFound once the gallery's delete began. A rating that read the gallery just before is

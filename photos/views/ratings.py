@@ -53,7 +53,12 @@ class PhotoRatingViewSet(BaseViewSet):
         body = self.validated(
             RatingInputSerializer, _with_url_ids(request.data, photoId=photo_pk, userId=user_pk)
         )
-        written = photo_rate(photo_id=body["photoId"], user_id=body["userId"], rating=body["rating"])
+        written = photo_rate(
+            photo_id=body["photoId"],
+            user_id=body["userId"],
+            rating=body["rating"],
+            address=RatingWriteThrottle().get_ident(request),
+        )
         return Response(
             VisitorRatingOutputSerializer(written.state).data,
             status=status.HTTP_201_CREATED if written.created else status.HTTP_200_OK,
