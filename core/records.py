@@ -54,7 +54,7 @@ class ServiceRecord(Model):
     expires_at = TTLAttribute(attr_name="expiresAt")
     data: MapAttribute = MapAttribute(default=dict)  # what the kind needs to remember (ids, keys)
     listed_kind = UnicodeAttribute(null=True, attr_name="listedKind")  # the kind, when listed (see above)
-    count = NumberAttribute(null=True)  # a counter's value (``record_count_up``)
+    counter = NumberAttribute(null=True, attr_name="count")  # a counter's value (``record_count_up``)
 
     by_listed_kind = RecordsListed()
 
@@ -183,16 +183,16 @@ def record_count_up(kind: str, record_id: str, *, limit: int, lifetime: timedelt
                 ServiceRecord.owner.set("counter"),
                 ServiceRecord.status.set("counting"),
                 ServiceRecord.expires_at.set(now + lifetime),
-                ServiceRecord.count.set(1),
+                ServiceRecord.counter.set(1),
             ],
-            condition=ServiceRecord.count.does_not_exist() | (ServiceRecord.expires_at <= now),
+            condition=ServiceRecord.counter.does_not_exist() | (ServiceRecord.expires_at <= now),
         )
     )
     if started:
         return limit >= 1
     return applied(
         lambda: record.update(
-            actions=[ServiceRecord.count.add(1)],
-            condition=(ServiceRecord.count < limit) & (ServiceRecord.expires_at > now),
+            actions=[ServiceRecord.counter.add(1)],
+            condition=(ServiceRecord.counter < limit) & (ServiceRecord.expires_at > now),
         )
     )
