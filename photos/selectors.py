@@ -7,7 +7,6 @@ from pynamodb.expressions.condition import Condition
 from core.errors import NotFound
 from core.pagination import Page, paginate
 from core.validation import is_valid_id
-from galleries.selectors import gallery_get
 from photos.models import GalleryPhoto
 from ratings.selectors import VisitorRating, rating_of
 
@@ -43,7 +42,8 @@ def photo_alive() -> Condition:
 
 
 def photo_list(*, gallery_id: str, cursor: str | None, page_size: int, tag: str | None = None) -> Page:
-    gallery_get(gallery_id=gallery_id)
+    """A page of a gallery's live photos in photoNumber order. Callers read the gallery first (its
+    existence and its location rule), so it is not read again here."""
     condition = is_live()
     if tag:
         condition &= GalleryPhoto.tags.contains(tag.strip().lower())

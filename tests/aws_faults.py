@@ -1,6 +1,7 @@
 """AWS failures on demand, in process: what real AWS answers that moto and the emulators rarely do.
 
-``fail_nth("PutObject", 2)`` makes the second call of an operation fail as an unavailable service;
+``aws_calls(monkeypatch, "UpdateItem")`` records the calls of an operation; ``fail_nth("PutObject", 2)``
+makes the second call of an operation fail as an unavailable service;
 ``cancel_transactions(monkeypatch, ["None", "TransactionConflict"], ...)`` makes the next transactions
 (one list of per-item reason codes each) fail as DynamoDB cancels them, then lets later ones commit.
 """
@@ -32,6 +33,19 @@ def fail_nth(operation: str, nth: int, *, times: int = 1, code: str = "ServiceUn
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(botocore.client.BaseClient, "_make_api_call", call)
         yield seen
+
+
+def aws_calls(monkeypatch, operation: str, *, table: str | None = None) -> list[dict]:
+    """Record the parameters of every call of an AWS operation (on one table, if given) from now on."""
+    previous, seen = botocore.client.BaseClient._make_api_call, []
+
+    def call(client, operation_name, params):
+        if operation_name == operation and (table is None or params.get("TableName") == table):
+            seen.append(params)
+        return previous(client, operation_name, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    return seen
 
 
 def cancelled(*codes: str) -> TransactWriteError:

@@ -141,16 +141,20 @@ def _claim_take(gallery_id: str, upload_key: str, owner: str):
     """This request's claim on the upload, or what an earlier completion made of it (its photo, its
     refusal, or a Conflict while it is still at work)."""
     data = {"galleryId": gallery_id, "uploadKey": upload_key}
-    claim = records.record_take(
-        CLAIM_KIND, _claim_id(upload_key), owner=owner, status=CLAIMED, lifetime=CLAIM_LEASE, data=data
-    )
+
+    def take():
+        return records.record_take(
+            CLAIM_KIND, _claim_id(upload_key), owner=owner, status=CLAIMED, lifetime=CLAIM_LEASE, data=data
+        )
+
+    claim = take()
     if claim is not None:
         return claim
     current = records.record_get(CLAIM_KIND, _claim_id(upload_key))
     if current is None:  # released or expired meanwhile: one more try
-        return records.record_take(
-            CLAIM_KIND, _claim_id(upload_key), owner=owner, status=CLAIMED, lifetime=CLAIM_LEASE, data=data
-        ) or Conflict("This upload is being made into a photo by another request.", code="upload_busy")
+        return take() or Conflict(
+            "This upload is being made into a photo by another request.", code="upload_busy"
+        )
     stored = current.data.as_dict()
     if current.status == DONE:
         try:

@@ -26,19 +26,21 @@ def photo_rate(*, photo_id: str, user_id: str, rating: int, address: str | None 
     started; the visitor's earlier rating) and commits one transaction
     (``ratings.services.rating_commit``); a try that lost a race starts again.
     """
-    if address is not None and rating_of(photo_id=photo_id, user_id=user_id) is None:
-        photo_find(photo_id=photo_id)  # a missing photo is a 404, never a count
-        new_rater_count(address=address, photo_id=photo_id)
+    counted = address is None
     for attempt in range(RATING_WRITE_ATTEMPTS):
         photo = photo_find(photo_id=photo_id)  # NotFound once the photo is gone or its delete has started
-        # NotFound once the gallery's delete began. A rating that read the gallery just before is
-        # committed and then removed with the photo (marked before its ratings are purged): no rating
-        # outlives its photo. (A condition on the gallery inside the transaction would make every
-        # rating of a gallery conflict with every other one: DynamoDB conflicts on shared items.)
-        gallery_get(gallery_id=photo.gallery_id)
+        if attempt == 0:
+            # NotFound once the gallery's delete began. A rating that read the gallery just before is
+            # committed and then removed with the photo (marked before its ratings are purged): no
+            # rating outlives its photo. (A condition on the gallery inside the transaction would make
+            # every rating of a gallery conflict with every other one: DynamoDB conflicts on shared items.)
+            gallery_get(gallery_id=photo.gallery_id)
         if not aggregate.is_ready(photo):
             aggregate_initialise(photo=photo, alive=photo_alive())
         previous = rating_of(photo_id=photo_id, user_id=user_id)
+        if previous is None and not counted:  # a visitor id new to the photo: once per request
+            new_rater_count(address=address, photo_id=photo_id)
+            counted = True
         try:
             written = rating_commit(
                 photo=photo,

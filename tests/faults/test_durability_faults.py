@@ -28,6 +28,7 @@ from photos import intents
 from photos.models import GalleryPhoto
 from ratings.models import PhotoRating
 from scans.photos_scan import gallery_photos_scan
+from tests.clock import clock_at
 from tests.faults.api import (
     files_upload,
     gallery_create,
@@ -93,23 +94,10 @@ def failed_files(response) -> list[dict]:
     return body["errors"] if "errors" in body else body["details"]["files"]
 
 
-class _FrozenAt:
-    """Stands in for ``datetime`` in a module: ``now`` answers a fixed moment."""
-
-    def __init__(self, moment: datetime):
-        self.moment = moment
-
-    def now(self, tz=None):
-        return self.moment
-
-    def __getattr__(self, name):
-        return getattr(datetime, name)
-
-
 def past_staleness(monkeypatch) -> None:
     """Move the intents' clock past STALE_AFTER: a pending write is now one whose writer died."""
     later = datetime.now(UTC) + intents.STALE_AFTER + timedelta(seconds=1)
-    monkeypatch.setattr(intents, "datetime", _FrozenAt(later))
+    clock_at(monkeypatch, intents, later)
 
 
 def wait_parked(held, pending, timeout: float = 20.0) -> None:

@@ -4,7 +4,6 @@ to the hour, not written on every request) and their revocation."""
 import json
 from datetime import UTC, datetime, timedelta
 
-import botocore.client
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -14,6 +13,8 @@ from core.errors import Rejected
 from gallery_project import curators
 from gallery_project.curators import curator_key_create
 from gallery_project.models import CuratorKey
+from tests.aws_faults import aws_calls
+from tests.clock import clock_at
 
 
 def listed(capsys) -> list[dict]:
@@ -56,27 +57,13 @@ def test_keys_are_listed_with_last_use_and_revocation_never_the_key(aws, capsys)
 
 def test_last_use_is_written_at_most_once_an_hour_per_key(aws, monkeypatch):
     key, record = curator_key_create(label="busy script")
-    real_call, writes = botocore.client.BaseClient._make_api_call, []
-
-    def counting(client, operation, params):
-        if operation == "UpdateItem" and params.get("TableName") == CuratorKey.Meta.table_name:
-            writes.append(params)
-        return real_call(client, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    writes = aws_calls(monkeypatch, "UpdateItem", table=CuratorKey.Meta.table_name)
     api = signed_in(key)
     for _ in range(5):
         assert api.get("/api/galleries").status_code == 200
     assert len(writes) == 1  # five requests, one write
 
-    later = datetime.now(UTC) + timedelta(hours=1, minutes=1)
-
-    class Later(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return later
-
-    monkeypatch.setattr(curators, "datetime", Later)
+    clock_at(monkeypatch, curators, datetime.now(UTC) + timedelta(hours=1, minutes=1))
     assert api.get("/api/galleries").status_code == 200
     assert len(writes) == 2
     assert CuratorKey.get(record.key_hash).last_used_at is not None

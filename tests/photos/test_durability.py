@@ -22,6 +22,7 @@ from ratings.models import PhotoRating
 from scans import leftovers
 from scans.photos_scan import gallery_photos_scan
 from tests.aws_faults import cancel_transactions, fail_nth
+from tests.clock import clock_at
 from tests.factories import jpeg_bytes
 from tests.photos.test_direct_uploads import post_to_slot, slots
 
@@ -147,23 +148,10 @@ def test_a_write_in_flight_is_neither_adopted_nor_swept_and_a_dead_one_is_cleane
     assert bucket_keys() == set(intent.objects)
 
     later = datetime.now(UTC) + intents.STALE_AFTER + timedelta(seconds=1)
-    monkeypatch.setattr(intents, "datetime", _FrozenAt(later))
+    clock_at(monkeypatch, intents, later)
     summary = gallery_photos_scan()
     assert (summary.created, summary.failed_writes_cleaned) == (0, 1)
     assert bucket_keys() == set() and not live_intents()
-
-
-class _FrozenAt:
-    """Stands in for ``datetime`` in a module: ``now`` answers a fixed moment."""
-
-    def __init__(self, moment: datetime):
-        self.moment = moment
-
-    def now(self, tz=None):
-        return self.moment
-
-    def __getattr__(self, name):
-        return getattr(datetime, name)
 
 
 def test_a_committed_photo_leaves_no_intent(aws, gallery_id, upload):
@@ -368,7 +356,7 @@ def test_after_a_write_that_kept_its_bytes_claim_the_scan_frees_them_for_the_ret
     assert upload(gallery_id, {"a.jpg": card}).status_code == 409  # the dead write still holds the bytes
 
     later = datetime.now(UTC) + intents.STALE_AFTER + timedelta(seconds=1)
-    monkeypatch.setattr(intents, "datetime", _FrozenAt(later))
+    clock_at(monkeypatch, intents, later)
     assert gallery_photos_scan(gallery_id=gallery_id).failed_writes_cleaned == 1
     monkeypatch.undo()
     retried = upload(gallery_id, {"a.jpg": card})
@@ -390,7 +378,7 @@ def test_a_commit_that_got_no_answer_keeps_everything_for_the_scan(aws, gallery_
     assert intent.record.status == intents.PENDING and bucket_keys() == set(intent.objects)
     assert gallery_photos_scan(gallery_id=gallery_id).failed_writes_cleaned == 0  # it may still land
     later = datetime.now(UTC) + intents.STALE_AFTER + timedelta(seconds=1)
-    monkeypatch.setattr(intents, "datetime", _FrozenAt(later))
+    clock_at(monkeypatch, intents, later)
     assert gallery_photos_scan(gallery_id=gallery_id).failed_writes_cleaned == 1
     assert bucket_keys() == set() and not photo_items(gallery_id)
 

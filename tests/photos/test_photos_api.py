@@ -10,6 +10,7 @@ from core.aws import s3_client
 from galleries.models import Gallery
 from photos.models import GalleryPhoto
 from ratings.models import PhotoRating
+from tests.aws_faults import aws_calls
 from tests.factories import SAMPLES, bomb_png, gif_bytes, jpeg_bytes, png_bytes, truncated_jpeg
 
 GUIDE_FIELDS = {
@@ -358,16 +359,7 @@ def test_the_lowest_numbered_photo_of_a_parallel_batch_is_the_cover(
 
 def test_a_batch_touches_the_gallery_once_per_need_not_once_per_photo(aws, gallery_id, upload, monkeypatch):
     """Cover and years after a batch: one cover claim and one update of the years, whatever the size."""
-    import botocore.client
-
-    real_call, updates = botocore.client.BaseClient._make_api_call, []
-
-    def counting(client, operation, params):
-        if operation == "UpdateItem" and params.get("TableName") == Gallery.Meta.table_name:
-            updates.append(params)
-        return real_call(client, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    updates = aws_calls(monkeypatch, "UpdateItem", table=Gallery.Meta.table_name)
     files = {f"p{n}.jpg": jpeg_bytes(80, 60, taken=f"{2020 + n % 2}:01:01 00:00:00") for n in range(6)}
     assert upload(gallery_id, files).status_code == 201
     # 1 number reservation + 1 cover claim + 1 years merge (2020, 2021), not 6 claims and 6 year writes.

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from core.records import ServiceRecord
 from ratings import stuffing
+from tests.clock import clock_at
 
 ADDRESS, OTHER = "203.0.113.7", "198.51.100.9"
 
@@ -51,12 +52,5 @@ def test_the_window_is_a_day(aws, photo_id, monkeypatch):
     for user in ("v1", "v2"):
         rate(photo_id, user, 4)
     assert rate(photo_id, "v3", 4).status_code == 429
-    tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
-
-    class Tomorrow(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return tomorrow
-
-    monkeypatch.setattr(stuffing, "datetime", Tomorrow)
+    clock_at(monkeypatch, stuffing, datetime.now(UTC) + timedelta(days=1, minutes=1))
     assert rate(photo_id, "v3", 4).status_code == 201

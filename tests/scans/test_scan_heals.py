@@ -21,6 +21,32 @@ def bucket_keys() -> set[str]:
     return {item["Key"] for item in listing.get("Contents", [])}
 
 
+def twin_of_the_only_photo(gallery_id: str, *, with_renditions: bool) -> tuple[GalleryPhoto, GalleryPhoto]:
+    """A second item holding the same original, as an older release's scan could leave (the next number,
+    and copies of the renditions under it when asked)."""
+    [first] = photo_items(gallery_id)
+    number = int(first.photo_number) + 1
+    renditions = [
+        key.replace(f"photo{first.photo_number}-", f"photo{number}-") for key in first.rendition_keys
+    ]
+    twin = GalleryPhoto(
+        gallery_id,
+        "twin" + first.photo_id[4:],
+        photo_number=number,
+        s3_key=first.s3_key,
+        rendition_keys=renditions if with_renditions else [],
+        original_etag=first.original_etag,
+        original_size=first.original_size,
+        uploaded_at=first.uploaded_at,
+    )
+    for source, target in zip(first.rendition_keys, twin.rendition_keys, strict=False):
+        bucket = settings.BUCKET_NAME
+        s3_client().copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
+    twin.save()
+    Gallery(gallery_id).update(actions=[Gallery.photo_count.set(2), Gallery.last_photo_number.set(number)])
+    return first, twin
+
+
 def test_missing_renditions_are_made_again_from_the_original(aws, make_gallery, upload_photo):
     gallery_id = make_gallery()
     photo = upload_photo(gallery_id)
@@ -43,28 +69,7 @@ def test_two_items_sharing_an_original_both_keep_their_renditions(aws, make_gall
     of the two lost its renditions at every scan. Indexed by photo id, no referenced object is deleted."""
     gallery_id = make_gallery()
     upload_photo(gallery_id)
-    [first] = photo_items(gallery_id)
-    twin = GalleryPhoto(
-        gallery_id,
-        "twin" + first.photo_id[4:],
-        photo_number=int(first.photo_number) + 1,
-        s3_key=first.s3_key,
-        rendition_keys=[
-            key.replace(f"photo{first.photo_number}-", f"photo{int(first.photo_number) + 1}-")
-            for key in first.rendition_keys
-        ],
-        original_etag=first.original_etag,
-        original_size=first.original_size,
-        uploaded_at=first.uploaded_at,
-    )
-    for source, target in zip(first.rendition_keys, twin.rendition_keys, strict=True):
-        s3_client().copy_object(
-            Bucket=settings.BUCKET_NAME,
-            Key=target,
-            CopySource={"Bucket": settings.BUCKET_NAME, "Key": source},
-        )
-    twin.save()
-    Gallery(gallery_id).update(actions=[Gallery.photo_count.set(2), Gallery.last_photo_number.set(2)])
+    first, twin = twin_of_the_only_photo(gallery_id, with_renditions=True)
 
     for _ in range(2):
         summary = gallery_photos_scan(gallery_id=gallery_id)
@@ -121,17 +126,7 @@ def test_deleting_one_of_two_items_sharing_an_original_keeps_it_for_the_other(
 ):
     gallery_id = make_gallery()
     upload_photo(gallery_id)
-    [first] = photo_items(gallery_id)
-    twin = GalleryPhoto(
-        gallery_id,
-        "twin" + first.photo_id[4:],
-        photo_number=int(first.photo_number) + 1,
-        s3_key=first.s3_key,
-        rendition_keys=[],
-        uploaded_at=first.uploaded_at,
-    )
-    twin.save()
-    Gallery(gallery_id).update(actions=[Gallery.photo_count.set(2), Gallery.last_photo_number.set(2)])
+    first, twin = twin_of_the_only_photo(gallery_id, with_renditions=False)
     assert curator.delete(f"/api/galleries/{gallery_id}/photos/{twin.photo_id}").status_code in (200, 204)
     assert first.s3_key in bucket_keys()
     assert [p.photo_id for p in photo_items(gallery_id)] == [first.photo_id]
