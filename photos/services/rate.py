@@ -26,7 +26,7 @@ def photo_rate(*, photo_id: str, user_id: str, rating: int, address: str | None 
     started; the visitor's earlier rating) and commits one transaction
     (``ratings.services.rating_commit``); a try that lost a race starts again.
     """
-    counted = address is None
+    counted = False  # a visitor id new to the photo is counted against its address once per request
     for attempt in range(RATING_WRITE_ATTEMPTS):
         photo = photo_find(photo_id=photo_id)  # NotFound once the photo is gone or its delete has started
         if attempt == 0:
@@ -38,7 +38,7 @@ def photo_rate(*, photo_id: str, user_id: str, rating: int, address: str | None 
         if not aggregate.is_ready(photo):
             aggregate_initialise(photo=photo, alive=photo_alive())
         previous = rating_of(photo_id=photo_id, user_id=user_id)
-        if previous is None and not counted:  # a visitor id new to the photo: once per request
+        if previous is None and address is not None and not counted:
             new_rater_count(address=address, photo_id=photo_id)
             counted = True
         try:
