@@ -52,6 +52,14 @@ class Mismatch(DomainError):
     default_message = "The request does not match what is stored."
 
 
+class Forbidden(DomainError):
+    """The caller may not do this, although the thing exists for them (a visitor id held by another
+    client); what must stay hidden is NotFound instead."""
+
+    code = "forbidden"
+    default_message = "You are not allowed to do this."
+
+
 class Rejected(DomainError):
     """Input was refused; ``code`` says why (the app that owns the rule lists its codes)."""
 

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from core.errors import (
     Conflict,
     DomainError,
+    Forbidden,
     Internal,
     Mismatch,
     NotFound,
@@ -33,6 +34,7 @@ logger = logging.getLogger("gallery.errors")
 # refuses (Rejected, Mismatch, DomainError itself) is a 400.
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
+    Forbidden: status.HTTP_403_FORBIDDEN,
     Conflict: status.HTTP_409_CONFLICT,
     PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
     Unsupported: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,

@@ -5,6 +5,8 @@ server-side copies, listings, batch deletes, presigned forms and URLs) uses the 
 ``core.aws``. Callers name keys; the key layout belongs to the app that owns the objects.
 """
 
+import contextlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -162,23 +164,41 @@ def presigned_post(key: str, *, content_type: str, max_bytes: int, expires_in: i
 # ---------------------------------------------------------------- URLs
 
 
+# The one prefix the bucket serves to the public (the bucket policy in docs/deploy.md, behind the CDN):
+# renditions of galleries visitors may see. Every other object (originals, renditions of private
+# galleries, download copies) is only ever reached through a short-lived signed URL.
+PUBLIC_PREFIX = "renditions/"
+
+
+def is_public_key(key: str) -> bool:
+    return key.startswith(PUBLIC_PREFIX) and ".." not in key.split("/")
+
+
 def stored_url(key: str) -> str:
-    """The URL kept in DynamoDB: the public/CDN base when configured, else the canonical S3 URL."""
-    if settings.MEDIA_PUBLIC_BASE_URL:
+    """The URL kept in DynamoDB: the public/CDN base for publicly served keys when configured, else the
+    canonical S3 URL (which only a signature opens)."""
+    if settings.MEDIA_PUBLIC_BASE_URL and is_public_key(key):
         return f"{settings.MEDIA_PUBLIC_BASE_URL}/{key}"
     return f"https://{settings.BUCKET_NAME}.s3.{settings.AWS_REGION}.amazonaws.com/{key}"
 
 
 def readable_url(key: str | None, stored: str | None) -> str | None:
-    """The URL to hand a reader: the stored one when public, else a short-lived signed one."""
+    """The URL to hand a reader: the public one for a publicly served key when there is a public base,
+    else a short-lived signed one (always for keys outside ``PUBLIC_PREFIX``)."""
     if not key:
         return stored
-    if settings.MEDIA_PUBLIC_BASE_URL:
-        return stored or stored_url(key)
+    if settings.MEDIA_PUBLIC_BASE_URL and is_public_key(key):
+        return stored_url(key)
+    return signed_url(key)
+
+
+def signed_url(key: str, *, seconds: int | None = None, filename: str | None = None) -> str:
+    """A short-lived GET URL of one object; ``filename`` makes the browser save it under that name."""
+    params = {"Bucket": settings.BUCKET_NAME, "Key": key}
+    if filename:
+        params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
     return s3_client().generate_presigned_url(
-        "get_object",
-        Params={"Bucket": settings.BUCKET_NAME, "Key": key},
-        ExpiresIn=settings.MEDIA_SIGNED_URL_SECONDS,
+        "get_object", Params=params, ExpiresIn=seconds or settings.MEDIA_SIGNED_URL_SECONDS
     )
 
 
@@ -238,3 +258,131 @@ def _lifecycle_ensure(client, bucket: str, rules: list[dict]) -> str:
             return "lifecycle rules not supported by this S3 (locally the photos scan does their work)"
         raise
     return f"lifecycle rules set ({', '.join(sorted(ours))})"
+
+
+# ---------------------------------------------------------------- what the privacy audit reads
+
+# What an S3 answers for a request it does not implement (the local s3rver: 501 NotImplemented, or 405
+# MethodNotAllowed for a subresource it knows by name only). The setting then cannot be judged there.
+_NOT_IMPLEMENTED = {"NotImplemented", "MethodNotAllowed", "501", "405"}
+
+
+class NotImplementedHere(Exception):
+    """This S3 does not implement the read (the local emulator): what it would show cannot be judged."""
+
+
+def _not_implemented(error: ClientError) -> bool:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return error.response.get("Error", {}).get("Code") in _NOT_IMPLEMENTED or status in {405, 501}
+
+
+def _bucket_read(operation: str, absent: str | None = None) -> dict | None:
+    """One GetBucket* call on the bucket: its answer, None when S3 says the setting is not set (the
+    ``absent`` error code), ``NotImplementedHere`` when this S3 does not implement it."""
+    try:
+        return getattr(s3_client(), operation)(Bucket=settings.BUCKET_NAME)
+    except ClientError as error:
+        if absent is not None and error.response.get("Error", {}).get("Code") == absent:
+            return None
+        if _not_implemented(error):
+            raise NotImplementedHere(operation) from error
+        raise
+
+
+def bucket_policy() -> dict | None:
+    """The bucket policy as a document, or None when the bucket has none."""
+    answer = _bucket_read("get_bucket_policy", "NoSuchBucketPolicy")
+    if answer is None:
+        return None
+    if "Policy" not in answer:
+        raise NotImplementedHere("get_bucket_policy")
+    return json.loads(answer["Policy"])
+
+
+def bucket_public_access_block() -> dict[str, bool] | None:
+    """The bucket's Block Public Access flags (BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy,
+    RestrictPublicBuckets), or None when the bucket has no such configuration."""
+    answer = _bucket_read("get_public_access_block", "NoSuchPublicAccessBlockConfiguration")
+    if answer is None:
+        return None
+    if "PublicAccessBlockConfiguration" not in answer:
+        raise NotImplementedHere("get_public_access_block")
+    return dict(answer["PublicAccessBlockConfiguration"])
+
+
+def bucket_object_ownership() -> str | None:
+    """The bucket's Object Ownership (``BucketOwnerEnforced`` turns ACLs off), or None when none is set."""
+    answer = _bucket_read("get_bucket_ownership_controls", "OwnershipControlsNotFoundError")
+    if answer is None:
+        return None
+    rules = answer.get("OwnershipControls", {}).get("Rules")
+    if not rules:
+        # Real S3 always names a rule; an S3 that answers without one (s3rver lists the bucket instead)
+        # did not understand the question.
+        raise NotImplementedHere("get_bucket_ownership_controls")
+    return rules[0].get("ObjectOwnership")
+
+
+def bucket_acl_grants() -> list[dict]:
+    """The grants of the bucket's ACL (``Grantee`` with Type/URI/ID, ``Permission``)."""
+    answer = _bucket_read("get_bucket_acl") or {}
+    return list(answer.get("Grants") or ())
+
+
+def object_acl_grants(key: str) -> list[dict] | None:
+    """The grants of an object's ACL, or None when there is no such object."""
+    try:
+        answer = s3_client().get_object_acl(Bucket=settings.BUCKET_NAME, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            return None
+        if _not_implemented(error):
+            raise NotImplementedHere("get_object_acl") from error
+        raise
+    return list(answer.get("Grants") or ())
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """What a HEAD tells of an object besides its bytes: its size and the headers S3 serves with it."""
+
+    size: int
+    content_type: str | None
+    content_disposition: str | None
+    cache_control: str | None
+    metadata: dict[str, str]  # user metadata, x-amz-meta-* without the prefix
+
+
+def object_head(key: str) -> ObjectHead | None:
+    """An object's headers and user metadata (a HEAD), or None when there is no such object."""
+    try:
+        head = s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            return None
+        raise
+    return ObjectHead(
+        size=int(head["ContentLength"]),
+        content_type=head.get("ContentType"),
+        content_disposition=head.get("ContentDisposition"),
+        cache_control=head.get("CacheControl"),
+        metadata=dict(head.get("Metadata") or {}),
+    )
+
+
+def object_range(key: str, *, length: int, start: int = 0) -> bytes | None:
+    """Up to ``length`` bytes of an object from ``start`` (a Range GET: the rest is never sent); empty
+    past the end, None when there is no such object."""
+    try:
+        response = s3_client().get_object(
+            Bucket=settings.BUCKET_NAME, Key=key, Range=f"bytes={start}-{start + length - 1}"
+        )
+    except ClientError as error:
+        if _is_missing(error):
+            return None
+        if error.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty object, or past its end
+            return b""
+        raise
+    with contextlib.closing(response["Body"]) as body:
+        # An S3 that ignores Range sends the whole object: keep only what was asked for.
+        return body.read(length)

@@ -51,9 +51,12 @@ class BaseViewSet(viewsets.ViewSet):
             self.page_body(page, output_serializer, **context), headers={"Vary": "Authorization, Cookie"}
         )
 
+    def is_curator(self) -> bool:
+        return bool(getattr(self.request.user, "is_curator", False))
+
     def viewer(self) -> str:
         """Who is asking, as far as an answer's content goes: "curator" or "visitor"."""
-        return "curator" if getattr(self.request.user, "is_curator", False) else "visitor"
+        return "curator" if self.is_curator() else "visitor"
 
     def expected_version(self) -> int | None:
         """The version an ``If-Match`` header names (None without one, or for ``*``); a tag this

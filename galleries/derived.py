@@ -149,6 +149,19 @@ def cover_choose(*, gallery_id: str, cover: Cover) -> None:
         raise GalleryGone()
 
 
+def cover_url_moved(*, gallery_id: str, cover: Cover) -> bool:
+    """The cover photo's rendition moved (a visibility change): the gallery keeps its new URL, if that
+    photo is still the cover; True when it changed."""
+    return applied(
+        lambda: Gallery(gallery_id).update(
+            actions=[Gallery.cover_photo_url.set(cover.url), *touched()],
+            condition=Gallery.gallery_id.exists()
+            & (Gallery.cover_photo_id == cover.photo_id)
+            & (Gallery.cover_photo_url != cover.url),
+        )
+    )
+
+
 YEARS_ATTEMPTS = 5
 
 

@@ -66,6 +66,11 @@ class Gallery(Model):
     # What visitors see of where its photos were taken: "hidden" (the default, also when missing),
     # "approximate" (about a kilometre) or "exact". Curators always see exact values (photos.privacy).
     location_privacy = UnicodeAttribute(null=True, attr_name="locationPrivacy")
+    # Who may see it: "public" (listed and readable; also when missing), "unlisted" (readable by id,
+    # never listed) or "private" (curators only). Photos copy it (their renditions' placement).
+    visibility = UnicodeAttribute(null=True)
+    # Whether visitors may download originals (without their location unless locationPrivacy is exact).
+    allow_original_download = BooleanAttribute(null=True, attr_name="allowOriginalDownload")
 
     by_created_at = GalleriesByCreatedAt()
 
@@ -82,3 +87,22 @@ def location_privacy_of(gallery: Gallery) -> str:
     """The gallery's location privacy; a gallery from before the setting hides locations."""
     value = gallery.location_privacy
     return value if value in LOCATION_PRIVACY else LOCATION_PRIVACY_DEFAULT
+
+
+VISIBILITY = ("public", "unlisted", "private")
+VISIBILITY_OF_OLD_GALLERIES = "public"  # the guide's galleries were all public
+
+
+def visibility_of(gallery: Gallery) -> str:
+    """The gallery's visibility; a gallery from before the setting is public."""
+    value = gallery.visibility
+    return value if value in VISIBILITY else VISIBILITY_OF_OLD_GALLERIES
+
+
+def visible_to(gallery: Gallery, *, curator: bool) -> bool:
+    """Curators see every gallery; everyone else public and unlisted ones (by id)."""
+    return curator or visibility_of(gallery) != "private"
+
+
+def downloads_allowed(gallery: Gallery) -> bool:
+    return bool(gallery.allow_original_download)

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from core.errors import NotFound
 from core.pagination import Page, paginate
 from core.validation import is_valid_id
-from galleries.models import LIST_PARTITION, Gallery, country_key
+from galleries.models import LIST_PARTITION, Gallery, country_key, visible_to
 
 
 def gallery_get(*, gallery_id: str, include_deleting: bool = False) -> Gallery:
@@ -18,6 +18,15 @@ def gallery_get(*, gallery_id: str, include_deleting: bool = False) -> Gallery:
     except Gallery.DoesNotExist:
         raise NotFound(f"Gallery {gallery_id} does not exist.") from None
     if gallery.deleting_at is not None and not include_deleting:
+        raise NotFound(f"Gallery {gallery_id} does not exist.")
+    return gallery
+
+
+def gallery_read(*, gallery_id: str, curator: bool) -> Gallery:
+    """A gallery as a reader may see it: a private gallery is NotFound to anyone but curators, with the
+    same answer as a gallery that does not exist (its existence is not revealed)."""
+    gallery = gallery_get(gallery_id=gallery_id)
+    if not visible_to(gallery, curator=curator):
         raise NotFound(f"Gallery {gallery_id} does not exist.")
     return gallery
 
@@ -45,12 +54,18 @@ def gallery_list(
     *,
     cursor: str | None,
     page_size: int,
+    curator: bool,
     continent: str | None = None,
     country: str | None = None,
     year: int | None = None,
 ) -> Page:
-    """Galleries newest first, optionally only those of a continent, a country (any case) or a year."""
+    """Galleries newest first, optionally only those of a continent, a country (any case) or a year.
+
+    Curators see every gallery; anyone else only public ones (unlisted and private galleries are
+    filtered out by DynamoDB, so neither the page, its cursor nor its filters can reveal them)."""
     condition = Gallery.deleting_at.does_not_exist()
+    if not curator:
+        condition &= Gallery.visibility.does_not_exist() | (Gallery.visibility == "public")
     for clause in (
         Gallery.continent == continent if continent else None,
         Gallery.country_key == country_key(country) if country else None,
@@ -69,4 +84,6 @@ def gallery_list(
             page_size=page_size + 1,
         )
 
-    return paginate(fetch, cursor=cursor, page_size=page_size, scope="galleries")
+    return paginate(
+        fetch, cursor=cursor, page_size=page_size, scope="galleries:curator" if curator else "galleries"
+    )

@@ -4,7 +4,14 @@ from rest_framework import serializers
 
 from core.storage import key_from_stored_url, readable_url
 from core.validation import ContinentField, IdField, YearField, YearsField
-from galleries.models import LOCATION_PRIVACY, LOCATION_PRIVACY_DEFAULT, location_privacy_of
+from galleries.models import (
+    LOCATION_PRIVACY,
+    LOCATION_PRIVACY_DEFAULT,
+    VISIBILITY,
+    downloads_allowed,
+    location_privacy_of,
+    visibility_of,
+)
 
 
 class GalleryInputSerializer(serializers.Serializer):
@@ -15,6 +22,15 @@ class GalleryInputSerializer(serializers.Serializer):
     years = YearsField(required=False, default=list)
     locationPrivacy = serializers.ChoiceField(
         choices=LOCATION_PRIVACY, required=False, default=LOCATION_PRIVACY_DEFAULT, source="location_privacy"
+    )
+    visibility = serializers.ChoiceField(
+        choices=VISIBILITY,
+        required=False,
+        help_text="public: listed; unlisted: readable by id only; private: curators only. "
+        "Defaults to the operator's GALLERY_DEFAULT_VISIBILITY (public).",
+    )
+    allowOriginalDownload = serializers.BooleanField(
+        required=False, default=False, source="allow_original_download"
     )
 
 
@@ -27,6 +43,7 @@ class GalleryUpdateSerializer(GalleryInputSerializer):
     locationPrivacy = serializers.ChoiceField(
         choices=LOCATION_PRIVACY, required=False, source="location_privacy"
     )
+    allowOriginalDownload = serializers.BooleanField(required=False, source="allow_original_download")
 
     def __init__(self, *args, **kwargs):
         kwargs["partial"] = True
@@ -51,12 +68,20 @@ class GalleryOutputSerializer(serializers.Serializer):
     createdAt = serializers.CharField(source="created_at")
     updatedAt = serializers.CharField(source="updated_at")
     locationPrivacy = serializers.SerializerMethodField()
+    visibility = serializers.SerializerMethodField()
+    allowOriginalDownload = serializers.SerializerMethodField()
 
     def get_coverPhotoURL(self, gallery) -> str | None:
         return readable_url(key_from_stored_url(gallery.cover_photo_url), gallery.cover_photo_url)
 
     def get_locationPrivacy(self, gallery) -> str:
         return location_privacy_of(gallery)
+
+    def get_visibility(self, gallery) -> str:
+        return visibility_of(gallery)
+
+    def get_allowOriginalDownload(self, gallery) -> bool:
+        return downloads_allowed(gallery)
 
     def get_years(self, gallery) -> list[int]:
         return sorted({int(year) for year in gallery.years or []})

@@ -5,6 +5,9 @@ that sees all three; the rules for fields that follow photos are in ``galleries.
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
 
 from core.clock import now_iso
 from core.conditional import applied
@@ -16,10 +19,20 @@ from galleries.models import (
     Gallery,
     country_key,
     location_privacy_of,
+    visibility_of,
 )
 from galleries.selectors import gallery_get
 
-_EDITABLE = ("name", "continent", "country", "description", "years", "location_privacy")
+_EDITABLE = (
+    "name",
+    "continent",
+    "country",
+    "description",
+    "years",
+    "location_privacy",
+    "visibility",
+    "allow_original_download",
+)
 
 
 def gallery_create(
@@ -31,9 +44,12 @@ def gallery_create(
     years: Iterable[int] = (),
     gallery_id: str | None = None,
     location_privacy: str = LOCATION_PRIVACY_DEFAULT,
+    visibility: str | None = None,
+    allow_original_download: bool = False,
 ) -> Gallery:
     """A new gallery; ``gallery_id`` adopts a given id (a scan finding objects under that prefix),
-    and ``Conflict`` says that id exists already."""
+    and ``Conflict`` says that id exists already. Without a ``visibility`` it gets
+    ``GALLERY_DEFAULT_VISIBILITY`` (public unless the operator says otherwise: the guide's calls)."""
     timestamp = now_iso()
     gallery = Gallery(
         gallery_id or uuid.uuid4().hex,
@@ -47,6 +63,8 @@ def gallery_create(
         photo_count=0,
         version=1,
         location_privacy=location_privacy,
+        visibility=visibility or settings.GALLERY_DEFAULT_VISIBILITY,
+        allow_original_download=allow_original_download,
         created_at=timestamp,
         updated_at=timestamp,
     )
@@ -89,10 +107,18 @@ def _applied_to(gallery: Gallery, actions: list) -> bool:
     return applied(lambda: gallery.update(actions=actions, condition=condition))
 
 
+# Settings whose stored value may be missing on galleries from before them: compared as they read.
+_CURRENT = {
+    "location_privacy": location_privacy_of,
+    "visibility": visibility_of,
+    "allow_original_download": lambda gallery: bool(gallery.allow_original_download),
+}
+
+
 def _changes(gallery: Gallery, changes: dict) -> list:
     actions = []
     for field, value in changes.items():
-        current = location_privacy_of(gallery) if field == "location_privacy" else getattr(gallery, field)
+        current: Any = _CURRENT[field](gallery) if field in _CURRENT else getattr(gallery, field)
         if field == "years":
             value = sorted(set(value))
             current = sorted({int(year) for year in current or []})

@@ -26,7 +26,9 @@ class GalleryBaseViewSet(BaseViewSet):
 
     def list(self, request):
         filters = self.query(GalleryListQuerySerializer)
-        page = selectors.gallery_list(cursor=self.cursor(), page_size=self.page_size(), **filters)
+        page = selectors.gallery_list(
+            cursor=self.cursor(), page_size=self.page_size(), curator=self.is_curator(), **filters
+        )
         return self.page_response(page, GalleryOutputSerializer)
 
     def create(self, request):
@@ -45,9 +47,15 @@ class GalleryBaseViewSet(BaseViewSet):
         gallery = services.gallery_update(
             gallery_id=gallery_id, expected_version=self.expected_version(), **data
         )
+        gallery = self.updated(gallery, changes=data)
         return self.tagged(version_tag(gallery), lambda: self._output(gallery))
 
     partial_update = update
+
+    def updated(self, gallery, *, changes: dict):
+        """What follows an edit beyond the gallery item (the photos layer moves renditions when the
+        visibility changed); the gallery to answer."""
+        return gallery
 
     def _output(self, gallery) -> dict:
         return GalleryOutputSerializer(gallery, context={"request": self.request}).data

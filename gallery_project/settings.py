@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import corsheaders.defaults
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -53,6 +54,12 @@ os.environ.setdefault("AWS_DEFAULT_REGION", AWS_REGION)
 # Public URLs of stored images: a CDN or the bucket's public base URL. Empty means "sign URLs when read".
 MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="").rstrip("/")
 MEDIA_SIGNED_URL_SECONDS = env.int("MEDIA_SIGNED_URL_SECONDS", default=3600)
+
+# A gallery created without a visibility: "public" keeps the guide's calls as written; an operator whose
+# curators prepare galleries before publishing sets "private" (or "unlisted").
+GALLERY_DEFAULT_VISIBILITY = env.str("GALLERY_DEFAULT_VISIBILITY", default="public")
+if GALLERY_DEFAULT_VISIBILITY not in ("public", "unlisted", "private"):
+    raise ImproperlyConfigured("GALLERY_DEFAULT_VISIBILITY must be public, unlisted or private.")
 
 INSTALLED_APPS = [
     "django.contrib.staticfiles",
@@ -109,6 +116,8 @@ SESSION_COOKIE_AGE = env.int("CURATOR_SESSION_SECONDS", default=8 * 3600)
 CORS_ALLOW_ALL_ORIGINS = env.bool("CORS_ALLOW_ALL_ORIGINS", default=True)
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_EXPOSE_HEADERS = ["X-Request-Id", "Retry-After"]
+# A visitor's rating writes carry their token (ratings.visitors), so browsers must be allowed to send it.
+CORS_ALLOW_HEADERS = (*corsheaders.defaults.default_headers, "x-visitor-token")
 
 APPEND_SLASH = False
 USE_TZ = True
@@ -148,6 +157,8 @@ REQUEST_DEADLINE_SECONDS = env.float("REQUEST_DEADLINE_SECONDS", default=22.0)
 
 # Rating stuffing: new visitor ids rating one photo from one client address, per day (then 429).
 RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = env.int("RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY", default=5)
+# A visitor id is its client's for this many days after its last use (ratings.visitors); then it is free.
+VISITOR_ID_DAYS = env.int("VISITOR_ID_DAYS", default=730)
 
 # A scan adopts or sweeps only objects at least this old, so it never races an upload in flight.
 SCAN_SETTLE_SECONDS = env.int("SCAN_SETTLE_SECONDS", default=120)

@@ -8,7 +8,7 @@ from core import http_errors
 from gallery_project import compat, sessions
 from photos.views.galleries import GalleryViewSet
 from photos.views.photos import PhotoViewSet
-from photos.views.ratings import PhotoRatingViewSet
+from photos.views.ratings import PhotoRatingViewSet, VisitorViewSet
 from scans.views import ScanViewSet
 
 router = DefaultRouter()
@@ -17,12 +17,14 @@ router.register("galleries", GalleryViewSet, basename="gallery")
 
 photos = PhotoViewSet.as_view({"get": "list", "post": "create"})
 photo = PhotoViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+photo_original = PhotoViewSet.as_view({"get": "original"})
 upload_slots = PhotoViewSet.as_view({"post": "upload_slots"})
 photos_from_uploads = PhotoViewSet.as_view({"post": "create_from_uploads"})
 gallery_photos_scan = ScanViewSet.as_view({"post": "gallery_photos"})
 galleries_metadata_scan = ScanViewSet.as_view({"post": "galleries_metadata"})
 ratings = PhotoRatingViewSet.as_view({"get": "summary"})
-rating = PhotoRatingViewSet.as_view({"get": "retrieve", "put": "rate"})
+rating = PhotoRatingViewSet.as_view({"get": "retrieve", "put": "rate", "delete": "withdraw"})
+visitors = VisitorViewSet.as_view({"post": "create"})
 
 urlpatterns = [
     re_path(r"^galleries/?$", compat.galleries_endpoint, name="galleries-compat"),
@@ -36,8 +38,14 @@ urlpatterns = [
         name="gallery-photos-from-uploads",
     ),
     re_path(r"^api/galleries/(?P<gallery_pk>[^/]+)/photos/(?P<pk>[^/]+)/?$", photo, name="gallery-photo"),
+    re_path(
+        r"^api/galleries/(?P<gallery_pk>[^/]+)/photos/(?P<pk>[^/]+)/original/?$",
+        photo_original,
+        name="gallery-photo-original",
+    ),
     re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/?$", ratings, name="photo-ratings"),
     re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/(?P<user_pk>[^/]+)/?$", rating, name="photo-rating"),
+    path("api/visitors", visitors, name="visitors"),
     path("api/scans/gallery-photos", gallery_photos_scan, name="scan-gallery-photos"),
     path("api/scans/galleries-metadata", galleries_metadata_scan, name="scan-galleries-metadata"),
     path("api/", include(router.urls)),

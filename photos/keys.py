@@ -2,8 +2,15 @@
 
 import re
 
+from core.storage import PUBLIC_PREFIX
+
 ORIGINALS_ROOT = "galleries/"
-RENDITIONS_ROOT = "renditions/"
+# Renditions of public and unlisted galleries: the one publicly served prefix (CDN, immutable caching).
+RENDITIONS_ROOT = PUBLIC_PREFIX
+# Renditions of private galleries are never under a publicly served prefix: only signed URLs reach them.
+PRIVATE_RENDITIONS_ROOT = "private/renditions/"
+# Copies of originals without their location, for visitors' downloads (signed URLs only).
+DOWNLOADS_ROOT = "private/downloads/"
 UPLOADS_ROOT = "uploads/"  # files a browser posted straight to S3, waiting to become photos
 
 # galleries/{galleryId}/photo{N}.{ext}: the guide's shape for originals.
@@ -14,8 +21,28 @@ def gallery_prefix(gallery_id: str) -> str:
     return f"{ORIGINALS_ROOT}{gallery_id}/"
 
 
-def renditions_prefix(gallery_id: str) -> str:
-    return f"{RENDITIONS_ROOT}{gallery_id}/"
+def renditions_prefix(gallery_id: str, *, private: bool = False) -> str:
+    return f"{PRIVATE_RENDITIONS_ROOT if private else RENDITIONS_ROOT}{gallery_id}/"
+
+
+def downloads_prefix(gallery_id: str) -> str:
+    return f"{DOWNLOADS_ROOT}{gallery_id}/"
+
+
+def download_key(gallery_id: str, photo_id: str, sha256: str, extension: str) -> str:
+    """The location-free copy of one original: named by its content, so a changed original gets a new
+    copy and a stale one is never served."""
+    return f"{downloads_prefix(gallery_id)}{photo_id}-{sha256[:16]}.{extension}"
+
+
+def gallery_prefixes(gallery_id: str) -> list[str]:
+    """Every prefix that holds objects of one gallery (a gallery's delete sweeps them all)."""
+    return [
+        gallery_prefix(gallery_id),
+        renditions_prefix(gallery_id),
+        renditions_prefix(gallery_id, private=True),
+        downloads_prefix(gallery_id),
+    ]
 
 
 def uploads_prefix(gallery_id: str) -> str:
@@ -35,8 +62,25 @@ def original_key(gallery_id: str, photo_number: int, extension: str) -> str:
     return f"{gallery_prefix(gallery_id)}photo{photo_number}.{extension}"
 
 
-def rendition_key(gallery_id: str, photo_number: int, name: str, extension: str) -> str:
-    return f"{renditions_prefix(gallery_id)}photo{photo_number}-{name}.{extension}"
+def rendition_key(
+    gallery_id: str, photo_number: int, name: str, extension: str, *, private: bool = False
+) -> str:
+    return f"{renditions_prefix(gallery_id, private=private)}photo{photo_number}-{name}.{extension}"
+
+
+def is_private_rendition(key: str) -> bool:
+    return key.startswith(PRIVATE_RENDITIONS_ROOT)
+
+
+def rendition_moved(key: str, *, private: bool) -> str:
+    """The same rendition's key under the other placement (public <-> private)."""
+    if key.startswith(PRIVATE_RENDITIONS_ROOT):
+        rest = key[len(PRIVATE_RENDITIONS_ROOT) :]
+    elif key.startswith(RENDITIONS_ROOT):
+        rest = key[len(RENDITIONS_ROOT) :]
+    else:
+        raise ValueError(f"not a rendition key: {key!r}")
+    return f"{PRIVATE_RENDITIONS_ROOT if private else RENDITIONS_ROOT}{rest}"
 
 
 def parse_original_key(key: str) -> tuple[str, str] | None:
@@ -60,7 +104,7 @@ def belongs_to_gallery(key: str, gallery_id: str) -> bool:
     """True only for keys inside this gallery's own prefixes (no '..' tricks, no other gallery)."""
     if ".." in key.split("/") or "//" in key:
         return False
-    return key.startswith(gallery_prefix(gallery_id)) or key.startswith(renditions_prefix(gallery_id))
+    return any(key.startswith(prefix) for prefix in gallery_prefixes(gallery_id))
 
 
 # Direct uploads nobody completed are removed after this many days (lifecycle rule and photos scan).

@@ -74,6 +74,11 @@ class GalleryPhoto(Model):
     rating_sum = NumberAttribute(default=0, attr_name="ratingSum")
     rating_histogram: MapAttribute = MapAttribute(default=dict, attr_name="ratingHistogram")
 
+    # A copy of the gallery's visibility, written with the renditions' placement (public and unlisted
+    # galleries' renditions under the public prefix, private ones' under the private prefix): a listing
+    # or search of photos never needs to read a hidden gallery. photos.services.placement rewrites it.
+    visibility = UnicodeAttribute(null=True, attr_name="galleryVisibility")
+
     by_number = PhotoNumberIndex()
     by_photo_id = PhotoIdIndex()
 

@@ -4,10 +4,12 @@ import json
 import re
 
 from django.conf import settings
+from django.urls import reverse
 from rest_framework import serializers
 
 from core.storage import readable_url
 from core.validation import IdField
+from galleries.models import downloads_allowed
 from photos import keys
 from photos.privacy import exif_for
 from ratings import aggregate
@@ -223,11 +225,19 @@ class PhotoOutputSerializer(serializers.Serializer):
         return readable_url(self._rendition_key(photo, "web", "jpg"), photo.full_size_url)
 
     def get_originalURL(self, photo) -> str | None:
-        # The original keeps all its EXIF (exact GPS, serial numbers): curators only, until a gallery
-        # may allow visitors a download without its location (issue 10, must-show 4).
-        if not self._curator():
+        # The original keeps all its EXIF (exact GPS, serial numbers): a signed URL for curators; for
+        # visitors, when the gallery allows downloads, the download route (it hands out a short-lived
+        # signed URL of a copy without the location: photos.services.originals); else null.
+        if self._curator():
+            return readable_url(photo.s3_key, photo.original_url)
+        gallery = self.context.get("gallery")
+        request = self.context.get("request")
+        if gallery is None or request is None or not downloads_allowed(gallery):
             return None
-        return readable_url(photo.s3_key, photo.original_url)
+        path = reverse(
+            "gallery-photo-original", kwargs={"gallery_pk": photo.gallery_id, "pk": photo.photo_id}
+        )
+        return request.build_absolute_uri(path)
 
     def _curator(self) -> bool:
         request = self.context.get("request")

@@ -1,4 +1,4 @@
-"""Rating serializers: the rating body and query, the aggregate, and a visitor's rating."""
+"""Rating serializers: the rating body and query, the aggregate, a visitor's rating, a new visitor id."""
 
 from rest_framework import serializers
 
@@ -56,3 +56,19 @@ class VisitorRatingOutputSerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         return {**super().to_representation(instance), **RatingAggregateSerializer(instance.photo).data}
+
+
+class RatingWrittenOutputSerializer(serializers.Serializer):
+    """A visitor's rating as a read answers it, plus ``visitorToken``: the token of the visitor id (the
+    one this write took, or the one sent, signed with the current key), for ``X-Visitor-Token``."""
+
+    def to_representation(self, instance):
+        body = VisitorRatingOutputSerializer(instance.state).data
+        return {**body, "visitorToken": instance.visitor_token} if instance.visitor_token else body
+
+
+class NewVisitorOutputSerializer(serializers.Serializer):
+    """``POST /api/visitors``: a fresh visitor id, already held, and its token."""
+
+    userId = serializers.CharField(source="user_id")
+    visitorToken = serializers.CharField(source="token")

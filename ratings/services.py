@@ -1,7 +1,9 @@
-"""Rating writes: a visitor's rating with the aggregate change it makes, and removing a photo's ratings.
+"""Rating writes: a visitor's rating or its withdrawal with the aggregate change each makes, and
+removing a photo's ratings.
 
-Finding the photo is the caller's part (``photos.services.rate`` composes these with the photo's own
-"still alive" condition); this module owns the PhotoRatings items and how they move the aggregate.
+Finding the photo and who may write as a visitor (``ratings.visitors``) are the caller's part
+(``photos.services.rate`` composes these with the photo's own "still alive" condition); this module owns
+the PhotoRatings items and how they move the aggregate.
 """
 
 from dataclasses import dataclass
@@ -15,12 +17,17 @@ from core.transactions import Refused, transaction_run
 from ratings import aggregate
 from ratings.models import PhotoRating
 from ratings.selectors import VisitorRating
+from ratings.visitors import VisitorHold, VisitorRefused, visitor_hold_in
 
 
 @dataclass(frozen=True)
 class RatingWritten:
     state: VisitorRating
     created: bool  # False when the visitor's earlier rating was replaced
+    visitor_token: str | None = None  # the visitor's token, handed back with every rating
+
+
+VISITOR_ITEM = 2  # the position of the visitor's record among a rating transaction's items
 
 
 class RatingRaced(Exception):
@@ -34,13 +41,16 @@ def rating_commit(
     stars: int,
     previous: PhotoRating | None,
     alive,
+    hold: VisitorHold | None = None,
 ) -> PhotoRating:
     """One transaction: put the visitor's rating and apply the difference to the photo's aggregate.
 
     The put is conditioned on ``previous`` (the rating read just before, or none), so two writers cannot
     both apply a difference from the same old value; the photo update carries the caller's ``alive``
     condition, so a deleted or deleting photo is never rated or recreated. RatingRaced when either failed.
-    Concurrent transactions on the photo item are retried by ``core.transactions``.
+    A visitor id this write took (``hold.pending``) becomes held in the same transaction
+    (VisitorRefused if that take was lost meanwhile). Concurrent transactions on the photo item are
+    retried by ``core.transactions``.
     """
     model = type(photo)
     written = PhotoRating(
@@ -62,12 +72,55 @@ def rating_commit(
         else:
             # Same stars again: only ratedAt moves, but the photo must still be alive.
             transaction.condition_check(model, photo.gallery_id, photo.photo_id, condition=alive)
+        if hold is not None:
+            visitor_hold_in(transaction, hold)  # the third item (VISITOR_ITEM) when the write took the id
+
+    try:
+        transaction_run(build)
+    except Refused as refused:
+        if VISITOR_ITEM in refused.failed:
+            raise VisitorRefused(user_id=user_id) from None
+        raise RatingRaced() from None
+    return written
+
+
+def rating_withdraw(*, photo: Any, previous: PhotoRating, alive) -> None:
+    """One transaction: delete the visitor's rating and take its stars out of the photo's aggregate.
+
+    The delete is conditioned on the stars read just before (a re-rating in between would make the
+    subtraction wrong), the photo update on ``alive``; RatingRaced when either failed.
+    """
+    model = type(photo)
+    old = aggregate.counted_value(previous.rating)
+
+    def build(transaction):
+        transaction.delete(previous, condition=PhotoRating.rating == previous.rating)
+        if old is None:
+            # A value older code allowed never counted: nothing to subtract, but the photo must be alive.
+            transaction.condition_check(model, photo.gallery_id, photo.photo_id, condition=alive)
+        else:
+            transaction.update(
+                photo,
+                actions=_withdrawal_actions(model, old),
+                condition=alive & aggregate.bucket_exists(model, old),
+            )
 
     try:
         transaction_run(build)
     except Refused:
         raise RatingRaced() from None
-    return written
+
+
+def _withdrawal_actions(model: Any, old: int) -> list:
+    """The ADD actions that take a visitor's ``old`` stars out of the aggregate (a change to no rating).
+
+    This belongs next to ``aggregate.change_actions``; it is here until that module is free to edit.
+    """
+    return [
+        model.rating_histogram[str(old)].add(-1),
+        model.rating_sum.add(-old),
+        model.rating_count.add(-1),
+    ]
 
 
 def aggregate_initialise(*, photo: Any, alive) -> None:

@@ -107,19 +107,18 @@ def orphan_photos_remove(
 
 
 def orphan_renditions_remove(summary: ScanSummary, *, named: set[str], dry_run: bool) -> None:
-    """Delete ``renditions/{id}/`` prefixes of galleries that do not exist (unless a live intent names
-    something in them: a write under way that will clean up after itself)."""
-    ids = [
-        prefix[len(keys.RENDITIONS_ROOT) :].rstrip("/")
-        for prefix in storage.subprefixes_list(keys.RENDITIONS_ROOT)
-    ]
-    existing = galleries_existing(gallery_ids=ids) if ids else set()
-    for gallery_id in ids:
-        prefix = keys.renditions_prefix(gallery_id)
-        if gallery_id in existing or any(name.startswith(prefix) for name in named):
-            continue
-        if not dry_run:
-            summary.orphan_objects_removed += storage.objects_delete_prefix(prefix)
+    """Delete the rendition prefixes (public and private) and download-copy prefixes of galleries that
+    do not exist (unless a live intent names something in them: a write under way that will clean up
+    after itself)."""
+    for root in (keys.RENDITIONS_ROOT, keys.PRIVATE_RENDITIONS_ROOT, keys.DOWNLOADS_ROOT):
+        ids = [prefix[len(root) :].rstrip("/") for prefix in storage.subprefixes_list(root)]
+        existing = galleries_existing(gallery_ids=ids) if ids else set()
+        for gallery_id in ids:
+            prefix = f"{root}{gallery_id}/"
+            if gallery_id in existing or any(name.startswith(prefix) for name in named):
+                continue
+            if not dry_run:
+                summary.orphan_objects_removed += storage.objects_delete_prefix(prefix)
 
 
 def abandoned_uploads_remove(

@@ -32,13 +32,15 @@ from core import storage
 from core.deadline import carried, remaining
 from core.errors import Conflict, DomainError, NotFound, storage_errors
 from core.validation import is_valid_id
-from galleries.selectors import galleries_existing, gallery_ids
+from galleries.models import visibility_of
+from galleries.selectors import galleries_existing, gallery_get, gallery_ids
 from galleries.services import gallery_create
 from photos import intents, keys
 from photos.content import DuplicatePhoto
 from photos.prepare import IncomingPhoto, photo_prepare
 from photos.selectors import photo_get, photo_number_taken, photo_with_key_exists, photos_of_gallery
 from photos.services.delete import photo_delete, photo_purge
+from photos.services.placement import photo_place
 from photos.services.rerender import photo_rerender
 from photos.services.upload import photo_record
 from scans import claims, leftovers
@@ -182,6 +184,7 @@ class _Known:
     size: int | None
     deleting: bool
     renditions: tuple[str, ...]
+    visibility: str | None
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ class _PhotosRun:
         by_key: dict[str, list[_Known]] = {}
         for known in index.values():
             by_key.setdefault(known.s3_key, []).append(known)
-        present = self._sweep_orphan_renditions(gallery_id, {known.number for known in index.values()})
+        present = self._sweep_orphan_renditions(gallery_id, index)
         unmatched = set(index)
         for page in leftovers.pages(storage.objects_list(keys.gallery_prefix(gallery_id)), LISTING_PAGE):
             _time_check(gallery_id)
@@ -242,6 +245,7 @@ class _PhotosRun:
                     jobs.append((self._adopt, gallery_id, listed, None))
             self._run_jobs(jobs)
         self._remove_gone(gallery_id, [index[photo_id] for photo_id in sorted(unmatched)])
+        self._place(gallery_id, index)
 
     def _load_index(self, gallery_id: str) -> dict[str, _Known]:
         index = {}
@@ -255,6 +259,7 @@ class _PhotosRun:
                 "originalSize",
                 "deletingAt",
                 "renditionKeys",
+                "galleryVisibility",
             ],
         )
         for photo in photos:
@@ -266,20 +271,32 @@ class _PhotosRun:
                 None if photo.original_size is None else int(photo.original_size),
                 photo.deleting_at is not None,
                 tuple(str(key) for key in photo.rendition_keys or []),
+                photo.visibility,
             )
         return index
 
-    def _sweep_orphan_renditions(self, gallery_id: str, owned_numbers: set[int]) -> set[str]:
-        """Rendition objects of numbers no item holds and no write under way names (looked up again
-        before deleting: the index was read before the listing). Returns the rendition keys present
-        of numbers items hold, so items whose renditions are missing are re-rendered."""
+    def _sweep_orphan_renditions(self, gallery_id: str, index: dict[str, _Known]) -> set[str]:
+        """Rendition objects no item owns and no write under way names, under both placements (public
+        and private): those of numbers no item holds (looked up again before deleting: the index was
+        read before the listing), and those of a held number that its item no longer lists (a move
+        between placements, or a re-render, that died between its copy and its cleanup). Only settled
+        objects: a move's fresh copies are not yet in the item. Returns the rendition keys present of
+        numbers items hold, so items whose renditions are missing are re-rendered."""
+        owned_numbers = {known.number for known in index.values()}
+        listed_by_number: dict[int, set[str]] = {}
+        for known in index.values():
+            if known.renditions:  # items from before renditionKeys own their number's objects
+                listed_by_number.setdefault(known.number, set()).update(known.renditions)
         present: set[str] = set()
         confirmed: dict[int | None, bool] = {}
 
         def orphan(key: str) -> bool:
             number = keys.photo_number_of(key)
-            if number in owned_numbers or key in self.named:
+            if key in self.named:
                 return False
+            if number in owned_numbers:
+                listed = listed_by_number.get(number)
+                return listed is not None and key not in listed
             if number not in confirmed:
                 confirmed[number] = number is None or (
                     intents.intent_of(gallery_id, number) is None
@@ -287,13 +304,46 @@ class _PhotosRun:
                 )
             return confirmed[number]
 
-        for page in leftovers.pages(storage.objects_list(keys.renditions_prefix(gallery_id)), LISTING_PAGE):
-            present.update(item["Key"] for item in page if keys.photo_number_of(item["Key"]) in owned_numbers)
-            orphans = [item["Key"] for item in page if _listed(item).settled and orphan(item["Key"])]
-            if orphans and not self.dry_run:
-                storage.objects_delete(orphans)
-            self.summary.orphan_objects_removed += len(orphans)
+        for private in (False, True):
+            prefix = keys.renditions_prefix(gallery_id, private=private)
+            for page in leftovers.pages(storage.objects_list(prefix), LISTING_PAGE):
+                present.update(
+                    item["Key"] for item in page if keys.photo_number_of(item["Key"]) in owned_numbers
+                )
+                orphans = [item["Key"] for item in page if _listed(item).settled and orphan(item["Key"])]
+                if orphans and not self.dry_run:
+                    storage.objects_delete(orphans)
+                self.summary.orphan_objects_removed += len(orphans)
         return present
+
+    def _place(self, gallery_id: str, index: dict[str, _Known]) -> None:
+        """Photos whose renditions are not where the gallery's visibility asks (a visibility change
+        that ran out of time, an upload that raced it): moved (``photos.services.placement``)."""
+        try:
+            visibility = visibility_of(gallery_get(gallery_id=gallery_id))
+        except NotFound:
+            return  # no gallery item (its photos are adopted or purged elsewhere)
+        private = visibility == "private"
+        for known in index.values():
+            misplaced = any(keys.is_private_rendition(key) != private for key in known.renditions)
+            # A photo from before the copy existed (none) keeps none until its gallery's visibility
+            # changes: no reader needs it, and writing it to every old photo would cost a write each.
+            relabel = known.visibility is not None and known.visibility != visibility
+            if known.deleting or not (misplaced or relabel):
+                continue
+            _time_check(gallery_id)
+            if self.dry_run:
+                self.summary.renditions_placed += misplaced
+                continue
+            try:
+                photo = photo_get(gallery_id=gallery_id, photo_id=known.photo_id)
+                if photo_place(photo=photo, visibility=visibility) == "moved":
+                    self.summary.renditions_placed += 1
+            except NotFound:
+                continue  # deleted meanwhile
+            except storage_errors() as error:
+                logger.exception("placing the renditions of photo %s failed", known.photo_id)
+                self.summary.fail(f"Storage failed: {error}", galleryId=gallery_id, photoId=known.photo_id)
 
     def _run_jobs(self, jobs: list) -> None:
         """Adoptions and re-renders of one listing page, in parallel (image work releases the GIL)."""

@@ -32,6 +32,8 @@ class ScanSummary:
     orphan_galleries: list[str] = field(default_factory=list)
     abandoned_uploads_removed: int = 0
     duplicates: int = 0  # originals whose bytes a photo of the gallery has: not adopted
+    # Photos whose renditions moved to where their gallery's visibility asks (photos.services.placement).
+    renditions_placed: int = 0
     # False when the scan stopped at its deadline; the next run starts at ``resume_from``.
     complete: bool = True
     resume_from: str | None = None
@@ -53,6 +55,7 @@ class ScanSummary:
             or self.galleries_deleted
             or self.orphan_galleries
             or self.abandoned_uploads_removed
+            or self.renditions_placed
         )
 
     @property
@@ -71,6 +74,7 @@ class ScanSummary:
                 (len(self.orphan_galleries), "photo partitions without a gallery purged"),
                 (self.abandoned_uploads_removed, "abandoned uploads removed"),
                 (self.duplicates, "duplicates of existing photos not adopted"),
+                (self.renditions_placed, "photos' renditions moved for their gallery's visibility"),
             )
             if count
         ]
@@ -104,6 +108,7 @@ class ScanSummary:
             "orphanGalleries": self.orphan_galleries,
             "abandonedUploadsRemoved": self.abandoned_uploads_removed,
             "duplicates": self.duplicates,
+            "renditionsPlaced": self.renditions_placed,
             "complete": self.complete,
             "resumeFrom": self.resume_from,
             "changed": self.changed,

@@ -88,6 +88,8 @@ def photo_purge(photo: GalleryPhoto) -> None:
     ):
         own_keys.remove(photo.s3_key)  # another item holds the same original (an older release's doing)
     storage.objects_delete([key for key in own_keys if keys.belongs_to_gallery(key, photo.gallery_id)])
+    # Location-free download copies of its original (made on a visitor's first download).
+    storage.objects_delete_prefix(f"{keys.downloads_prefix(photo.gallery_id)}{photo.photo_id}-")
     ratings_delete_for_photo(photo_id=photo.photo_id)
     if photo.original_sha256:
         content.content_drop(
@@ -113,9 +115,8 @@ def photos_delete_for_gallery(*, gallery_id: str) -> int:
             continue
         photo_purge(photo)
         deleted += 1
-    storage.objects_delete_prefix(keys.gallery_prefix(gallery_id))
-    storage.objects_delete_prefix(keys.renditions_prefix(gallery_id))
-    storage.objects_delete_prefix(keys.uploads_prefix(gallery_id))
+    for prefix in [*keys.gallery_prefixes(gallery_id), keys.uploads_prefix(gallery_id)]:
+        storage.objects_delete_prefix(prefix)
     return deleted
 
 

@@ -1,15 +1,30 @@
-"""Rating a photo: find the live photo, then ratings' transaction with the photo's "still alive" rule."""
+"""Rating a photo: find the live photo the visitor may see, check who may write as the visitor, then
+ratings' transaction with the photo's "still alive" rule; withdrawing a rating the same way.
+
+Every rating route (rate, withdraw, a visitor's rating, the summary) finds the photo with
+``photo_readable``: a photo of a private gallery answers 404 to anyone but curators, exactly like a
+photo that does not exist. Who may write as a visitor id is ``ratings.visitors``' rule; it is checked
+once the photo is found, so a missing or hidden photo is 404 whatever token is sent.
+"""
 
 import random
 import time
 
-from core.errors import Conflict
-from galleries.selectors import gallery_get
+from core.errors import Conflict, NotFound
+from galleries.selectors import gallery_read
+from photos.models import GalleryPhoto
 from photos.selectors import photo_alive, photo_find, photo_get
 from ratings import aggregate
 from ratings.selectors import VisitorRating, rating_of
-from ratings.services import RatingRaced, RatingWritten, aggregate_initialise, rating_commit
+from ratings.services import (
+    RatingRaced,
+    RatingWritten,
+    aggregate_initialise,
+    rating_commit,
+    rating_withdraw,
+)
 from ratings.stuffing import new_rater_count
+from ratings.visitors import VisitorHold, visitor_hold, visitor_let_go
 
 # A rating write that keeps losing to concurrent writers of the same photo gives up after this many
 # tries (answering 409); the pauses between tries grow from a few milliseconds to about a quarter second.
@@ -18,23 +33,69 @@ RETRY_PAUSE_SECONDS = 0.005
 RETRY_PAUSE_MAX_SECONDS = 0.25
 
 
-def photo_rate(*, photo_id: str, user_id: str, rating: int, address: str | None = None) -> RatingWritten:
+def photo_readable(*, photo_id: str, curator: bool) -> GalleryPhoto:
+    """A live photo whose gallery the reader may see; NotFound otherwise (a private gallery's photo
+    reads as missing to visitors).
+
+    NotFound too once the gallery's delete began. A rating that read the gallery just before is
+    committed and then removed with the photo (marked before its ratings are purged): no rating
+    outlives its photo. (A condition on the gallery inside the rating's transaction would make every
+    rating of a gallery conflict with every other one: DynamoDB conflicts on shared items.)
+    """
+    photo = photo_find(photo_id=photo_id)  # NotFound once the photo is gone or its delete has started
+    try:
+        gallery_read(gallery_id=photo.gallery_id, curator=curator)
+    except NotFound:
+        # The answer of a photo that does not exist: naming the gallery would reveal the photo and
+        # the id of a gallery the reader may not know of.
+        raise NotFound(f"Photo {photo_id!r} does not exist.") from None
+    return photo
+
+
+def photo_rating_read(*, photo_id: str, user_id: str, curator: bool) -> VisitorRating:
+    """The visitor's rating (None if they have not rated) and the aggregate of a photo the reader may see.
+
+    A read (``photos.selectors.photo_rating_get`` with the gallery's visibility); here until that
+    module is free to take it.
+    """
+    photo = photo_readable(photo_id=photo_id, curator=curator)
+    return VisitorRating(photo, user_id, rating_of(photo_id=photo_id, user_id=user_id))
+
+
+def photo_rate(
+    *,
+    photo_id: str,
+    user_id: str,
+    rating: int,
+    visitor_token: str | None = None,
+    curator: bool = False,
+    address: str | None = None,
+) -> RatingWritten:
     """Record a visitor's rating of a live photo, replacing their earlier one.
 
-    A visitor id new to the photo is counted against its client ``address``'s daily cap first
-    (``ratings.stuffing``; 429 over it). Each try reads afresh (the photo, whose delete may have
-    started; the visitor's earlier rating) and commits one transaction
-    (``ratings.services.rating_commit``); a try that lost a race starts again.
+    ``visitor_token`` proves the id is the caller's (``ratings.visitors``; 403 without it for a held
+    id, and the answer hands back the token either way). A visitor id new to the photo is counted
+    against its client ``address``'s daily cap (``ratings.stuffing``; 429 over it). Each try reads
+    afresh (the photo, whose delete may have started; the visitor's earlier rating) and commits one
+    transaction (``ratings.services.rating_commit``); a try that lost a race starts again. A write that
+    fails releases the visitor id it took.
     """
+    photo = photo_readable(photo_id=photo_id, curator=curator)
+    hold = visitor_hold(user_id=user_id, token=visitor_token, may_take=True)
+    try:
+        written = _rate(photo, rating, hold, address)
+    except Exception:
+        visitor_let_go(hold)
+        raise
+    return written
+
+
+def _rate(photo: GalleryPhoto, rating: int, hold: VisitorHold, address: str | None) -> RatingWritten:
+    photo_id, user_id = photo.photo_id, hold.user_id
     counted = False  # a visitor id new to the photo is counted against its address once per request
     for attempt in range(RATING_WRITE_ATTEMPTS):
-        photo = photo_find(photo_id=photo_id)  # NotFound once the photo is gone or its delete has started
-        if attempt == 0:
-            # NotFound once the gallery's delete began. A rating that read the gallery just before is
-            # committed and then removed with the photo (marked before its ratings are purged): no
-            # rating outlives its photo. (A condition on the gallery inside the transaction would make
-            # every rating of a gallery conflict with every other one: DynamoDB conflicts on shared items.)
-            gallery_get(gallery_id=photo.gallery_id)
+        if attempt:
+            photo = photo_find(photo_id=photo_id)
         if not aggregate.is_ready(photo):
             aggregate_initialise(photo=photo, alive=photo_alive())
         previous = rating_of(photo_id=photo_id, user_id=user_id)
@@ -48,13 +109,45 @@ def photo_rate(*, photo_id: str, user_id: str, rating: int, address: str | None 
                 stars=rating,
                 previous=previous,
                 alive=photo_alive(),
+                hold=hold,
             )
         except RatingRaced:
             _pause_before_retry(attempt)
             continue
         fresh = photo_get(gallery_id=photo.gallery_id, photo_id=photo_id, include_deleting=True)
-        return RatingWritten(VisitorRating(fresh, user_id, written), created=previous is None)
+        state = VisitorRating(fresh, user_id, written)
+        return RatingWritten(state, created=previous is None, visitor_token=hold.token)
     raise Conflict("Many visitors are rating this photo right now and the rating was not saved; try again.")
+
+
+def photo_rating_withdraw(
+    *, photo_id: str, user_id: str, visitor_token: str | None, curator: bool = False
+) -> VisitorRating:
+    """Withdraw a visitor's rating with its token: one transaction deletes it and takes its stars out
+    of the photo's aggregate (``ratings.services.rating_withdraw``); NotFound when there is none.
+
+    Answers what a read of that rating then answers (no rating, the new aggregate).
+    """
+    photo = photo_readable(photo_id=photo_id, curator=curator)
+    visitor_hold(user_id=user_id, token=visitor_token, may_take=False)
+    for attempt in range(RATING_WRITE_ATTEMPTS):
+        if attempt:
+            photo = photo_find(photo_id=photo_id)
+        if not aggregate.is_ready(photo):
+            aggregate_initialise(photo=photo, alive=photo_alive())
+        previous = rating_of(photo_id=photo_id, user_id=user_id)
+        if previous is None:
+            raise NotFound(f"Visitor {user_id!r} has not rated photo {photo_id!r}.")
+        try:
+            rating_withdraw(photo=photo, previous=previous, alive=photo_alive())
+        except RatingRaced:
+            _pause_before_retry(attempt)
+            continue
+        fresh = photo_get(gallery_id=photo.gallery_id, photo_id=photo_id, include_deleting=True)
+        return VisitorRating(fresh, user_id, None)
+    raise Conflict(
+        "Many visitors are rating this photo right now and the rating was not withdrawn; try again."
+    )
 
 
 def _pause_before_retry(attempt: int) -> None:

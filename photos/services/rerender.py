@@ -22,7 +22,9 @@ def photo_rerender(
     """
     processed = prepared.image
     photo = photo_get(gallery_id=gallery_id, photo_id=photo_id, include_deleting=True)  # refused below
-    plan = renditions_plan(gallery_id, int(photo.photo_number), processed)
+    # Where its renditions are now (a visibility change moves them: photos.services.placement).
+    private = any(keys.is_private_rendition(str(key)) for key in photo.rendition_keys or [])
+    plan = renditions_plan(gallery_id, int(photo.photo_number), processed, private=private)
     rendition_keys: list[str] = []
     renditions_store(processed, plan, rendition_keys)
     urls = {name: storage.stored_url(key) for name, key in plan.items()}

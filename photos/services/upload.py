@@ -43,6 +43,7 @@ from core.errors import (
 )
 from core.transactions import Contended, Refused, transaction_run
 from galleries import derived
+from galleries.models import visibility_of
 from galleries.selectors import gallery_get
 from photos import content, intents, keys
 from photos.models import GalleryPhoto
@@ -84,7 +85,7 @@ def photos_upload(
     has already is answered by that photo (``duplicate_of`` set), not stored again, unless
     ``keep_duplicate``.
     """
-    gallery_get(gallery_id=gallery_id)
+    visibility = visibility_of(gallery_get(gallery_id=gallery_id))
     workers = max(1, min(settings.PHOTO_PROCESSING_WORKERS, len(files)))
     result = UploadResult()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo-upload") as pool:
@@ -105,6 +106,7 @@ def photos_upload(
                     follow=False,
                     also_commit=also_commit(incoming) if also_commit else None,
                     keep_duplicate=keep_duplicate,
+                    visibility=visibility,
                 )
             except DomainError as refused:  # e.g. the gallery was deleted meanwhile
                 return refused
@@ -188,6 +190,7 @@ def photo_record(
     follow: bool = True,
     also_commit: CommitExtra | None = None,
     keep_duplicate: bool = False,
+    visibility: str | None = None,
 ) -> GalleryPhoto:
     """Steps 2-5: number (unless reserved already), intent, objects, item + gallery change, cover and
     years.
@@ -197,8 +200,12 @@ def photo_record(
     the caller, which does it once for a batch (``gallery_follow_new_photos``). ``also_commit`` adds the
     caller's own items to the commit (a direct upload's claim becomes final with the photo).
     ``DuplicatePhoto`` when the gallery has a photo with the same bytes, unless ``keep_duplicate``.
+    ``visibility`` is the gallery's (read here when not given): a private gallery's renditions go under
+    the private prefix, and the photo keeps a copy of it (``photos.services.placement``).
     """
     processed = prepared.image
+    if visibility is None:
+        visibility = visibility_of(gallery_get(gallery_id=gallery_id))
     photo_id = uuid.uuid4().hex
     bytes_claim = None
     if not keep_duplicate:  # before a number: a duplicate costs none
@@ -216,7 +223,7 @@ def photo_record(
         _release_quietly(bytes_claim)
         raise
     s3_key = original_key or keys.original_key(gallery_id, number, processed.extension)
-    rendition_keys = renditions_plan(gallery_id, number, processed)
+    rendition_keys = renditions_plan(gallery_id, number, processed, private=visibility == "private")
     try:
         intent = intents.intent_open(
             gallery_id=gallery_id,
@@ -256,6 +263,7 @@ def photo_record(
             height=processed.height,
             rating_histogram=empty_histogram(),
             original_sha256=prepared.sha256,
+            visibility=visibility,
         )
     except BaseException:
         _roll_back(intent, written, bytes_claim)
@@ -287,11 +295,14 @@ def _number_with_free_key(gallery_id: str, number: int, extension: str) -> int:
 NUMBER_ATTEMPTS = 5
 
 
-def renditions_plan(gallery_id: str, number: int, processed) -> dict[tuple[str, str], str]:
-    """The key of every rendition of a photo, by (name, format), known before any is written."""
+def renditions_plan(
+    gallery_id: str, number: int, processed, *, private: bool = False
+) -> dict[tuple[str, str], str]:
+    """The key of every rendition of a photo, by (name, format), known before any is written; a
+    private gallery's under the private prefix."""
     return {
         (rendition.name, rendition.format): keys.rendition_key(
-            gallery_id, number, rendition.name, rendition.extension
+            gallery_id, number, rendition.name, rendition.extension, private=private
         )
         for rendition in processed.renditions
     }

@@ -11,6 +11,7 @@ from galleries.views import version_tag
 from photos.selectors import photo_list
 from photos.serializers import PhotoOutputSerializer
 from photos.services.delete import gallery_delete
+from photos.services.placement import gallery_place
 
 
 class GalleryViewSet(gallery_views.GalleryBaseViewSet):
@@ -18,7 +19,7 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
 
     def retrieve(self, request, pk=None):
         """The gallery with the first page of its photos (``photos.next`` continues the listing)."""
-        gallery = gallery_selectors.gallery_get(gallery_id=pk)
+        gallery = gallery_selectors.gallery_read(gallery_id=pk, curator=self.is_curator())
         page = photo_list(gallery_id=pk, cursor=None, page_size=self.page_size())
         # The gallery's version and the stored state of the photos on its first page.
         photos_state = hashlib.sha256("".join(photo.state_tag() for photo in page.items).encode())
@@ -27,11 +28,22 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
 
         def answer() -> dict:
             photos = self.page_body(
-                page, PhotoOutputSerializer, path=f"/api/galleries/{pk}/photos", location_privacy=privacy
+                page,
+                PhotoOutputSerializer,
+                path=f"/api/galleries/{pk}/photos",
+                location_privacy=privacy,
+                gallery=gallery,
             )
             return {**self._output(gallery), "photos": photos}
 
         return self.tagged(tag, answer)
+
+    def updated(self, gallery, *, changes: dict):
+        # Renditions follow the visibility (safe to repeat: a PUT naming the same visibility finishes
+        # a move an earlier request ran out of time for); the cover's URL may have moved with them.
+        if "visibility" in changes and gallery_place(gallery=gallery).moved:
+            return gallery_selectors.gallery_get(gallery_id=gallery.gallery_id)
+        return gallery
 
     def destroy(self, request, pk=None):
         deleted_photos = gallery_delete(gallery_id=pk)

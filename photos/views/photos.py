@@ -22,6 +22,7 @@ from photos.serializers import (
     parse_upload,
 )
 from photos.services import delete, direct_upload, upload
+from photos.services.originals import original_download_url
 
 
 def _reader(uploaded_file):
@@ -43,18 +44,31 @@ class PhotoViewSet(BaseViewSet):
 
     def list(self, request, gallery_pk=None):
         filters = self.query(PhotoListQuerySerializer)
-        privacy = location_privacy_of(gallery_selectors.gallery_get(gallery_id=gallery_pk))
+        gallery = gallery_selectors.gallery_read(gallery_id=gallery_pk, curator=self.is_curator())
+        privacy = location_privacy_of(gallery)
         page = selectors.photo_list(
             gallery_id=gallery_pk, cursor=self.cursor(), page_size=self.page_size(), **filters
         )
-        return self.page_response(page, PhotoOutputSerializer, location_privacy=privacy)
+        return self.page_response(page, PhotoOutputSerializer, location_privacy=privacy, gallery=gallery)
 
     def retrieve(self, request, gallery_pk=None, pk=None):
-        privacy = location_privacy_of(gallery_selectors.gallery_get(gallery_id=gallery_pk))
+        gallery = gallery_selectors.gallery_read(gallery_id=gallery_pk, curator=self.is_curator())
+        privacy = location_privacy_of(gallery)
         photo = selectors.photo_get(gallery_id=gallery_pk, photo_id=pk)
-        context = {"request": request, "location_privacy": privacy}
+        context = {"request": request, "location_privacy": privacy, "gallery": gallery}
         tag = f"p{photo.state_tag()}.{self.viewer()}.{privacy}"
         return self.tagged(tag, lambda: PhotoOutputSerializer(photo, context=context).data)
+
+    def original(self, request, gallery_pk=None, pk=None):
+        """The photo's original: a redirect to a short-lived signed URL, for curators, and for visitors
+        when the gallery allows downloads (then without the location unless it shows exact ones)."""
+        gallery = gallery_selectors.gallery_read(gallery_id=gallery_pk, curator=self.is_curator())
+        photo = selectors.photo_get(gallery_id=gallery_pk, photo_id=pk)
+        url = original_download_url(gallery=gallery, photo=photo, curator=self.is_curator())
+        return Response(
+            status=status.HTTP_302_FOUND,
+            headers={"Location": url, "Cache-Control": "private, no-store", "Vary": "Authorization, Cookie"},
+        )
 
     def create(self, request, gallery_pk=None):
         if not (request.content_type or "").startswith("multipart/form-data"):

@@ -1,7 +1,9 @@
-"""Rating endpoints: visitors rate photos and read ratings; the guide's ?action= routes reach the same.
+"""Rating endpoints: visitors rate photos, withdraw and read ratings, and get a visitor id; the guide's
+?action= routes reach the same.
 
 They live with photos because every rating call starts by finding the live photo; what a rating does
-to the aggregate is ratings' (``ratings.services``, ``ratings.aggregate``)."""
+to the aggregate is ratings' (``ratings.services``, ``ratings.aggregate``), and who may write as a
+visitor id too (``ratings.visitors``: the ``X-Visitor-Token`` header)."""
 
 from collections.abc import Mapping
 
@@ -11,15 +13,17 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.viewsets import BaseViewSet
-from photos import selectors
-from photos.services.rate import photo_rate
+from photos.services.rate import photo_rate, photo_rating_read, photo_rating_withdraw, photo_readable
 from ratings.serializers import (
+    NewVisitorOutputSerializer,
     RatingAggregateSerializer,
     RatingInputSerializer,
     RatingKeySerializer,
+    RatingWrittenOutputSerializer,
     VisitorRatingOutputSerializer,
 )
 from ratings.throttling import RatingWriteThrottle
+from ratings.visitors import HEADER, visitor_create
 
 
 def _with_url_ids(data, **url_ids) -> dict:
@@ -38,8 +42,9 @@ def _with_url_ids(data, **url_ids) -> dict:
     return merged
 
 
-class PhotoRatingViewSet(BaseViewSet):
-    """Visitors' ratings of photos: open to everyone, writes throttled per client address."""
+class VisitorWriteViewSet(BaseViewSet):
+    """The base of the visitors' endpoints: open to everyone, writes throttled per client address, and
+    a write as a visitor id without its token refused with 403 (``X-Visitor-Token``)."""
 
     permission_classes = [permissions.AllowAny]
     # JSON only: a rating must be a JSON number, and form fields are always text.
@@ -49,6 +54,13 @@ class PhotoRatingViewSet(BaseViewSet):
         # Reads cost no more than photo reads, which are not limited; writes move the aggregates.
         return [] if self.request.method in permissions.SAFE_METHODS else [RatingWriteThrottle()]
 
+    def visitor_token(self) -> str | None:
+        return self.request.headers.get(HEADER) or None
+
+
+class PhotoRatingViewSet(VisitorWriteViewSet):
+    """Visitors' ratings of photos: a photo of a private gallery is 404 to all but curators."""
+
     def rate(self, request, photo_pk=None, user_pk=None):
         body = self.validated(
             RatingInputSerializer, _with_url_ids(request.data, photoId=photo_pk, userId=user_pk)
@@ -57,20 +69,40 @@ class PhotoRatingViewSet(BaseViewSet):
             photo_id=body["photoId"],
             user_id=body["userId"],
             rating=body["rating"],
+            visitor_token=self.visitor_token(),
+            curator=self.is_curator(),
             address=RatingWriteThrottle().get_ident(request),
         )
         return Response(
-            VisitorRatingOutputSerializer(written.state).data,
+            RatingWrittenOutputSerializer(written).data,
             status=status.HTTP_201_CREATED if written.created else status.HTTP_200_OK,
         )
+
+    def withdraw(self, request, photo_pk=None, user_pk=None):
+        """``DELETE /api/photos/{photoId}/ratings/{userId}`` with the visitor's token (no guide action)."""
+        key = self.validated(RatingKeySerializer, {"photoId": photo_pk, "userId": user_pk})
+        state = photo_rating_withdraw(
+            photo_id=key["photoId"],
+            user_id=key["userId"],
+            visitor_token=self.visitor_token(),
+            curator=self.is_curator(),
+        )
+        return Response(VisitorRatingOutputSerializer(state).data)
 
     def retrieve(self, request, photo_pk=None, user_pk=None):
         key = self.validated(
             RatingKeySerializer, _with_url_ids(request.query_params, photoId=photo_pk, userId=user_pk)
         )
-        state = selectors.photo_rating_get(photo_id=key["photoId"], user_id=key["userId"])
+        state = photo_rating_read(photo_id=key["photoId"], user_id=key["userId"], curator=self.is_curator())
         return Response(VisitorRatingOutputSerializer(state).data)
 
     def summary(self, request, photo_pk=None):
-        photo = selectors.photo_find(photo_id=photo_pk)
+        photo = photo_readable(photo_id=photo_pk, curator=self.is_curator())
         return Response(RatingAggregateSerializer(photo).data)
+
+
+class VisitorViewSet(VisitorWriteViewSet):
+    """``POST /api/visitors``: a fresh visitor id, already this client's, with its token."""
+
+    def create(self, request):
+        return Response(NewVisitorOutputSerializer(visitor_create()).data, status=status.HTTP_201_CREATED)

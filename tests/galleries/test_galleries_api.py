@@ -13,7 +13,7 @@ GUIDE_FIELDS = {
     "galleryId", "name", "continent", "country", "description", "years",
     "photoCount", "coverPhotoURL", "createdAt", "updatedAt",
 }  # fmt: skip
-ADDED_FIELDS = {"locationPrivacy"}  # the service may add fields; it never breaks the guide's
+ADDED_FIELDS = {"locationPrivacy", "visibility", "allowOriginalDownload"}  # the service may add fields
 
 PARIS = {"name": "Paris at night", "continent": "Europe", "country": "France", "years": [2024, 2023]}
 

@@ -170,16 +170,26 @@ def _gallery_with_photo(curator) -> tuple[str, str]:
 def flow_ratings_and_photo_delete_with_ratings():
     curator, visitor = _curator(), APIClient()
     gallery_id, photo_id = _gallery_with_photo(curator)
-    for stars in (4, 2, 2):  # new, re-rate, the same stars again
+    for stars in (4, 2, 2):  # new (takes the visitor id), re-rate, the same stars again
         rated = visitor.post(
             "/galleries?action=rate_photo",
             {"photoId": photo_id, "userId": "v1", "rating": stars},
             format="json",
         )
         assert rated.status_code in (200, 201), rated.json()
+        visitor.credentials(HTTP_X_VISITOR_TOKEN=rated.json()["visitorToken"])
     query = {"action": "get_photo_rating", "photoId": photo_id, "userId": "v1"}
     assert visitor.get("/galleries", query).status_code == 200
     assert visitor.get(f"/api/photos/{photo_id}/ratings").status_code == 200
+    assert visitor.delete(f"/api/photos/{photo_id}/ratings/v1").status_code == 200  # withdrawn
+    issued = APIClient().post("/api/visitors").json()
+    rated = APIClient().put(
+        f"/api/photos/{photo_id}/ratings/{issued['userId']}",
+        {"rating": 5},
+        format="json",
+        HTTP_X_VISITOR_TOKEN=issued["visitorToken"],
+    )
+    assert rated.status_code == 201, rated.json()
     deleted = curator.post(
         f"/galleries?action=delete_photo&id={gallery_id}", {"photoId": photo_id}, format="json"
     )

@@ -268,6 +268,8 @@ def _normalised(response, gallery_id: str):
     body = json.loads(text)
     for photo in body.get("photos", []) if isinstance(body, dict) else []:
         photo.update(photoId="{photo}", uploadedAt="{time}")
+        if photo.get("originalURL"):  # signed per answer: its key is what must agree
+            photo["originalURL"] = photo["originalURL"].split("?", 1)[0]
     if isinstance(body, dict) and "photoId" in body:
         body["photoId"] = "{photo}"
     return response.status_code, body

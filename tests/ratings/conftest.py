@@ -1,4 +1,9 @@
-"""Fixtures for rating tests: a photo to rate, a clean throttle, and rating helpers."""
+"""Fixtures for rating tests: a photo to rate, a clean throttle, and rating helpers.
+
+``rate`` and ``withdraw`` remember the ``visitorToken`` each userId was given and send it as
+``X-Visitor-Token`` on that userId's later writes (a browser keeping its token), unless a test says
+``token=None`` (send none) or ``token="..."`` (send that one).
+"""
 
 import pytest
 from django.core.cache import cache
@@ -39,15 +44,45 @@ def photo_id(gallery_id, upload):
     return upload(gallery_id)[0]["photoId"]
 
 
+REMEMBERED = object()  # send the token this userId was given, if any
+
+
 @pytest.fixture
-def rate(client):
+def visitor_tokens() -> dict[str, str]:
+    """The token each userId was given by a rating answer (or POST /api/visitors, when a test adds it)."""
+    return {}
+
+
+def _token_header(visitor_tokens: dict[str, str], user_id: str, token) -> dict:
+    sent = visitor_tokens.get(user_id) if token is REMEMBERED else token
+    return {} if sent is None else {"HTTP_X_VISITOR_TOKEN": sent}
+
+
+@pytest.fixture
+def rate(client, visitor_tokens):
     """Rate through the REST route (default) or the guide's route, as an anonymous visitor."""
 
-    def _rate(photo_id: str, user_id: str, rating, via: str = "rest", api=None):
-        api = api or client
+    def _rate(photo_id: str, user_id: str, rating, via: str = "rest", api=None, token=REMEMBERED):
+        api, headers = api or client, _token_header(visitor_tokens, user_id, token)
         if via == "rest":
-            return api.put(f"/api/photos/{photo_id}/ratings/{user_id}", {"rating": rating}, format="json")
-        body = {"photoId": photo_id, "userId": user_id, "rating": rating}
-        return api.post("/galleries?action=rate_photo", body, format="json")
+            url, body = f"/api/photos/{photo_id}/ratings/{user_id}", {"rating": rating}
+            response = api.put(url, body, format="json", **headers)
+        else:
+            body = {"photoId": photo_id, "userId": user_id, "rating": rating}
+            response = api.post("/galleries?action=rate_photo", body, format="json", **headers)
+        if response.status_code in (200, 201) and response.json().get("visitorToken"):
+            visitor_tokens[user_id] = response.json()["visitorToken"]
+        return response
 
     return _rate
+
+
+@pytest.fixture
+def withdraw(client, visitor_tokens):
+    """Withdraw a visitor's rating (``DELETE /api/photos/{photoId}/ratings/{userId}``)."""
+
+    def _withdraw(photo_id: str, user_id: str, api=None, token=REMEMBERED):
+        headers = _token_header(visitor_tokens, user_id, token)
+        return (api or client).delete(f"/api/photos/{photo_id}/ratings/{user_id}", **headers)
+
+    return _withdraw

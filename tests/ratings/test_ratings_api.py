@@ -63,6 +63,7 @@ def test_rating_is_stored_with_the_guide_fields_and_counted(backend, photo_id, r
         "averageRating": 4.0,
         "ratingCount": 1,
         "ratingHistogram": {**EMPTY_HISTOGRAM, "4": 1},
+        "visitorToken": body["visitorToken"],
     }
     stored = PhotoRating.get(photo_id, "visitor-1")
     assert stored.attribute_values.keys() >= {"photo_id", "user_id", "rating", "rated_at", "gallery_id"}
@@ -300,16 +301,22 @@ def test_deleting_a_gallery_removes_its_photos_ratings(backend, gallery_id, uplo
 def test_concurrent_ratings_keep_the_aggregate_equal_to_a_recount(backend, photo_id, settings):
     """8 visitors' browsers rate one photo at once on the real engine: new ratings and re-ratings mixed."""
     settings.RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = 1000  # the stuffing cap is tested on its own
-    visitors = [f"visitor-{n}" for n in range(30)]
+    # Ids with their tokens, so any worker may rate as any visitor (who may write is tested on its own).
+    visitors = [APIClient().post("/api/visitors").json() for _ in range(30)]
 
     def rate_25_times(worker: int) -> list[tuple[int, str]]:
         api, chooser = APIClient(REMOTE_ADDR=f"198.51.100.{worker}"), random.Random(worker)
         outcomes = []
         for _ in range(25):
-            user_id = chooser.choice(visitors)
-            url = f"/api/photos/{photo_id}/ratings/{user_id}"
-            response = api.put(url, {"rating": chooser.randint(1, 5)}, format="json")
-            outcomes.append((response.status_code, user_id))
+            visitor = chooser.choice(visitors)
+            url = f"/api/photos/{photo_id}/ratings/{visitor['userId']}"
+            response = api.put(
+                url,
+                {"rating": chooser.randint(1, 5)},
+                format="json",
+                HTTP_X_VISITOR_TOKEN=visitor["visitorToken"],
+            )
+            outcomes.append((response.status_code, visitor["userId"]))
         return outcomes
 
     with ThreadPoolExecutor(max_workers=8) as pool:

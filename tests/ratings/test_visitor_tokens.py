@@ -1,0 +1,415 @@
+"""A visitor's rating is theirs alone (issue 10, must-show 5, and the ratings half of must-shows 1 and 8).
+
+The first write with a new ``userId`` takes it and answers ``visitorToken``; later writes (re-rating,
+``DELETE /api/photos/{photoId}/ratings/{userId}``) need it as ``X-Visitor-Token``, else 403 with the
+envelope and nothing changed. ``POST /api/visitors`` hands out an id with its token. A private gallery's
+photo has no ratings anyone but curators can reach: 404, as for a photo that does not exist.
+"""
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from core import transactions
+from core.records import ServiceRecord, record_get, record_key
+from ratings import visitors
+from ratings.models import PhotoRating
+from tests.aws_faults import cancel_transactions, fail_nth
+from tests.ratings.test_ratings_api import EMPTY_HISTOGRAM, assert_envelope, recount, stored_aggregate
+
+VIAS = ["rest", "guide"]
+
+
+def assert_refused(response, reason: str, user_id: str):
+    """403 with the envelope, saying why and for which visitor id."""
+    assert_envelope(response, 403)
+    assert response.json()["details"] == {"userId": user_id, "reason": reason}
+
+
+def stored_rating(photo_id: str, user_id: str) -> tuple[int, str] | None:
+    try:
+        rating = PhotoRating.get(photo_id, user_id, consistent_read=True)
+    except PhotoRating.DoesNotExist:
+        return None
+    return int(rating.rating), rating.rated_at
+
+
+def a_wrong_token(token: str) -> str:
+    """The same token with its last signature digit changed."""
+    return token[:-1] + ("0" if token[-1] != "0" else "1")
+
+
+def visitor_record(user_id: str) -> ServiceRecord | None:
+    return record_get(visitors.KIND, user_id)
+
+
+def records_expire_at(user_id: str, moment: datetime) -> None:
+    ServiceRecord(record_key(visitors.KIND, user_id)).update(actions=[ServiceRecord.expires_at.set(moment)])
+
+
+# ---------------------------------------------------------------- re-rating
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_the_first_rating_answers_a_token_that_every_later_rating_needs(backend, photo_id, rate, via):
+    first = rate(photo_id, "v1", 4, via=via)
+    assert first.status_code == 201, first.content
+    token = first.json()["visitorToken"]
+    assert token and first.json()["rating"] == 4
+    before = (stored_rating(photo_id, "v1"), stored_aggregate(photo_id))
+
+    assert_refused(rate(photo_id, "v1", 1, via=via, token=None), "visitor_token_required", "v1")
+    assert_refused(
+        rate(photo_id, "v1", 1, via=via, token=a_wrong_token(token)), "visitor_token_invalid", "v1"
+    )
+    assert_refused(rate(photo_id, "v1", 1, via=via, token="not-a-token"), "visitor_token_invalid", "v1")
+    assert (stored_rating(photo_id, "v1"), stored_aggregate(photo_id)) == before
+
+    again = rate(photo_id, "v1", 1, via=via, token=token)
+    assert again.status_code == 200, again.content
+    assert again.json()["rating"] == 1 and again.json()["visitorToken"] == token
+    assert stored_rating(photo_id, "v1")[0] == 1
+    assert stored_aggregate(photo_id) == recount(photo_id) == (1, 1, {**EMPTY_HISTOGRAM, "1": 1})
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_a_token_of_another_visitor_id_is_refused(backend, photo_id, rate, visitor_tokens, via):
+    rate(photo_id, "v1", 4, via=via)
+    rate(photo_id, "v2", 2, via=via)
+    before = stored_aggregate(photo_id)
+    refused = rate(photo_id, "v1", 5, via=via, token=visitor_tokens["v2"])
+    assert_refused(refused, "visitor_token_invalid", "v1")
+    assert stored_rating(photo_id, "v1")[0] == 4 and stored_aggregate(photo_id) == before
+
+
+def test_the_token_works_for_the_visitor_on_every_photo(aws, gallery_id, upload, rate, visitor_tokens):
+    first, second = (photo["photoId"] for photo in upload(gallery_id, 2))
+    assert rate(first, "v1", 4).status_code == 201
+    assert_refused(rate(second, "v1", 4, token=None), "visitor_token_required", "v1")
+    assert rate(second, "v1", 4).status_code == 201  # the token the first answer gave
+
+
+# ---------------------------------------------------------------- withdrawing
+
+
+def test_withdrawing_needs_the_token_and_takes_the_rating_out_of_the_aggregate(
+    backend, photo_id, rate, withdraw, visitor_tokens, client
+):
+    rate(photo_id, "v1", 4)
+    rate(photo_id, "v2", 2, via="guide")
+    before = (stored_rating(photo_id, "v1"), stored_aggregate(photo_id))
+    assert before[1] == (2, 6, {**EMPTY_HISTOGRAM, "2": 1, "4": 1})
+
+    assert_refused(withdraw(photo_id, "v1", token=None), "visitor_token_required", "v1")
+    token = visitor_tokens["v1"]
+    assert_refused(withdraw(photo_id, "v1", token=a_wrong_token(token)), "visitor_token_invalid", "v1")
+    assert_refused(withdraw(photo_id, "v1", token=visitor_tokens["v2"]), "visitor_token_invalid", "v1")
+    assert (stored_rating(photo_id, "v1"), stored_aggregate(photo_id)) == before
+
+    withdrawn = withdraw(photo_id, "v1")
+    assert withdrawn.status_code == 200, withdrawn.content
+    assert withdrawn.json() == client.get(f"/api/photos/{photo_id}/ratings/v1").json()
+    assert withdrawn.json() == {
+        "photoId": photo_id,
+        "userId": "v1",
+        "rating": None,
+        "ratedAt": None,
+        "averageRating": 2.0,
+        "ratingCount": 1,
+        "ratingHistogram": {**EMPTY_HISTOGRAM, "2": 1},
+    }
+    assert stored_rating(photo_id, "v1") is None
+    assert stored_aggregate(photo_id) == recount(photo_id) == (1, 2, {**EMPTY_HISTOGRAM, "2": 1})
+    assert_envelope(withdraw(photo_id, "v1"), 404)
+    assert stored_aggregate(photo_id) == (1, 2, {**EMPTY_HISTOGRAM, "2": 1})
+
+    # The id stays the visitor's: they may rate again, with their token only.
+    assert_refused(rate(photo_id, "v1", 5, token=None), "visitor_token_required", "v1")
+    assert rate(photo_id, "v1", 5).status_code == 201
+    assert stored_aggregate(photo_id) == recount(photo_id) == (2, 7, {**EMPTY_HISTOGRAM, "2": 1, "5": 1})
+
+
+def test_withdrawing_what_was_never_rated_is_404_and_a_missing_photo_404_too(aws, photo_id, rate, withdraw):
+    rate(photo_id, "v1", 4)
+    assert_envelope(withdraw("no-such-photo", "v1"), 404)
+    withdraw(photo_id, "v1")
+    assert_envelope(withdraw(photo_id, "v1"), 404)
+    assert_envelope(withdraw(photo_id, "v1", token=None), 403)  # no token: refused before looking
+
+
+def test_the_last_rating_withdrawn_leaves_an_empty_aggregate(aws, photo_id, rate, withdraw):
+    rate(photo_id, "v1", 3)
+    assert withdraw(photo_id, "v1").json()["averageRating"] is None
+    assert stored_aggregate(photo_id) == recount(photo_id) == (0, 0, EMPTY_HISTOGRAM)
+
+
+def test_a_withdrawal_racing_a_re_rating_reads_again(aws, photo_id, rate, withdraw, monkeypatch):
+    # The re-rating landed between our read and our delete (wire order: the rating's delete, the photo's
+    # update): the delete's condition on the stars read refuses, and the next try reads the new stars.
+    rate(photo_id, "v1", 3)
+    cancel_transactions(monkeypatch, ["ConditionalCheckFailed", "None"])
+    assert withdraw(photo_id, "v1").status_code == 200
+    assert stored_aggregate(photo_id) == recount(photo_id) == (0, 0, EMPTY_HISTOGRAM)
+
+
+# ---------------------------------------------------------------- POST /api/visitors
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_post_api_visitors_gives_an_id_that_is_already_held(backend, photo_id, rate, client, via):
+    response = client.post("/api/visitors")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == {"userId", "visitorToken"}
+    user_id = body["userId"]
+    assert len(user_id) == 32 and set(user_id) <= set("0123456789abcdef")
+    assert client.post("/api/visitors").json()["userId"] != user_id
+
+    assert_refused(rate(photo_id, user_id, 5, via=via, token=None), "visitor_token_required", user_id)
+    assert stored_rating(photo_id, user_id) is None
+    rated = rate(photo_id, user_id, 5, via=via, token=body["visitorToken"])
+    assert rated.status_code == 201 and rated.json()["visitorToken"] == body["visitorToken"]
+
+
+def test_post_api_visitors_is_throttled_like_rating_writes(aws, client, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"ratings": "2/min"}}
+    assert [client.post("/api/visitors").status_code for _ in range(2)] == [201, 201]
+    assert_envelope(client.post("/api/visitors"), 429)
+
+
+# ---------------------------------------------------------------- what is stored
+
+
+def test_tokens_are_never_stored(backend, photo_id, rate, visitor_tokens, client):
+    issued = client.post("/api/visitors").json()
+    rate(photo_id, "v1", 4)
+    rate(photo_id, issued["userId"], 3, token=issued["visitorToken"])
+    stored = json.dumps([record.attribute_values for record in ServiceRecord.scan()], default=str)
+    for token in (visitor_tokens["v1"], issued["visitorToken"]):
+        signature = token.partition(".")[2]
+        assert token not in stored and signature not in stored
+    for user_id in ("v1", issued["userId"]):
+        record = visitor_record(user_id)
+        assert record is not None and record.status == visitors.HELD
+    ratings = json.dumps([r.attribute_values for r in PhotoRating.scan()], default=str)
+    assert visitor_tokens["v1"].partition(".")[2] not in ratings
+
+
+# ---------------------------------------------------------------- races and failures
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["dynamodb_local"], indirect=True)
+@pytest.mark.parametrize("via", VIAS)
+def test_concurrent_first_ratings_of_one_new_id_one_gets_the_token(backend, photo_id, via):
+    """Browsers racing to take one new id on the real engine: one is answered the token, the others 403."""
+    racers = 4
+    start = threading.Barrier(racers)
+
+    def first_rating(n: int):
+        api = APIClient(REMOTE_ADDR=f"198.51.100.{n}")
+        start.wait()
+        if via == "rest":
+            return api.put(f"/api/photos/{photo_id}/ratings/newcomer", {"rating": 1 + n}, format="json")
+        body = {"photoId": photo_id, "userId": "newcomer", "rating": 1 + n}
+        return api.post("/galleries?action=rate_photo", body, format="json")
+
+    with ThreadPoolExecutor(max_workers=racers) as pool:
+        answers = list(pool.map(first_rating, range(racers)))
+    won = [answer for answer in answers if answer.status_code in (200, 201)]
+    assert len(won) == 1, [answer.status_code for answer in answers]
+    assert won[0].status_code == 201 and won[0].json()["visitorToken"]
+    for answer in answers:
+        if answer is not won[0]:
+            assert_refused(answer, "visitor_token_required", "newcomer")
+    assert stored_rating(photo_id, "newcomer")[0] == won[0].json()["rating"]
+    assert stored_aggregate(photo_id) == recount(photo_id)
+    assert stored_aggregate(photo_id)[0] == 1
+
+
+def test_a_first_rating_that_fails_releases_the_id(aws, photo_id, rate, monkeypatch):
+    """The rating was not saved and no token handed out: the id is not kept from its next writer."""
+    cancel_transactions(monkeypatch, *[["None", "TransactionConflict", "None"]] * transactions.ATTEMPTS)
+    monkeypatch.setattr(transactions, "PAUSE_SECONDS", 0)
+    assert_envelope(rate(photo_id, "v1", 4), 503)
+    assert visitor_record("v1") is None and stored_rating(photo_id, "v1") is None
+    assert rate(photo_id, "v1", 4, api=APIClient(REMOTE_ADDR="198.51.100.7")).status_code == 201
+
+
+def test_a_take_lost_before_its_transaction_is_refused_not_retried(aws, photo_id, rate, monkeypatch):
+    # Wire order: the rating's put, the photo's update, the visitor record's update (pending -> held).
+    cancel_transactions(monkeypatch, ["None", "None", "ConditionalCheckFailed"])
+    assert_refused(rate(photo_id, "v1", 4), "visitor_token_required", "v1")
+    assert stored_rating(photo_id, "v1") is None
+    assert stored_aggregate(photo_id) == (0, 0, EMPTY_HISTOGRAM)
+
+
+def test_a_first_rating_over_the_stuffing_cap_releases_the_id(aws, photo_id, rate, settings):
+    settings.RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = 0
+    assert_envelope(rate(photo_id, "v1", 4), 429)
+    assert visitor_record("v1") is None
+
+
+def test_a_release_that_fails_keeps_the_writes_own_answer_and_the_take_expires(aws, photo_id, rate, settings):
+    settings.RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = 0
+    with fail_nth("DeleteItem", 1, times=10):
+        assert_envelope(rate(photo_id, "v1", 4), 429)
+    record = ServiceRecord.get(record_key(visitors.KIND, "v1"), consistent_read=True)
+    assert record.status == visitors.PENDING
+    assert record.expires_at - datetime.now(UTC) <= timedelta(minutes=15)
+
+
+def test_a_missing_or_hidden_photo_takes_no_id(aws, rate):
+    assert_envelope(rate("no-such-photo", "v1", 4), 404)
+    assert visitor_record("v1") is None
+
+
+def test_a_take_that_outlived_its_write_is_pending_and_expires_within_minutes(aws):
+    """A write that died between taking an id and its transaction leaves a pending record that frees
+    the id within minutes, not a held one that would keep it from everyone for years."""
+    hold = visitors.visitor_hold(user_id="v1", token=None, may_take=True)
+    record = visitor_record("v1")
+    assert record is not None and record.status == visitors.PENDING
+    assert record.expires_at - datetime.now(UTC) <= timedelta(minutes=15)
+    assert hold.token and visitors.token_generation("v1", hold.token) == record.owner
+
+
+# ---------------------------------------------------------------- lifetime and keys
+
+
+def test_an_expired_id_goes_to_its_next_writer_and_the_old_token_stops_working(
+    aws, photo_id, rate, visitor_tokens
+):
+    rate(photo_id, "v1", 4)
+    old_token = visitor_tokens["v1"]
+    records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))  # unused for VISITOR_ID_DAYS
+    newcomer = rate(photo_id, "v1", 2, token=None, api=APIClient(REMOTE_ADDR="198.51.100.7"))
+    assert newcomer.status_code == 200 and newcomer.json()["visitorToken"] != old_token
+    assert_refused(rate(photo_id, "v1", 5, token=old_token), "visitor_token_invalid", "v1")
+    assert stored_rating(photo_id, "v1")[0] == 2
+
+
+def test_the_holder_of_an_expired_id_takes_it_back_with_its_token(aws, photo_id, rate, visitor_tokens):
+    rate(photo_id, "v1", 4)
+    records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))
+    assert rate(photo_id, "v1", 5).status_code == 200  # the remembered (old) token
+    assert visitor_record("v1").status == visitors.HELD
+    assert_refused(rate(photo_id, "v1", 1, token=None), "visitor_token_required", "v1")
+
+
+def test_an_id_in_use_is_held_again_once_half_its_lifetime_is_gone(aws, photo_id, rate, settings):
+    settings.VISITOR_ID_DAYS = 730
+    rate(photo_id, "v1", 4)
+    expires = visitor_record("v1").expires_at
+    assert timedelta(days=729) < expires - datetime.now(UTC) <= timedelta(days=730)
+    rate(photo_id, "v1", 5)
+    assert visitor_record("v1").expires_at == expires  # more than half left: no write
+    records_expire_at("v1", datetime.now(UTC) + timedelta(days=300))
+    rate(photo_id, "v1", 3)
+    assert visitor_record("v1").expires_at - datetime.now(UTC) > timedelta(days=729)
+
+
+def test_an_id_rated_before_visitor_ids_existed_goes_to_its_next_writer(aws, photo_id, rate):
+    PhotoRating(photo_id, "legacy-1", rating=2, rated_at="2020-01-01T00:00:00Z").save()
+    first = rate(photo_id, "legacy-1", 3, token=None)
+    assert first.status_code == 200 and first.json()["visitorToken"]
+    assert_refused(rate(photo_id, "legacy-1", 1, token=None), "visitor_token_required", "legacy-1")
+
+
+def test_a_token_signed_with_a_fallback_key_works_and_comes_back_signed_with_the_new_key(
+    aws, photo_id, rate, visitor_tokens, settings
+):
+    rate(photo_id, "v1", 4)
+    old_token = visitor_tokens["v1"]
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-key-for-the-rotation-test"
+    answer = rate(photo_id, "v1", 5, token=old_token)
+    assert answer.status_code == 200
+    new_token = answer.json()["visitorToken"]
+    assert new_token != old_token and new_token.partition(".")[0] == old_token.partition(".")[0]
+    settings.SECRET_KEY_FALLBACKS = []
+    assert_refused(rate(photo_id, "v1", 1, token=old_token), "visitor_token_invalid", "v1")
+    assert rate(photo_id, "v1", 1, token=new_token).status_code == 200
+
+
+def test_a_lost_token_means_a_new_id_and_new_ids_are_capped_per_address(
+    aws, photo_id, rate, client, settings
+):
+    """Starting again after losing a token is a new visitor id: the stuffing cap bounds it."""
+    settings.RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = 2
+    rate(photo_id, "v1", 5)
+    for n in range(2):
+        issued = client.post("/api/visitors").json()
+        answer = rate(photo_id, issued["userId"], 5, token=issued["visitorToken"])
+        assert answer.status_code == (201 if n == 0 else 429)
+    assert stored_aggregate(photo_id)[0] == 2
+
+
+# ---------------------------------------------------------------- private galleries
+
+
+@pytest.fixture
+def private_photo_id(curator, upload):
+    body = {"name": "Nests", "continent": "Europe", "country": "Norway", "years": [2024]}
+    created = curator.post("/api/galleries", {**body, "visibility": "private"}, format="json")
+    assert created.status_code == 201 and created.json()["visibility"] == "private", created.content
+    return upload(created.json()["galleryId"])[0]["photoId"]
+
+
+def assert_like_a_missing_photo(response, photo_id: str):
+    assert_envelope(response, 404)
+    assert response.json() == {"error": f"Photo {photo_id!r} does not exist.", "details": {}}
+
+
+def test_a_private_gallerys_ratings_are_404_to_visitors_as_if_the_photo_did_not_exist(
+    backend, private_photo_id, rate, withdraw, client, curator
+):
+    photo_id = private_photo_id
+    rated = rate(photo_id, "c1", 4, api=curator)  # curators rate and read as before
+    assert rated.status_code == 201, rated.content
+    before = (stored_rating(photo_id, "c1"), stored_aggregate(photo_id))
+
+    for via in VIAS:
+        assert_like_a_missing_photo(rate(photo_id, "v1", 5, via=via), photo_id)
+        assert_like_a_missing_photo(rate(photo_id, "c1", 1, via=via), photo_id)  # even with the token
+    assert_like_a_missing_photo(client.get(f"/api/photos/{photo_id}/ratings/c1"), photo_id)
+    guide_read = client.get(f"/galleries?action=get_photo_rating&photoId={photo_id}&userId=c1")
+    assert_like_a_missing_photo(guide_read, photo_id)
+    assert_like_a_missing_photo(client.get(f"/api/photos/{photo_id}/ratings"), photo_id)
+    assert_like_a_missing_photo(withdraw(photo_id, "c1"), photo_id)
+    assert_like_a_missing_photo(withdraw(photo_id, "c1", token=None), photo_id)
+    assert_like_a_missing_photo(client.get("/api/photos/no-such-photo/ratings"), "no-such-photo")
+    assert (stored_rating(photo_id, "c1"), stored_aggregate(photo_id)) == before
+    assert visitor_record("v1") is None
+
+    summary = curator.get(f"/api/photos/{photo_id}/ratings")
+    assert summary.status_code == 200 and summary.json()["ratingCount"] == 1
+    assert curator.get(f"/api/photos/{photo_id}/ratings/c1").json()["rating"] == 4
+    assert withdraw(photo_id, "c1", api=curator).status_code == 200
+    assert stored_aggregate(photo_id) == recount(photo_id) == (0, 0, EMPTY_HISTOGRAM)
+
+
+def test_an_unlisted_gallerys_photos_are_rated_like_public_ones(aws, curator, upload, rate):
+    body = {"name": "Shared", "continent": "Europe", "country": "Norway", "visibility": "unlisted"}
+    gallery_id = curator.post("/api/galleries", body, format="json").json()["galleryId"]
+    photo_id = upload(gallery_id)[0]["photoId"]
+    assert rate(photo_id, "v1", 4).status_code == 201
+
+
+# ---------------------------------------------------------------- browsers
+
+
+def test_browsers_may_send_the_token_header(aws, client):
+    preflight = client.options(
+        "/api/photos/p1/ratings/v1",
+        HTTP_ORIGIN="https://photos.example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="DELETE",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type, x-visitor-token",
+    )
+    assert preflight.status_code == 200
+    assert "x-visitor-token" in preflight["Access-Control-Allow-Headers"].lower()
+    assert "DELETE" in preflight["Access-Control-Allow-Methods"]
