@@ -69,7 +69,8 @@ def paginate(
     it, since another listing's key would reach DynamoDB as an invalid start key.
 
     One item past the page is read, so ``next`` is only given when another item really exists (a
-    DynamoDB page can end exactly on the last item and still return a LastEvaluatedKey).
+    DynamoDB page can end exactly on the last item and still return a LastEvaluatedKey). The next
+    page starts after the last item returned (``_key_of``), so a cursor names only items its reader saw.
     """
     start, history = _decode(cursor, scope) if cursor else (None, [])
     iterator = fetch(start)  # a PynamoDB ResultIterator, which knows its last_evaluated_key
@@ -80,7 +81,7 @@ def paginate(
             break
         items.append(item)
         if len(items) == page_size:
-            resume_key = iterator.last_evaluated_key  # type: ignore[attr-defined]
+            resume_key = _key_of(item, iterator)
     else:
         resume_key = None
     next_cursor = None
@@ -90,6 +91,14 @@ def paginate(
     if history:
         previous_cursor = FIRST_PAGE if history[-1] is None else _encode(history[-1], history[:-1], scope)
     return Page(items, next_cursor, previous_cursor)
+
+
+def _key_of(item, iterator) -> RawKey:
+    """The start key that resumes right after ``item``: built from the item itself, never DynamoDB's
+    LastEvaluatedKey, which names the last item *evaluated*, and with a filter (a visitor's listing
+    skips hidden galleries) that can be an item the reader may not see: a cursor would carry its key."""
+    serialized = item.serialize()
+    return {name: serialized[name] for name in iterator.page_iter.key_names}
 
 
 def page_links(request, page: Page, *, path: str | None = None) -> dict:

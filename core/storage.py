@@ -64,6 +64,17 @@ def object_copy(source: str, target: str, content_type: str) -> str:
     return response["CopyObjectResult"]["ETag"].strip('"')
 
 
+def object_copy_if_present(source: str, target: str, content_type: str) -> bool:
+    """``object_copy``, False instead of an error when the source is gone (someone moved it first)."""
+    try:
+        object_copy(source, target, content_type)
+    except ClientError as error:
+        if _is_missing(error):
+            return False
+        raise
+    return True
+
+
 class _Body(Protocol):
     def read(self) -> bytes: ...
     def close(self) -> None: ...

@@ -68,6 +68,12 @@ def rendition_key(
     return f"{renditions_prefix(gallery_id, private=private)}photo{photo_number}-{name}.{extension}"
 
 
+def rendition_of(rendition_keys, name: str, extension: str) -> str | None:
+    """The key of the rendition ``name`` in ``extension`` among a photo's rendition keys."""
+    suffix = f"-{name}.{extension}"
+    return next((str(key) for key in rendition_keys or [] if str(key).endswith(suffix)), None)
+
+
 def is_private_rendition(key: str) -> bool:
     return key.startswith(PRIVATE_RENDITIONS_ROOT)
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
-from core.storage import readable_url
+from core.storage import key_from_stored_url, readable_url
 from core.validation import IdField
 from galleries.models import downloads_allowed
 from photos import keys
@@ -214,15 +214,13 @@ class PhotoOutputSerializer(serializers.Serializer):
     ratingCount = serializers.IntegerField(source="rating_count")
     ratingHistogram = serializers.SerializerMethodField()
 
-    def _rendition_key(self, photo, name: str, extension: str) -> str | None:
-        suffix = f"-{name}.{extension}"
-        return next((key for key in photo.rendition_keys or [] if key.endswith(suffix)), None)
-
     def get_thumbnailURL(self, photo) -> str | None:
-        return readable_url(self._rendition_key(photo, "thumb", "jpg"), photo.thumbnail_url)
+        key = keys.rendition_of(photo.rendition_keys, "thumb", "jpg")
+        return readable_url(key or key_from_stored_url(photo.thumbnail_url), photo.thumbnail_url)
 
     def get_fullSizeURL(self, photo) -> str | None:
-        return readable_url(self._rendition_key(photo, "web", "jpg"), photo.full_size_url)
+        key = keys.rendition_of(photo.rendition_keys, "web", "jpg")
+        return readable_url(key or key_from_stored_url(photo.full_size_url), photo.full_size_url)
 
     def get_originalURL(self, photo) -> str | None:
         # The original keeps all its EXIF (exact GPS, serial numbers): a signed URL for curators; for

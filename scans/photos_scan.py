@@ -160,7 +160,8 @@ def _has_originals(gallery_id: str) -> bool:
 
 
 def gallery_create_for_prefix(*, gallery_id: str) -> None:
-    """A gallery item for objects found under ``galleries/{gallery_id}/`` (id kept, name from the id)."""
+    """A gallery item for objects found under ``galleries/{gallery_id}/`` (id kept, name from the id),
+    private: photos no curator has looked at are not published by a scan."""
     if not is_valid_id(gallery_id):
         raise NotFound(f"{gallery_id[:128]!r} cannot be a gallery id.")
     with contextlib.suppress(Conflict):  # a concurrent run made it first
@@ -170,6 +171,7 @@ def gallery_create_for_prefix(*, gallery_id: str) -> None:
             continent=PLACEHOLDER_CONTINENT,
             country=PLACEHOLDER_COUNTRY,
             description=PLACEHOLDER_DESCRIPTION,
+            visibility="private",
         )
 
 
@@ -325,7 +327,13 @@ class _PhotosRun:
             return  # no gallery item (its photos are adopted or purged elsewhere)
         private = visibility == "private"
         for known in index.values():
-            misplaced = any(keys.is_private_rendition(key) != private for key in known.renditions)
+            # An item from before renditionKeys has its renditions under the public prefix (there
+            # were no private galleries then).
+            misplaced = (
+                any(keys.is_private_rendition(key) != private for key in known.renditions)
+                if known.renditions
+                else private
+            )
             # A photo from before the copy existed (none) keeps none until its gallery's visibility
             # changes: no reader needs it, and writing it to every old photo would cost a write each.
             relabel = known.visibility is not None and known.visibility != visibility

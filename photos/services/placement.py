@@ -8,10 +8,13 @@ what is left (``photo_place`` is safe to repeat and to run beside uploads and ot
 
 One photo's move: copy each rendition to its new key, then one conditional write of the item (its
 rendition keys still the ones read, the photo live) with the new keys, URLs and visibility, then
-delete the old objects. A crash between the copy and the write leaves copies no item references; one
-after the write leaves old objects no item references: the photos scan removes both (it never deletes
-an object an item references). After a move to private, the old public URLs stop working once their
-objects are deleted (a CDN keeps its copies until they expire or are invalidated: docs/deploy.md).
+delete the old objects. Two moves of one photo (a curator's change and a scan) write the same new
+keys: the one whose item write loses reads the item again and deletes only what it does not list,
+and a copy whose source is already gone means the other move won. A crash between the copy and the
+write leaves copies no item references; one after the write leaves old objects no item references:
+the photos scan removes both (it never deletes an object an item references). After a move to
+private, the old public URLs stop working once their objects are deleted (a CDN keeps its copies
+until they expire or are invalidated: docs/deploy.md).
 """
 
 import logging
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from core import storage
 from core.conditional import applied
 from core.deadline import attempt_seconds, remaining
-from core.errors import DeadlineReached
+from core.errors import DeadlineReached, storage_errors
 from galleries import derived
 from galleries.models import Gallery, visibility_of
 from photos import keys
@@ -35,14 +38,26 @@ _CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp
 @dataclass
 class Placement:
     moved: int = 0  # photos whose renditions moved
-    relabelled: int = 0  # photos whose visibility copy changed, renditions already in place
+    failed: int = 0  # photos storage failed for (the photos scan tries again)
     left: int = 0  # photos not reached before the deadline (the photos scan finishes them)
 
 
-def is_placed(photo: GalleryPhoto, visibility: str) -> bool:
-    """Whether the photo's renditions are under the prefix the gallery's visibility asks for."""
+def rendition_keys_of(photo: GalleryPhoto) -> list[str]:
+    """The photo's rendition objects: its ``renditionKeys``, or for an item from before them, the
+    objects of its number under either placement."""
+    if photo.rendition_keys:
+        return [str(key) for key in photo.rendition_keys]
+    found: list[str] = []
+    for private in (False, True):
+        prefix = f"{keys.renditions_prefix(photo.gallery_id, private=private)}photo{int(photo.photo_number)}-"
+        found += [item["Key"] for item in storage.objects_list(prefix)]
+    return found
+
+
+def is_placed(rendition_keys: list[str], visibility: str) -> bool:
+    """Whether these renditions are under the prefix the gallery's visibility asks for."""
     private = visibility == "private"
-    return all(keys.is_private_rendition(str(key)) == private for key in photo.rendition_keys or [])
+    return all(keys.is_private_rendition(key) == private for key in rendition_keys)
 
 
 # A visibility change stops moving renditions with this much of the request's time left, to answer.
@@ -50,7 +65,9 @@ ANSWER_MARGIN_SECONDS = 3.0
 
 
 def gallery_place(*, gallery: Gallery) -> Placement:
-    """Bring every photo of the gallery in line with its visibility, until the deadline."""
+    """Bring every photo of the gallery in line with its visibility, until the deadline. A photo that
+    storage fails for is logged and left (the visibility itself is already changed; the photos scan
+    moves what is left)."""
     visibility = visibility_of(gallery)
     result = Placement()
     photos = [
@@ -71,10 +88,13 @@ def gallery_place(*, gallery: Gallery) -> Placement:
                 visibility,
             )
             break
-        if outcome == "moved":
-            result.moved += 1
-        elif outcome == "relabelled":
-            result.relabelled += 1
+        except storage_errors():
+            logger.exception(
+                "placing the renditions of photo %s failed; the photos scan retries", photo.photo_id
+            )
+            result.failed += 1
+            continue
+        result.moved += outcome == "moved"
     return result
 
 
@@ -82,68 +102,75 @@ def photo_place(*, photo: GalleryPhoto, visibility: str, cover_of: Gallery | Non
     """One photo's renditions under the prefix ``visibility`` asks for, its copy of the visibility
     updated: "moved", "relabelled", "placed" (nothing to do) or "raced" (the item changed meanwhile:
     someone else moved, re-rendered or deleted it; the next run looks again)."""
-    if is_placed(photo, visibility):
+    old_keys = rendition_keys_of(photo)
+    if is_placed(old_keys, visibility):
         if photo.visibility == visibility:
             return "placed"
         relabelled = applied(
             lambda: photo.update(
-                actions=[GalleryPhoto.visibility.set(visibility)],
-                condition=_unchanged(photo),
+                actions=[GalleryPhoto.visibility.set(visibility)], condition=_unchanged(photo)
             )
         )
         return "relabelled" if relabelled else "raced"
     private = visibility == "private"
-    old_keys = [str(key) for key in photo.rendition_keys or []]
     new_keys = [keys.rendition_moved(key, private=private) for key in old_keys]
     copied: list[str] = []
     try:
         for old, new in zip(old_keys, new_keys, strict=True):
             if old != new:
                 copied.append(new)
-                storage.object_copy(old, new, _content_type(old))
+                if not storage.object_copy_if_present(old, new, _content_type(old)):
+                    _keep_only_listed(photo, copied)  # another move took it first
+                    return "raced"
     except Exception:
-        _delete_quietly(copied)  # or the photos scan does: no item lists them
+        _keep_only_listed(photo, copied)
         raise
-    moved_keys = dict(zip(old_keys, new_keys, strict=True))
-    thumbnail = _url_of(new_keys, "-thumb.jpg", photo.thumbnail_url)
-    full_size = _url_of(new_keys, "-web.jpg", photo.full_size_url)
     actions: list = [GalleryPhoto.rendition_keys.set(new_keys), GalleryPhoto.visibility.set(visibility)]
+    thumbnail = _url_of(new_keys, "thumb")
+    full_size = _url_of(new_keys, "web")
     if thumbnail is not None:
         actions.append(GalleryPhoto.thumbnail_url.set(thumbnail))
     if full_size is not None:
         actions.append(GalleryPhoto.full_size_url.set(full_size))
-    moved = applied(lambda: photo.update(actions=actions, condition=_unchanged(photo)))
-    if not moved:
-        _delete_quietly([key for key in copied if key not in old_keys])
+    if not applied(lambda: photo.update(actions=actions, condition=_unchanged(photo))):
+        _keep_only_listed(photo, copied)
         return "raced"
-    storage.objects_delete([old for old, new in moved_keys.items() if old != new])
+    storage.objects_delete([old for old, new in zip(old_keys, new_keys, strict=True) if old != new])
     if cover_of is None or cover_of.cover_photo_id == photo.photo_id:
-        photo.full_size_url = full_size
         derived.cover_url_moved(gallery_id=photo.gallery_id, cover=photo.as_cover())
     return "moved"
 
 
 def _unchanged(photo: GalleryPhoto):
     """The item still has the renditions we read and is live (never recreated, never a deleting one)."""
-    return (
-        GalleryPhoto.photo_id.exists()
-        & is_live()
-        & (GalleryPhoto.rendition_keys == list(photo.rendition_keys or []))
-    )
+    listed = GalleryPhoto.rendition_keys == list(photo.rendition_keys)
+    if not photo.rendition_keys:
+        listed = GalleryPhoto.rendition_keys.does_not_exist() | listed
+    return GalleryPhoto.photo_id.exists() & is_live() & listed
 
 
-def _url_of(rendition_keys: list[str], suffix: str, current: str | None) -> str | None:
-    """The stored URL of the rendition whose key ends with ``suffix`` (the guide's thumbnail and full
-    size), at its new key."""
-    key = next((key for key in rendition_keys if key.endswith(suffix)), None)
-    return storage.stored_url(key) if key else current
-
-
-def _delete_quietly(keys_: list[str]) -> None:
+def _keep_only_listed(photo: GalleryPhoto, copied: list[str]) -> None:
+    """After a lost race or a failure: delete our copies the item (read again) does not list; a
+    concurrent move may have written the same keys and listed them. Best effort: the photos scan
+    removes what is left."""
     try:
-        storage.objects_delete(keys_)
-    except Exception:
-        logger.warning("could not delete %d copied renditions; the photos scan removes them", len(keys_))
+        current = GalleryPhoto.get(photo.gallery_id, photo.photo_id, consistent_read=True)
+        listed = {str(key) for key in current.rendition_keys or []}
+    except GalleryPhoto.DoesNotExist:
+        listed = set()
+    except storage_errors():
+        logger.warning("could not check %d copied renditions; the photos scan removes strays", len(copied))
+        return
+    try:
+        storage.objects_delete([key for key in copied if key not in listed])
+    except storage_errors():
+        logger.warning("could not delete %d copied renditions; the photos scan removes them", len(copied))
+
+
+def _url_of(rendition_keys: list[str], name: str) -> str | None:
+    """The stored URL of the JPEG rendition ``name`` (the guide's thumbnail and full size), if any."""
+    key = keys.rendition_of(rendition_keys, name, "jpg")
+    return storage.stored_url(key) if key else None
 
 
 def _content_type(key: str) -> str:

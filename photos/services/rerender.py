@@ -5,6 +5,8 @@ from pynamodb.expressions.condition import Condition
 from core import storage
 from core.conditional import applied
 from galleries import derived
+from galleries.models import visibility_of
+from galleries.selectors import gallery_get
 from photos import keys
 from photos.models import GalleryPhoto
 from photos.prepare import PreparedPhoto, photo_year
@@ -22,9 +24,9 @@ def photo_rerender(
     """
     processed = prepared.image
     photo = photo_get(gallery_id=gallery_id, photo_id=photo_id, include_deleting=True)  # refused below
-    # Where its renditions are now (a visibility change moves them: photos.services.placement).
-    private = any(keys.is_private_rendition(str(key)) for key in photo.rendition_keys or [])
-    plan = renditions_plan(gallery_id, int(photo.photo_number), processed, private=private)
+    # Where the gallery's visibility asks (keys that change are dropped below, like renamed ones).
+    visibility = visibility_of(gallery_get(gallery_id=gallery_id, include_deleting=True))
+    plan = renditions_plan(gallery_id, int(photo.photo_number), processed, private=visibility == "private")
     rendition_keys: list[str] = []
     renditions_store(processed, plan, rendition_keys)
     urls = {name: storage.stored_url(key) for name, key in plan.items()}
@@ -33,7 +35,11 @@ def photo_rerender(
         if previous_etag is None
         else GalleryPhoto.original_etag == previous_etag
     )
-    condition = unchanged & is_live() & GalleryPhoto.photo_id.exists()  # never recreate a deleted item
+    # Never recreate a deleted item, nor overwrite a move of its renditions that ran meanwhile.
+    listed = GalleryPhoto.rendition_keys == list(photo.rendition_keys or [])
+    if not photo.rendition_keys:
+        listed = GalleryPhoto.rendition_keys.does_not_exist() | listed
+    condition = unchanged & is_live() & GalleryPhoto.photo_id.exists() & listed
     rerendered = applied(
         lambda: photo.update(
             actions=[
@@ -47,6 +53,7 @@ def photo_rerender(
                 GalleryPhoto.thumbnail_url.set(urls[("thumb", "jpeg")]),
                 GalleryPhoto.full_size_url.set(urls[("web", "jpeg")]),
                 GalleryPhoto.rendition_keys.set(rendition_keys),
+                GalleryPhoto.visibility.set(visibility),
             ],
             condition=condition,
         )
@@ -56,6 +63,7 @@ def photo_rerender(
     dropped = [str(key) for key in photo.rendition_keys or [] if key not in rendition_keys]
     if dropped:
         storage.objects_delete(key for key in dropped if keys.belongs_to_gallery(key, gallery_id))
+        derived.cover_url_moved(gallery_id=gallery_id, cover=photo.as_cover())  # if it is the cover
     year = photo_year(processed.exif)
     if year is not None:
         derived.years_merge(gallery_id=gallery_id, years=[year])

@@ -49,6 +49,7 @@ from photos import content, intents, keys
 from photos.models import GalleryPhoto
 from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year
 from photos.selectors import photo_exists, photo_get
+from photos.services.placement import photo_place
 from ratings.aggregate import empty_histogram
 
 logger = logging.getLogger(__name__)
@@ -382,7 +383,7 @@ def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) ->
     """Step 5 for stored photos, once per batch: the lowest-numbered photo is offered the cover (photos
     commit in any order, and each commit only sets a missing cover), and the years the photos were taken
     in are merged by the years rule. A failure here is logged, not raised: the photos are stored and
-    counted, and the galleries scan repairs cover and years."""
+    counted, and the scans repair cover, years and placement."""
     if not photos:
         return
     years = {year for photo in photos if (year := photo_year(photo.exif())) is not None}
@@ -390,8 +391,14 @@ def gallery_follow_new_photos(*, gallery_id: str, photos: list[GalleryPhoto]) ->
     try:
         derived.cover_offer(gallery_id=gallery_id, cover=first.as_cover())
         derived.years_merge(gallery_id=gallery_id, years=years)
+        # A visibility change that landed while these photos were being made did not see them: their
+        # renditions follow it now (a change after this read lists them itself).
+        visibility = visibility_of(gallery_get(gallery_id=gallery_id))
+        for photo in photos:
+            if photo.visibility != visibility:
+                photo_place(photo=photo, visibility=visibility)
     except Exception:  # storage down, the deadline reached: the photos are committed all the same
-        logger.exception("could not update cover/years of gallery %s after new photos", gallery_id)
+        logger.exception("could not update cover/years/placement of gallery %s after new photos", gallery_id)
 
 
 def _roll_back(intent: intents.Intent, written: list[str], bytes_claim=None) -> None:

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from core.http_errors import ApiError, PayloadTooLarge, status_for
 from core.viewsets import BaseViewSet
 from galleries import selectors as gallery_selectors
-from galleries.models import location_privacy_of
+from galleries.models import downloads_allowed, location_privacy_of
 from photos import selectors
 from photos.prepare import IncomingPhoto
 from photos.serializers import (
@@ -56,7 +56,10 @@ class PhotoViewSet(BaseViewSet):
         privacy = location_privacy_of(gallery)
         photo = selectors.photo_get(gallery_id=gallery_pk, photo_id=pk)
         context = {"request": request, "location_privacy": privacy, "gallery": gallery}
-        tag = f"p{photo.state_tag()}.{self.viewer()}.{privacy}"
+        # What the answer depends on beyond the photo: the viewer and the gallery's location and
+        # download rules (originalURL).
+        downloads = "d" if downloads_allowed(gallery) else "n"
+        tag = f"p{photo.state_tag()}.{self.viewer()}.{privacy}.{downloads}"
         return self.tagged(tag, lambda: PhotoOutputSerializer(photo, context=context).data)
 
     def original(self, request, gallery_pk=None, pk=None):

@@ -1,16 +1,20 @@
 """Gallery visibility (issue 10, must-shows 1, 4 and 8): public, unlisted and private galleries as
 visitors and curators see them on both URL styles, where their renditions live, and originals."""
 
+import base64
 import io
-from urllib.parse import urlparse
+import zlib
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.conf import settings
 from PIL import Image
 
 from core.aws import s3_client
+from galleries.services import gallery_update
 from photos.models import GalleryPhoto
 from photos.services import placement
+from photos.services import upload as upload_service
 from scans.photos_scan import gallery_photos_scan
 from tests.factories import jpeg_bytes
 from tests.photos.conftest import as_file
@@ -270,3 +274,121 @@ def test_a_visitors_download_has_no_location_and_the_original_is_untouched(backe
 
     curator.delete(f"/api/galleries/{gallery_id}/photos/{photo_id}")
     assert bucket_keys(f"private/downloads/{gallery_id}/") == set()  # the copy goes with its photo
+
+
+def test_a_visitors_cursor_carries_no_key_of_a_hidden_gallery(backend, curator, client):
+    """A listing page can end on an item DynamoDB evaluated but filtered out; the cursor must resume
+    after the last gallery the visitor saw, never name the hidden one (cursors are signed, not secret)."""
+    gallery_new(curator, "First")
+    hidden = gallery_new(curator, "Hidden", visibility="unlisted")
+    gallery_new(curator, "Last")
+    url: str | None = "/api/galleries?page_size=1"
+    while url:
+        page = client.get(url).json()
+        url = page["next"]
+        for link in (page["next"], page["previous"]):
+            if link and "cursor=" in link:
+                token = parse_qs(urlparse(link).query)["cursor"][0]
+                assert hidden not in cursor_text(token)
+
+
+def cursor_text(token: str) -> str:
+    """What a signed cursor carries, read as anyone could (Django's signing only signs)."""
+    payload = token.split(":", 1)[0]
+    compressed = payload.startswith(".")
+    raw = base64.urlsafe_b64decode(payload.lstrip(".") + "=" * (-len(payload.lstrip(".")) % 4))
+    return (zlib.decompress(raw) if compressed else raw).decode()
+
+
+def test_a_photo_from_before_rendition_keys_is_moved_too(aws, curator):
+    gallery_id = gallery_new(curator)
+    [photo] = photos_add(curator, gallery_id)
+    item = GalleryPhoto.get(gallery_id, photo["photoId"])
+    public = set(item.rendition_keys)
+    item.update(actions=[GalleryPhoto.rendition_keys.remove(), GalleryPhoto.visibility.remove()])
+    assert (
+        curator.patch(f"/api/galleries/{gallery_id}", {"visibility": "private"}, format="json").status_code
+        == 200
+    )
+    assert bucket_keys(f"renditions/{gallery_id}/") == set()
+    assert {key.rsplit("/", 1)[-1] for key in bucket_keys(f"private/renditions/{gallery_id}/")} == {
+        key.rsplit("/", 1)[-1] for key in public
+    }
+    moved = GalleryPhoto.get(gallery_id, photo["photoId"])
+    assert "/private/renditions/" in moved.thumbnail_url and moved.visibility == "private"
+
+
+def test_the_scan_moves_a_photo_from_before_rendition_keys(aws, curator):
+    gallery_id = gallery_new(curator)
+    [photo] = photos_add(curator, gallery_id)
+    GalleryPhoto.get(gallery_id, photo["photoId"]).update(actions=[GalleryPhoto.rendition_keys.remove()])
+    GalleryPhoto.get(gallery_id, photo["photoId"]).update(actions=[GalleryPhoto.visibility.remove()])
+    gallery_update(gallery_id=gallery_id, visibility="private")  # the gallery alone, no move
+    assert gallery_photos_scan(gallery_id=gallery_id).renditions_placed == 1
+    assert bucket_keys(f"renditions/{gallery_id}/") == set()
+
+
+def test_a_move_that_lost_to_another_deletes_nothing_the_item_lists(aws, curator):
+    """Two moves of one photo (a curator's change and a scan) write the same keys: the loser must not
+    delete what the winner's item now lists, whether its item write or its copy found out first."""
+    gallery_id = gallery_new(curator)
+    [photo] = photos_add(curator, gallery_id)
+    stale = GalleryPhoto.get(gallery_id, photo["photoId"])  # read before the other move
+    gallery_update(gallery_id=gallery_id, visibility="private")
+    assert (
+        placement.photo_place(photo=GalleryPhoto.get(gallery_id, photo["photoId"]), visibility="private")
+        == "moved"
+    )
+    # The old objects are gone: the loser's first copy finds no source.
+    assert placement.photo_place(photo=stale, visibility="private") == "raced"
+    item = GalleryPhoto.get(gallery_id, photo["photoId"])
+    assert set(item.rendition_keys) == bucket_keys(f"private/renditions/{gallery_id}/")
+
+
+def test_a_move_whose_item_write_loses_keeps_the_winners_objects(aws, curator, monkeypatch):
+    gallery_id = gallery_new(curator)
+    [photo] = photos_add(curator, gallery_id)
+    loser = GalleryPhoto.get(gallery_id, photo["photoId"])
+    winner = GalleryPhoto.get(gallery_id, photo["photoId"])
+    real_delete = placement.storage.objects_delete
+    # The winner copies and writes its item between the loser's copies and the loser's item write.
+    monkeypatch.setattr(placement.storage, "objects_delete", lambda keys: None)
+    assert placement.photo_place(photo=winner, visibility="private") == "moved"
+    monkeypatch.setattr(placement.storage, "objects_delete", real_delete)
+    assert placement.photo_place(photo=loser, visibility="private") == "raced"
+    item = GalleryPhoto.get(gallery_id, photo["photoId"])
+    assert set(item.rendition_keys) <= bucket_keys(f"private/renditions/{gallery_id}/")
+
+
+def test_an_upload_racing_a_change_to_private_ends_under_the_private_prefix(aws, curator, monkeypatch):
+    gallery_id = gallery_new(curator)
+    real_merge = upload_service.derived.years_merge
+
+    def change_lands_meanwhile(**kwargs):
+        gallery_update(gallery_id=gallery_id, visibility="private")  # after the commit, before the check
+        return real_merge(**kwargs)
+
+    monkeypatch.setattr(upload_service.derived, "years_merge", change_lands_meanwhile)
+    [photo] = photos_add(curator, gallery_id)
+    assert bucket_keys(f"renditions/{gallery_id}/") == set()
+    assert GalleryPhoto.get(gallery_id, photo["photoId"]).visibility == "private"
+    assert "/private/renditions/" in curator.get(f"/api/galleries/{gallery_id}").json()["coverPhotoURL"]
+
+
+def test_a_photos_etag_changes_when_downloads_are_allowed(aws, curator, client):
+    gallery_id = gallery_new(curator)
+    [photo] = photos_add(curator, gallery_id)
+    path = f"/api/galleries/{gallery_id}/photos/{photo['photoId']}"
+    before = client.get(path)["ETag"]
+    curator.patch(f"/api/galleries/{gallery_id}", {"allowOriginalDownload": True}, format="json")
+    after = client.get(path, HTTP_IF_NONE_MATCH=before)
+    assert after.status_code == 200 and after["ETag"] != before and after.json()["originalURL"]
+
+
+def test_a_gallery_a_scan_creates_for_objects_it_found_is_private(aws, curator, client):
+    s3_client().put_object(
+        Bucket=settings.BUCKET_NAME, Key="galleries/found-on-a-card/a.jpg", Body=jpeg_bytes()
+    )
+    gallery_photos_scan(gallery_id="found-on-a-card", create_missing_galleries=True)
+    assert curator.get("/api/galleries/found-on-a-card").json()["visibility"] == "private"
+    assert_hidden(client.get("/api/galleries/found-on-a-card"), "found-on-a-card")
