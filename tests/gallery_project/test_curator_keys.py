@@ -55,7 +55,7 @@ def test_keys_are_listed_with_last_use_and_revocation_never_the_key(aws, capsys)
     assert "alice laptop" in table and laptop not in table and ci_record.key_hash not in table
 
 
-def test_last_use_is_written_at_most_once_an_hour_per_key(aws, monkeypatch):
+def test_last_use_is_written_at_most_once_an_hour_per_key(backend, monkeypatch):
     key, record = curator_key_create(label="busy script")
     writes = aws_calls(monkeypatch, "UpdateItem", table=CuratorKey.Meta.table_name)
     api = signed_in(key)
@@ -69,7 +69,7 @@ def test_last_use_is_written_at_most_once_an_hour_per_key(aws, monkeypatch):
     assert CuratorKey.get(record.key_hash).last_used_at is not None
 
 
-def test_a_revoked_key_stops_working_and_cannot_be_revoked_twice(aws, capsys):
+def test_a_revoked_key_stops_working_and_cannot_be_revoked_twice(backend, capsys):
     key, record = curator_key_create(label="lost phone")
     call_command("revoke_curator_key", record.key_id)
     assert signed_in(key).post("/api/galleries", {}, format="json").status_code == 401

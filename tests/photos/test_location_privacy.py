@@ -40,7 +40,7 @@ VIAS = ["photo", "listing", "guide"]
 
 @pytest.mark.parametrize("via", VIAS)
 def test_locations_are_hidden_from_visitors_by_default_and_exact_for_curators(
-    aws, client, curator, gallery_id, photo_id, via
+    backend, client, curator, gallery_id, photo_id, via
 ):
     assert curator.get(f"/api/galleries/{gallery_id}").json()["locationPrivacy"] == "hidden"
     assert "gps" not in exif_seen(client, gallery_id, photo_id, via)
@@ -49,7 +49,9 @@ def test_locations_are_hidden_from_visitors_by_default_and_exact_for_curators(
 
 
 @pytest.mark.parametrize("via", VIAS)
-def test_approximate_rounds_to_two_decimals_without_altitude(aws, client, curator, gallery_id, photo_id, via):
+def test_approximate_rounds_to_two_decimals_without_altitude(
+    backend, client, curator, gallery_id, photo_id, via
+):
     response = curator.put(f"/api/galleries/{gallery_id}", {"locationPrivacy": "approximate"}, format="json")
     assert response.status_code == 200 and response.json()["locationPrivacy"] == "approximate"
     assert exif_seen(client, gallery_id, photo_id, via)["gps"] == {"latitude": 57.12, "longitude": -4.65}
@@ -72,7 +74,7 @@ def test_exact_shows_visitors_what_was_recorded_and_the_setting_is_validated(
 
 
 def test_visitors_see_only_the_public_exif_fields_curators_see_all_stored(
-    aws, client, curator, gallery_id, photo_id
+    backend, client, curator, gallery_id, photo_id
 ):
     photo = GalleryPhoto.get(gallery_id, photo_id)
     stored = {**photo.exif(), "serialNumber": "SN-1234", "artist": "A. Photographer", "software": "Editor 9"}
@@ -104,3 +106,13 @@ def test_the_original_with_all_its_exif_is_for_curators_only(aws, client, curato
     assert curator.get(url).json()["originalURL"]
     listing = client.get(f"/api/galleries/{gallery_id}/photos")
     assert "Authorization" in listing["Vary"]
+
+
+def test_the_browsable_api_shows_a_signed_out_browser_no_location(aws, client, curator, gallery_id, photo_id):
+    page = client.get(f"/api/galleries/{gallery_id}/photos/{photo_id}", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and b"exifData" in page.content
+    assert b"57.12" not in page.content and b"latitude" not in page.content
+    assert (
+        b"57.12"
+        in curator.get(f"/api/galleries/{gallery_id}/photos/{photo_id}", HTTP_ACCEPT="text/html").content
+    )
