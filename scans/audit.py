@@ -16,13 +16,18 @@ exits non-zero on one):
 Warnings (reported; alone they do not fail the run): Block Public Access missing or not all on, Object
 Ownership other than BucketOwnerEnforced, a CloudFront statement without a source condition, renditions
 of no gallery under the public prefix, an object whose metadata could not be read, and every check the S3
-at hand does not implement (the local s3rver holds no policy, public access block, ownership or bucket
-ACL): the audit says what it could not judge and still succeeds there.
+at hand answers it does not implement (501 NotImplemented or 405 MethodNotAllowed: the local s3rver holds
+no policy, public access block, ownership or bucket ACL): the audit says what it could not judge and
+still succeeds there. On AWS, S3 answers 405 to a bucket policy read by an identity outside the bucket
+owner's account: run the audit with the owner account's credentials. Any other error (AccessDenied for a
+permission missing) ends the run.
 
-Objects are streamed from the listing, one at a time: a rendition costs a Range GET of its first 64 KiB
-(metadata sits at the start of a JPEG; a WebP's chunks are walked by their headers, a PNG's trailing
-chunks read from its last 64 KiB) and a HEAD; an object outside ``renditions/`` costs an ACL read when
-ACLs are on. Pillow only parses headers here: no pixel is decoded.
+Objects are streamed from the listing, one at a time: a rendition (public or private) costs a Range GET
+of its first 64 KiB (metadata sits at the start of a JPEG; a WebP's chunks are walked by their headers, a
+PNG's trailing chunks read from its last 64 KiB, a header longer than the first read fetched again) and
+a HEAD; a download copy the same Range GETs; every object outside ``renditions/`` an ACL read when ACLs
+are on; each gallery with renditions under ``renditions/`` one read of its item (its visibility).
+Pillow only parses headers here: no pixel is decoded.
 """
 
 import io
@@ -171,12 +176,19 @@ def _gallery_prefixes(gallery_id: str) -> list[str]:
     return [*keys.gallery_prefixes(gallery_id), keys.uploads_prefix(gallery_id)]
 
 
-def _not_judged(audit: PrivacyAudit, setting: str, what: str, *, meanwhile: str = "not judged") -> None:
+def _not_judged(
+    audit: PrivacyAudit,
+    setting: str,
+    what: str,
+    *,
+    meanwhile: str = "not judged",
+    advice: str = "run the audit against the real bucket to judge it",
+) -> None:
     """A check the S3 at hand cannot answer (the local emulator): said, not failed."""
     audit.warn(
         "not-judged",
-        f"this S3 does not implement {what} (the local emulator does not): {meanwhile}; run the audit "
-        "against the real bucket to judge it",
+        f"this S3 answers that it does not implement {what} (as the local emulator does): {meanwhile}; "
+        f"{advice}",
         setting=setting,
     )
 
@@ -188,7 +200,14 @@ def _policy_judge(audit: PrivacyAudit) -> None:
     try:
         policy = storage.bucket_policy()
     except storage.NotImplementedHere:
-        _not_judged(audit, "bucket policy", "bucket policies")
+        # AWS answers the same 405 MethodNotAllowed to an identity outside the bucket owner's account.
+        _not_judged(
+            audit,
+            "bucket policy",
+            "bucket policies",
+            advice="run the audit against the real bucket, with credentials of the bucket owner's account "
+            "(AWS answers another account's the same way), to judge it",
+        )
         return
     if policy is None:
         audit.notes.append(
@@ -244,7 +263,8 @@ def _statement_judge(audit: PrivacyAudit, statement: dict, setting: str) -> None
     if cloudfront == "origin access control" and not sourced:
         audit.warn(
             "cdn-policy-unconditioned",
-            "no AWS:SourceArn condition: any CloudFront distribution, of any account, may read through it",
+            "no AWS:SourceArn (or AWS:SourceAccount) condition: any CloudFront distribution, of any "
+            "account, may read through it; add the condition of docs/deploy.md",
             setting=setting,
         )
 
@@ -438,16 +458,19 @@ class _ObjectWalk:
                 self.audit.warn(
                     "renditions-of-no-gallery",
                     f"{keys.renditions_prefix(gallery_id)} is served publicly but no gallery {gallery_id} "
-                    "exists: the photos scan (update_gallery_photos) removes renditions no photo owns",
+                    "exists: the full photos scan (manage.py update_gallery_photos without --gallery-id, "
+                    "scheduled every 6 hours) deletes the renditions of galleries that do not exist",
                     key=keys.renditions_prefix(gallery_id),
                 )
         if self.visibility == "private":
             self.audit.find(
                 "private-rendition-public",
                 f"gallery {gallery_id} is private, yet this rendition is under the publicly served "
-                f"{storage.PUBLIC_PREFIX}: run update_gallery_photos --gallery-id {gallery_id} (it moves "
-                "renditions where their gallery's visibility asks, and removes ones no photo owns), then "
-                f"invalidate /{keys.renditions_prefix(gallery_id)}* on the CDN",
+                f"{storage.PUBLIC_PREFIX}: run the photos scan for the gallery, manage.py "
+                f"update_gallery_photos --gallery-id {gallery_id} (it moves the gallery's renditions to "
+                f"{keys.PRIVATE_RENDITIONS_ROOT} and deletes copies no photo owns), then invalidate the "
+                f"CDN's cached copies: aws cloudfront create-invalidation --distribution-id <id> --paths "
+                f'"/{keys.renditions_prefix(gallery_id)}*"',
                 key=key,
             )
 

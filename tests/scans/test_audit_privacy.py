@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 from PIL import Image
 
@@ -356,7 +356,9 @@ def test_a_private_gallerys_rendition_left_under_the_public_prefix_is_a_finding(
     report, error = audit()
     assert error is not None
     assert kinds(report) == [("private-rendition-public", left)]
-    assert f"invalidate /renditions/{private}/*" in report["findings"][0]["why"]
+    why = report["findings"][0]["why"]
+    assert f"manage.py update_gallery_photos --gallery-id {private} " in why
+    assert f'create-invalidation --distribution-id <id> --paths "/renditions/{private}/*"' in why
 
 
 def test_renditions_of_no_gallery_under_the_public_prefix_are_a_warning(hardened):
@@ -383,19 +385,27 @@ def test_user_metadata_naming_a_location_on_a_rendition_is_a_finding(hardened):
     assert "x-amz-meta-gps-lat" in report["findings"][0]["why"]
 
 
-def test_gallery_limits_the_walk_to_that_gallerys_objects(hardened):
+def test_gallery_id_limits_the_walk_to_that_gallerys_objects(hardened):
     planted = f"renditions/{hardened['public']}/photo1-web.jpg"
     s3().put_object(Bucket=settings.BUCKET_NAME, Key=planted, Body=jpeg_with(gps=ORIGINAL_GPS))
-    report, error = audit("--gallery", hardened["private"])
+    report, error = audit("--gallery-id", hardened["private"])
     assert error is None and report["galleryId"] == hardened["private"]
     assert report["checked"]["privateRenditions"] == 4 and report["checked"]["renditions"] == 0
-    report, error = audit("--gallery", hardened["public"])
+    report, error = audit("--gallery-id", hardened["public"])
     assert error is not None and kinds(report) == [("rendition-metadata", planted)]
+
+
+@pytest.mark.parametrize("command", ["audit_privacy", "update_gallery_photos", "update_galleries_metadata"])
+def test_the_audit_names_the_gallery_as_the_scans_do(command):
+    """One spelling for every command an operator runs on a gallery: --gallery-id, read as gallery_id."""
+    parser = load_command_class("scans", command).create_parser("manage.py", command)
+    [action] = [action for action in parser._actions if "--gallery-id" in action.option_strings]
+    assert action.option_strings == ["--gallery-id"] and action.dest == "gallery_id"
 
 
 def test_a_gallery_id_that_cannot_be_one_is_refused(aws):
     with pytest.raises(CommandError, match="cannot be a gallery id"):
-        call_command("audit_privacy", "--gallery", "../galleries", stdout=io.StringIO())
+        call_command("audit_privacy", "--gallery-id", "../galleries", stdout=io.StringIO())
 
 
 def test_the_text_report_names_each_finding_and_the_exit_is_an_error(acls_on):

@@ -10,16 +10,15 @@ from scans.audit import AREAS, Finding, PrivacyAudit, privacy_audit
 
 class Command(DomainCommand):
     help = (
-        "Check that the bucket keeps originals private: its policy, ACLs and Block Public Access, and "
-        "every rendition and download copy for metadata. Exits 1 when it finds something (warnings alone "
-        "do not fail it), so it can run as a scheduled job."
+        "Check that the bucket keeps originals private: its policy, ACLs, Block Public Access and Object "
+        "Ownership, every rendition and download copy for metadata, and private galleries' renditions "
+        "left under renditions/. Reads only. Exits 1 when it finds something (warnings alone do not fail "
+        "it), so it can run as a scheduled job."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--gallery",
-            dest="gallery_id",
-            metavar="ID",
+            "--gallery-id",
             help="Walk only this gallery's objects (the bucket's settings are judged all the same).",
         )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
