@@ -60,6 +60,8 @@ def photo_rerender(
     )
     if not rerendered:
         return False
+    # A location-free download copy of the old original is stale: the next download makes a new one.
+    storage.objects_delete_prefix(f"{keys.downloads_prefix(gallery_id)}{photo_id}-")
     dropped = [str(key) for key in photo.rendition_keys or [] if key not in rendition_keys]
     if dropped:
         storage.objects_delete(key for key in dropped if keys.belongs_to_gallery(key, gallery_id))

@@ -392,3 +392,17 @@ def test_a_gallery_a_scan_creates_for_objects_it_found_is_private(aws, curator, 
     gallery_photos_scan(gallery_id="found-on-a-card", create_missing_galleries=True)
     assert curator.get("/api/galleries/found-on-a-card").json()["visibility"] == "private"
     assert_hidden(client.get("/api/galleries/found-on-a-card"), "found-on-a-card")
+
+
+def test_a_changed_original_drops_its_stale_download_copy(aws, curator, client, settings):
+    settings.SCAN_SETTLE_SECONDS = 0
+    gallery_id = gallery_new(curator, allowOriginalDownload=True)
+    [photo] = photos_add(curator, gallery_id)
+    first, _ = download(client, gallery_id, photo["photoId"])
+    s3_client().put_object(
+        Bucket=settings.BUCKET_NAME, Key=photo["s3Key"], Body=jpeg_bytes(80, 60, gps=(1.5, 2.5))
+    )
+    assert gallery_photos_scan(gallery_id=gallery_id).updated == 1
+    assert bucket_keys(f"private/downloads/{gallery_id}/") == set()
+    second, _ = download(client, gallery_id, photo["photoId"])
+    assert second != first and location_of(object_bytes(second)) == {}
