@@ -1,4 +1,5 @@
-"""Photo reads: one photo, a gallery's photos in photoNumber order with a tag filter, a visitor's rating."""
+"""Photo reads: one photo, a gallery's photos in photoNumber order with a tag filter, a photo the reader
+may see with a visitor's rating of it."""
 
 from collections.abc import Iterator
 
@@ -7,6 +8,7 @@ from pynamodb.expressions.condition import Condition
 from core.errors import NotFound
 from core.pagination import Page, paginate
 from core.validation import is_valid_id
+from galleries.selectors import gallery_read
 from photos.models import GalleryPhoto
 from ratings.selectors import VisitorRating, rating_of
 
@@ -99,9 +101,28 @@ def photo_exists(*, gallery_id: str, photo_id: str) -> bool:
     return True
 
 
-def photo_rating_get(*, photo_id: str, user_id: str) -> VisitorRating:
-    """The visitor's rating (None if they have not rated) and the aggregate of a live photo."""
-    photo = photo_find(photo_id=photo_id)
+def photo_readable(*, photo_id: str, curator: bool) -> GalleryPhoto:
+    """A live photo whose gallery the reader may see, for every rating route; NotFound otherwise (a
+    private gallery's photo reads as missing to visitors).
+
+    NotFound too once the gallery's delete began. A rating that read the gallery just before is
+    committed and then removed with the photo (marked before its ratings are purged): no rating
+    outlives its photo. (A condition on the gallery inside the rating's transaction would make every
+    rating of a gallery conflict with every other one: DynamoDB conflicts on shared items.)
+    """
+    photo = photo_find(photo_id=photo_id)  # NotFound once the photo is gone or its delete has started
+    try:
+        gallery_read(gallery_id=photo.gallery_id, curator=curator)
+    except NotFound:
+        # The answer of a photo that does not exist: naming the gallery would reveal the photo and
+        # the id of a gallery the reader may not know of.
+        raise NotFound(f"Photo {photo_id!r} does not exist.") from None
+    return photo
+
+
+def photo_rating_read(*, photo_id: str, user_id: str, curator: bool) -> VisitorRating:
+    """The visitor's rating (None if they have not rated) and the aggregate of a photo the reader may see."""
+    photo = photo_readable(photo_id=photo_id, curator=curator)
     return VisitorRating(photo, user_id, rating_of(photo_id=photo_id, user_id=user_id))
 
 

@@ -3,8 +3,8 @@
 Ratings own this aggregate; it lives on the photo item (``ratingCount``, ``ratingSum``,
 ``ratingHistogram``) so a photo's read answers it without touching PhotoRatings. The photo model declares
 the attributes and a new photo is written with ``empty_histogram()``; everything else about them is here:
-the stars that count, the ADD actions of a (re-)rating, the initialisation of items from before ratings,
-and the derived average and histogram every answer shows.
+the stars that count, the ADD actions of a rating, a re-rating or a withdrawal, the initialisation of
+items from before ratings, and the derived average and histogram every answer shows.
 """
 
 from typing import Any
@@ -44,16 +44,21 @@ def is_ready(item: Any) -> bool:
     return all(str(stars) in stored for stars in RATING_VALUES)
 
 
-def change_actions(model: Any, *, new: int, old: int | None) -> list:
-    """The ADD actions that move the aggregate from a visitor's ``old`` stars (or none) to ``new``."""
+def change_actions(model: Any, *, new: int | None, old: int | None) -> list:
+    """The ADD actions that move the aggregate from a visitor's ``old`` stars to ``new``; None is no
+    rating (``old=None``: a first rating, ``new=None``: a withdrawal)."""
     if new == old:
         return []
     buckets = model.rating_histogram
-    actions = [buckets[str(new)].add(1), model.rating_sum.add(new - (old or 0))]
+    actions = [model.rating_sum.add((new or 0) - (old or 0))]
+    if new is not None:
+        actions.append(buckets[str(new)].add(1))
+    if old is not None:
+        actions.append(buckets[str(old)].add(-1))
     if old is None:
         actions.append(model.rating_count.add(1))
-    else:
-        actions.append(buckets[str(old)].add(-1))
+    elif new is None:
+        actions.append(model.rating_count.add(-1))
     return actions
 
 

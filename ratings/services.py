@@ -1,9 +1,10 @@
 """Rating writes: a visitor's rating or its withdrawal with the aggregate change each makes, and
 removing a photo's ratings.
 
-Finding the photo and who may write as a visitor (``ratings.visitors``) are the caller's part
-(``photos.services.rate`` composes these with the photo's own "still alive" condition); this module owns
-the PhotoRatings items and how they move the aggregate.
+Finding the photo and who may write as a visitor (``ratings.visitors.visitor_hold``) are the caller's
+part (``photos.services.rate`` composes these with the photo's own "still alive" condition); this module
+owns the PhotoRatings items and how they move the aggregate, and asks ``ratings.visitors`` whether the
+holding may change the stored rating it read (``visitor_may_change``).
 """
 
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from core.transactions import Refused, transaction_run
 from ratings import aggregate
 from ratings.models import PhotoRating
 from ratings.selectors import VisitorRating
-from ratings.visitors import VisitorHold, VisitorRefused, visitor_hold_in
+from ratings.visitors import VisitorHold, VisitorRefused, visitor_hold_in, visitor_may_change
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,9 @@ class RatingWritten:
     visitor_token: str | None = None  # the visitor's token, handed back with every rating
 
 
-VISITOR_ITEM = 2  # the position of the visitor's record among a rating transaction's items
+# The position of the visitor's record among a rating transaction's items (``core.transactions`` names
+# items only by the order ``build`` adds them).
+VISITOR_ITEM = 2
 
 
 class RatingRaced(Exception):
@@ -41,17 +44,20 @@ def rating_commit(
     stars: int,
     previous: PhotoRating | None,
     alive,
-    hold: VisitorHold | None = None,
+    hold: VisitorHold,
 ) -> PhotoRating:
     """One transaction: put the visitor's rating and apply the difference to the photo's aggregate.
 
-    The put is conditioned on ``previous`` (the rating read just before, or none), so two writers cannot
-    both apply a difference from the same old value; the photo update carries the caller's ``alive``
-    condition, so a deleted or deleting photo is never rated or recreated. RatingRaced when either failed.
-    A visitor id this write took (``hold.pending``) becomes held in the same transaction
-    (VisitorRefused if that take was lost meanwhile). Concurrent transactions on the photo item are
-    retried by ``core.transactions``.
+    ``previous`` (the rating read just before, or none) must be one ``hold`` may change
+    (VisitorRefused, nothing written: a take without a token only creates, a holding reaches only
+    ratings made since it began). The put is conditioned on it, so two writers cannot both apply a
+    difference from the same old value; the photo update carries the caller's ``alive`` condition, so a
+    deleted or deleting photo is never rated or recreated. RatingRaced when either failed. A visitor id
+    this write took (``hold.pending``) becomes held in the same transaction (VisitorRefused if that take
+    was lost meanwhile). Concurrent transactions on the photo item are retried by ``core.transactions``.
     """
+    if previous is not None:
+        visitor_may_change(hold, rated_at=previous.rated_at)
     model = type(photo)
     written = PhotoRating(
         photo.photo_id, user_id, rating=stars, rated_at=now_iso(), gallery_id=photo.gallery_id
@@ -72,8 +78,7 @@ def rating_commit(
         else:
             # Same stars again: only ratedAt moves, but the photo must still be alive.
             transaction.condition_check(model, photo.gallery_id, photo.photo_id, condition=alive)
-        if hold is not None:
-            visitor_hold_in(transaction, hold)  # the third item (VISITOR_ITEM) when the write took the id
+        visitor_hold_in(transaction, hold)  # the third item (VISITOR_ITEM) when the write took the id
 
     try:
         transaction_run(build)
@@ -84,12 +89,14 @@ def rating_commit(
     return written
 
 
-def rating_withdraw(*, photo: Any, previous: PhotoRating, alive) -> None:
+def rating_withdraw(*, photo: Any, previous: PhotoRating, alive, hold: VisitorHold) -> None:
     """One transaction: delete the visitor's rating and take its stars out of the photo's aggregate.
 
-    The delete is conditioned on the stars read just before (a re-rating in between would make the
-    subtraction wrong), the photo update on ``alive``; RatingRaced when either failed.
+    ``previous`` must be a rating ``hold`` may change (VisitorRefused, nothing written). The delete is
+    conditioned on the stars read just before (a re-rating in between would make the subtraction
+    wrong), the photo update on ``alive``; RatingRaced when either failed.
     """
+    visitor_may_change(hold, rated_at=previous.rated_at)
     model = type(photo)
     old = aggregate.counted_value(previous.rating)
 
@@ -101,7 +108,7 @@ def rating_withdraw(*, photo: Any, previous: PhotoRating, alive) -> None:
         else:
             transaction.update(
                 photo,
-                actions=_withdrawal_actions(model, old),
+                actions=aggregate.change_actions(model, new=None, old=old),
                 condition=alive & aggregate.bucket_exists(model, old),
             )
 
@@ -109,18 +116,6 @@ def rating_withdraw(*, photo: Any, previous: PhotoRating, alive) -> None:
         transaction_run(build)
     except Refused:
         raise RatingRaced() from None
-
-
-def _withdrawal_actions(model: Any, old: int) -> list:
-    """The ADD actions that take a visitor's ``old`` stars out of the aggregate (a change to no rating).
-
-    This belongs next to ``aggregate.change_actions``; it is here until that module is free to edit.
-    """
-    return [
-        model.rating_histogram[str(old)].add(-1),
-        model.rating_sum.add(-old),
-        model.rating_count.add(-1),
-    ]
 
 
 def aggregate_initialise(*, photo: Any, alive) -> None:

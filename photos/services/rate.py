@@ -2,18 +2,18 @@
 ratings' transaction with the photo's "still alive" rule; withdrawing a rating the same way.
 
 Every rating route (rate, withdraw, a visitor's rating, the summary) finds the photo with
-``photo_readable``: a photo of a private gallery answers 404 to anyone but curators, exactly like a
-photo that does not exist. Who may write as a visitor id is ``ratings.visitors``' rule; it is checked
-once the photo is found, so a missing or hidden photo is 404 whatever token is sent.
+``photos.selectors.photo_readable``: a photo of a private gallery answers 404 to anyone but curators,
+exactly like a photo that does not exist. Who may write as a visitor id, and which of its stored
+ratings that holding may change, is ``ratings.visitors``' rule; it is checked once the photo is found,
+so a missing or hidden photo is 404 whatever token is sent.
 """
 
 import random
 import time
 
 from core.errors import Conflict, NotFound
-from galleries.selectors import gallery_read
 from photos.models import GalleryPhoto
-from photos.selectors import photo_alive, photo_find, photo_get
+from photos.selectors import photo_alive, photo_find, photo_get, photo_readable
 from ratings import aggregate
 from ratings.selectors import VisitorRating, rating_of
 from ratings.services import (
@@ -33,35 +33,6 @@ RETRY_PAUSE_SECONDS = 0.005
 RETRY_PAUSE_MAX_SECONDS = 0.25
 
 
-def photo_readable(*, photo_id: str, curator: bool) -> GalleryPhoto:
-    """A live photo whose gallery the reader may see; NotFound otherwise (a private gallery's photo
-    reads as missing to visitors).
-
-    NotFound too once the gallery's delete began. A rating that read the gallery just before is
-    committed and then removed with the photo (marked before its ratings are purged): no rating
-    outlives its photo. (A condition on the gallery inside the rating's transaction would make every
-    rating of a gallery conflict with every other one: DynamoDB conflicts on shared items.)
-    """
-    photo = photo_find(photo_id=photo_id)  # NotFound once the photo is gone or its delete has started
-    try:
-        gallery_read(gallery_id=photo.gallery_id, curator=curator)
-    except NotFound:
-        # The answer of a photo that does not exist: naming the gallery would reveal the photo and
-        # the id of a gallery the reader may not know of.
-        raise NotFound(f"Photo {photo_id!r} does not exist.") from None
-    return photo
-
-
-def photo_rating_read(*, photo_id: str, user_id: str, curator: bool) -> VisitorRating:
-    """The visitor's rating (None if they have not rated) and the aggregate of a photo the reader may see.
-
-    A read (``photos.selectors.photo_rating_get`` with the gallery's visibility); here until that
-    module is free to take it.
-    """
-    photo = photo_readable(photo_id=photo_id, curator=curator)
-    return VisitorRating(photo, user_id, rating_of(photo_id=photo_id, user_id=user_id))
-
-
 def photo_rate(
     *,
     photo_id: str,
@@ -74,7 +45,9 @@ def photo_rate(
     """Record a visitor's rating of a live photo, replacing their earlier one.
 
     ``visitor_token`` proves the id is the caller's (``ratings.visitors``; 403 without it for a held
-    id, and the answer hands back the token either way). A visitor id new to the photo is counted
+    id, and the answer hands back the token either way). Without a token a write may only create: an
+    id nobody holds that already rated the photo (before tokens, or in a holding that lapsed) is 403,
+    and a holding changes only the ratings made since it began. A visitor id new to the photo is counted
     against its client ``address``'s daily cap (``ratings.stuffing``; 429 over it). Each try reads
     afresh (the photo, whose delete may have started; the visitor's earlier rating) and commits one
     transaction (``ratings.services.rating_commit``); a try that lost a race starts again. A write that
@@ -124,12 +97,13 @@ def photo_rating_withdraw(
     *, photo_id: str, user_id: str, visitor_token: str | None, curator: bool = False
 ) -> VisitorRating:
     """Withdraw a visitor's rating with its token: one transaction deletes it and takes its stars out
-    of the photo's aggregate (``ratings.services.rating_withdraw``); NotFound when there is none.
+    of the photo's aggregate (``ratings.services.rating_withdraw``); NotFound when there is none, 403
+    when the rating is older than the token's holding.
 
     Answers what a read of that rating then answers (no rating, the new aggregate).
     """
     photo = photo_readable(photo_id=photo_id, curator=curator)
-    visitor_hold(user_id=user_id, token=visitor_token, may_take=False)
+    hold = visitor_hold(user_id=user_id, token=visitor_token, may_take=False)
     for attempt in range(RATING_WRITE_ATTEMPTS):
         if attempt:
             photo = photo_find(photo_id=photo_id)
@@ -139,7 +113,7 @@ def photo_rating_withdraw(
         if previous is None:
             raise NotFound(f"Visitor {user_id!r} has not rated photo {photo_id!r}.")
         try:
-            rating_withdraw(photo=photo, previous=previous, alive=photo_alive())
+            rating_withdraw(photo=photo, previous=previous, alive=photo_alive(), hold=hold)
         except RatingRaced:
             _pause_before_retry(attempt)
             continue

@@ -13,7 +13,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.viewsets import BaseViewSet
-from photos.services.rate import photo_rate, photo_rating_read, photo_rating_withdraw, photo_readable
+from photos.selectors import photo_rating_read, photo_readable
+from photos.services.rate import photo_rate, photo_rating_withdraw
 from ratings.serializers import (
     NewVisitorOutputSerializer,
     RatingAggregateSerializer,

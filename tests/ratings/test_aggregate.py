@@ -45,7 +45,7 @@ def additions(actions) -> dict[str, int]:
     return added
 
 
-def test_a_rating_moves_the_aggregate_by_its_difference():
+def test_a_rating_or_a_withdrawal_moves_the_aggregate_by_its_difference():
     assert aggregate.change_actions(GalleryPhoto, new=4, old=4) == []
     assert additions(aggregate.change_actions(GalleryPhoto, new=4, old=None)) == {
         "ratingHistogram.4": 1,
@@ -57,3 +57,9 @@ def test_a_rating_moves_the_aggregate_by_its_difference():
         "ratingSum": -3,
         "ratingHistogram.5": -1,
     }
+    assert additions(aggregate.change_actions(GalleryPhoto, new=None, old=3)) == {
+        "ratingHistogram.3": -1,
+        "ratingSum": -3,
+        "ratingCount": -1,
+    }
+    assert aggregate.change_actions(GalleryPhoto, new=None, old=None) == []

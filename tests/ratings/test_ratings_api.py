@@ -8,9 +8,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from core import transactions
+from photos import selectors as photo_selectors
 from photos.models import GalleryPhoto
 from photos.services import rate as services
 from ratings import services as rating_services
+from ratings import visitors
 from ratings.models import PhotoRating
 from tests.aws_faults import cancel_transactions
 
@@ -46,9 +48,15 @@ def assert_envelope(response, status: int, field: str | None = None):
 
 @pytest.fixture
 def ticking_clock(monkeypatch):
-    """ratedAt values one second apart, so "ratedAt moves" is seen even within a millisecond."""
+    """ratedAt values one second apart, so "ratedAt moves" is seen even within a millisecond. A visitor
+    id's holding starts on the same clock (it reaches the ratings made since it began)."""
     seconds = itertools.count()
-    monkeypatch.setattr(rating_services, "now_iso", lambda: f"2024-05-01T12:00:{next(seconds):02d}.000Z")
+
+    def tick() -> str:
+        return f"2024-05-01T12:00:{next(seconds):02d}.000Z"
+
+    monkeypatch.setattr(rating_services, "now_iso", tick)
+    monkeypatch.setattr(visitors, "now_iso", tick)
 
 
 def test_rating_is_stored_with_the_guide_fields_and_counted(backend, photo_id, rate, client):
@@ -187,8 +195,10 @@ def test_a_delete_starting_after_the_read_cancels_the_rating_transaction(
     stale.update(actions=[GalleryPhoto.deleting_at.set("2024-05-01T00:00:00.000Z")])
     stale.deleting_at = None
     reads = iter([stale])
-    real_find = services.photo_find
-    monkeypatch.setattr(services, "photo_find", lambda **kwargs: next(reads, None) or real_find(**kwargs))
+    real_find = photo_selectors.photo_find
+    monkeypatch.setattr(
+        photo_selectors, "photo_find", lambda **kwargs: next(reads, None) or real_find(**kwargs)
+    )
     assert_envelope(rate(photo_id, "v1", 4), 404)
     assert not list(PhotoRating.query(photo_id, consistent_read=True))
     photo = stored_photo(photo_id)
@@ -208,11 +218,12 @@ def test_a_photo_without_a_histogram_gets_one_counted_from_its_stored_ratings(ba
     PhotoRating(photo_id, "legacy-1", rating=2, rated_at="2020-01-01T00:00:00Z").save()
     PhotoRating(photo_id, "legacy-2", rating=5, rated_at="2020-01-01T00:00:00Z").save()
     assert rate(photo_id, "new", 4).status_code == 201
-    assert rate(photo_id, "legacy-1", 3).status_code == 200
+    assert rate(photo_id, "new", 3).status_code == 200
+    assert rate(photo_id, "legacy-1", 3).status_code == 403  # ratings from before tokens stay as they are
     assert (
         stored_aggregate(photo_id)
         == recount(photo_id)
-        == (3, 12, {**EMPTY_HISTOGRAM, "3": 1, "4": 1, "5": 1})
+        == (3, 10, {**EMPTY_HISTOGRAM, "2": 1, "3": 1, "5": 1})
     )
 
 

@@ -15,11 +15,18 @@ import pytest
 from rest_framework.test import APIClient
 
 from core import transactions
-from core.records import ServiceRecord, record_get, record_key
-from ratings import visitors
+from core.records import ServiceRecord, record_drop, record_get, record_key
+from photos.models import GalleryPhoto
+from ratings import aggregate, visitors
 from ratings.models import PhotoRating
 from tests.aws_faults import cancel_transactions, fail_nth
-from tests.ratings.test_ratings_api import EMPTY_HISTOGRAM, assert_envelope, recount, stored_aggregate
+from tests.ratings.test_ratings_api import (
+    EMPTY_HISTOGRAM,
+    assert_envelope,
+    recount,
+    stored_aggregate,
+    stored_photo,
+)
 
 VIAS = ["rest", "guide"]
 
@@ -281,24 +288,66 @@ def test_a_take_that_outlived_its_write_is_pending_and_expires_within_minutes(aw
 # ---------------------------------------------------------------- lifetime and keys
 
 
-def test_an_expired_id_goes_to_its_next_writer_and_the_old_token_stops_working(
-    aws, photo_id, rate, visitor_tokens
+def test_an_expired_ids_ratings_stay_frozen_and_its_old_token_stops_once_another_client_holds_it(
+    aws, gallery_id, upload, rate, withdraw, visitor_tokens
 ):
-    rate(photo_id, "v1", 4)
+    first, second = (photo["photoId"] for photo in upload(gallery_id, 2))
+    rate(first, "v1", 4)
     old_token = visitor_tokens["v1"]
     records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))  # unused for VISITOR_ID_DAYS
-    newcomer = rate(photo_id, "v1", 2, token=None, api=APIClient(REMOTE_ADDR="198.51.100.7"))
-    assert newcomer.status_code == 200 and newcomer.json()["visitorToken"] != old_token
-    assert_refused(rate(photo_id, "v1", 5, token=old_token), "visitor_token_invalid", "v1")
-    assert stored_rating(photo_id, "v1")[0] == 2
+    newcomer = APIClient(REMOTE_ADDR="198.51.100.7")
+    before = (stored_rating(first, "v1"), stored_aggregate(first))
+
+    # Without a token the id is taken only to create: its rating of the first photo is out of reach.
+    assert_refused(rate(first, "v1", 2, token=None, api=newcomer), "visitor_token_required", "v1")
+    taken = rate(second, "v1", 2, token=None, api=newcomer)
+    assert taken.status_code == 201 and taken.json()["visitorToken"] != old_token
+    new_token = taken.json()["visitorToken"]
+    # ...and the token it got does not reach what the id rated before.
+    assert_refused(rate(first, "v1", 5, token=new_token, api=newcomer), "rating_predates_token", "v1")
+    assert_refused(withdraw(first, "v1", token=new_token, api=newcomer), "rating_predates_token", "v1")
+    assert rate(second, "v1", 3, token=new_token, api=newcomer).status_code == 200
+
+    # The old token opens nothing once another client held the id, even after that holding lapsed.
+    assert_refused(rate(first, "v1", 5, token=old_token), "visitor_token_invalid", "v1")
+    records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))
+    assert_refused(rate(first, "v1", 5, token=old_token), "visitor_token_invalid", "v1")
+    assert_refused(withdraw(second, "v1", token=old_token), "visitor_token_invalid", "v1")
+    assert (stored_rating(first, "v1"), stored_aggregate(first)) == before
+    assert stored_rating(second, "v1")[0] == 3
 
 
 def test_the_holder_of_an_expired_id_takes_it_back_with_its_token(aws, photo_id, rate, visitor_tokens):
     rate(photo_id, "v1", 4)
+    since = visitor_record("v1").data.as_dict()[visitors.SINCE]
     records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))
-    assert rate(photo_id, "v1", 5).status_code == 200  # the remembered (old) token
-    assert visitor_record("v1").status == visitors.HELD
+    assert rate(photo_id, "v1", 5).status_code == 200  # the remembered (old) token: its own rating
+    record = visitor_record("v1")
+    assert record.status == visitors.HELD and record.data.as_dict()[visitors.SINCE] == since
     assert_refused(rate(photo_id, "v1", 1, token=None), "visitor_token_required", "v1")
+
+
+@pytest.mark.parametrize("left", ["no record", "a dead take"])
+def test_an_old_token_with_no_trace_of_its_holding_takes_the_id_back_for_new_ratings_only(
+    aws, gallery_id, upload, rate, withdraw, visitor_tokens, left
+):
+    """DynamoDB deleted the expired record (TTL), or a token-less take that never committed replaced
+    it: nothing says who held the id meanwhile, so the token's holding starts again now."""
+    first, second = (photo["photoId"] for photo in upload(gallery_id, 2))
+    rate(first, "v1", 4)
+    records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))
+    if left == "no record":
+        record_drop(visitors.KIND, "v1")
+    else:
+        visitors.visitor_hold(user_id="v1", token=None, may_take=True)  # its request died here
+        records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))
+    before = (stored_rating(first, "v1"), stored_aggregate(first))
+    assert_refused(rate(first, "v1", 5), "rating_predates_token", "v1")
+    assert_refused(withdraw(first, "v1"), "rating_predates_token", "v1")
+    assert (stored_rating(first, "v1"), stored_aggregate(first)) == before
+    assert rate(second, "v1", 3).status_code == 201
+    assert rate(second, "v1", 2).status_code == 200
+    assert visitor_record("v1").status == visitors.HELD
 
 
 def test_an_id_in_use_is_held_again_once_half_its_lifetime_is_gone(aws, photo_id, rate, settings):
@@ -313,11 +362,65 @@ def test_an_id_in_use_is_held_again_once_half_its_lifetime_is_gone(aws, photo_id
     assert visitor_record("v1").expires_at - datetime.now(UTC) > timedelta(days=729)
 
 
-def test_an_id_rated_before_visitor_ids_existed_goes_to_its_next_writer(aws, photo_id, rate):
-    PhotoRating(photo_id, "legacy-1", rating=2, rated_at="2020-01-01T00:00:00Z").save()
-    first = rate(photo_id, "legacy-1", 3, token=None)
-    assert first.status_code == 200 and first.json()["visitorToken"]
-    assert_refused(rate(photo_id, "legacy-1", 1, token=None), "visitor_token_required", "legacy-1")
+# ---------------------------------------------------------------- ratings from before visitor tokens
+
+
+def legacy_rating(photo_id: str, user_id: str, stars: int, rated_at: str = "2020-01-01T00:00:00Z") -> None:
+    """A rating as a release before visitor tokens left it: the item and its share of the aggregate,
+    no visitor record."""
+    PhotoRating(photo_id, user_id, rating=stars, rated_at=rated_at).save()
+    stored_photo(photo_id).update(actions=aggregate.change_actions(GalleryPhoto, new=stars, old=None))
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_a_rating_from_before_visitor_tokens_cannot_be_changed_or_withdrawn_by_a_newcomer(
+    backend, photo_id, rate, withdraw, visitor_tokens, via
+):
+    legacy_rating(photo_id, "legacy-1", 2)
+    rate(photo_id, "v2", 5)
+    before = (stored_rating(photo_id, "legacy-1"), stored_aggregate(photo_id))
+    assert before[1] == recount(photo_id) == (2, 7, {**EMPTY_HISTOGRAM, "2": 1, "5": 1})
+
+    assert_refused(rate(photo_id, "legacy-1", 5, via=via, token=None), "visitor_token_required", "legacy-1")
+    assert visitor_record("legacy-1") is None  # the take was released: the id is as it was
+    assert_refused(rate(photo_id, "legacy-1", 4, via=via, token=None), "visitor_token_required", "legacy-1")
+    assert_refused(withdraw(photo_id, "legacy-1", token=None), "visitor_token_required", "legacy-1")
+    token = visitor_tokens["v2"]
+    assert_refused(rate(photo_id, "legacy-1", 5, via=via, token=token), "visitor_token_invalid", "legacy-1")
+    assert_refused(withdraw(photo_id, "legacy-1", token=token), "visitor_token_invalid", "legacy-1")
+    assert (stored_rating(photo_id, "legacy-1"), stored_aggregate(photo_id)) == before
+    assert visitor_record("legacy-1") is None
+
+
+def test_a_newcomer_taking_an_id_on_another_photo_gets_no_power_over_its_older_ratings(
+    backend, gallery_id, upload, rate, withdraw, visitor_tokens
+):
+    old_photo, new_photo = (photo["photoId"] for photo in upload(gallery_id, 2))
+    legacy_rating(old_photo, "legacy-1", 2)
+    before = (stored_rating(old_photo, "legacy-1"), stored_aggregate(old_photo))
+
+    taken = rate(new_photo, "legacy-1", 4, token=None)  # creating is allowed: the id never rated it
+    assert taken.status_code == 201 and taken.json()["visitorToken"]
+    assert_refused(rate(old_photo, "legacy-1", 5), "rating_predates_token", "legacy-1")
+    assert_refused(withdraw(old_photo, "legacy-1"), "rating_predates_token", "legacy-1")
+    assert (stored_rating(old_photo, "legacy-1"), stored_aggregate(old_photo)) == before
+
+    # What the holding rated itself is its own.
+    assert rate(new_photo, "legacy-1", 1).status_code == 200
+    assert withdraw(new_photo, "legacy-1").status_code == 200
+    assert stored_aggregate(new_photo) == recount(new_photo) == (0, 0, EMPTY_HISTOGRAM)
+    assert rate(new_photo, "legacy-1", 3).status_code == 201
+
+
+@pytest.mark.parametrize("rated_at", ["2020-01-01T00:00:00", "2020-01-01T01:00:00+01:00", "yesterday", ""])
+def test_a_rating_whose_age_cannot_be_read_counts_as_older_than_any_holding(
+    aws, gallery_id, upload, rate, rated_at
+):
+    old_photo, new_photo = (photo["photoId"] for photo in upload(gallery_id, 2))
+    legacy_rating(old_photo, "legacy-1", 2, rated_at=rated_at)
+    assert rate(new_photo, "legacy-1", 4, token=None).status_code == 201
+    assert_refused(rate(old_photo, "legacy-1", 5), "rating_predates_token", "legacy-1")
+    assert stored_rating(old_photo, "legacy-1") == (2, rated_at)
 
 
 def test_a_token_signed_with_a_fallback_key_works_and_comes_back_signed_with_the_new_key(
