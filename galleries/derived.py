@@ -26,7 +26,7 @@ from core.clock import now_iso
 from core.conditional import applied
 from core.errors import NotFound
 from core.validation import is_plausible_year
-from galleries.models import LIST_PARTITION, Gallery, country_key
+from galleries.models import LIST_PARTITION, VISIBILITY_OF_OLD_GALLERIES, Gallery, country_key
 
 
 class GalleryGone(NotFound):
@@ -147,6 +147,15 @@ def cover_choose(*, gallery_id: str, cover: Cover) -> None:
     chosen = [*_cover_set(cover), Gallery.cover_chosen.set(True), *touched()]
     if not applied(lambda: Gallery(gallery_id).update(actions=chosen, condition=gallery_open())):
         raise GalleryGone()
+
+
+def visibility_is(visibility: str) -> Condition:
+    """The condition a write that follows the gallery's visibility carries (a rendition move): the
+    gallery is open and still has that visibility (a gallery from before the setting is public)."""
+    same = Gallery.visibility == visibility
+    if visibility == VISIBILITY_OF_OLD_GALLERIES:
+        same = same | Gallery.visibility.does_not_exist()
+    return gallery_open() & same
 
 
 def cover_url_moved(*, gallery_id: str, cover: Cover) -> bool:

@@ -33,6 +33,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (make run writes one to .local/env).")
     SECRET_KEY = "insecure-debug-only-key"  # noqa: S105 (DEBUG only; production refuses to start without one)
+# Earlier keys still accepted for what was signed with them (sessions, cursors, visitors' tokens) while a
+# rotation settles: comma-separated, read as is like the key (a key may contain "$" but never ",").
+SECRET_KEY_FALLBACKS = [key for key in os.environ.get("DJANGO_SECRET_KEY_FALLBACKS", "").split(",") if key]
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])

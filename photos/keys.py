@@ -5,7 +5,7 @@ import re
 from core.storage import PUBLIC_PREFIX
 
 ORIGINALS_ROOT = "galleries/"
-# Renditions of public and unlisted galleries: the one publicly served prefix (CDN, immutable caching).
+# Renditions of public and unlisted galleries: the one publicly served prefix (the CDN's).
 RENDITIONS_ROOT = PUBLIC_PREFIX
 # Renditions of private galleries are never under a publicly served prefix: only signed URLs reach them.
 PRIVATE_RENDITIONS_ROOT = "private/renditions/"

@@ -211,11 +211,12 @@ class _PhotosRun:
     def scan_gallery(self, gallery_id: str) -> None:
         if leftovers.deletes_finish(self.summary, gallery_id=gallery_id, dry_run=self.dry_run):
             return
+        index_read_at = datetime.now(UTC)
         index = self._load_index(gallery_id)  # photo id -> what the item says
         by_key: dict[str, list[_Known]] = {}
         for known in index.values():
             by_key.setdefault(known.s3_key, []).append(known)
-        present = self._sweep_orphan_renditions(gallery_id, index)
+        present = self._sweep_orphan_renditions(gallery_id, index, index_read_at)
         unmatched = set(index)
         for page in leftovers.pages(storage.objects_list(keys.gallery_prefix(gallery_id)), LISTING_PAGE):
             _time_check(gallery_id)
@@ -277,13 +278,16 @@ class _PhotosRun:
             )
         return index
 
-    def _sweep_orphan_renditions(self, gallery_id: str, index: dict[str, _Known]) -> set[str]:
+    def _sweep_orphan_renditions(
+        self, gallery_id: str, index: dict[str, _Known], index_read_at: datetime
+    ) -> set[str]:
         """Rendition objects no item owns and no write under way names, under both placements (public
         and private): those of numbers no item holds (looked up again before deleting: the index was
         read before the listing), and those of a held number that its item no longer lists (a move
-        between placements, or a re-render, that died between its copy and its cleanup). Only settled
-        objects: a move's fresh copies are not yet in the item. Returns the rendition keys present of
-        numbers items hold, so items whose renditions are missing are re-rendered."""
+        between placements, or a re-render, that died between its copy and its cleanup). Only objects
+        already settled when the index was read (a move's copies made after that read are listed by an
+        item the index does not show). Returns the rendition keys present of numbers items hold, so
+        items whose renditions are missing are re-rendered."""
         owned_numbers = {known.number for known in index.values()}
         listed_by_number: dict[int, set[str]] = {}
         for known in index.values():
@@ -312,7 +316,11 @@ class _PhotosRun:
                 present.update(
                     item["Key"] for item in page if keys.photo_number_of(item["Key"]) in owned_numbers
                 )
-                orphans = [item["Key"] for item in page if _listed(item).settled and orphan(item["Key"])]
+                orphans = [
+                    item["Key"]
+                    for item in page
+                    if _listed(item).settled and _settled_at(item, index_read_at) and orphan(item["Key"])
+                ]
                 if orphans and not self.dry_run:
                     storage.objects_delete(orphans)
                 self.summary.orphan_objects_removed += len(orphans)
@@ -514,6 +522,12 @@ def _listed(item: dict) -> _Listed:
     return _Listed(
         item["Key"], int(item.get("Size", 0)), item.get("ETag", "").strip('"'), age >= settle_seconds
     )
+
+
+def _settled_at(item: dict, moment: datetime) -> bool:
+    """Whether the object was already settled at ``moment`` (older than the settle time then)."""
+    modified = item.get("LastModified")
+    return modified is None or (moment - modified).total_seconds() >= settings.SCAN_SETTLE_SECONDS
 
 
 def _unchanged(known: _Known, listed: _Listed) -> bool:

@@ -1,7 +1,7 @@
 """Where a gallery's renditions live follows its visibility (and each photo keeps a copy of it).
 
 Renditions of public and unlisted galleries are under the publicly served prefix (``renditions/``, the
-CDN's, cached as immutable); a private gallery's are under ``private/renditions/``, reached only by
+CDN's); a private gallery's are under ``private/renditions/``, reached only by
 short-lived signed URLs. A visibility change answers at once (the gallery item decides who may read),
 then moves each photo's renditions, as many as the request's time allows; the photos scan finishes
 what is left (``photo_place`` is safe to repeat and to run beside uploads and other moves).
@@ -21,9 +21,9 @@ import logging
 from dataclasses import dataclass
 
 from core import storage
-from core.conditional import applied
 from core.deadline import attempt_seconds, remaining
 from core.errors import DeadlineReached, storage_errors
+from core.transactions import Refused, transaction_run
 from galleries import derived
 from galleries.models import Gallery, visibility_of
 from photos import keys
@@ -100,18 +100,18 @@ def gallery_place(*, gallery: Gallery) -> Placement:
 
 def photo_place(*, photo: GalleryPhoto, visibility: str, cover_of: Gallery | None = None) -> str:
     """One photo's renditions under the prefix ``visibility`` asks for, its copy of the visibility
-    updated: "moved", "relabelled", "placed" (nothing to do) or "raced" (the item changed meanwhile:
-    someone else moved, re-rendered or deleted it; the next run looks again)."""
+    updated: "moved", "relabelled", "placed" (nothing to do) or "raced" (the item changed meanwhile, or
+    the gallery's visibility is no longer ``visibility``: someone else moved, re-rendered or deleted
+    it, or a later change supersedes this move; the next run looks again). The item is written in one
+    transaction with a check that the gallery still has this visibility, so a move that started before
+    a change can never undo it."""
     old_keys = rendition_keys_of(photo)
     if is_placed(old_keys, visibility):
         if photo.visibility == visibility:
             return "placed"
-        relabelled = applied(
-            lambda: photo.update(
-                actions=[GalleryPhoto.visibility.set(visibility)], condition=_unchanged(photo)
-            )
+        return (
+            "relabelled" if _write(photo, [GalleryPhoto.visibility.set(visibility)], visibility) else "raced"
         )
-        return "relabelled" if relabelled else "raced"
     private = visibility == "private"
     new_keys = [keys.rendition_moved(key, private=private) for key in old_keys]
     copied: list[str] = []
@@ -120,10 +120,10 @@ def photo_place(*, photo: GalleryPhoto, visibility: str, cover_of: Gallery | Non
             if old != new:
                 copied.append(new)
                 if not storage.object_copy_if_present(old, new, _content_type(old)):
-                    _keep_only_listed(photo, copied)  # another move took it first
+                    keep_only_listed(photo, copied)  # another move took it first
                     return "raced"
     except Exception:
-        _keep_only_listed(photo, copied)
+        keep_only_listed(photo, copied)
         raise
     actions: list = [GalleryPhoto.rendition_keys.set(new_keys), GalleryPhoto.visibility.set(visibility)]
     thumbnail = _url_of(new_keys, "thumb")
@@ -132,13 +132,30 @@ def photo_place(*, photo: GalleryPhoto, visibility: str, cover_of: Gallery | Non
         actions.append(GalleryPhoto.thumbnail_url.set(thumbnail))
     if full_size is not None:
         actions.append(GalleryPhoto.full_size_url.set(full_size))
-    if not applied(lambda: photo.update(actions=actions, condition=_unchanged(photo))):
-        _keep_only_listed(photo, copied)
+    if not _write(photo, actions, visibility):
+        keep_only_listed(photo, copied)
         return "raced"
-    storage.objects_delete([old for old, new in zip(old_keys, new_keys, strict=True) if old != new])
+    # The old objects, except any the item lists again (a move back that landed meanwhile).
+    keep_only_listed(photo, [old for old, new in zip(old_keys, new_keys, strict=True) if old != new])
+    photo.rendition_keys, photo.visibility = new_keys, visibility
+    photo.full_size_url = full_size or photo.full_size_url
     if cover_of is None or cover_of.cover_photo_id == photo.photo_id:
         derived.cover_url_moved(gallery_id=photo.gallery_id, cover=photo.as_cover())
     return "moved"
+
+
+def _write(photo: GalleryPhoto, actions: list, visibility: str) -> bool:
+    """The item's change, on condition that it is unchanged and the gallery still has ``visibility``."""
+
+    def build(transaction) -> None:
+        transaction.update(photo, actions=actions, condition=_unchanged(photo))
+        transaction.condition_check(Gallery, photo.gallery_id, condition=derived.visibility_is(visibility))
+
+    try:
+        transaction_run(build)
+    except Refused:
+        return False
+    return True
 
 
 def _unchanged(photo: GalleryPhoto):
@@ -149,22 +166,24 @@ def _unchanged(photo: GalleryPhoto):
     return GalleryPhoto.photo_id.exists() & is_live() & listed
 
 
-def _keep_only_listed(photo: GalleryPhoto, copied: list[str]) -> None:
-    """After a lost race or a failure: delete our copies the item (read again) does not list; a
-    concurrent move may have written the same keys and listed them. Best effort: the photos scan
-    removes what is left."""
+def keep_only_listed(photo: GalleryPhoto, written: list[str]) -> None:
+    """Delete those of ``written`` the item (read again) does not list: after a lost race or a failure,
+    a concurrent move or re-render may have written the same keys and listed them. Best effort: the
+    photos scan removes what is left."""
+    if not written:
+        return
     try:
         current = GalleryPhoto.get(photo.gallery_id, photo.photo_id, consistent_read=True)
         listed = {str(key) for key in current.rendition_keys or []}
     except GalleryPhoto.DoesNotExist:
         listed = set()
     except storage_errors():
-        logger.warning("could not check %d copied renditions; the photos scan removes strays", len(copied))
+        logger.warning("could not check %d rendition objects; the photos scan removes strays", len(written))
         return
     try:
-        storage.objects_delete([key for key in copied if key not in listed])
+        storage.objects_delete([key for key in written if key not in listed])
     except storage_errors():
-        logger.warning("could not delete %d copied renditions; the photos scan removes them", len(copied))
+        logger.warning("could not delete %d rendition objects; the photos scan removes them", len(written))
 
 
 def _url_of(rendition_keys: list[str], name: str) -> str | None:

@@ -11,6 +11,7 @@ from photos import keys
 from photos.models import GalleryPhoto
 from photos.prepare import PreparedPhoto, photo_year
 from photos.selectors import is_live, photo_get
+from photos.services.placement import keep_only_listed
 from photos.services.upload import renditions_plan, renditions_store
 
 
@@ -59,6 +60,9 @@ def photo_rerender(
         )
     )
     if not rerendered:
+        # What we wrote under keys the item does not list (a move to the other placement won the
+        # race) would be strays, public ones of a private gallery at worst.
+        keep_only_listed(photo, rendition_keys)
         return False
     # A location-free download copy of the old original is stale: the next download makes a new one.
     storage.objects_delete_prefix(f"{keys.downloads_prefix(gallery_id)}{photo_id}-")

@@ -65,3 +65,16 @@ def test_a_blank_env_file_setting_reads_no_file(tmp_path):
 
     assert read(str(env_file)) == f"{str(env_file)!r} http://127.0.0.1:9"
     assert read("") == "'' unset"
+
+
+def test_secret_key_fallbacks_are_read_as_is_comma_separated():
+    code = "import gallery_project.settings as s; print(s.SECRET_KEY_FALLBACKS)"
+    env = {
+        **os.environ,
+        "GALLERY_ENV_FILE": "",
+        "DJANGO_SECRET_KEY": "new",
+        "DJANGO_SECRET_KEY_FALLBACKS": "$old-one,second",
+        "PYTHONPATH": str(ROOT),
+    }
+    answer = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert answer.stdout.strip() == "['$old-one', 'second']", answer.stderr

@@ -14,6 +14,7 @@ from core.aws import s3_client
 from galleries.services import gallery_update
 from photos.models import GalleryPhoto
 from photos.services import placement
+from photos.services import rerender as rerender_service
 from photos.services import upload as upload_service
 from scans.photos_scan import gallery_photos_scan
 from tests.factories import jpeg_bytes
@@ -350,6 +351,7 @@ def test_a_move_whose_item_write_loses_keeps_the_winners_objects(aws, curator, m
     [photo] = photos_add(curator, gallery_id)
     loser = GalleryPhoto.get(gallery_id, photo["photoId"])
     winner = GalleryPhoto.get(gallery_id, photo["photoId"])
+    gallery_update(gallery_id=gallery_id, visibility="private")  # the gallery alone, no move yet
     real_delete = placement.storage.objects_delete
     # The winner copies and writes its item between the loser's copies and the loser's item write.
     monkeypatch.setattr(placement.storage, "objects_delete", lambda keys: None)
@@ -406,3 +408,36 @@ def test_a_changed_original_drops_its_stale_download_copy(aws, curator, client, 
     assert bucket_keys(f"private/downloads/{gallery_id}/") == set()
     second, _ = download(client, gallery_id, photo["photoId"])
     assert second != first and location_of(object_bytes(second)) == {}
+
+
+def test_a_move_that_started_before_a_change_never_undoes_it(aws, curator):
+    """A move to public still running (a long PUT, a scan) when the gallery is made private must not put
+    its renditions back under the public prefix."""
+    gallery_id = gallery_new(curator, visibility="private")
+    [photo] = photos_add(curator, gallery_id)
+    stale = GalleryPhoto.get(gallery_id, photo["photoId"])  # the move read it while the gallery was public
+    assert placement.photo_place(photo=stale, visibility="public") == "raced"
+    assert bucket_keys(f"renditions/{gallery_id}/") == set()
+    item = GalleryPhoto.get(gallery_id, photo["photoId"])
+    assert set(item.rendition_keys) == bucket_keys(f"private/renditions/{gallery_id}/")
+
+
+def test_a_rerender_that_lost_to_a_move_leaves_no_public_strays(aws, curator, monkeypatch, settings):
+    settings.SCAN_SETTLE_SECONDS = 0
+    gallery_id = gallery_new(curator)
+    [photo] = photos_add(curator, gallery_id)
+    s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=photo["s3Key"], Body=jpeg_bytes(80, 60))
+    real_store = rerender_service.renditions_store
+
+    def gallery_made_private_meanwhile(processed, plan, written):
+        # The re-render planned public keys; the gallery is made private and moved before it writes.
+        gallery_update(gallery_id=gallery_id, visibility="private")
+        item = GalleryPhoto.get(gallery_id, photo["photoId"])
+        assert placement.photo_place(photo=item, visibility="private") == "moved"
+        real_store(processed, plan, written)
+
+    monkeypatch.setattr(rerender_service, "renditions_store", gallery_made_private_meanwhile)
+    gallery_photos_scan(gallery_id=gallery_id)
+    assert bucket_keys(f"renditions/{gallery_id}/") == set()
+    item = GalleryPhoto.get(gallery_id, photo["photoId"])
+    assert set(item.rendition_keys) <= bucket_keys(f"private/renditions/{gallery_id}/")
