@@ -60,30 +60,52 @@ def page_size_from(query_params) -> int:
     return min(size, settings.PAGE_SIZE_MAX)
 
 
+# A filtered listing examines at most this many items per request, then answers what it found with a
+# cursor to go on: its cost does not grow with the gallery (a page may then hold fewer items than asked,
+# or none, with a ``next`` link).
+EXAMINED_MAX = 300
+# Items a filtered listing asks DynamoDB to examine per round trip (Limit bounds examined items).
+EXAMINE_BATCH = 100
+
+
 def paginate(
-    fetch: Callable[[RawKey | None], Iterator], *, cursor: str | None, page_size: int, scope: str
+    fetch: Callable[[RawKey | None, int], Iterator],
+    *,
+    model: Any,
+    cursor: str | None,
+    page_size: int,
+    scope: str,
+    filtered: bool = False,
 ) -> Page:
-    """Read one page. ``fetch(start_key)`` returns a PynamoDB ResultIterator starting after that key.
+    """Read one page. ``fetch(start_key, limit)`` returns a PynamoDB query's ResultIterator starting
+    after that key, examining ``limit`` items per round trip; its raw pages are read here.
 
     ``scope`` names the listing (e.g. one gallery's photos): a cursor only opens the listing that made
     it, since another listing's key would reach DynamoDB as an invalid start key.
 
-    One item past the page is read, so ``next`` is only given when another item really exists (a
-    DynamoDB page can end exactly on the last item and still return a LastEvaluatedKey). The next
-    page starts after the last item returned (``_key_of``), so a cursor names only items its reader saw.
+    One item past the page is read, so ``next`` is only given when another item really exists. The next
+    page starts after the last item returned (``_key_of``), so a cursor names only items its reader saw;
+    except when a ``filtered`` listing stops at ``EXAMINED_MAX`` examined items: it then resumes after the
+    last item examined, which the caller's query must only let be an item its reader may know of (a
+    visitor's listing of galleries reads an index of public galleries only).
     """
     start, history = _decode(cursor, scope) if cursor else (None, [])
-    iterator = fetch(start)  # a PynamoDB ResultIterator, which knows its last_evaluated_key
+    limit = EXAMINE_BATCH if filtered else page_size + 1
+    pages = fetch(start, limit).page_iter  # type: ignore[attr-defined]
     items: list = []
-    resume_key = None
-    for item in iterator:
-        if len(items) == page_size:
-            break
-        items.append(item)
-        if len(items) == page_size:
-            resume_key = _key_of(item, iterator)
-    else:
-        resume_key = None
+    resume_key: RawKey | None = None
+    for page in pages:
+        for raw in page.get("Items", ()):
+            if len(items) == page_size:  # one item past the page: there is a next page
+                resume_key = _key_of(items[-1], pages)
+                break
+            items.append(model.from_raw_data(raw))
+        else:
+            if filtered and pages.total_scanned_count >= EXAMINED_MAX and pages.last_evaluated_key:
+                resume_key = pages.last_evaluated_key  # examined enough: go on from here next time
+                break
+            continue
+        break
     next_cursor = None
     if resume_key is not None:
         next_cursor = _encode(resume_key, [*history, start][-HISTORY_LIMIT:], scope)
@@ -93,12 +115,12 @@ def paginate(
     return Page(items, next_cursor, previous_cursor)
 
 
-def _key_of(item, iterator) -> RawKey:
+def _key_of(item, pages) -> RawKey:
     """The start key that resumes right after ``item``: built from the item itself, never DynamoDB's
-    LastEvaluatedKey, which names the last item *evaluated*, and with a filter (a visitor's listing
-    skips hidden galleries) that can be an item the reader may not see: a cursor would carry its key."""
+    LastEvaluatedKey, which names the last item *evaluated*, and with a filter can be an item the
+    reader may not see: a cursor would carry its key."""
     serialized = item.serialize()
-    return {name: serialized[name] for name in iterator.page_iter.key_names}
+    return {name: serialized[name] for name in pages.key_names}
 
 
 def page_links(request, page: Page, *, path: str | None = None) -> dict:

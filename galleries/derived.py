@@ -26,7 +26,14 @@ from core.clock import now_iso
 from core.conditional import applied
 from core.errors import NotFound
 from core.validation import is_plausible_year
-from galleries.models import LIST_PARTITION, VISIBILITY_OF_OLD_GALLERIES, Gallery, country_key
+from galleries.models import (
+    LIST_PARTITION,
+    VISIBILITY_OF_OLD_GALLERIES,
+    Gallery,
+    country_key,
+    public_partition_for,
+    visibility_of,
+)
 
 
 class GalleryGone(NotFound):
@@ -261,4 +268,7 @@ def drift_actions(
         actions.append(Gallery.list_partition.set(LIST_PARTITION))
     if gallery.country_key != country_key(gallery.country or ""):
         actions.append(Gallery.country_key.set(country_key(gallery.country or "")))
+    listed = public_partition_for(visibility_of(gallery))  # galleries from before visitors' index
+    if gallery.public_partition != listed:
+        actions.append(Gallery.public_partition.set(listed) if listed else Gallery.public_partition.remove())
     return actions

@@ -26,6 +26,19 @@ class GalleriesByCreatedAt(GlobalSecondaryIndex):
     created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
 
 
+class PublicGalleriesByCreatedAt(GlobalSecondaryIndex):
+    """Public galleries only, newest first: visitors' listing reads this sparse index, so it never
+    examines (nor could a cursor name) an unlisted or private gallery."""
+
+    class Meta:
+        index_name = "publicByCreatedAt"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    public_partition = UnicodeAttribute(hash_key=True, attr_name="publicPartition")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
 class Gallery(Model):
     class Meta(ClientLimits):
         table_name = settings.GALLERIES_TABLE
@@ -72,11 +85,23 @@ class Gallery(Model):
     # Whether visitors may download originals (without their location unless locationPrivacy is exact).
     allow_original_download = BooleanAttribute(null=True, attr_name="allowOriginalDownload")
 
+    # Set only while the gallery is public (and listed): the sparse index visitors' listing reads.
+    public_partition = UnicodeAttribute(null=True, attr_name="publicPartition")
+
     by_created_at = GalleriesByCreatedAt()
+    public_by_created_at = PublicGalleriesByCreatedAt()
 
 
 def country_key(country: str) -> str:
     return " ".join(country.split()).casefold()
+
+
+PUBLIC_PARTITION = "public"
+
+
+def public_partition_for(visibility: str) -> str | None:
+    """The value that puts a gallery in visitors' listing index: only public galleries have one."""
+    return PUBLIC_PARTITION if visibility == "public" else None
 
 
 LOCATION_PRIVACY = ("hidden", "approximate", "exact")

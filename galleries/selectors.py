@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from core.errors import NotFound
 from core.pagination import Page, paginate
 from core.validation import is_valid_id
-from galleries.models import LIST_PARTITION, Gallery, country_key, visible_to
+from galleries.models import LIST_PARTITION, PUBLIC_PARTITION, Gallery, country_key, visible_to
 
 
 def gallery_get(*, gallery_id: str, include_deleting: bool = False) -> Gallery:
@@ -61,29 +61,41 @@ def gallery_list(
 ) -> Page:
     """Galleries newest first, optionally only those of a continent, a country (any case) or a year.
 
-    Curators see every gallery; anyone else only public ones (unlisted and private galleries are
-    filtered out by DynamoDB, so neither the page, its cursor nor its filters can reveal them)."""
+    Curators see every gallery (the listing index); anyone else only public ones, from the sparse index
+    of public galleries, so neither a page, its cursor nor its filters can reveal another. A filtered
+    page examines a bounded number of galleries and answers a cursor to go on (``core.pagination``).
+    """
     condition = Gallery.deleting_at.does_not_exist()
-    if not curator:
-        condition &= Gallery.visibility.does_not_exist() | (Gallery.visibility == "public")
-    for clause in (
+    clauses = [
         Gallery.continent == continent if continent else None,
         Gallery.country_key == country_key(country) if country else None,
         Gallery.years.contains(year) if year else None,
-    ):
+    ]
+    for clause in clauses:
         if clause is not None:
             condition &= clause
+    index, partition = (
+        (Gallery.by_created_at, LIST_PARTITION)
+        if curator
+        else (Gallery.public_by_created_at, PUBLIC_PARTITION)
+    )
 
-    def fetch(start_key):
-        # Read one item past the page, so the paginator knows whether another page exists.
-        return Gallery.by_created_at.query(
-            LIST_PARTITION,
+    def fetch(start_key, limit):
+        return index.query(
+            partition,
             filter_condition=condition,
             scan_index_forward=False,
             last_evaluated_key=start_key,
-            page_size=page_size + 1,
+            page_size=limit,
         )
 
+    # A cursor opens only the listing (curators' or visitors') that made it.
+    scope = "galleries:curator" if curator else "galleries"
     return paginate(
-        fetch, cursor=cursor, page_size=page_size, scope="galleries:curator" if curator else "galleries"
+        fetch,
+        model=Gallery,
+        cursor=cursor,
+        page_size=page_size,
+        scope=scope,
+        filtered=any(clause is not None for clause in clauses),
     )

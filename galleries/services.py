@@ -19,6 +19,7 @@ from galleries.models import (
     Gallery,
     country_key,
     location_privacy_of,
+    public_partition_for,
     visibility_of,
 )
 from galleries.selectors import gallery_get
@@ -64,6 +65,7 @@ def gallery_create(
         version=1,
         location_privacy=location_privacy,
         visibility=visibility or settings.GALLERY_DEFAULT_VISIBILITY,
+        public_partition=public_partition_for(visibility or settings.GALLERY_DEFAULT_VISIBILITY),
         allow_original_download=allow_original_download,
         created_at=timestamp,
         updated_at=timestamp,
@@ -130,6 +132,10 @@ def _changes(gallery: Gallery, changes: dict) -> list:
             actions.append(getattr(Gallery, field).set(value))
             if field == "country":
                 actions.append(Gallery.country_key.set(country_key(value)))
+            if field == "visibility":
+                listed = public_partition_for(value)
+                partition = Gallery.public_partition
+                actions.append(partition.set(listed) if listed else partition.remove())
     return actions
 
 

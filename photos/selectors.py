@@ -26,11 +26,30 @@ def photo_get(*, gallery_id: str, photo_id: str, include_deleting: bool = False)
 
 
 def photo_find(*, photo_id: str) -> GalleryPhoto:
-    """A live photo from its id alone (through the byPhotoId index)."""
+    """A live photo from its id alone (through the byPhotoId index). NotFound names the photo only: its
+    caller knows no gallery, and may not be allowed to learn one (the index still lists a photo whose
+    delete has begun, or whose item is gone)."""
     if is_valid_id(photo_id):
         for key in GalleryPhoto.by_photo_id.query(photo_id, limit=1):
-            return photo_get(gallery_id=key.gallery_id, photo_id=photo_id)
-    raise NotFound(f"Photo {photo_id[:128]!r} does not exist.")
+            try:
+                return photo_get(gallery_id=key.gallery_id, photo_id=photo_id)
+            except NotFound:
+                break
+    raise _no_such_photo(photo_id)
+
+
+def _no_such_photo(photo_id: str) -> NotFound:
+    """The 404 of a photo found by its id alone, missing or hidden alike: it never names a gallery."""
+    return NotFound(f"Photo {photo_id[:128]!r} does not exist.")
+
+
+def photo_after_write(*, photo: GalleryPhoto) -> GalleryPhoto:
+    """A photo's item read again for the answer of a write to it, found even once its delete has begun
+    (the write landed before); NotFound, naming the photo only, if the item is gone."""
+    try:
+        return photo_get(gallery_id=photo.gallery_id, photo_id=photo.photo_id, include_deleting=True)
+    except NotFound:
+        raise _no_such_photo(photo.photo_id) from None
 
 
 def is_live() -> Condition:
@@ -50,12 +69,20 @@ def photo_list(*, gallery_id: str, cursor: str | None, page_size: int, tag: str 
     if tag:
         condition &= GalleryPhoto.tags.contains(tag.strip().lower())
 
-    def fetch(start_key):
+    def fetch(start_key, limit):
         return GalleryPhoto.by_number.query(
-            gallery_id, filter_condition=condition, last_evaluated_key=start_key, page_size=page_size + 1
+            gallery_id, filter_condition=condition, last_evaluated_key=start_key, page_size=limit
         )
 
-    return paginate(fetch, cursor=cursor, page_size=page_size, scope=f"photos:{gallery_id}")
+    # Filtered by tag: a page examines a bounded number of photos and answers a cursor to go on.
+    return paginate(
+        fetch,
+        model=GalleryPhoto,
+        cursor=cursor,
+        page_size=page_size,
+        scope=f"photos:{gallery_id}",
+        filtered=bool(tag),
+    )
 
 
 def photo_first_live(*, gallery_id: str, excluding: str | None = None) -> GalleryPhoto | None:
@@ -103,7 +130,7 @@ def photo_exists(*, gallery_id: str, photo_id: str) -> bool:
 
 def photo_readable(*, photo_id: str, curator: bool) -> GalleryPhoto:
     """A live photo whose gallery the reader may see, for every rating route; NotFound otherwise (a
-    private gallery's photo reads as missing to visitors).
+    private gallery's photo reads as missing to visitors), naming the photo only, whatever the cause.
 
     NotFound too once the gallery's delete began. A rating that read the gallery just before is
     committed and then removed with the photo (marked before its ratings are purged): no rating
@@ -116,7 +143,7 @@ def photo_readable(*, photo_id: str, curator: bool) -> GalleryPhoto:
     except NotFound:
         # The answer of a photo that does not exist: naming the gallery would reveal the photo and
         # the id of a gallery the reader may not know of.
-        raise NotFound(f"Photo {photo_id!r} does not exist.") from None
+        raise _no_such_photo(photo_id) from None
     return photo
 
 

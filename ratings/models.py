@@ -18,3 +18,7 @@ class PhotoRating(Model):
     rated_at = UnicodeAttribute(attr_name="ratedAt")
     # Added by this service: the photo's gallery, so a gallery's ratings can be found without a scan.
     gallery_id = UnicodeAttribute(null=True, attr_name="galleryId")
+    # Added by this service: the generation of the visitor id's holding that wrote the rating
+    # (``ratings.visitors``); only that holding's token may change or withdraw it. None on ratings from
+    # before the service kept it, which no token reaches.
+    visitor_generation = UnicodeAttribute(null=True, attr_name="visitorGeneration")

@@ -4,7 +4,8 @@ removing a photo's ratings.
 Finding the photo and who may write as a visitor (``ratings.visitors.visitor_hold``) are the caller's
 part (``photos.services.rate`` composes these with the photo's own "still alive" condition); this module
 owns the PhotoRatings items and how they move the aggregate, and asks ``ratings.visitors`` whether the
-holding may change the stored rating it read (``visitor_may_change``).
+holding may change the stored rating it read (``visitor_may_change``: only the holding that wrote it).
+Every rating written keeps the generation of the holding that wrote it (``visitorGeneration``).
 """
 
 from dataclasses import dataclass
@@ -49,21 +50,27 @@ def rating_commit(
     """One transaction: put the visitor's rating and apply the difference to the photo's aggregate.
 
     ``previous`` (the rating read just before, or none) must be one ``hold`` may change
-    (VisitorRefused, nothing written: a take without a token only creates, a holding reaches only
-    ratings made since it began). The put is conditioned on it, so two writers cannot both apply a
-    difference from the same old value; the photo update carries the caller's ``alive`` condition, so a
-    deleted or deleting photo is never rated or recreated. RatingRaced when either failed. A visitor id
-    this write took (``hold.pending``) becomes held in the same transaction (VisitorRefused if that take
-    was lost meanwhile). Concurrent transactions on the photo item are retried by ``core.transactions``.
+    (VisitorRefused, nothing written: a take without a token only creates, a holding reaches only the
+    ratings it wrote). The put is conditioned on it (its stars and its holding), so two writers cannot
+    both apply a difference from the same old value; the photo update carries the caller's ``alive``
+    condition, so a deleted or deleting photo is never rated or recreated. RatingRaced when either
+    failed. A visitor id this write took (``hold.pending``) becomes held in the same transaction
+    (VisitorRefused if that take was lost meanwhile). Concurrent transactions on the photo item are
+    retried by ``core.transactions``.
     """
     if previous is not None:
-        visitor_may_change(hold, rated_at=previous.rated_at)
+        visitor_may_change(hold, generation=previous.visitor_generation)
     model = type(photo)
     written = PhotoRating(
-        photo.photo_id, user_id, rating=stars, rated_at=now_iso(), gallery_id=photo.gallery_id
+        photo.photo_id,
+        user_id,
+        rating=stars,
+        rated_at=now_iso(),
+        gallery_id=photo.gallery_id,
+        visitor_generation=hold.generation,
     )
     rating_unchanged: Condition = (
-        PhotoRating.user_id.does_not_exist() if previous is None else PhotoRating.rating == previous.rating
+        PhotoRating.user_id.does_not_exist() if previous is None else _unchanged(previous, hold)
     )
     actions = aggregate.change_actions(
         model, new=stars, old=aggregate.counted_value(previous and previous.rating)
@@ -93,15 +100,15 @@ def rating_withdraw(*, photo: Any, previous: PhotoRating, alive, hold: VisitorHo
     """One transaction: delete the visitor's rating and take its stars out of the photo's aggregate.
 
     ``previous`` must be a rating ``hold`` may change (VisitorRefused, nothing written). The delete is
-    conditioned on the stars read just before (a re-rating in between would make the subtraction
-    wrong), the photo update on ``alive``; RatingRaced when either failed.
+    conditioned on the stars and the holding read just before (a re-rating in between would make the
+    subtraction wrong), the photo update on ``alive``; RatingRaced when either failed.
     """
-    visitor_may_change(hold, rated_at=previous.rated_at)
+    visitor_may_change(hold, generation=previous.visitor_generation)
     model = type(photo)
     old = aggregate.counted_value(previous.rating)
 
     def build(transaction):
-        transaction.delete(previous, condition=PhotoRating.rating == previous.rating)
+        transaction.delete(previous, condition=_unchanged(previous, hold))
         if old is None:
             # A value older code allowed never counted: nothing to subtract, but the photo must be alive.
             transaction.condition_check(model, photo.gallery_id, photo.photo_id, condition=alive)
@@ -116,6 +123,12 @@ def rating_withdraw(*, photo: Any, previous: PhotoRating, alive, hold: VisitorHo
         transaction_run(build)
     except Refused:
         raise RatingRaced() from None
+
+
+def _unchanged(previous: PhotoRating, hold: VisitorHold) -> Condition:
+    """The stored rating is still the one read: its stars, written by this holding (``visitor_may_change``
+    checked the read one)."""
+    return (PhotoRating.rating == previous.rating) & (PhotoRating.visitor_generation == hold.generation)
 
 
 def aggregate_initialise(*, photo: Any, alive) -> None:

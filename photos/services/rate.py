@@ -3,9 +3,9 @@ ratings' transaction with the photo's "still alive" rule; withdrawing a rating t
 
 Every rating route (rate, withdraw, a visitor's rating, the summary) finds the photo with
 ``photos.selectors.photo_readable``: a photo of a private gallery answers 404 to anyone but curators,
-exactly like a photo that does not exist. Who may write as a visitor id, and which of its stored
-ratings that holding may change, is ``ratings.visitors``' rule; it is checked once the photo is found,
-so a missing or hidden photo is 404 whatever token is sent.
+exactly like a photo that does not exist, and no 404 names the photo's gallery. Who may write as a
+visitor id, and which of its stored ratings that holding may change, is ``ratings.visitors``' rule; it
+is checked once the photo is found, so a missing or hidden photo is 404 whatever token is sent.
 """
 
 import random
@@ -13,8 +13,9 @@ import time
 
 from core.errors import Conflict, NotFound
 from photos.models import GalleryPhoto
-from photos.selectors import photo_alive, photo_find, photo_get, photo_readable
+from photos.selectors import photo_after_write, photo_alive, photo_find, photo_readable
 from ratings import aggregate
+from ratings.models import PhotoRating
 from ratings.selectors import VisitorRating, rating_of
 from ratings.services import (
     RatingRaced,
@@ -45,33 +46,37 @@ def photo_rate(
     """Record a visitor's rating of a live photo, replacing their earlier one.
 
     ``visitor_token`` proves the id is the caller's (``ratings.visitors``; 403 without it for a held
-    id, and the answer hands back the token either way). Without a token a write may only create: an
-    id nobody holds that already rated the photo (before tokens, or in a holding that lapsed) is 403,
-    and a holding changes only the ratings made since it began. A visitor id new to the photo is counted
-    against its client ``address``'s daily cap (``ratings.stuffing``; 429 over it). Each try reads
-    afresh (the photo, whose delete may have started; the visitor's earlier rating) and commits one
-    transaction (``ratings.services.rating_commit``); a try that lost a race starts again. A write that
-    fails releases the visitor id it took.
+    id, and the answer hands back the token either way). Without a token a write may only create: the
+    visitor's rating of the photo is read first, and when there is one the write is 403 before it takes
+    or writes anything; a holding changes only the ratings it wrote. A visitor id new to the photo is
+    counted against its client ``address``'s daily cap (``ratings.stuffing``; 429 over it). Each try
+    reads afresh (the photo, whose delete may have started; the visitor's earlier rating) and commits
+    one transaction (``ratings.services.rating_commit``); a try that lost a race starts again. A write
+    that fails releases the visitor id it took.
     """
     photo = photo_readable(photo_id=photo_id, curator=curator)
-    hold = visitor_hold(user_id=user_id, token=visitor_token, may_take=True)
+    previous = rating_of(photo_id=photo.photo_id, user_id=user_id)
+    hold = visitor_hold(user_id=user_id, token=visitor_token, creating=previous is None)
     try:
-        written = _rate(photo, rating, hold, address)
+        written = _rate(photo, rating, hold, address, previous)
     except Exception:
         visitor_let_go(hold)
         raise
     return written
 
 
-def _rate(photo: GalleryPhoto, rating: int, hold: VisitorHold, address: str | None) -> RatingWritten:
+def _rate(
+    photo: GalleryPhoto, rating: int, hold: VisitorHold, address: str | None, previous: PhotoRating | None
+) -> RatingWritten:
+    """The tries of a rating write; the first uses the photo and the earlier rating the caller read."""
     photo_id, user_id = photo.photo_id, hold.user_id
     counted = False  # a visitor id new to the photo is counted against its address once per request
     for attempt in range(RATING_WRITE_ATTEMPTS):
         if attempt:
             photo = photo_find(photo_id=photo_id)
+            previous = rating_of(photo_id=photo_id, user_id=user_id)
         if not aggregate.is_ready(photo):
             aggregate_initialise(photo=photo, alive=photo_alive())
-        previous = rating_of(photo_id=photo_id, user_id=user_id)
         if previous is None and address is not None and not counted:
             new_rater_count(address=address, photo_id=photo_id)
             counted = True
@@ -87,8 +92,7 @@ def _rate(photo: GalleryPhoto, rating: int, hold: VisitorHold, address: str | No
         except RatingRaced:
             _pause_before_retry(attempt)
             continue
-        fresh = photo_get(gallery_id=photo.gallery_id, photo_id=photo_id, include_deleting=True)
-        state = VisitorRating(fresh, user_id, written)
+        state = VisitorRating(photo_after_write(photo=photo), user_id, written)
         return RatingWritten(state, created=previous is None, visitor_token=hold.token)
     raise Conflict("Many visitors are rating this photo right now and the rating was not saved; try again.")
 
@@ -98,12 +102,12 @@ def photo_rating_withdraw(
 ) -> VisitorRating:
     """Withdraw a visitor's rating with its token: one transaction deletes it and takes its stars out
     of the photo's aggregate (``ratings.services.rating_withdraw``); NotFound when there is none, 403
-    when the rating is older than the token's holding.
+    without a token (before looking) or when the rating is not the token's holding's.
 
     Answers what a read of that rating then answers (no rating, the new aggregate).
     """
     photo = photo_readable(photo_id=photo_id, curator=curator)
-    hold = visitor_hold(user_id=user_id, token=visitor_token, may_take=False)
+    hold = visitor_hold(user_id=user_id, token=visitor_token, creating=False)
     for attempt in range(RATING_WRITE_ATTEMPTS):
         if attempt:
             photo = photo_find(photo_id=photo_id)
@@ -117,8 +121,7 @@ def photo_rating_withdraw(
         except RatingRaced:
             _pause_before_retry(attempt)
             continue
-        fresh = photo_get(gallery_id=photo.gallery_id, photo_id=photo_id, include_deleting=True)
-        return VisitorRating(fresh, user_id, None)
+        return VisitorRating(photo_after_write(photo=photo), user_id, None)
     raise Conflict(
         "Many visitors are rating this photo right now and the rating was not withdrawn; try again."
     )

@@ -38,7 +38,10 @@ def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(back
     table = Gallery._get_connection().connection.client.describe_table(TableName=Gallery.Meta.table_name)[
         "Table"
     ]
-    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["byCreatedAt"]
+    assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == [
+        "byCreatedAt",
+        "publicByCreatedAt",
+    ]
 
 
 def test_ensure_resources_turns_on_the_records_time_to_live_a_table_made_earlier_lacks(backend):

@@ -12,7 +12,6 @@ from photos import selectors as photo_selectors
 from photos.models import GalleryPhoto
 from photos.services import rate as services
 from ratings import services as rating_services
-from ratings import visitors
 from ratings.models import PhotoRating
 from tests.aws_faults import cancel_transactions
 
@@ -48,15 +47,13 @@ def assert_envelope(response, status: int, field: str | None = None):
 
 @pytest.fixture
 def ticking_clock(monkeypatch):
-    """ratedAt values one second apart, so "ratedAt moves" is seen even within a millisecond. A visitor
-    id's holding starts on the same clock (it reaches the ratings made since it began)."""
+    """ratedAt values one second apart, so "ratedAt moves" is seen even within a millisecond."""
     seconds = itertools.count()
 
     def tick() -> str:
         return f"2024-05-01T12:00:{next(seconds):02d}.000Z"
 
     monkeypatch.setattr(rating_services, "now_iso", tick)
-    monkeypatch.setattr(visitors, "now_iso", tick)
 
 
 def test_rating_is_stored_with_the_guide_fields_and_counted(backend, photo_id, rate, client):

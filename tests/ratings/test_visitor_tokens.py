@@ -12,14 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
-from core import transactions
+from core import clock, transactions
 from core.records import ServiceRecord, record_drop, record_get, record_key
 from photos.models import GalleryPhoto
 from ratings import aggregate, visitors
 from ratings.models import PhotoRating
-from tests.aws_faults import cancel_transactions, fail_nth
+from tests.aws_faults import aws_calls, cancel_transactions, fail_nth
 from tests.ratings.test_ratings_api import (
     EMPTY_HISTOGRAM,
     assert_envelope,
@@ -29,6 +30,7 @@ from tests.ratings.test_ratings_api import (
 )
 
 VIAS = ["rest", "guide"]
+ANOTHER_HOLDING = "rating_of_another_holding"  # a rating no holding made, or another holding than the token's
 
 
 def assert_refused(response, reason: str, user_id: str):
@@ -56,6 +58,38 @@ def visitor_record(user_id: str) -> ServiceRecord | None:
 
 def records_expire_at(user_id: str, moment: datetime) -> None:
     ServiceRecord(record_key(visitors.KIND, user_id)).update(actions=[ServiceRecord.expires_at.set(moment)])
+
+
+def holding_lapses(user_id: str) -> None:
+    """The id's record expires (unused for VISITOR_ID_DAYS); DynamoDB has not deleted it yet."""
+    records_expire_at(user_id, datetime.now(UTC) - timedelta(seconds=1))
+
+
+def ttl_deletes(user_id: str) -> None:
+    """DynamoDB's TTL deletes the id's expired record (days after it expired)."""
+    record_drop(visitors.KIND, user_id)
+
+
+def stored_record(user_id: str) -> tuple[str, str, datetime] | None:
+    """The id's record as stored, expired or not: (owner, status, expiresAt)."""
+    record = record_get(visitors.KIND, user_id, include_expired=True)
+    return None if record is None else (record.owner, record.status, record.expires_at)
+
+
+def generation_of(token: str) -> str:
+    return token.partition(".")[0]
+
+
+def host_clock_ahead(monkeypatch, by: timedelta) -> None:
+    """The host serving the next requests reads a clock ``by`` ahead of the others' (``core.clock``, which
+    ratings' ratedAt is read from)."""
+
+    class Ahead(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) + by
+
+    monkeypatch.setattr(clock, "datetime", Ahead)
 
 
 # ---------------------------------------------------------------- re-rating
@@ -278,7 +312,7 @@ def test_a_missing_or_hidden_photo_takes_no_id(aws, rate):
 def test_a_take_that_outlived_its_write_is_pending_and_expires_within_minutes(aws):
     """A write that died between taking an id and its transaction leaves a pending record that frees
     the id within minutes, not a held one that would keep it from everyone for years."""
-    hold = visitors.visitor_hold(user_id="v1", token=None, may_take=True)
+    hold = visitors.visitor_hold(user_id="v1", token=None, creating=True)
     record = visitor_record("v1")
     assert record is not None and record.status == visitors.PENDING
     assert record.expires_at - datetime.now(UTC) <= timedelta(minutes=15)
@@ -294,7 +328,8 @@ def test_an_expired_ids_ratings_stay_frozen_and_its_old_token_stops_once_another
     first, second = (photo["photoId"] for photo in upload(gallery_id, 2))
     rate(first, "v1", 4)
     old_token = visitor_tokens["v1"]
-    records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))  # unused for VISITOR_ID_DAYS
+    holding_lapses("v1")  # unused for VISITOR_ID_DAYS
+    ttl_deletes("v1")  # and days later DynamoDB deleted the record: the id is free again
     newcomer = APIClient(REMOTE_ADDR="198.51.100.7")
     before = (stored_rating(first, "v1"), stored_aggregate(first))
 
@@ -303,51 +338,111 @@ def test_an_expired_ids_ratings_stay_frozen_and_its_old_token_stops_once_another
     taken = rate(second, "v1", 2, token=None, api=newcomer)
     assert taken.status_code == 201 and taken.json()["visitorToken"] != old_token
     new_token = taken.json()["visitorToken"]
-    # ...and the token it got does not reach what the id rated before.
-    assert_refused(rate(first, "v1", 5, token=new_token, api=newcomer), "rating_predates_token", "v1")
-    assert_refused(withdraw(first, "v1", token=new_token, api=newcomer), "rating_predates_token", "v1")
+    # ...and the token it got does not reach what the id rated in another holding.
+    assert_refused(rate(first, "v1", 5, token=new_token, api=newcomer), ANOTHER_HOLDING, "v1")
+    assert_refused(withdraw(first, "v1", token=new_token, api=newcomer), ANOTHER_HOLDING, "v1")
     assert rate(second, "v1", 3, token=new_token, api=newcomer).status_code == 200
 
-    # The old token opens nothing once another client held the id, even after that holding lapsed.
+    # The old token opens nothing while another client holds the id, nor once that holding lapsed while
+    # its record is there (its holder may still come back with its token).
     assert_refused(rate(first, "v1", 5, token=old_token), "visitor_token_invalid", "v1")
-    records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))
+    holding_lapses("v1")
     assert_refused(rate(first, "v1", 5, token=old_token), "visitor_token_invalid", "v1")
     assert_refused(withdraw(second, "v1", token=old_token), "visitor_token_invalid", "v1")
     assert (stored_rating(first, "v1"), stored_aggregate(first)) == before
     assert stored_rating(second, "v1")[0] == 3
 
+    # Once DynamoDB deleted that record too, the old token takes the id back: its own rating is its own
+    # again, the newcomer's is not (each rating names the holding that made it).
+    ttl_deletes("v1")
+    assert_refused(rate(second, "v1", 5, token=old_token), ANOTHER_HOLDING, "v1")
+    assert rate(first, "v1", 5, token=old_token).status_code == 200
+    assert_refused(rate(second, "v1", 1, token=new_token, api=newcomer), "visitor_token_invalid", "v1")
+    assert stored_rating(second, "v1")[0] == 3
 
-def test_the_holder_of_an_expired_id_takes_it_back_with_its_token(aws, photo_id, rate, visitor_tokens):
+
+def test_the_holder_of_an_expired_id_takes_it_back_with_its_token(backend, photo_id, rate, visitor_tokens):
     rate(photo_id, "v1", 4)
-    since = visitor_record("v1").data.as_dict()[visitors.SINCE]
-    records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))
+    owner = stored_record("v1")[0]
+    holding_lapses("v1")
     assert rate(photo_id, "v1", 5).status_code == 200  # the remembered (old) token: its own rating
-    record = visitor_record("v1")
-    assert record.status == visitors.HELD and record.data.as_dict()[visitors.SINCE] == since
+    assert stored_record("v1")[:2] == (owner, visitors.HELD)
+    assert visitor_record("v1") is not None  # held for another lifetime
     assert_refused(rate(photo_id, "v1", 1, token=None), "visitor_token_required", "v1")
 
 
-@pytest.mark.parametrize("left", ["no record", "a dead take"])
-def test_an_old_token_with_no_trace_of_its_holding_takes_the_id_back_for_new_ratings_only(
-    aws, gallery_id, upload, rate, withdraw, visitor_tokens, left
+def test_a_refused_token_less_attempt_leaves_an_expired_holding_to_its_token(
+    backend, gallery_id, upload, rate, visitor_tokens, monkeypatch
 ):
-    """DynamoDB deleted the expired record (TTL), or a token-less take that never committed replaced
-    it: nothing says who held the id meanwhile, so the token's holding starts again now."""
+    """Review 2, bug 1: the holding lapsed and DynamoDB has not deleted its record yet. A token-less
+    rating of a photo the id rated is refused before anything is taken (it used to take the record
+    over, be refused, and release it: the holder's token then found no record and lost its ratings);
+    and no token-less write takes over the expired record of a holding at all, so the holder's token
+    still reaches its rating."""
     first, second = (photo["photoId"] for photo in upload(gallery_id, 2))
     rate(first, "v1", 4)
-    records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))
-    if left == "no record":
-        record_drop(visitors.KIND, "v1")
-    else:
-        visitors.visitor_hold(user_id="v1", token=None, may_take=True)  # its request died here
-        records_expire_at("v1", datetime.now(UTC) - timedelta(seconds=1))
+    holding_lapses("v1")
+    kept = stored_record("v1")
     before = (stored_rating(first, "v1"), stored_aggregate(first))
-    assert_refused(rate(first, "v1", 5), "rating_predates_token", "v1")
-    assert_refused(withdraw(first, "v1"), "rating_predates_token", "v1")
+    newcomer = APIClient(REMOTE_ADDR="198.51.100.7")
+    record_writes = [
+        aws_calls(monkeypatch, operation, table=settings.SERVICE_RECORDS_TABLE)
+        for operation in ("PutItem", "DeleteItem", "UpdateItem")
+    ]
+
+    assert_refused(rate(first, "v1", 1, token=None, api=newcomer), "visitor_token_required", "v1")
+    assert record_writes == [[], [], []]  # refused before taking anything
+    assert_refused(rate(second, "v1", 1, token=None, api=newcomer), "visitor_token_required", "v1")
+    assert stored_record("v1") == kept and stored_rating(second, "v1") is None
     assert (stored_rating(first, "v1"), stored_aggregate(first)) == before
+
+    assert rate(first, "v1", 5).status_code == 200  # the holder's token, on its own rating
+    assert stored_rating(first, "v1")[0] == 5
+    assert stored_record("v1")[:2] == kept[:2]
+
+
+@pytest.mark.parametrize("left", ["no record", "a dead take"])
+def test_an_old_token_with_no_trace_of_its_holding_takes_the_id_back_with_its_own_ratings(
+    backend, gallery_id, upload, rate, withdraw, visitor_tokens, left
+):
+    """DynamoDB deleted the expired record (TTL), maybe followed by a token-less take that never
+    committed: the token takes the id back as the same holding, so its ratings are still its own."""
+    first, second = (photo["photoId"] for photo in upload(gallery_id, 2))
+    rate(first, "v1", 4)
+    holding_lapses("v1")
+    ttl_deletes("v1")
+    if left == "a dead take":
+        visitors.visitor_hold(user_id="v1", token=None, creating=True)  # its request died here
+        assert stored_record("v1")[1] == visitors.PENDING
+        holding_lapses("v1")
+    assert rate(first, "v1", 5).status_code == 200
+    assert withdraw(first, "v1").status_code == 200
     assert rate(second, "v1", 3).status_code == 201
     assert rate(second, "v1", 2).status_code == 200
+    assert stored_rating(first, "v1") is None and stored_rating(second, "v1")[0] == 2
     assert visitor_record("v1").status == visitors.HELD
+    assert stored_record("v1")[0] == generation_of(visitor_tokens["v1"])
+
+
+def test_a_host_clock_ahead_of_the_others_never_locks_a_visitor_out_of_their_fresh_rating(
+    backend, photo_id, rate, withdraw, visitor_tokens, monkeypatch
+):
+    """Review 2, bug 2: the host that took the id read a clock minutes ahead of the host serving the
+    next write. A holding used to reach only ratings whose ratedAt was not older than its start, so the
+    rating that next host stored was refused for good; a rating now names its holding instead."""
+    with monkeypatch.context() as issuing_host:
+        host_clock_ahead(issuing_host, timedelta(minutes=5))
+        assert rate(photo_id, "v1", 4).status_code == 201
+    assert rate(photo_id, "v1", 2).status_code == 200  # a host whose clock is right
+    assert rate(photo_id, "v1", 3).status_code == 200
+    stored = PhotoRating.get(photo_id, "v1", consistent_read=True)
+    assert stored.visitor_generation == generation_of(visitor_tokens["v1"])
+    assert withdraw(photo_id, "v1").status_code == 200
+    with monkeypatch.context() as host_behind:
+        host_clock_ahead(host_behind, -timedelta(minutes=5))
+        assert rate(photo_id, "v1", 1).status_code == 201
+    assert rate(photo_id, "v1", 5).status_code == 200
+    assert stored_aggregate(photo_id) == recount(photo_id) == (1, 5, {**EMPTY_HISTOGRAM, "5": 1})
 
 
 def test_an_id_in_use_is_held_again_once_half_its_lifetime_is_gone(aws, photo_id, rate, settings):
@@ -401,8 +496,8 @@ def test_a_newcomer_taking_an_id_on_another_photo_gets_no_power_over_its_older_r
 
     taken = rate(new_photo, "legacy-1", 4, token=None)  # creating is allowed: the id never rated it
     assert taken.status_code == 201 and taken.json()["visitorToken"]
-    assert_refused(rate(old_photo, "legacy-1", 5), "rating_predates_token", "legacy-1")
-    assert_refused(withdraw(old_photo, "legacy-1"), "rating_predates_token", "legacy-1")
+    assert_refused(rate(old_photo, "legacy-1", 5), ANOTHER_HOLDING, "legacy-1")
+    assert_refused(withdraw(old_photo, "legacy-1"), ANOTHER_HOLDING, "legacy-1")
     assert (stored_rating(old_photo, "legacy-1"), stored_aggregate(old_photo)) == before
 
     # What the holding rated itself is its own.
@@ -412,15 +507,34 @@ def test_a_newcomer_taking_an_id_on_another_photo_gets_no_power_over_its_older_r
     assert rate(new_photo, "legacy-1", 3).status_code == 201
 
 
-@pytest.mark.parametrize("rated_at", ["2020-01-01T00:00:00", "2020-01-01T01:00:00+01:00", "yesterday", ""])
-def test_a_rating_whose_age_cannot_be_read_counts_as_older_than_any_holding(
+@pytest.mark.parametrize("rated_at", ["2020-01-01T00:00:00Z", "2999-01-01T00:00:00.000Z", "yesterday", ""])
+def test_a_rating_that_names_no_holding_is_frozen_whatever_its_ratedat(
     aws, gallery_id, upload, rate, rated_at
 ):
+    """Time decides nothing: a rating from before visitor tokens stays frozen even when its ratedAt is
+    later than the holding (a clock ahead, or unreadable)."""
     old_photo, new_photo = (photo["photoId"] for photo in upload(gallery_id, 2))
     legacy_rating(old_photo, "legacy-1", 2, rated_at=rated_at)
     assert rate(new_photo, "legacy-1", 4, token=None).status_code == 201
-    assert_refused(rate(old_photo, "legacy-1", 5), "rating_predates_token", "legacy-1")
+    assert_refused(rate(old_photo, "legacy-1", 5), ANOTHER_HOLDING, "legacy-1")
     assert stored_rating(old_photo, "legacy-1") == (2, rated_at)
+
+
+def test_a_holding_from_before_holdings_kept_their_start_does_not_reach_ratings_without_a_generation(
+    backend, gallery_id, upload, rate, withdraw, visitor_tokens
+):
+    """Review 2, point 4: the first token release kept no ``since`` in the record and no generation on
+    the rating; such a record once gave its token every rating of the id. Now a rating that names no
+    holding is out of every token's reach, and the record's data plays no part."""
+    mine, earlier = (photo["photoId"] for photo in upload(gallery_id, 2))
+    rate(mine, "v1", 4)
+    ServiceRecord(record_key(visitors.KIND, "v1")).update(actions=[ServiceRecord.data.set({})])
+    legacy_rating(earlier, "v1", 2, rated_at="2999-01-01T00:00:00.000Z")
+    before = (stored_rating(earlier, "v1"), stored_aggregate(earlier))
+    assert_refused(rate(earlier, "v1", 5), ANOTHER_HOLDING, "v1")
+    assert_refused(withdraw(earlier, "v1"), ANOTHER_HOLDING, "v1")
+    assert (stored_rating(earlier, "v1"), stored_aggregate(earlier)) == before
+    assert rate(mine, "v1", 1).status_code == 200  # what this holding rated is its own
 
 
 def test_a_token_signed_with_a_fallback_key_works_and_comes_back_signed_with_the_new_key(
@@ -494,6 +608,30 @@ def test_a_private_gallerys_ratings_are_404_to_visitors_as_if_the_photo_did_not_
     assert curator.get(f"/api/photos/{photo_id}/ratings/c1").json()["rating"] == 4
     assert withdraw(photo_id, "c1", api=curator).status_code == 200
     assert stored_aggregate(photo_id) == recount(photo_id) == (0, 0, EMPTY_HISTOGRAM)
+
+
+def test_a_private_gallerys_photo_being_deleted_is_404_without_naming_the_gallery(
+    backend, curator, private_photo_id, rate, withdraw, client
+):
+    """Review 2, bug 3: a photo whose delete has begun is still in the byPhotoId index; finding it read
+    its item and answered "... does not exist in gallery '<id>'", naming a private gallery."""
+    photo_id = private_photo_id
+    rate(photo_id, "c1", 4, api=curator)
+    photo = stored_photo(photo_id)
+    photo.update(actions=[GalleryPhoto.deleting_at.set("2024-05-01T12:00:00.000Z")])
+    answers = [
+        client.get(f"/api/photos/{photo_id}/ratings"),
+        client.get(f"/api/photos/{photo_id}/ratings/c1"),
+        client.get(f"/galleries?action=get_photo_rating&photoId={photo_id}&userId=c1"),
+        rate(photo_id, "v1", 5),
+        rate(photo_id, "v1", 5, via="guide"),
+        withdraw(photo_id, "c1"),
+        curator.get(f"/api/photos/{photo_id}/ratings"),  # gone for curators too, and said the same way
+    ]
+    for answer in answers:
+        assert_like_a_missing_photo(answer, photo_id)
+        assert photo.gallery_id not in answer.content.decode()
+    assert visitor_record("v1") is None
 
 
 def test_an_unlisted_gallerys_photos_are_rated_like_public_ones(aws, curator, upload, rate):
