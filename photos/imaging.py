@@ -3,6 +3,9 @@
 ``decode_plan`` and ``peak_bytes`` say, from a file's header alone, how many bytes ``process_image`` will
 hold at its peak (the decode, its conversions and the resize's intermediates), so a caller can refuse or
 queue a file before a byte of it is decoded.
+
+The EXIF summary is bounded (``EXIF_TEXT_MAX_CHARS`` per text, control characters removed,
+``EXIF_MAX_BYTES`` in all, ``exif_capped``), so whatever a file carries, the photo item stays small.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
+import json
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +49,45 @@ _TRANSPOSE_FOR_ORIENTATION = {
 # from the decode, and reducing_gap=2 (an integer box reduce first) makes it 20% cheaper at equal quality.
 _RESAMPLE = Image.Resampling.LANCZOS
 _REDUCING_GAP = 2.0
+# EXIF text is whatever the file says. Each text value is cut to EXIF_TEXT_MAX_CHARS: the longest Make,
+# Model or LensModel of real cameras is about 60 characters (19 in shared/samples/exif), so 256 keeps every
+# real one whole while a forged 300 KB `Make` (one PNG eXIf chunk) becomes 256 characters, at most 1 KiB of
+# UTF-8. The summary as a whole is capped at EXIF_MAX_BYTES of compact UTF-8 JSON, which counts at least
+# what DynamoDB counts for the map (JSON's quotes and separators outweigh DynamoDB's byte per element):
+# today's fields (three texts, numbers, a date, GPS) reach about 3.5 KiB at worst, so the cap binds only
+# when more text fields are read; then the least important fields are dropped (_EXIF_FIELD_RANK).
+# A photo item at its largest (title 200, description 5,000 and 30 tags of 50 characters, 4 bytes each
+# in UTF-8: 27 KiB; EXIF 8 KiB; keys and URLs about 2 KiB) stays under 40 KiB, a tenth of DynamoDB's
+# 400 KB item limit.
+EXIF_TEXT_MAX_CHARS = 256
+EXIF_MAX_BYTES = 8 * 1024
+# How much of a text value is read at all before cleaning: room for the padding and controls that
+# cleaning removes, and no more, so a huge value costs no more work than a long one.
+_EXIF_TEXT_READ_CHARS = 4 * EXIF_TEXT_MAX_CHARS
+# Controls that separate words (NUL padding, tabs, line breaks, NEL) become a space; every other C0
+# control, DEL and the C1 controls (0x80-0x9F: Pillow decodes EXIF ASCII as Latin-1, so a byte 0x9B is
+# the 8-bit CSI that starts a terminal escape) are removed. What is left of an escape ("[31m") is inert
+# text; markup ("<script>") stays text too: the API answers JSON, and whoever renders it as HTML escapes.
+_EXIF_SEPARATORS = re.compile(r"[\x00\t\n\x0b\x0c\r\x85]+")
+_EXIF_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Most important first; when the summary is over EXIF_MAX_BYTES, fields are dropped from the end of this
+# list, fields it does not name before any it names. The layout fields (orientation, width, height) are
+# never dropped: renditions and pages need them, and they are a few bytes.
+_EXIF_KEPT_ALWAYS = ("orientation", "width", "height")
+_EXIF_FIELD_RANK = (
+    *_EXIF_KEPT_ALWAYS,
+    "dateTimeOriginal",  # the galleries' years
+    "gps",  # the location, shown as the gallery allows
+    "make",
+    "model",
+    "lensModel",
+    "exposureTime",
+    "fNumber",
+    "iso",
+    "focalLength",
+    "focalLength35mm",
+)
+
 # libwebp method 0 encodes in a third of the time of method 4 (its default) for about 0.4 dB less at
 # the same size; methods 1-2 are slower than 0 and no better. Public so benchmarks encode alike.
 WEBP_METHOD = 0
@@ -572,7 +616,26 @@ def _exif_dict(image: Image.Image) -> dict:
         width, height = height, width
     result["width"] = width
     result["height"] = height
-    return result
+    return exif_capped(result)
+
+
+def exif_size(exif: dict) -> int:
+    """The bytes an EXIF summary takes, as compact UTF-8 JSON (at least what DynamoDB counts for it)."""
+    return len(json.dumps(exif, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def exif_capped(exif: dict, *, max_bytes: int = EXIF_MAX_BYTES) -> dict:
+    """``exif`` within ``max_bytes`` (``exif_size``): the least important fields dropped until it fits
+    (fields ``_EXIF_FIELD_RANK`` does not name first, then from the end of it); the layout fields stay."""
+    capped = dict(exif)
+    rank = {field: index for index, field in enumerate(_EXIF_FIELD_RANK)}
+    droppable = sorted(
+        (field for field in capped if field not in _EXIF_KEPT_ALWAYS),
+        key=lambda field: rank.get(field, len(rank)),
+    )
+    while droppable and exif_size(capped) > max_bytes:
+        del capped[droppable.pop()]
+    return capped
 
 
 def _copy_exif_fields(exif: Image.Exif, result: dict) -> None:
@@ -611,11 +674,13 @@ def _sub_ifd(exif: Image.Exif, tag: int) -> dict:
 
 
 def _text(value) -> str | None:
+    """An EXIF text as one clean line of at most EXIF_TEXT_MAX_CHARS characters; None when empty."""
     if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
+        value = value[: 4 * _EXIF_TEXT_READ_CHARS].decode("utf-8", "replace")  # up to 4 bytes a character
     if not isinstance(value, str):
         return None
-    value = value.replace("\x00", " ").strip()
+    value = _EXIF_SEPARATORS.sub(" ", value[:_EXIF_TEXT_READ_CHARS])
+    value = _EXIF_CONTROLS.sub("", value).strip()[:EXIF_TEXT_MAX_CHARS].rstrip()
     return value or None
 
 

@@ -1,7 +1,15 @@
-"""Photo serializers: the multipart upload's parallel lists, the delete body, and photo output."""
+"""Photo serializers: the multipart upload's parallel lists, the delete body, and photo output.
+
+Input is bounded before it is worked on: how many titles, descriptions and tag lists there are (no more
+than files), how many tags a photo's list holds and how long each tag, title and description is, all
+before any of them is cleaned; lists in JSON bodies are counted before their items are validated
+(``CountedListField``). A curator's text is stored as text: markup stays as written (the API answers JSON;
+a page that shows it escapes it) and control characters are removed (``clean_text``).
+"""
 
 import json
 import re
+from collections.abc import Callable
 
 from django.conf import settings
 from django.urls import reverse
@@ -15,9 +23,76 @@ from photos.privacy import exif_for
 from ratings import aggregate
 
 MAX_TAGS = 30
-_TAG = serializers.CharField(max_length=50)
-_TITLE = serializers.CharField(max_length=200, allow_blank=True)
-_DESCRIPTION = serializers.CharField(max_length=5000, allow_blank=True)
+MAX_TAG_LENGTH = 50
+MAX_TITLE_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 5000
+# The entries one photo's tags may be sent as, counted before any is read: room for the blanks and repeats
+# that cleaning drops ("a, b, a,"), so 30 tags sent loosely still pass; more is refused unread.
+MAX_TAG_ENTRIES = 2 * MAX_TAGS
+# One entry's characters before it is cleaned: room for the whitespace that collapses, no more.
+_MAX_TAG_ENTRY_CHARS = 4 * MAX_TAG_LENGTH
+_TOO_MANY_TAGS = f"At most {MAX_TAGS} tags per photo."
+_TAG_TOO_LONG = f"Ensure each tag has no more than {MAX_TAG_LENGTH} characters."
+
+# Control characters: C0 but tab and line feed, DEL, and C1 (0x80-0x9F, where 0x9B is the 8-bit CSI of
+# terminal escapes). Carriage returns go too, once CRLF and CR became LF (a browser's textarea sends CRLF).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"\r\n?")
+_TAB_OR_NEWLINE = re.compile(r"[\t\n]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean_text(text: str, *, one_line: bool) -> str:
+    """``text`` without control characters; with ``one_line`` (titles, tags) tabs and line breaks become
+    spaces, otherwise (descriptions) they stay, line breaks as LF."""
+    text = _CONTROLS.sub("", _LINE_BREAKS.sub("\n", text))
+    return _TAB_OR_NEWLINE.sub(" ", text) if one_line else text
+
+
+class TextField(serializers.CharField):
+    """A curator's title or description: its length checked first, then its control characters removed
+    (``clean_text``); a text that was only controls is blank."""
+
+    def __init__(self, *, one_line: bool, **kwargs):
+        self.one_line = one_line
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)  # str() and strip: linear, on a body of bounded size
+        if self.max_length is not None and len(value) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return clean_text(value, one_line=self.one_line).strip()
+
+
+class CountedListField(serializers.ListField):
+    """A list counted before any item is validated: DRF's ``max_length`` is checked only after every item
+    was (40,000 items, 40,000 validations, then the refusal). ``most`` is read per request (a setting)."""
+
+    def __init__(self, *, most: Callable[[], int], too_many: str, **kwargs):
+        self.most = most
+        self.too_many = too_many
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, list | tuple) and len(data) > (limit := self.most()):
+            raise serializers.ValidationError(self.too_many.format(limit=limit))
+        return super().to_internal_value(data)
+
+
+class TagsField(serializers.ListField):
+    """A photo's tags as a JSON list of text, read by ``clean_tags`` (which counts them first) instead of
+    a validation per item."""
+
+    child = serializers.CharField(max_length=MAX_TAG_LENGTH)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return clean_tags(data)
+
+
+_TITLE = TextField(one_line=True, max_length=MAX_TITLE_LENGTH, allow_blank=True)
+_DESCRIPTION = TextField(one_line=False, max_length=MAX_DESCRIPTION_LENGTH, allow_blank=True)
 
 
 def _field_values(data, name: str) -> list:
@@ -35,56 +110,83 @@ def _json_list(text):
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[..." nested past the interpreter's limit is no list of ours
         return None
     return value if isinstance(value, list) else None
 
 
-def _text_list(data, name: str, field: serializers.CharField) -> list[str]:
+def _counted(name: str, values: list, photo_count: int) -> list:
+    """``values``, refused when there are more than photos (before any of them is read)."""
+    if len(values) > photo_count:
+        raise serializers.ValidationError({name: [f"{len(values)} given for {photo_count} photos."]})
+    return values
+
+
+def _text_list(data, name: str, field: TextField, photo_count: int) -> list[str]:
     """``titles``/``descriptions``: repeated fields, or one field holding a JSON array."""
     values = _field_values(data, name)
     if len(values) == 1 and (parsed := _json_list(values[0])) is not None:
         values = parsed
+    _counted(name, values, photo_count)
     try:
-        return [field.run_validation("" if value is None else str(value)) for value in values]
+        return [field.run_validation("" if value is None else value) for value in values]
     except serializers.ValidationError as error:
         raise serializers.ValidationError({name: error.detail}) from None
 
 
 def _tag_lists(data, photo_count: int) -> list[list[str]]:
     """``tags``: one JSON array of arrays, or repeated fields each a JSON array or 'a, b, c'."""
-    values = _field_values(data, "tags")
+    values = _counted("tags", _field_values(data, "tags"), photo_count)
     if len(values) == 1 and (parsed := _json_list(values[0])) is not None:
+        if len(parsed) > max(photo_count, MAX_TAG_ENTRIES):  # too many either way, refused unread
+            arrays = isinstance(parsed[0], list)
+            message = f"{len(parsed)} given for {photo_count} photos." if arrays else _TOO_MANY_TAGS
+            raise serializers.ValidationError({"tags": [message]})
         if all(isinstance(item, list) for item in parsed):
-            values = parsed
+            values = _counted("tags", parsed, photo_count)
         elif photo_count == 1:
             values = [parsed]
         else:
             raise serializers.ValidationError({"tags": ["With several photos, send an array of arrays."]})
     lists = []
-    for value in values:
-        if isinstance(value, str):
-            value = _json_list(value) if _json_list(value) is not None else value.split(",")
-        if not isinstance(value, list):
-            raise serializers.ValidationError({"tags": ["Each photo's tags must be a list."]})
-        lists.append(_clean_tags(value))
+    try:
+        for value in values:
+            if isinstance(value, str):
+                if (parsed := _json_list(value)) is not None:
+                    value = parsed
+                elif value.count(",") >= MAX_TAG_ENTRIES:  # counted before it is split
+                    raise serializers.ValidationError([_TOO_MANY_TAGS])
+                else:
+                    value = value.split(",")
+            if not isinstance(value, list):
+                raise serializers.ValidationError(["Each photo's tags must be a list."])
+            lists.append(clean_tags(value))
+    except serializers.ValidationError as error:
+        raise serializers.ValidationError({"tags": error.detail}) from None
     return lists
 
 
-def _clean_tags(values: list) -> list[str]:
-    tags = []
+def clean_tags(values: list) -> list[str]:
+    """One photo's tags: how many and how long checked before any is cleaned, then each cleaned (controls
+    removed, spaces collapsed, lower case) and kept once, in order. Work is bounded by MAX_TAG_ENTRIES
+    entries of _MAX_TAG_ENTRY_CHARS, whatever is sent."""
+    if len(values) > MAX_TAG_ENTRIES:
+        raise serializers.ValidationError([_TOO_MANY_TAGS])
+    tags: dict[str, None] = {}  # insertion-ordered: de-duplication in constant time per tag
     for value in values:
         if not isinstance(value, str):
-            raise serializers.ValidationError({"tags": ["Tags must be text."]})
-        tag = re.sub(r"\s+", " ", value).strip().lower()
-        if tag and tag not in tags:
-            try:
-                tags.append(_TAG.run_validation(tag))
-            except serializers.ValidationError as error:
-                raise serializers.ValidationError({"tags": error.detail}) from None
+            raise serializers.ValidationError(["Tags must be text."])
+        if len(value) > _MAX_TAG_ENTRY_CHARS or len(tag := _clean_tag(value)) > MAX_TAG_LENGTH:
+            raise serializers.ValidationError([_TAG_TOO_LONG])
+        if tag:
+            tags[tag] = None
     if len(tags) > MAX_TAGS:
-        raise serializers.ValidationError({"tags": [f"At most {MAX_TAGS} tags per photo."]})
-    return tags
+        raise serializers.ValidationError([_TOO_MANY_TAGS])
+    return list(tags)
+
+
+def _clean_tag(value: str) -> str:
+    return _WHITESPACE.sub(" ", clean_text(value, one_line=True)).strip().lower()
 
 
 def parse_upload(data, files) -> list[dict]:
@@ -95,12 +197,9 @@ def parse_upload(data, files) -> list[dict]:
     if len(uploads) > settings.PHOTO_MAX_FILES_PER_UPLOAD:
         limit = settings.PHOTO_MAX_FILES_PER_UPLOAD
         raise serializers.ValidationError({"photos": [f"At most {limit} files per upload."]})
-    titles = _text_list(data, "titles", _TITLE)
-    descriptions = _text_list(data, "descriptions", _DESCRIPTION)
+    titles = _text_list(data, "titles", _TITLE, len(uploads))
+    descriptions = _text_list(data, "descriptions", _DESCRIPTION, len(uploads))
     tags = _tag_lists(data, len(uploads))
-    for name, values in (("titles", titles), ("descriptions", descriptions), ("tags", tags)):
-        if len(values) > len(uploads):
-            raise serializers.ValidationError({name: [f"{len(values)} given for {len(uploads)} photos."]})
     return [
         {
             "file": upload,
@@ -116,7 +215,7 @@ def parse_upload(data, files) -> list[dict]:
 
 def _default_title(filename: str | None) -> str:
     stem = (filename or "").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return stem[:200]
+    return clean_text(stem[:MAX_TITLE_LENGTH], one_line=True).strip()
 
 
 # The formats photos.imaging accepts, by content type (kept here so this module does not import Pillow;
@@ -129,13 +228,17 @@ class UploadSlotRequestSerializer(serializers.Serializer):
     contentType = serializers.ChoiceField(choices=ACCEPTED_CONTENT_TYPES)
 
 
-class UploadSlotsInputSerializer(serializers.Serializer):
-    files = serializers.ListField(child=UploadSlotRequestSerializer(), min_length=1)
+def _files_per_upload() -> int:
+    return settings.PHOTO_MAX_FILES_PER_UPLOAD
 
-    def validate_files(self, files):
-        if len(files) > settings.PHOTO_MAX_FILES_PER_UPLOAD:
-            raise serializers.ValidationError(f"At most {settings.PHOTO_MAX_FILES_PER_UPLOAD} files at once.")
-        return files
+
+class UploadSlotsInputSerializer(serializers.Serializer):
+    files = CountedListField(
+        child=UploadSlotRequestSerializer(),
+        min_length=1,
+        most=_files_per_upload,
+        too_many="At most {limit} files at once.",
+    )
 
 
 class PhotoUploadFormSerializer(serializers.Serializer):
@@ -143,9 +246,11 @@ class PhotoUploadFormSerializer(serializers.Serializer):
     OPTIONS describes it. Requests themselves are read by ``parse_upload``, which also takes many files."""
 
     photos = serializers.FileField(help_text="A JPEG, PNG, WebP or TIFF photo.")
-    titles = serializers.CharField(required=False, max_length=200, help_text="Defaults to the file name.")
+    titles = serializers.CharField(
+        required=False, max_length=MAX_TITLE_LENGTH, help_text="Defaults to the file name."
+    )
     descriptions = serializers.CharField(
-        required=False, max_length=5000, style={"base_template": "textarea.html"}
+        required=False, max_length=MAX_DESCRIPTION_LENGTH, style={"base_template": "textarea.html"}
     )
     tags = serializers.CharField(required=False, help_text="Comma-separated, e.g. 'night, paris'.")
 
@@ -153,17 +258,16 @@ class PhotoUploadFormSerializer(serializers.Serializer):
 class FromUploadSerializer(serializers.Serializer):
     uploadKey = serializers.CharField(max_length=300)
     filename = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
+    title = TextField(one_line=True, max_length=MAX_TITLE_LENGTH, required=False, allow_blank=True)
+    description = TextField(
+        one_line=False, max_length=MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True, default=""
+    )
+    tags = TagsField(required=False, default=list)
 
     def validate_uploadKey(self, key):
         if not keys.is_upload_key_of(key, self.context["gallery_id"]):
             raise serializers.ValidationError("Not an upload key this gallery handed out.")
         return key
-
-    def validate_tags(self, tags):
-        return _clean_tags(tags)
 
     def validate(self, data):
         data.setdefault("title", _default_title(data["filename"]))
@@ -171,14 +275,15 @@ class FromUploadSerializer(serializers.Serializer):
 
 
 class FromUploadsInputSerializer(serializers.Serializer):
-    uploads = serializers.ListField(child=FromUploadSerializer(), min_length=1)
+    uploads = CountedListField(
+        child=FromUploadSerializer(),
+        min_length=1,
+        most=_files_per_upload,
+        too_many="At most {limit} photos at once.",
+    )
     keepDuplicate = serializers.BooleanField(required=False, default=False)
 
     def validate_uploads(self, uploads):
-        if len(uploads) > settings.PHOTO_MAX_FILES_PER_UPLOAD:
-            raise serializers.ValidationError(
-                f"At most {settings.PHOTO_MAX_FILES_PER_UPLOAD} photos at once."
-            )
         if len({upload["uploadKey"] for upload in uploads}) != len(uploads):
             raise serializers.ValidationError("Each upload key may appear once.")
         return uploads

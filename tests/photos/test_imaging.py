@@ -11,9 +11,13 @@ from PIL import Image, ImageChops, ImageCms, ImageFile, ImageOps, ImageStat, Tif
 
 from photos.imaging import (
     DEFAULT_RENDITIONS,
+    EXIF_MAX_BYTES,
+    EXIF_TEXT_MAX_CHARS,
     SUPPORTED_FORMATS,
     ImageError,
     RenditionSpec,
+    exif_capped,
+    exif_size,
     probe,
     process_image,
     read_exif,
@@ -39,6 +43,7 @@ def make_jpeg(
     exposure=None,
     lens=None,
     mode="RGB",
+    make: str | bytes = "TestCam\x00",
 ) -> bytes:
     """A real JPEG: red left half, blue right half (so orientation is visible), with the EXIF asked for."""
     image = Image.new("RGB", size, (20, 40, 230))
@@ -46,7 +51,7 @@ def make_jpeg(
     if mode != "RGB":
         image = image.convert(mode)
     exif = Image.Exif()
-    exif[0x010F] = "TestCam\x00"
+    exif[0x010F] = make
     exif[0x0110] = "  Model 1  "
     if orientation:
         exif[0x0112] = orientation
@@ -174,6 +179,33 @@ def test_lens_model_is_read_from_the_exif_ifd():
     # The camera samples predate LensModel (an EXIF 2.3 tag, 2010), so none of them has one to read.
     assert read_exif(make_jpeg(lens="EF 50mm f/1.8\x00  "))["lensModel"] == "EF 50mm f/1.8"
     assert "lensModel" not in read_exif(make_jpeg(lens=" \x00 "))
+
+
+def test_exif_text_is_one_clean_line_of_at_most_256_characters():
+    # Pillow reads EXIF ASCII as Latin-1, so bytes 0x80-0x9F are C1 controls (0x9B is the 8-bit CSI);
+    # this LensModel comes back as bytes, read as UTF-8, where 0x9B is no character at all.
+    lens = b"\x1b[31mEF\t50mm\r\nf/1.8\x9b0m\x07\x7f <i>L</i>" + b"!" * 60_000  # JPEG APP1 holds 64 KiB
+    exif = read_exif(make_jpeg(lens=lens, make="\x1b[2J\x9bCanon\x00\x85EOS".encode("latin-1")))
+    assert exif["lensModel"].startswith("[31mEF 50mm f/1.8\ufffd0m <i>L</i>!!!")
+    assert len(exif["lensModel"]) == EXIF_TEXT_MAX_CHARS == 256
+    assert exif["make"] == "[2JCanon EOS"
+    assert "lensModel" not in read_exif(make_jpeg(lens=b"\x1b\x07\x7f"))
+
+
+def test_the_exif_summary_is_capped_dropping_the_least_important_fields_first():
+    exif = {
+        "make": "m" * 200, "model": "n" * 200, "lensModel": "l" * 200, "iso": 100,
+        "dateTimeOriginal": "2020-01-02T03:04:05", "gps": {"latitude": 1.5, "longitude": 2.5},
+        "software": "s" * 300, "orientation": 6, "width": 4000, "height": 3000,
+    }  # fmt: skip
+    assert exif_capped(exif) == exif  # well within EXIF_MAX_BYTES: nothing dropped
+    capped = exif_capped(exif, max_bytes=exif_size(exif) - 1)
+    assert set(exif) - set(capped) == {"software"}  # a field the ranking does not name goes first
+    capped = exif_capped(exif, max_bytes=500)
+    assert exif_size(capped) <= 500
+    assert set(capped) == {"orientation", "width", "height", "dateTimeOriginal", "gps", "make"}
+    assert set(exif_capped(exif, max_bytes=1)) == {"orientation", "width", "height"}  # never dropped
+    assert EXIF_MAX_BYTES == 8 * 1024
 
 
 def test_unparsable_date_is_ignored():

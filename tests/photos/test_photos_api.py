@@ -94,6 +94,24 @@ def test_titles_descriptions_and_tags_accept_repeated_fields(aws, gallery_id, up
     assert [p["photoNumber"] for p in photos] == [1, 2, 3]
 
 
+def test_thirty_tags_sent_loosely_pass_and_sixty_one_entries_are_refused_unread(aws, gallery_id, upload):
+    # Blanks and repeats are dropped, so 60 entries may hold 30 tags; one entry more is refused before
+    # any is read, whatever it holds.
+    loose = ", ".join(f"Tag{n}, tag{n} " for n in range(30))
+    response = upload(gallery_id, {"a.jpg": jpeg_bytes()}, tags=loose)
+    assert response.status_code == 201, response.content
+    assert response.json()["photos"][0]["tags"] == [f"tag{n}" for n in range(30)]
+    response = upload(gallery_id, {"b.jpg": jpeg_bytes()}, tags=loose + ", ")
+    assert response.status_code == 400
+    assert response.json()["details"]["tags"] == ["At most 30 tags per photo."]
+
+
+def test_a_title_of_control_characters_only_falls_back_to_the_file_name(aws, gallery_id, upload):
+    response = upload(gallery_id, {"IMG_\x1b7.jpg": jpeg_bytes()}, titles="\x1b\x07\x9b")
+    assert response.status_code == 201, response.content
+    assert response.json()["photos"][0]["title"] == "IMG_7"
+
+
 def test_more_titles_than_photos_is_400(aws, gallery_id, upload):
     response = upload(gallery_id, {"a.jpg": jpeg_bytes()}, titles=["one", "two"])
     assert response.status_code == 400 and "titles" in response.json()["details"]
