@@ -1,14 +1,29 @@
 """The HTTP edge of errors: one envelope, the DRF exception handler and Django's JSON fallbacks.
 
 Every error the service answers looks like ``{"error": "<sentence>", "details": {...}}``. Services raise
-the domain errors of ``core.errors``; views may raise DRF's exceptions or ``ApiError``. This module is the
-only place that turns either (and anything unexpected) into a status and the envelope.
+the domain errors of ``core.errors``; views may raise DRF's exceptions or ``ApiError``; Django raises its
+own request errors (too many fields or files, a body over its limit, a bad ``Host``) and answers CSRF
+failures, unknown routes and methods itself. This module is the only place that turns any of them (and
+anything unexpected) into a status and the envelope: inside DRF through ``exception_handler``, outside it
+through ``error_response`` (the middleware, Django's handler400/403/404/500 and ``csrf_failure``).
 """
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import Http404, JsonResponse
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -126,26 +141,49 @@ def exception_handler(exc, context):
         if isinstance(exc, Internal):
             logger.error("internal error (request %s)", request_id, exc_info=exc)
         return domain_error_response(exc, request_id)
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound(NotFound.default_message)
-    elif isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge()
-    elif isinstance(exc, TooManyFieldsSent):
-        exc = exceptions.ValidationError({"non_field_errors": ["Too many fields in the request."]})
-
+    exc = from_django(exc) or exc
     if isinstance(exc, exceptions.APIException):
-        headers = {}
-        auth_header, wait = getattr(exc, "auth_header", None), getattr(exc, "wait", None)
-        if auth_header:
-            headers["WWW-Authenticate"] = auth_header
-        if wait:
-            headers["Retry-After"] = str(int(wait))
-        elif exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:  # e.g. every file of a batch
-            headers["Retry-After"] = str(Unavailable.retry_after)
-        return Response(_as_envelope(exc), status=exc.status_code, headers=headers)
+        return Response(_as_envelope(exc), status=exc.status_code, headers=_headers_of(exc))
 
     logger.error("unhandled error (request %s)", request_id, exc_info=exc)
     return domain_error_response(Internal(), request_id)
+
+
+def from_django(exc: BaseException) -> exceptions.APIException | None:
+    """The API error that answers one of Django's request errors (None for anything else).
+
+    Django raises these while it reads a request (its limits on fields, files and body size, a ``Host``
+    it does not serve, a multipart body it cannot read); on its own it answers them with an HTML page,
+    a technical one when DEBUG is on, or, for the limits, a 500 once they reach a view."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound(NotFound.default_message)
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, TooManyFieldsSent):
+        return exceptions.ValidationError({"non_field_errors": ["Too many fields in the request."]})
+    if isinstance(exc, TooManyFilesSent):
+        return exceptions.ValidationError({"non_field_errors": ["Too many files in the request."]})
+    if isinstance(exc, DisallowedHost):
+        return ApiError(400, "The Host header does not name a host this service answers.", code="bad_host")
+    if isinstance(exc, SuspiciousOperation | BadRequest):
+        return ApiError(400, "The request could not be understood.", code="bad_request")
+    if isinstance(exc, MultiPartParserError | UnreadablePostError):
+        return exceptions.ParseError(str(exc) or None)
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    return None
+
+
+def _headers_of(exc: exceptions.APIException) -> dict[str, str]:
+    headers = {}
+    auth_header, wait = getattr(exc, "auth_header", None), getattr(exc, "wait", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    if wait:
+        headers["Retry-After"] = str(int(wait))
+    elif exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:  # e.g. every file of a batch
+        headers["Retry-After"] = str(Unavailable.retry_after)
+    return headers
 
 
 def domain_error_response(error: DomainError, request_id: str = "-") -> Response:
@@ -160,13 +198,56 @@ def domain_error_response(error: DomainError, request_id: str = "-") -> Response
     return Response(envelope(error.message, details), status=code, headers=headers)
 
 
+def error_response(exc: BaseException, *, headers: dict[str, str] | None = None) -> JsonResponse:
+    """The answer to an error outside DRF (middleware, Django's handlers, plain views): the status and
+    envelope ``exception_handler`` gives the same error inside it."""
+    api_error = exc if isinstance(exc, exceptions.APIException) else from_django(exc)
+    if api_error is None:
+        api_error = ApiError(400, "The request could not be understood.", code="bad_request")
+    response = JsonResponse(_as_envelope(api_error), status=api_error.status_code)
+    for name, value in {**_headers_of(api_error), **(headers or {})}.items():
+        response[name] = value
+    return response
+
+
+def methods_only(*methods: str) -> Callable:
+    """A plain Django view that serves only these methods; any other answers 405 with the envelope and
+    ``Allow``, as DRF's views do (Django's ``require_http_methods`` answers an empty HTML 405)."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def only(request, *args, **kwargs):
+            if request.method not in methods:
+                return error_response(
+                    exceptions.MethodNotAllowed(request.method), headers={"Allow": ", ".join(methods)}
+                )
+            return view(request, *args, **kwargs)
+
+        return only
+
+    return decorate
+
+
+@csrf_exempt  # an unknown path is a 404 whatever the method: nothing here needs a CSRF token
 def json_not_found(request, exception=None, *args, **kwargs):
     """Django's handler404 and the catch-all route: unknown URLs answer the envelope, not HTML."""
     return JsonResponse(envelope("No such endpoint.", {"path": request.path}), status=404)
 
 
 def json_bad_request(request, exception=None, *args, **kwargs):
-    return JsonResponse(envelope("The request could not be understood."), status=400)
+    """Django's handler400: its request errors (limits, SuspiciousOperation) with their own status."""
+    return error_response(exception if exception is not None else BadRequest())
+
+
+def json_forbidden(request, exception=None, *args, **kwargs):
+    """Django's handler403 (a PermissionDenied raised outside DRF)."""
+    return error_response(exceptions.PermissionDenied())
+
+
+def csrf_failure(request, reason: str = "", *args, **kwargs):
+    """``CSRF_FAILURE_VIEW``: a plain Django view's CSRF refusal answers like DRF's (a browser session's
+    write without the page's token), in the envelope instead of Django's HTML page."""
+    return error_response(exceptions.PermissionDenied(f"CSRF Failed: {reason}"))
 
 
 def json_server_error(request, *args, **kwargs):

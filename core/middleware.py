@@ -1,13 +1,21 @@
-"""Request ids (every request gets one, echoed in `X-Request-Id` and in error logs) and deadlines."""
+"""Request ids (every request gets one, echoed in `X-Request-Id` and in error logs), requests refused
+before any work (a bad ``Host``, a malformed ``Content-Length``) and deadlines."""
 
+import logging
 import re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from rest_framework.exceptions import ParseError
 
 from core.deadline import within
+from core.http_errors import error_response
+from core.parsers import declared_length
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+security_logger = logging.getLogger("django.security.DisallowedHost")
 
 
 class RequestIdMiddleware:
@@ -16,10 +24,33 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-Id", "")
-        request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
         response = self.get_response(request)
         response["X-Request-Id"] = request.request_id
         return response
+
+
+class MalformedRequestMiddleware:
+    """Refuses with the envelope (400) what Django would otherwise answer with a page of its own, before
+    anything reads the request: a ``Host`` not in ALLOWED_HOSTS (Django's DisallowedHost, which with
+    DEBUG on answers its technical page with the settings) and a ``Content-Length`` that is not a
+    number. Placed right after RequestIdMiddleware, so the refusal still carries its request id."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            request.get_host()
+        except DisallowedHost as exc:
+            # Logged like Django logs it (an operator who moved the service to a new domain looks here).
+            security_logger.warning("%s (request %s)", exc, getattr(request, "request_id", "-"))
+            return error_response(exc)
+        try:
+            declared_length(request.META)
+        except ParseError as exc:
+            return error_response(exc)
+        return self.get_response(request)
 
 
 class DeadlineMiddleware:

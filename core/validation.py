@@ -7,7 +7,8 @@ from rest_framework import serializers
 
 # Ids are uuid hex strings when we make them; galleries adopted from S3 prefixes may use any
 # URL- and key-safe name, so the rule is about safety, not shape.
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Matched whole (fullmatch): "$" would also match before a trailing newline.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 CONTINENTS = ("Africa", "Antarctica", "Asia", "Europe", "North America", "Oceania", "South America")
 _CONTINENT_LOOKUP = {c.lower(): c for c in CONTINENTS} | {"australia": "Oceania"}
@@ -15,7 +16,7 @@ FIRST_PHOTOGRAPH_YEAR = 1826
 
 
 def is_valid_id(value: str) -> bool:
-    return isinstance(value, str) and bool(_ID_PATTERN.match(value))
+    return isinstance(value, str) and bool(_ID_PATTERN.fullmatch(value))
 
 
 def canonical_continent(value: str) -> str | None:
@@ -38,6 +39,8 @@ class IdField(serializers.CharField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 128)
+        # An id is exact: "walker\n" or " walker" is not the id "walker" (DRF would trim it into it).
+        kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):

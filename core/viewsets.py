@@ -1,4 +1,5 @@
-"""The base every API viewset shares: input validation, pagination responses, conditional requests.
+"""The base every API viewset shares: bounded parsers, 405 before authentication, input validation,
+pagination responses, conditional requests.
 
 Conditional requests (no lost updates): a resource answers an ``ETag`` made from its stored version
 (``"v<version>"``; a gallery read with its photos adds a digest of the photos' stored state, never of a
@@ -7,25 +8,49 @@ is applied only to that version, else 412. Without ``If-Match`` edits behave as 
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from rest_framework import status, viewsets
+from rest_framework import routers, status, viewsets
+from rest_framework.parsers import BaseParser, FormParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from core.errors import PreconditionFailed
 from core.pagination import Page, page_links, page_size_from
+from core.parsers import BoundedJSONParser, BoundedMultiPartParser
 
-_VERSION_TAG = re.compile(r'^(?:W/)?"v(?P<version>[0-9]{1,18})(?:\.[0-9a-z.]*)?"$')
+_VERSION_TAG = re.compile(r'(?:W/)?"v(?P<version>[0-9]{1,18})(?:\.[0-9a-z.]*)?"')
 
 
 def etag(tag: str) -> str:
     return f'"{tag}"'
 
 
-class BaseViewSet(viewsets.ViewSet):
+class KnownMethodsFirst(APIView):
+    """A method the view never serves is a 405 (with ``Allow``) for everyone, before authentication and
+    permissions: DRF checks those first, so a visitor's PROPFIND or DELETE of a listing would be a 401,
+    as if a key could make it work."""
+
+    def initial(self, request, *args, **kwargs):
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            # Before content negotiation too: the answer is the first renderer's (JSON), whatever Accept.
+            renderer = self.get_renderers()[0]
+            request.accepted_renderer, request.accepted_media_type = renderer, renderer.media_type
+            self.http_method_not_allowed(request, *args, **kwargs)
+        super().initial(request, *args, **kwargs)
+
+
+class APIRootView(KnownMethodsFirst, routers.APIRootView):
+    """The router's /api/ page, with the same answer to unknown methods as the viewsets."""
+
+
+class BaseViewSet(KnownMethodsFirst, viewsets.ViewSet):
     """Views validate input, call one service or selector, and shape the output; nothing else."""
 
     lookup_value_regex = "[^/]+"
+    # Bodies are bounded before they are parsed (``core.parsers``): size, JSON depth, declared length.
+    parser_classes: Sequence[type[BaseParser]] = (BoundedJSONParser, FormParser, BoundedMultiPartParser)
 
     def validated(self, serializer_class, data, **kwargs) -> dict:
         serializer = serializer_class(data=data, **kwargs)
@@ -64,7 +89,7 @@ class BaseViewSet(viewsets.ViewSet):
         header = self.request.headers.get("If-Match", "").strip()
         if not header or header == "*":
             return None
-        match = _VERSION_TAG.match(header.split(",")[0].strip())
+        match = _VERSION_TAG.fullmatch(header.split(",")[0].strip())
         if match is None:
             raise PreconditionFailed("If-Match does not name a version of this resource.")
         return int(match.group("version"))

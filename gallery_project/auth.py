@@ -1,8 +1,11 @@
 """Who may do what: curators (by key or browser session) write, everyone reads.
 
 Scripts send ``Authorization: Bearer <key>``. In a browser, a curator pastes the key once at
-``/api/auth/login``; the session (a signed cookie, no database) then carries the key's hash and
-requests are CSRF-checked like DRF's SessionAuthentication.
+``/api/auth/login``; the session then remembers the key's hash on the server (a ServiceRecord,
+``gallery_project.session_store``; the cookie holds only a random id) and requests are CSRF-checked
+like DRF's SessionAuthentication. Every request of a session reads its key again, so a session ends
+with its key; a session that ended (signed out, expired, or its key revoked) makes a visitor, whose
+writes are 401.
 """
 
 from rest_framework import authentication, exceptions, permissions
@@ -46,7 +49,9 @@ class CuratorKeyAuthentication(authentication.BaseAuthentication):
 
 
 class CuratorSessionAuthentication(authentication.SessionAuthentication):
-    """A curator signed in through the browsable API; the key is re-checked so revocation is immediate."""
+    """A curator signed in through the browsable API. The key is read again on every request (one
+    consistent read) rather than its sessions deleted on revocation: that is immediate with no index of
+    sessions by key, and no sign-in racing a revocation can leave a live session behind."""
 
     def authenticate(self, request):
         hashed = request._request.session.get(SESSION_KEY)

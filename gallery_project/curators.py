@@ -2,7 +2,8 @@
 
 Each key has a label (who or what it is for: required), its creation time, when it was last used
 (updated at most once an hour per key, not on every request) and, once revoked, when. A revoked
-key stops working at once and stays listed.
+key stops working at once, in scripts and in its browser sessions (every request of a session reads
+its key again: ``gallery_project.auth``), and stays listed.
 """
 
 import hashlib

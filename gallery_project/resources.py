@@ -1,12 +1,15 @@
 """Create the tables and the bucket the service needs, if they are missing (idempotent); tidy what an
 older release left (``photos.legacy``)."""
 
+import time
+
 from django.conf import settings
 from pynamodb.attributes import TTLAttribute
 from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from core.aws import reset_connections
+from core.errors import Unavailable
 from core.records import ServiceRecord
 from core.storage import bucket_ensure
 from galleries.models import Gallery
@@ -91,4 +94,33 @@ def _global_indexes_ensure(model) -> list[str]:
             ],
         )
         added.append(schema["index_name"])
+        # DynamoDB builds one new index of a table at a time: the next waits until this one is active.
+        _index_wait_active(client, model.Meta.table_name, schema["index_name"])
     return added
+
+
+INDEX_WAIT_SECONDS = 900
+INDEX_POLL_SECONDS = 1.0
+
+
+def _index_wait_active(client, table_name: str, index_name: str) -> None:
+    """Wait until a new global index is ACTIVE (DynamoDB backfills it from the table's items first)."""
+    waited = 0.0
+    while waited < INDEX_WAIT_SECONDS:
+        table = client.describe_table(TableName=table_name)["Table"]
+        status = next(
+            (
+                index.get("IndexStatus")
+                for index in table.get("GlobalSecondaryIndexes", [])
+                if index["IndexName"] == index_name
+            ),
+            None,
+        )
+        if status in (None, "ACTIVE"):
+            return
+        time.sleep(INDEX_POLL_SECONDS)
+        waited += INDEX_POLL_SECONDS
+    raise Unavailable(
+        f"Index {index_name} of {table_name} is still being built after {INDEX_WAIT_SECONDS} s; "
+        "run ensure_resources again once it is active."
+    )

@@ -39,6 +39,8 @@ SECRET_KEY_FALLBACKS = [key for key in os.environ.get("DJANGO_SECRET_KEY_FALLBAC
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# A CSRF failure answers the {"error", "details"} envelope like every other error.
+CSRF_FAILURE_VIEW = "core.http_errors.csrf_failure"
 
 # The customer's contract: table and bucket names (defaults as in the guide).
 GALLERIES_TABLE = env.str("GALLERIES_TABLE", default="Galleries")
@@ -78,6 +80,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    # A bad Host or malformed header answers the envelope before anything else reads them.
+    "core.middleware.MalformedRequestMiddleware",
     "core.middleware.DeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -106,13 +110,16 @@ TEMPLATES = [
 
 # No relational database: every piece of state lives in DynamoDB or S3, so Lambda needs no RDS.
 DATABASES: dict = {}
-# Browser sessions (curators using the browsable API) live in a signed cookie, not a table.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Browser sessions (curators using the browsable API) are ServiceRecords of kind "session"
+# (gallery_project.session_store): the cookie holds only a random id, signing out deletes the record.
+SESSION_ENGINE = "gallery_project.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# A session ends this long after sign-in, however busy: saved only when it changes, so never extended.
 SESSION_COOKIE_AGE = env.int("CURATOR_SESSION_SECONDS", default=8 * 3600)
+SESSION_SAVE_EVERY_REQUEST = False
 
 # Front ends on other origins call the API from browsers. Reads are public anyway; writes need a
 # curator key in the Authorization header, which CORS allows by default.
@@ -138,6 +145,15 @@ PHOTO_MAX_FILES_PER_UPLOAD = env.int("PHOTO_MAX_FILES_PER_UPLOAD", default=50)
 # Photos of one upload are processed in parallel, one per core by default (Pillow releases the GIL).
 PHOTO_PROCESSING_WORKERS = env.int("PHOTO_PROCESSING_WORKERS", default=len(os.sched_getaffinity(0)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+# Multipart bounds Django applies while it parses, before any view code: the upload's photos plus a
+# margin (51-60 files get the designed 400, more stop the parse: TooManyFilesSent, the envelope), and a
+# title, description and tag list per photo plus room for keepDuplicate and the CSRF token.
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int(
+    "DATA_UPLOAD_MAX_NUMBER_FILES", default=PHOTO_MAX_FILES_PER_UPLOAD + 10
+)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int(
+    "DATA_UPLOAD_MAX_NUMBER_FIELDS", default=3 * PHOTO_MAX_FILES_PER_UPLOAD + 50
+)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 UPLOAD_MAX_REQUEST_BYTES = env.int("UPLOAD_MAX_REQUEST_BYTES", default=200 * 1024 * 1024)
 FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None

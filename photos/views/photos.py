@@ -6,6 +6,7 @@ from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 
 from core.http_errors import ApiError, PayloadTooLarge, status_for
+from core.parsers import declared_length
 from core.viewsets import BaseViewSet
 from galleries import selectors as gallery_selectors
 from galleries.models import downloads_allowed, location_privacy_of
@@ -76,7 +77,9 @@ class PhotoViewSet(BaseViewSet):
     def create(self, request, gallery_pk=None):
         if not (request.content_type or "").startswith("multipart/form-data"):
             raise UnsupportedMediaType(request.content_type, "Upload photos as multipart/form-data.")
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.UPLOAD_MAX_REQUEST_BYTES:
+        # Refused before any of the body is read (BoundedMultiPartParser would too: the limit stays here,
+        # with the upload, whatever the parsers).
+        if declared_length(request.META) > settings.UPLOAD_MAX_REQUEST_BYTES:
             raise PayloadTooLarge()
         entries = parse_upload(request.data, request.FILES)
         keep = self.validated(

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 
 from rest_framework import permissions, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from core.parsers import BoundedJSONParser
 from core.viewsets import BaseViewSet
 from photos.selectors import photo_rating_read, photo_readable
 from photos.services.rate import photo_rate, photo_rating_withdraw
@@ -49,7 +49,7 @@ class VisitorWriteViewSet(BaseViewSet):
 
     permission_classes = [permissions.AllowAny]
     # JSON only: a rating must be a JSON number, and form fields are always text.
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def get_throttles(self):
         # Reads cost no more than photo reads, which are not limited; writes move the aggregates.

@@ -1,6 +1,20 @@
 """Unexpected failures answer the envelope with a request id, never a stack trace or HTML."""
 
+import json
+
 from botocore.exceptions import EndpointConnectionError
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.test import RequestFactory
 
 from core.errors import (
     Conflict,
@@ -12,7 +26,14 @@ from core.errors import (
     Unavailable,
     Unsupported,
 )
-from core.http_errors import exception_handler
+from core.http_errors import (
+    csrf_failure,
+    error_response,
+    exception_handler,
+    json_bad_request,
+    json_forbidden,
+    methods_only,
+)
 from galleries import selectors
 
 
@@ -54,3 +75,44 @@ def test_domain_errors_are_mapped_to_their_status_in_one_place():
         details = {**error.details, "requestId": "-"} if status >= 500 else error.details
         assert (response.status_code, response.data) == (status, {"error": error.message, "details": details})
         assert response.has_header("Retry-After") is (status == 503)
+
+
+DJANGO_ERRORS = [
+    (Http404(), 404),
+    (RequestDataTooBig(), 413),
+    (TooManyFieldsSent(), 400),
+    (TooManyFilesSent(), 400),
+    (DisallowedHost("Invalid HTTP_HOST header"), 400),
+    (SuspiciousOperation(), 400),
+    (BadRequest(), 400),
+    (MultiPartParserError("Invalid boundary"), 400),
+    (DjangoPermissionDenied(), 403),
+]
+
+
+def test_djangos_request_errors_answer_alike_inside_and_outside_drf():
+    """One mapping: the DRF handler and Django's side (middleware, handlers, CSRF) give one answer."""
+    for error, status in DJANGO_ERRORS:
+        inside = exception_handler(error, {})
+        outside = error_response(error)
+        assert inside.status_code == outside.status_code == status, error
+        assert json.loads(outside.content) == inside.data and set(inside.data) == {"error", "details"}
+
+
+def test_djangos_handlers_answer_the_envelope_with_the_errors_status():
+    request = RequestFactory().post("/anything")
+    assert json_bad_request(request, RequestDataTooBig()).status_code == 413
+    assert json_bad_request(request, TooManyFilesSent()).status_code == 400
+    forbidden = json_forbidden(request, DjangoPermissionDenied())
+    assert forbidden.status_code == 403 and set(json.loads(forbidden.content)) == {"error", "details"}
+    refused = csrf_failure(request, reason="CSRF token missing.")
+    body = json.loads(refused.content)
+    assert refused.status_code == 403 and body["details"] == {"reason": "CSRF Failed: CSRF token missing."}
+
+
+def test_methods_only_answers_other_methods_405_with_allow():
+    view = methods_only("GET", "HEAD")(lambda request: JsonResponse({"ok": True}))
+    assert view(RequestFactory().get("/")).status_code == 200
+    refused = view(RequestFactory().generic("PROPFIND", "/"))
+    assert refused.status_code == 405 and refused["Allow"] == "GET, HEAD"
+    assert json.loads(refused.content)["error"] == "This method is not allowed here."

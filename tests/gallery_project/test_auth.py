@@ -7,6 +7,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from galleries.models import Gallery
+from gallery_project.curators import key_hash
 from gallery_project.models import CuratorKey
 
 PARIS = {"name": "Paris", "continent": "Europe", "country": "France"}
@@ -63,8 +64,9 @@ def test_browser_session_gives_curator_power_with_csrf(aws, curator_key):
         "/api/auth/login", {"key": curator_key, "csrfmiddlewaretoken": csrf, "next": "/api/galleries"}
     )
     assert signed_in.status_code == 302 and signed_in["Location"] == "/api/galleries"
-    # The session cookie holds a signed hash, never the key itself.
-    assert curator_key not in signed_in.cookies["sessionid"].value
+    # The session cookie holds a random id, neither the key nor its hash (tests/security/test_sessions.py).
+    session_id = signed_in.cookies["sessionid"].value
+    assert curator_key not in session_id and key_hash(curator_key) not in session_id
     without_token = browser.post("/api/galleries", PARIS, format="json")
     assert without_token.status_code == 403 and set(without_token.json()) == {"error", "details"}
     csrf = browser.cookies["csrftoken"].value

@@ -1,11 +1,10 @@
 """`manage.py ensure_resources`: create any missing table (and the bucket); safe to run again."""
 
-from django.core.management.base import BaseCommand
-
+from core.entrypoints import DomainCommand
 from gallery_project.resources import resources_ensure
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Create the DynamoDB tables and the S3 bucket if they are missing. Changes nothing that exists."
 
     def add_arguments(self, parser):
