@@ -13,11 +13,13 @@ from collections.abc import Callable, Sequence
 from rest_framework import routers, status, viewsets
 from rest_framework.parsers import BaseParser, FormParser
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from core.errors import PreconditionFailed
 from core.pagination import Page, page_links, page_size_from
 from core.parsers import BoundedJSONParser, BoundedMultiPartParser
+from core.throttling import VisitorReadThrottle
 
 _VERSION_TAG = re.compile(r'(?:W/)?"v(?P<version>[0-9]{1,18})(?:\.[0-9a-z.]*)?"')
 
@@ -51,6 +53,8 @@ class BaseViewSet(KnownMethodsFirst, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     # Bodies are bounded before they are parsed (``core.parsers``): size, JSON depth, declared length.
     parser_classes: Sequence[type[BaseParser]] = (BoundedJSONParser, FormParser, BoundedMultiPartParser)
+    # Visitors' reads are counted per client address (429 with Retry-After over READ_THROTTLE_RATE).
+    throttle_classes: Sequence[type[BaseThrottle]] = (VisitorReadThrottle,)
 
     def validated(self, serializer_class, data, **kwargs) -> dict:
         serializer = serializer_class(data=data, **kwargs)

@@ -202,9 +202,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["gallery_project.auth.CuratorWritesOthersRead"],
     "DEFAULT_THROTTLE_RATES": {
         "ratings": env.str("RATING_THROTTLE_RATE", default="60/min"),
+        # Visitors' reads per client address (curators are not counted): bounds what one client can
+        # make DynamoDB read, anonymously.
+        "reads": env.str("READ_THROTTLE_RATE", default="600/min"),
     },
     "UNAUTHENTICATED_USER": "gallery_project.auth.Visitor",
-    # Never trust X-Forwarded-For for client addresses (ratings.throttling reads API Gateway's own).
+    # Never trust X-Forwarded-For for client addresses (core.throttling reads API Gateway's own).
     "NUM_PROXIES": 0,
     "EXCEPTION_HANDLER": "core.http_errors.exception_handler",
     "UNICODE_JSON": True,

@@ -1,6 +1,7 @@
 """Shared fixtures: AWS backends (moto, or DynamoDB Local for the integration tier), keys, clients."""
 
 import pytest
+from django.core.cache import cache
 from moto import mock_aws
 from rest_framework.test import APIClient
 
@@ -54,6 +55,14 @@ def backend(request, monkeypatch):
         if request.param == "dynamodb_local":
             for model in table_models():
                 model.delete_table()
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    """Throttle counts live in the process-wide cache; each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.parsers import BoundedJSONParser
+from core.throttling import RatingWriteThrottle, VisitorReadThrottle
 from core.viewsets import BaseViewSet
 from photos.selectors import photo_rating_read, photo_readable
 from photos.services.rate import photo_rate, photo_rating_withdraw
@@ -23,7 +24,6 @@ from ratings.serializers import (
     RatingWrittenOutputSerializer,
     VisitorRatingOutputSerializer,
 )
-from ratings.throttling import RatingWriteThrottle
 from ratings.visitors import HEADER, visitor_create
 
 
@@ -53,7 +53,8 @@ class VisitorWriteViewSet(BaseViewSet):
 
     def get_throttles(self):
         # Reads cost no more than photo reads, which are not limited; writes move the aggregates.
-        return [] if self.request.method in permissions.SAFE_METHODS else [RatingWriteThrottle()]
+        safe = self.request.method in permissions.SAFE_METHODS
+        return [VisitorReadThrottle()] if safe else [RatingWriteThrottle()]
 
     def visitor_token(self) -> str | None:
         return self.request.headers.get(HEADER) or None

@@ -6,18 +6,9 @@
 """
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.factories import jpeg_bytes
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle_counts():
-    """Throttle counts live in the process-wide cache; each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

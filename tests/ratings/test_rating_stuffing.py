@@ -17,7 +17,13 @@ ADDRESS, OTHER = "203.0.113.7", "198.51.100.9"
 @pytest.fixture(autouse=True)
 def cap_of_two(settings):
     settings.RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = 2
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"ratings": "1000/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "ratings": "1000/min",
+        },
+    }
 
 
 @pytest.fixture

@@ -252,7 +252,8 @@ def test_conflicts_that_never_clear_answer_503_with_retry_after(aws, photo_id, r
 
 
 def test_rating_writes_are_throttled_per_client_address(aws, photo_id, rate, client, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"ratings": "3/min"}}
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "ratings": "3/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     for stars in (1, 2, 3):
         assert rate(photo_id, "v1", stars).status_code in {200, 201}
     # A forged X-Forwarded-For does not open a new bucket: the address is REMOTE_ADDR (or sourceIp).
@@ -266,7 +267,10 @@ def test_rating_writes_are_throttled_per_client_address(aws, photo_id, rate, cli
 
 
 def test_on_lambda_the_throttle_counts_api_gateways_source_ip(aws, photo_id, rate, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"ratings": "1/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "ratings": "1/min"},
+    }
 
     def lambda_client(source_ip: str) -> APIClient:
         # Zappa puts the API Gateway event in the WSGI environ and REMOTE_ADDR from X-Forwarded-For.

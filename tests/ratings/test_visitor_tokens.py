@@ -217,7 +217,10 @@ def test_post_api_visitors_gives_an_id_that_is_already_held(backend, photo_id, r
 
 
 def test_post_api_visitors_is_throttled_like_rating_writes(aws, client, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"ratings": "2/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "ratings": "2/min"},
+    }
     assert [client.post("/api/visitors").status_code for _ in range(2)] == [201, 201]
     assert_envelope(client.post("/api/visitors"), 429)
 

@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 
 from core import pagination
+from core.throttling import VisitorReadThrottle
 from galleries.models import Gallery
 from photos.models import GalleryPhoto
 from tests.aws_faults import aws_calls
@@ -95,3 +96,15 @@ def test_a_tag_filter_examines_a_bounded_number_of_photos(aws, curator, client, 
         found += [photo["photoId"] for photo in page["results"]]
         url = page["next"]
     assert found == ["p031"]
+
+
+def test_visitors_reads_are_throttled_per_address_curators_are_not(aws, curator, client, monkeypatch):
+    monkeypatch.setattr(VisitorReadThrottle, "get_rate", lambda self: "3/min")
+    gallery_id = gallery_new(curator, "Asia")
+    for path in ("/api/galleries", f"/api/galleries/{gallery_id}", f"/galleries?id={gallery_id}"):
+        assert client.get(path).status_code == 200
+    refused = client.get("/api/galleries")
+    assert refused.status_code == 429 and set(refused.json()) == {"error", "details"}
+    assert int(refused["Retry-After"]) > 0
+    assert client.get("/api/photos/nope/ratings").status_code == 429  # the rating reads count too
+    assert all(curator.get("/api/galleries").status_code == 200 for _ in range(5))

@@ -1,8 +1,10 @@
-"""Rate limits on rating writes, counted per client address."""
+"""Rate limits counted per client address: visitors' reads (``reads``) and rating writes (``ratings``),
+rates from DEFAULT_THROTTLE_RATES, read per request. Answers over a limit are 429 with ``Retry-After``."""
 
 from typing import cast
 
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -19,14 +21,12 @@ def api_gateway_source_ip(request) -> str | None:
     return identity.get("sourceIp") or None
 
 
-class RatingWriteThrottle(SimpleRateThrottle):
-    """The ``ratings`` rate of DEFAULT_THROTTLE_RATES, one bucket per client address.
+class AddressThrottle(SimpleRateThrottle):
+    """A rate of DEFAULT_THROTTLE_RATES (``scope``), one bucket per client address.
 
     The address is API Gateway's ``sourceIp`` on Lambda and REMOTE_ADDR elsewhere; X-Forwarded-For is
     only read when NUM_PROXIES says how many proxies of ours append to it (a CDN in front of the API).
     """
-
-    scope = "ratings"
 
     def get_rate(self) -> str | None:
         # Read per request, not at import like DRF's THROTTLE_RATES, so changed settings apply at once.
@@ -42,3 +42,21 @@ class RatingWriteThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class RatingWriteThrottle(AddressThrottle):
+    """Rating writes (they move the aggregates), per client address."""
+
+    scope = "ratings"
+
+
+class VisitorReadThrottle(AddressThrottle):
+    """Visitors' reads, per client address: anonymous reads cost storage reads, so they are bounded
+    too. Curators' requests and writes are not counted here (writes have their own limits or a key)."""
+
+    scope = "reads"
+
+    def allow_request(self, request, view) -> bool:
+        if request.method not in SAFE_METHODS or getattr(request.user, "is_curator", False):
+            return True
+        return super().allow_request(request, view)
