@@ -7,7 +7,7 @@ PYTHON_VERSION := $(shell cut -d. -f1,2 .python-version)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run stop status setup browser test lint format test-fast package deploy bench bench-setup
+.PHONY: run dev local stop status setup browser test lint format test-fast package deploy bench bench-setup
 
 setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
 
@@ -27,14 +27,23 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Serve on http://127.0.0.1:8000 with DynamoDB Local and s3rver keeping their data under .local/.
-run: setup
+# Serve on http://127.0.0.1:8000 (another port: make run API_PORT=8010) with DynamoDB Local and s3rver
+# keeping their data under .local/: gunicorn (1 process, 8 threads), DEBUG off, static files collected and
+# served by WhiteNoise, as on Lambda (devtools/local_services/server.py and gunicorn_config.py say why).
+API_PORT ?= 8000
+run: local
+	$(PY) -m devtools.local_services serve --port $(API_PORT)
+
+# The same on runserver, DEBUG on, reloading on every code change: for development only.
+dev: local
+	$(PY) -m devtools.local_services dev --port $(API_PORT)
+
+local: setup
 	$(PY) -m devtools.local_services env-file
 	$(PY) -m devtools.local_services start
 	$(PY) manage.py ensure_resources
 	$(PY) manage.py create_curator_key --label local --output .local/curator.key --keep-valid
-	@echo "Curator key: .local/curator.key   API: http://127.0.0.1:8000/api/   Stop services: make stop"
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@echo "Curator key: .local/curator.key   API: http://127.0.0.1:$(API_PORT)/api/   Stop services: make stop"
 
 stop:
 	$(PY) -m devtools.local_services stop

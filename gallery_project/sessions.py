@@ -10,6 +10,7 @@ check (a method that is never served needs no token to be refused).
 from django.http import HttpResponseRedirect
 from django.middleware.csrf import rotate_token
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -18,14 +19,14 @@ from core.http_errors import methods_only
 from gallery_project.auth import SESSION_KEY
 from gallery_project.curators import curator_from_key, key_hash
 
-DEFAULT_NEXT = "/api/"
-
 
 def _safe_next(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or DEFAULT_NEXT
+    # The API root under the request's stage prefix (/prod on API Gateway's default domain).
+    default = reverse("api-root")
+    target = request.POST.get("next") or request.GET.get("next") or default
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
-    return DEFAULT_NEXT
+    return default
 
 
 # csrf_exempt only moves the CSRF check inside, after the method check: csrf_protect still checks every

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import corsheaders.defaults
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from gallery_project.environment import Env
@@ -67,6 +68,8 @@ if GALLERY_DEFAULT_VISIBILITY not in ("public", "unlisted", "private"):
     raise ImproperlyConfigured("GALLERY_DEFAULT_VISIBILITY must be public, unlisted or private.")
 
 INSTALLED_APPS = [
+    # Before staticfiles: `runserver` (make dev) leaves static files to WhiteNoise, as gunicorn and Lambda do.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
@@ -84,6 +87,10 @@ MIDDLEWARE = [
     "core.middleware.MalformedRequestMiddleware",
     "core.middleware.DeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files, served by the service itself (Zappa serves none): right after the security headers.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The Content-Security-Policy of every answer after this point (pages and the API; not static files).
+    "csp.middleware.CSPMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -135,8 +142,19 @@ TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 USE_I18N = False
 
+# Static files (the CSS, JS and fonts of the browsable API and the sign-in page) are served by the service
+# itself through WhiteNoise, locally and on Lambda, and linked under the request's stage prefix
+# (gallery_project.staticfiles). DJANGO_STATIC_COLLECTED=true where `collectstatic` wrote them to
+# STATIC_ROOT (`make run`, the Lambda package: zappa_settings.json sets both): pages link content-hashed
+# names, cached for a year, and WhiteNoise serves gzip copies to clients that accept them. Anywhere else
+# (the tests, `make dev`, a manage.py command) pages link plain names that WhiteNoise finds in the apps;
+# there is no STATIC_ROOT, so `collectstatic` runs only with the flag, never writing unhashed names.
 STATIC_URL = env.str("DJANGO_STATIC_URL", default="/static/")
-STATIC_ROOT = BASE_DIR / ".local" / "static"
+STATIC_COLLECTED = env.bool("DJANGO_STATIC_COLLECTED", default=False)
+STATIC_ROOT = BASE_DIR / env.str("DJANGO_STATIC_ROOT", default=".local/static") if STATIC_COLLECTED else None
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
+# Only the hashed names are linked, so only they are kept (and shipped in the Lambda zip).
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 
 # Upload limits: one photo and one request body.
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=40 * 1024 * 1024)
@@ -239,5 +257,48 @@ STORAGES = {
             "region_name": AWS_REGION,
         },
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "gallery_project.staticfiles."
+        + ("CollectedStaticFiles" if STATIC_COLLECTED else "StaticFiles")
+    },
 }
+
+# Content-Security-Policy (django-csp) on every answer, for every HTML page there is or will be (the
+# browsable API, sign-in, docs pages): scripts, styles, fonts and images from this origin only, no inline
+# script or style (the templates in gallery_project/templates link static files instead), no framing, no
+# plugins, forms and XHR to this origin. A page that needs more (a docs page's worker) widens it for itself
+# with django-csp's decorators (@csp_update); a nonce (csp.constants.NONCE, request.csp_nonce) is there
+# for an inline script that cannot move to a file. The API's JSON answers carry it too, harmlessly.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+
+# HTTPS. API Gateway answers HTTPS only (it has no plain-HTTP listener) and Zappa passes its
+# X-Forwarded-Proto on as the request's scheme, so Django sees every Lambda request as secure without
+# SECURE_PROXY_SSL_HEADER (never set it: locally a client could claim HTTPS with it).
+# HSTS: 0 (off) by default, right for the stage's default domain (execute-api.amazonaws.com, AWS's, and
+# HTTPS-only anyway). On a custom domain set DJANGO_SECURE_HSTS_SECONDS (31536000, a year, once it is known
+# to work), and the two below only if every subdomain serves HTTPS and the domain should be preloaded.
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+
+# `manage.py check --deploy` with production settings reports nothing else (tests/security/test_headers.py).
+SILENCED_CHECKS_WITH_REASONS = {
+    "security.W004": "SECURE_HSTS_SECONDS is 0 by default: the stage's default domain is AWS's and "
+    "HTTPS-only; a custom domain sets DJANGO_SECURE_HSTS_SECONDS (docs/deploy.md).",
+    "security.W008": "SECURE_SSL_REDIRECT is off: API Gateway has no plain-HTTP listener, so no request "
+    "reaches the function over HTTP; `make run` serves plain HTTP on loopback.",
+}
+SILENCED_SYSTEM_CHECKS = list(SILENCED_CHECKS_WITH_REASONS)

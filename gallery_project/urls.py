@@ -38,7 +38,7 @@ rating = PhotoRatingViewSet.as_view({"get": "retrieve", "put": "rate", "delete":
 visitors = VisitorViewSet.as_view({"post": "create"})
 # "/" only points at the API: no CSRF token to check, and a method other than GET is a 405 envelope.
 to_api_root = csrf_exempt(
-    http_errors.methods_only("GET", "HEAD")(RedirectView.as_view(url="/api/", permanent=False))
+    http_errors.methods_only("GET", "HEAD")(RedirectView.as_view(pattern_name="api-root", permanent=False))
 )
 
 urlpatterns = [

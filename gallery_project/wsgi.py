@@ -1,9 +1,77 @@
-"""WSGI entry point, used by `runserver`, any WSGI server and Zappa's Lambda handler."""
+"""WSGI entry point, used by gunicorn (`make run`), `runserver` (`make dev`) and any WSGI server.
+
+Zappa's Lambda handler builds its own application (API Gateway always sends a length); a server that
+speaks HTTP/1.1 itself may receive a chunked request body, which Django cannot read: it reads
+``CONTENT_LENGTH`` bytes, none without one, so the body would be lost (and under `runserver` the unread
+chunks would be parsed as the next request on the connection). ``ChunkedBodies`` gives such a body the
+length Django needs, reading at most one byte over the largest body the service accepts, so a body over
+it is refused on its declared length, with the envelope, before anything parses it.
+"""
 
 import os
+import tempfile
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
+from rest_framework.exceptions import APIException
+
+from core.http_errors import error_response
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery_project.settings")
 
-application = get_wsgi_application()
+COPY_BYTES = 64 * 1024
+
+
+class LengthRequired(APIException):
+    status_code = 411
+    default_detail = "Send the request body with a Content-Length: this server cannot read a chunked body."
+    default_code = "length_required"
+
+
+def is_chunked(environ: dict) -> bool:
+    codings = environ.get("HTTP_TRANSFER_ENCODING", "").lower().split(",")
+    return "chunked" in (coding.strip() for coding in codings) and not environ.get("CONTENT_LENGTH")
+
+
+def body_limit(environ: dict) -> int:
+    """The largest body Django would accept for this request's type: a multipart upload's, or any
+    other's (read into memory whole)."""
+    if environ.get("CONTENT_TYPE", "").lower().startswith("multipart/"):
+        return settings.UPLOAD_MAX_REQUEST_BYTES
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+
+
+class ChunkedBodies:
+    """WSGI middleware: a chunked request body, decoded by the server (gunicorn says so with
+    ``wsgi.input_terminated``), is read into a spooled file (memory up to FILE_UPLOAD_MAX_MEMORY_SIZE,
+    then a temporary file) up to its limit plus one byte, and handed on with ``CONTENT_LENGTH``; a body
+    over the limit then answers 413 from the parsers and the rest is left unread (gunicorn reads it off the
+    connection before the next request). A server that does not decode chunked bodies (`runserver`)
+    answers 411 with the envelope and closes the connection."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        if not is_chunked(environ):
+            return self.application(environ, start_response)
+        if not environ.get("wsgi.input_terminated"):
+            # An answer of unknown length (an iterator, not a list): `runserver` then closes the connection,
+            # so the unread chunks are never taken for the next request (an application may not send
+            # Connection itself).
+            response = error_response(LengthRequired())
+            start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
+            return iter([response.content])
+        # Closed when the answer is built (Django's is never a stream of the request body).
+        with tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE) as body:
+            remaining = body_limit(environ) + 1
+            while remaining > 0 and (chunk := environ["wsgi.input"].read(min(COPY_BYTES, remaining))):
+                body.write(chunk)
+                remaining -= len(chunk)
+            environ["CONTENT_LENGTH"] = str(body.tell())
+            body.seek(0)
+            environ["wsgi.input"] = body
+            return self.application(environ, start_response)
+
+
+application = ChunkedBodies(get_wsgi_application())

@@ -1,4 +1,5 @@
-"""Local stand-ins for DynamoDB (DynamoDB Local) and S3 (s3rver): a CLI for `make run`, an API for tests.
+"""Local stand-ins for DynamoDB (DynamoDB Local) and S3 (s3rver), and the API's server: a CLI, an API for
+tests.
 
 config      where they live and listen: the project root, its `.local/` layout, ports, dummy credentials
 env         the `.local/env` file Django reads on a laptop: its defaults, written once, read back
@@ -7,5 +8,6 @@ probes      boto3 clients for the stand-ins, and readiness checks that make a re
 emulators   DynamoDB Local's and s3rver's command lines, and DynamoDBLocal, a throwaway one for tests
 s3rver_store_lock.js  preloaded into every s3rver: an upload racing a delete no longer crashes it
 supervisor  the pair in the background for `make run`: start, stop and status, under one lock
-__main__    the CLI: `python -m devtools.local_services env-file|start|stop|status`
+server      the API itself: gunicorn, DEBUG off, collected static files (`make run`); runserver (`make dev`)
+__main__    the CLI: `python -m devtools.local_services env-file|start|stop|status|serve|dev`
 """

@@ -63,3 +63,8 @@ class LocalDirs:
     @property
     def env_file(self) -> Path:
         return self.local / "env"
+
+    @property
+    def static(self) -> Path:
+        """Static files as `collectstatic` writes them for `make run` (hashed names, gzip copies)."""
+        return self.local / "static"

@@ -31,7 +31,12 @@ def local_env_defaults() -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
         "BUCKET_NAME": LOCAL_BUCKET_NAME,
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(DJANGO_SECRET_KEY_LENGTH)[:DJANGO_SECRET_KEY_LENGTH],
-        "DJANGO_DEBUG": "true",
+        # `make run` serves with DEBUG off and `make dev` with it on, whatever this says; it is what a
+        # manage.py command or a hand-started server gets.
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # The local server speaks plain HTTP: cookies that need HTTPS would never come back.
+        "DJANGO_SECURE_COOKIES": "false",
         "MEDIA_PUBLIC_BASE_URL": f"{s3_url}/{LOCAL_BUCKET_NAME}",
         # s3rver rejects the CRC checksums botocore ≥ 1.36 adds to every upload by default.
         "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",

@@ -175,6 +175,45 @@ def handler_files(settings_string: str) -> dict[str, bytes]:
     }
 
 
+def static_root(stage_config: dict) -> Path:
+    """Where the stage's settings look for collected static files, relative to the package root (Lambda's
+    /var/task): its DJANGO_STATIC_ROOT, which must come with DJANGO_STATIC_COLLECTED=true."""
+    variables = stage_config.get("environment_variables", {})
+    root = Path(variables.get("DJANGO_STATIC_ROOT", ""))
+    if (
+        variables.get("DJANGO_STATIC_COLLECTED") != "true"
+        or not root.parts
+        or root.is_absolute()
+        or ".." in root.parts
+    ):
+        raise SystemExit(
+            'the stage\'s environment_variables must set DJANGO_STATIC_COLLECTED to "true" and '
+            'DJANGO_STATIC_ROOT to a directory inside the package (e.g. "static"): WhiteNoise serves the '
+            "pages' CSS and JS from it"
+        )
+    return root
+
+
+def collect_static(destination: Path) -> None:
+    """`collectstatic` into the package: hashed names, gzip copies and the manifest the pages link with.
+
+    Run by this venv's interpreter on the project's code: its Django and DRF are the pinned versions the
+    package ships (requirements-dev.txt installs requirements.txt), and it can import every app, which the
+    target's wheels (another machine's, for arm64) may not.
+    """
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "gallery_project.settings",
+        "GALLERY_ENV_FILE": "",
+        "DJANGO_SECRET_KEY": "collectstatic-only",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_STATIC_COLLECTED": "true",
+        "DJANGO_STATIC_ROOT": str(destination),
+    }
+    command = [sys.executable, "manage.py", "collectstatic", "--noinput", "--clear", "--verbosity", "0"]
+    subprocess.run(command, cwd=PROJECT_DIR, env=environment, check=True)
+
+
 # ---- the zip ----------------------------------------------------------------------------------------------
 
 
@@ -223,6 +262,7 @@ def build(
 
 def _build_locked(stage: str, output_dir: Path, settings_file: Path) -> BuildResult:
     cli, settings_string = zappa_stage(stage, settings_file)
+    static_root(cli.stage_config)  # refused before any work when the stage would serve no static files
     exclude = list(cli.stage_config.get("exclude", []))
     target = lambda_target(cli.stage_config)
     site = dependencies_dir(exclude, target)
@@ -251,6 +291,7 @@ def _build_locked(stage: str, output_dir: Path, settings_file: Path) -> BuildRes
         shutil.copyfile(path, destination)
     for name, content in root_files.items():
         (tree / name).write_bytes(content)
+    collect_static(tree / static_root(cli.stage_config))
     for top in {path.relative_to(PROJECT_DIR).parts[0] for path in sources} | set(root_files):
         compile_checked_hash(tree / top)
     _check_no_timestamp_pycs(tree)

@@ -201,14 +201,17 @@ def test_env_file_is_written_once_and_only_gains_missing_keys(project):
         f":{project.env['LOCAL_S3_PORT']}/photography-gallery-local"
     )
     assert len(written["DJANGO_SECRET_KEY"]) == 50
+    # Plain HTTP on loopback, DEBUG off (make run forces it off and make dev on, whatever this says).
+    assert written["DJANGO_DEBUG"] == "false" and written["DJANGO_SECURE_COOKIES"] == "false"
+    assert written["DJANGO_ALLOWED_HOSTS"] == "127.0.0.1,localhost"
 
-    edited = env_path.read_text().replace("DJANGO_DEBUG=true", "DJANGO_DEBUG=false")
+    edited = env_path.read_text().replace("DJANGO_DEBUG=false", "DJANGO_DEBUG=true")
     edited = "\n".join(line for line in edited.splitlines() if not line.startswith("BUCKET_NAME="))
     env_path.write_text(edited)
     assert project.cli("env-file").returncode == 0
 
     rewritten = read_env_file(env_path)
-    assert rewritten["DJANGO_DEBUG"] == "false"
+    assert rewritten["DJANGO_DEBUG"] == "true"
     assert rewritten["DJANGO_SECRET_KEY"] == written["DJANGO_SECRET_KEY"]
     assert rewritten["BUCKET_NAME"] == "photography-gallery-local"
     assert rewritten.keys() == written.keys()

@@ -42,9 +42,13 @@ class PackagedService:
         assert "error" not in outcome, outcome["error"]
         return outcome
 
+    def respond(self, method: str, **kwargs) -> dict:
+        """An API Gateway request; returns the answer as the handler gives it to API Gateway."""
+        return self.invoke(api_gateway_event(method, **kwargs))["response"]
+
     def request(self, method: str, **kwargs) -> tuple[int, dict, dict]:
         """An API Gateway request; returns (status, JSON body, headers)."""
-        response = self.invoke(api_gateway_event(method, **kwargs))["response"]
+        response = self.respond(method, **kwargs)
         assert response["headers"]["Content-Type"].startswith("application/json"), response
         assert not response.get("isBase64Encoded"), response
         return response["statusCode"], json.loads(response["body"]), response["headers"]

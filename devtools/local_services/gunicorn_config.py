@@ -1,0 +1,51 @@
+"""gunicorn's configuration for `make run` (`gunicorn -c python:devtools.local_services.gunicorn_config`).
+
+One worker process with 8 threads, for a laptop:
+- one process keeps every per-process bound as configured: the decode budget of photos
+  (PHOTO_DECODE_BUDGET_BYTES, about 800 MB, reserved per process: two workers would allow twice the
+  memory) and the rating throttles, counted in the process's local-memory cache (two workers would let
+  each client through twice as often). On Lambda too, one process holds each of these.
+- threads, because a request mostly waits on DynamoDB Local and s3rver: 8 serve a browser's parallel
+  asset and API requests and a few scripts at once; an upload already spreads its photos over every
+  core by itself (PHOTO_PROCESSING_WORKERS threads; Pillow releases the GIL).
+
+A request gunicorn cannot read as HTTP (bad framing such as Content-Length with Transfer-Encoding, an
+oversized request line or header) never reaches Django: gunicorn answers it itself, with an HTML page. Its
+writer is replaced here by one that answers the service's envelope, so every error of `make run` is one.
+"""
+
+import json
+
+from gunicorn import util
+
+workers = 1
+threads = 8
+# Ctrl-C lets requests in flight finish for this long (a request's deadline is 22 s).
+graceful_timeout = 25
+accesslog = "-"
+# No control socket in the home directory (gunicorn 27 makes one by default): two checkouts, or a test's
+# server beside `make run`, would share it.
+control_socket_disable = True
+
+SENTENCES = {
+    400: "The request is not valid HTTP.",
+    403: "The request is forbidden.",
+    414: "The request line is too long.",
+    417: "The request's expectation cannot be met.",
+    431: "The request's headers are too large.",
+    501: "The request's transfer coding is not supported.",
+}
+
+
+def write_envelope(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's `util.write_error`, answering the {"error", "details"} envelope instead of HTML."""
+    sentence = SENTENCES.get(status_int, "The server could not answer the request.")
+    body = json.dumps({"error": sentence, "details": {"server": mesg} if mesg else {}}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+util.write_error = write_envelope
