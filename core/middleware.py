@@ -1,13 +1,16 @@
 """Request ids (every request gets one, echoed in `X-Request-Id` and in error logs), requests refused
-before any work (a bad ``Host``, a malformed ``Content-Length``) and deadlines."""
+before any work (a bad ``Host``, a malformed ``Content-Length``, a charset this service does not read)
+and deadlines."""
 
+import codecs
 import logging
 import re
 import uuid
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from rest_framework.exceptions import ParseError
+from django.utils.http import parse_header_parameters
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 
 from core.deadline import within
 from core.http_errors import error_response
@@ -50,7 +53,27 @@ class MalformedRequestMiddleware:
             declared_length(request.META)
         except ParseError as exc:
             return error_response(exc)
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if not charset_readable(content_type):
+            # A body in a charset this service does not read (idna, rot13, base64...) would fail deep
+            # inside a parser; refused here, before anything parses it.
+            return error_response(UnsupportedMediaType(content_type, "Send text as UTF-8 (or ASCII)."))
         return self.get_response(request)
+
+
+READABLE_CHARSETS = {"utf-8", "ascii", "latin-1", "iso8859-1"}
+
+
+def charset_readable(content_type: str) -> bool:
+    """Whether a Content-Type names no charset, or one of the text encodings this service reads."""
+    _, params = parse_header_parameters(content_type)
+    charset = params.get("charset")
+    if charset is None:
+        return True
+    try:
+        return codecs.lookup(charset).name in READABLE_CHARSETS
+    except LookupError:
+        return False
 
 
 class DeadlineMiddleware:

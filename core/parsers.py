@@ -82,6 +82,17 @@ def declared_length(meta: Mapping[str, object]) -> int:
     return int(value)
 
 
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(data) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 class BoundedJSONParser(JSONParser):
     """DRF's JSON parser, refusing a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413) or nested deeper
     than ``MAX_JSON_DEPTH`` (400) before decoding it. The parser of every JSON route (``BaseViewSet``)."""
@@ -101,9 +112,13 @@ class BoundedJSONParser(JSONParser):
         if nested_deeper_than(text, MAX_JSON_DEPTH):
             raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
         try:
-            return json.loads(text, parse_constant=json.strict_constant if self.strict else None)
+            data = json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+        if _LONE_SURROGATE.search(text) and _has_lone_surrogate(data):
+            # "\ud800" alone is valid JSON but no text: echoed in an error or stored, it cannot be encoded.
+            raise ParseError("JSON parse error - a \\u escape names half of a character (a lone surrogate).")
+        return data
 
 
 class BoundedMultiPartParser(MultiPartParser):

@@ -50,6 +50,32 @@ class RatingWriteThrottle(AddressThrottle):
     scope = "ratings"
 
 
+class FailedSignInThrottle(AddressThrottle):
+    """Wrong curator keys (a header or the sign-in form), per client address: each costs a key lookup,
+    and guessing is bounded. Callers count a failure with ``failure_allowed``; over the rate, 429."""
+
+    scope = "auth_failures"
+
+    def over(self, request) -> bool:
+        """Whether this address has used up its failures (checked before the lookup; nothing counted)."""
+        if self.rate is None:
+            return False
+        allowed, duration = self.parse_rate(self.rate)
+        if allowed is None or duration is None:
+            return False
+        self.key = self.get_cache_key(request, None)
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - duration:
+            self.history.pop()
+        return len(self.history) >= allowed
+
+    def failed(self, request) -> None:
+        """Count one wrong key from this address."""
+        if self.rate is not None and not self.over(request):
+            self.throttle_success()
+
+
 class VisitorReadThrottle(AddressThrottle):
     """Visitors' reads, per client address: anonymous reads cost storage reads, so they are bounded
     too. Curators' requests and writes are not counted here (writes have their own limits or a key)."""

@@ -10,6 +10,7 @@ writes are 401.
 
 from rest_framework import authentication, exceptions, permissions
 
+from core.throttling import FailedSignInThrottle
 from gallery_project.curators import curator_from_hash, curator_from_key
 
 SESSION_KEY = "curator_key_hash"
@@ -39,8 +40,13 @@ class CuratorKeyAuthentication(authentication.BaseAuthentication):
             key = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The key contains characters a key never has.") from None
+        # Wrong keys are counted per client address (each costs a lookup; guessing stays bounded).
+        failures = FailedSignInThrottle()
+        if failures.over(request):
+            raise exceptions.Throttled(wait=failures.wait(), detail="Too many wrong curator keys from here.")
         curator = curator_from_key(key)
         if curator is None:
+            failures.failed(request)
             raise exceptions.AuthenticationFailed("This key is unknown or was revoked.")
         return (curator, key)
 

@@ -14,8 +14,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from rest_framework.exceptions import Throttled
 
-from core.http_errors import methods_only
+from core.http_errors import error_response, methods_only
+from core.throttling import FailedSignInThrottle
 from gallery_project.auth import SESSION_KEY
 from gallery_project.curators import curator_from_key, key_hash
 
@@ -39,6 +41,11 @@ def login(request):
     error = None
     if request.method == "POST":
         key = request.POST.get("key", "").strip()
+        failures = FailedSignInThrottle()
+        if failures.over(request):  # wrong keys from this address, counted like wrong Bearer keys
+            return error_response(
+                Throttled(wait=failures.wait(), detail="Too many wrong curator keys from here.")
+            )
         if curator_from_key(key) is not None:
             # A new session, nothing carried over from the one before (another curator's, or one planted
             # before sign-in); the middleware writes it with a new random id when the answer leaves.
@@ -46,6 +53,7 @@ def login(request):
             request.session[SESSION_KEY] = key_hash(key)
             rotate_token(request)  # a CSRF token known before sign-in no longer authorises writes
             return HttpResponseRedirect(_safe_next(request))
+        failures.failed(request)
         error = "That key is unknown or was revoked."
     status = 401 if error else 200
     return render(request, "gallery/login.html", {"error": error, "next": _safe_next(request)}, status=status)

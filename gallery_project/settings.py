@@ -223,6 +223,8 @@ REST_FRAMEWORK = {
         # Visitors' reads per client address (curators are not counted): bounds what one client can
         # make DynamoDB read, anonymously.
         "reads": env.str("READ_THROTTLE_RATE", default="600/min"),
+        # Wrong curator keys per client address (a Bearer header or the sign-in form).
+        "auth_failures": env.str("AUTH_FAILURE_THROTTLE_RATE", default="30/min"),
     },
     "UNAUTHENTICATED_USER": "gallery_project.auth.Visitor",
     # Never trust X-Forwarded-For for client addresses (core.throttling reads API Gateway's own).

@@ -12,8 +12,9 @@ import os
 import tempfile
 
 from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.core.wsgi import get_wsgi_application
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, UnsupportedMediaType
 
 from core.http_errors import error_response
 
@@ -74,4 +75,36 @@ class ChunkedBodies:
             return self.application(environ, start_response)
 
 
-application = ChunkedBodies(get_wsgi_application())
+class RequestBuildErrors:
+    """WSGI middleware: Django builds the request object before any of its middleware runs, and with a
+    ``charset`` in the Content-Type it reads the query string right then, so too many query fields or a
+    charset that is no text encoding escaped as the server's own plain-text 500. Answered here with the
+    envelope instead (415 for the charset, 400 for the fields), only when nothing was answered yet."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        started = False
+
+        def tracked(status, headers, exc_info=None):
+            nonlocal started
+            started = True
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.application(environ, tracked)
+        except (TooManyFieldsSent, LookupError, UnicodeError) as exc:
+            if started:
+                raise
+            refusal = (
+                exc
+                if isinstance(exc, TooManyFieldsSent)
+                else UnsupportedMediaType(environ.get("CONTENT_TYPE", ""), "Send text as UTF-8 (or ASCII).")
+            )
+            response = error_response(refusal)
+            start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
+            return [response.content]
+
+
+application = RequestBuildErrors(ChunkedBodies(get_wsgi_application()))

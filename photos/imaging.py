@@ -691,7 +691,12 @@ def _number(value) -> float | None:
         number = float(value)
     except (TypeError, ValueError, ZeroDivisionError):
         return None
-    return number if math.isfinite(number) else None
+    # A forged tag can declare any double; no camera value is near this, and DynamoDB refuses numbers
+    # over 38 digits (the photo could never be stored).
+    return number if math.isfinite(number) and abs(number) <= EXIF_NUMBER_MAX else None
+
+
+EXIF_NUMBER_MAX = 1e9
 
 
 def _integer(value) -> int | None:

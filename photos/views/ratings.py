@@ -52,7 +52,7 @@ class VisitorWriteViewSet(BaseViewSet):
     parser_classes = [BoundedJSONParser]
 
     def get_throttles(self):
-        # Reads cost no more than photo reads, which are not limited; writes move the aggregates.
+        # Reads count like every visitor's read; writes (they move the aggregates) have their own rate.
         safe = self.request.method in permissions.SAFE_METHODS
         return [VisitorReadThrottle()] if safe else [RatingWriteThrottle()]
 
