@@ -81,4 +81,40 @@ class YearsField(serializers.ListField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
+        # Counted before any year is validated: DRF's max_length is checked only after every item (a
+        # megabyte of bad years took seconds and answered megabytes of errors).
+        if isinstance(data, list | tuple) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return sorted(set(super().to_internal_value(data)))
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"\r\n?")
+_TAB_OR_NEWLINE = re.compile(r"[\t\n]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean_text(text: str, *, one_line: bool) -> str:
+    """``text`` without control characters; with ``one_line`` (titles, tags) tabs and line breaks become
+    spaces, otherwise (descriptions) they stay, line breaks as LF."""
+    text = _CONTROLS.sub("", _LINE_BREAKS.sub("\n", text))
+    return _TAB_OR_NEWLINE.sub(" ", text) if one_line else text
+
+
+class TextField(serializers.CharField):
+    """A curator's text (a title, a description, a gallery's name and country): its length checked
+    first, then its control characters removed (``clean_text``); a text that was only controls is blank
+    (refused where blank is not allowed)."""
+
+    def __init__(self, *, one_line: bool, **kwargs):
+        self.one_line = one_line
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)  # str() and strip: linear, on a body of bounded size
+        if self.max_length is not None and len(value) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        cleaned = clean_text(value, one_line=self.one_line).strip()
+        if not cleaned and not self.allow_blank:
+            self.fail("blank")
+        return cleaned

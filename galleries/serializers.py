@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from core.storage import key_from_stored_url, readable_url
-from core.validation import ContinentField, IdField, YearField, YearsField
+from core.validation import ContinentField, IdField, TextField, YearField, YearsField
 from galleries.models import (
     LOCATION_PRIVACY,
     LOCATION_PRIVACY_DEFAULT,
@@ -15,10 +15,11 @@ from galleries.models import (
 
 
 class GalleryInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    # Control characters (terminal escapes) are removed from what curators type, as from photo titles.
+    name = TextField(one_line=True, max_length=200)
     continent = ContinentField(max_length=40)
-    country = serializers.CharField(max_length=100)
-    description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+    country = TextField(one_line=True, max_length=100)
+    description = TextField(one_line=False, max_length=5000, allow_blank=True, required=False, default="")
     years = YearsField(required=False, default=list)
     locationPrivacy = serializers.ChoiceField(
         choices=LOCATION_PRIVACY, required=False, default=LOCATION_PRIVACY_DEFAULT, source="location_privacy"
@@ -38,7 +39,7 @@ class GalleryUpdateSerializer(GalleryInputSerializer):
     """PUT and PATCH: only the fields sent change; the guide's PUT carries the id in the body."""
 
     galleryId = IdField(required=False)
-    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    description = TextField(one_line=False, max_length=5000, allow_blank=True, required=False)
     years = YearsField(required=False)
     locationPrivacy = serializers.ChoiceField(
         choices=LOCATION_PRIVACY, required=False, source="location_privacy"

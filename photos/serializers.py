@@ -16,7 +16,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from core.storage import key_from_stored_url, readable_url
-from core.validation import IdField
+from core.validation import IdField, TextField, clean_text
 from galleries.models import downloads_allowed
 from photos import keys
 from photos.privacy import exif_for
@@ -36,32 +36,8 @@ _TAG_TOO_LONG = f"Ensure each tag has no more than {MAX_TAG_LENGTH} characters."
 
 # Control characters: C0 but tab and line feed, DEL, and C1 (0x80-0x9F, where 0x9B is the 8-bit CSI of
 # terminal escapes). Carriage returns go too, once CRLF and CR became LF (a browser's textarea sends CRLF).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LINE_BREAKS = re.compile(r"\r\n?")
-_TAB_OR_NEWLINE = re.compile(r"[\t\n]")
+
 _WHITESPACE = re.compile(r"\s+")
-
-
-def clean_text(text: str, *, one_line: bool) -> str:
-    """``text`` without control characters; with ``one_line`` (titles, tags) tabs and line breaks become
-    spaces, otherwise (descriptions) they stay, line breaks as LF."""
-    text = _CONTROLS.sub("", _LINE_BREAKS.sub("\n", text))
-    return _TAB_OR_NEWLINE.sub(" ", text) if one_line else text
-
-
-class TextField(serializers.CharField):
-    """A curator's title or description: its length checked first, then its control characters removed
-    (``clean_text``); a text that was only controls is blank."""
-
-    def __init__(self, *, one_line: bool, **kwargs):
-        self.one_line = one_line
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)  # str() and strip: linear, on a body of bounded size
-        if self.max_length is not None and len(value) > self.max_length:
-            self.fail("max_length", max_length=self.max_length)
-        return clean_text(value, one_line=self.one_line).strip()
 
 
 class CountedListField(serializers.ListField):

@@ -5,6 +5,7 @@ import io
 
 import pytest
 
+from core import validation
 from core.throttling import FailedSignInThrottle
 from gallery_project.wsgi import application
 from photos import imaging
@@ -73,3 +74,57 @@ def test_wrong_curator_keys_are_counted_per_address(aws, client, monkeypatch):
     signing_in = client.post("/api/auth/login", {"key": "gk_wrong"})
     assert signing_in.status_code == 429  # the sign-in form counts the same failures
     assert client.get("/api/galleries").status_code == 200  # a visitor without a key still reads
+
+
+def test_years_are_counted_before_any_is_validated(aws, curator, monkeypatch):
+    checked = []
+    real = validation.YearField.to_internal_value
+    monkeypatch.setattr(
+        validation.YearField, "to_internal_value", lambda self, v: checked.append(v) or real(self, v)
+    )
+    body = {"name": "x", "continent": "Europe", "country": "France", "years": ["bad"] * 50_000}
+    response = curator.post("/api/galleries", body, format="json")
+    assert response.status_code == 400 and "years" in response.json()["details"]
+    assert checked == [] and len(response.content) < 2_000
+
+
+def test_a_gallerys_text_loses_its_control_characters(aws, curator):
+    body = {
+        "name": "Nest\x1b[31m\x9b",
+        "continent": "Europe",
+        "country": "Scot\x00land",
+        "description": "a\r\nb\x07",
+    }
+    created = curator.post("/api/galleries", body, format="json").json()
+    assert (created["name"], created["country"], created["description"]) == ("Nest[31m", "Scotland", "a\nb")
+    only_controls = curator.post("/api/galleries", {**body, "name": "\x1b\x07"}, format="json")
+    assert only_controls.status_code == 400 and "name" in only_controls.json()["details"]
+
+
+WALK_PATHS = [
+    "/galleries",
+    "/galleries?id=nope",
+    "/galleries?action=rate_photo",
+    "/galleries?action=get_photo_rating&photoId=nope&userId=u",
+    "/api/galleries",
+    "/api/galleries/nope",
+    "/api/galleries/nope/photos",
+    "/api/galleries/nope/photos/nope",
+    "/api/galleries/nope/photos/nope/original",
+    "/api/photos/nope/ratings",
+    "/api/photos/nope/ratings/u",
+    "/api/visitors",
+    "/api/nope",
+]
+
+
+def test_the_envelope_walk_on_both_tiers(backend, client, curator):
+    """A smaller walk than test_envelope's, on DynamoDB Local too: its answers to missing items and
+    failed conditions are DynamoDB's own, not moto's."""
+    for api in (client, curator):
+        for path in WALK_PATHS:
+            for method in ("get", "post", "put", "delete"):
+                response = getattr(api, method)(path, {}, format="json")
+                assert response.status_code < 500, (method, path, response.content)
+                if response.status_code >= 400:
+                    assert set(response.json()) == {"error", "details"}, (method, path)
