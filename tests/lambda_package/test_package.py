@@ -174,6 +174,19 @@ def test_bad_json_body_is_a_bad_request(packaged_service):
     assert_envelope(body)
 
 
+def test_what_django_reads_before_any_middleware_answers_the_envelope(packaged_service):
+    """Zappa runs our WSGI application (``app_function``), not one of its own: a charset that is no text
+    encoding, read by Django while it builds the request, answers the envelope, not Zappa's 500."""
+    status, body, _ = packaged_service.request(
+        "POST",
+        query={"action": "rate_photo"},
+        headers={"Content-Type": "application/json; charset=rot13"},
+        body="{}",
+    )
+    assert status == 415
+    assert_envelope(body)
+
+
 # ---- scheduled events -----------------------------------------------------------------------------------
 
 
