@@ -1,7 +1,7 @@
 """WSGI entry point, used by gunicorn (`make run`), `runserver` (`make dev`) and any WSGI server.
 
-Zappa's Lambda handler builds its own application (API Gateway always sends a length); a server that
-speaks HTTP/1.1 itself may receive a chunked request body, which Django cannot read: it reads
+On Lambda (Zappa runs this application: ``app_function``) API Gateway always sends a length; a server
+that speaks HTTP/1.1 itself may receive a chunked request body, which Django cannot read: it reads
 ``CONTENT_LENGTH`` bytes, none without one, so the body would be lost (and under `runserver` the unread
 chunks would be parsed as the next request on the connection). ``ChunkedBodies`` gives such a body the
 length Django needs, reading at most one byte over the largest body the service accepts, so a body over
@@ -9,6 +9,7 @@ it is refused on its declared length, with the envelope, before anything parses 
 """
 
 import os
+import re
 import tempfile
 
 from django.conf import settings
@@ -31,13 +32,23 @@ class LengthRequired(APIException):
 
 def is_chunked(environ: dict) -> bool:
     codings = environ.get("HTTP_TRANSFER_ENCODING", "").lower().split(",")
-    return "chunked" in (coding.strip() for coding in codings) and not environ.get("CONTENT_LENGTH")
+    return "chunked" in (coding.strip() for coding in codings)
+
+
+# The one route that takes a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE: a multipart photo upload
+# (REST, or the guide's upload_photos action on /galleries).
+_UPLOAD_PATH = re.compile(r"/api/galleries/[^/]+/photos/?|/galleries/?")
 
 
 def body_limit(environ: dict) -> int:
-    """The largest body Django would accept for this request's type: a multipart upload's, or any
-    other's (read into memory whole)."""
-    if environ.get("CONTENT_TYPE", "").lower().startswith("multipart/"):
+    """The largest body Django would accept for this request: a multipart photo upload's on the upload
+    routes, any other's (read into memory whole) everywhere else, so a chunked body to another route
+    is never read past a megabyte."""
+    multipart = environ.get("CONTENT_TYPE", "").lower().startswith("multipart/")
+    upload_route = environ.get("REQUEST_METHOD") == "POST" and _UPLOAD_PATH.fullmatch(
+        environ.get("PATH_INFO", "")
+    )
+    if multipart and upload_route:
         return settings.UPLOAD_MAX_REQUEST_BYTES
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
 
@@ -54,9 +65,14 @@ class ChunkedBodies:
         self.application = application
 
     def __call__(self, environ, start_response):
-        if not is_chunked(environ):
+        if not is_chunked(environ) or "lambda.event" in environ:
+            # On Lambda API Gateway hands over the whole body with its length, whatever the client sent.
             return self.application(environ, start_response)
+        if environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            return self.application(environ, start_response)  # the server already gave it a length
         if not environ.get("wsgi.input_terminated"):
+            # Also with a Content-Length beside chunked: this server would read that many bytes and
+            # take the rest of the chunks for the next request.
             # An answer of unknown length (an iterator, not a list): `runserver` then closes the connection,
             # so the unread chunks are never taken for the next request (an application may not send
             # Connection itself).

@@ -20,6 +20,10 @@ from gunicorn import util
 
 workers = 1
 threads = 8
+# Trust no client's X-Forwarded-* (gunicorn trusts loopback by default, and every local client is on
+# loopback): a request claiming HTTPS would otherwise be treated as secure.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
 # Ctrl-C lets requests in flight finish for this long (a request's deadline is 22 s).
 graceful_timeout = 25
 accesslog = "-"

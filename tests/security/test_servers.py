@@ -24,6 +24,7 @@ from devtools.local_services.processes import (
     wait_until_ready,
 )
 from devtools.package_lambda.harness import MotoServer
+from gallery_project.wsgi import body_limit
 from tests.factories import jpeg_bytes
 from tests.security.pages import HASHED_NAME, assert_strict_csp, asset_type, page_of
 
@@ -251,3 +252,18 @@ def test_make_dev_refuses_a_chunked_body_with_411_and_closes(runserver):
     status, _, body = answer(conn)
     assert status == 200
     assert "/static/rest_framework/js/jquery-3.7.1.min.js" in page_of(body.decode()).scripts
+
+
+def test_a_chunked_body_may_be_upload_sized_only_on_the_upload_routes(settings):
+
+    multipart = {"CONTENT_TYPE": "multipart/form-data; boundary=x", "REQUEST_METHOD": "POST"}
+    assert (
+        body_limit({**multipart, "PATH_INFO": "/api/galleries/g1/photos"})
+        == settings.UPLOAD_MAX_REQUEST_BYTES
+    )
+    assert body_limit({**multipart, "PATH_INFO": "/galleries"}) == settings.UPLOAD_MAX_REQUEST_BYTES
+    for elsewhere in ("/nope", "/api/auth/login", "/api/galleries"):
+        assert body_limit({**multipart, "PATH_INFO": elsewhere}) == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert body_limit({**multipart, "REQUEST_METHOD": "PUT", "PATH_INFO": "/galleries"}) == (
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    )
