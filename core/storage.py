@@ -35,21 +35,36 @@ def object_put(key: str, data: bytes, content_type: str) -> None:
     media_storage().save(key, content)
 
 
-def object_etag(key: str) -> str:
-    """The ETag S3 reports for an object, which is what a scan's listing compares against (an MD5 we
-    computed would differ for multipart and KMS-encrypted objects)."""
-    return s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)["ETag"].strip('"')
+@dataclass(frozen=True)
+class ObjectHead:
+    """What a HEAD tells of an object besides its bytes: its size, its ETag (what a scan's listing
+    compares against: an MD5 we computed would differ for multipart and KMS-encrypted objects) and the
+    headers S3 serves with it."""
+
+    size: int
+    etag: str
+    content_type: str | None
+    content_disposition: str | None
+    cache_control: str | None
+    metadata: dict[str, str]  # user metadata, x-amz-meta-* without the prefix
 
 
-def object_stat(key: str) -> dict | None:
-    """An object's size and ETag (a HEAD), or None when there is no such object."""
+def object_head(key: str) -> ObjectHead | None:
+    """An object's size, ETag, headers and user metadata (one HEAD), or None when there is none."""
     try:
         head = s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)
-    except ClientError as exc:
-        if _is_missing(exc) or exc.response.get("Error", {}).get("Code") in {"404", "NotFound"}:
+    except ClientError as error:
+        if _is_missing(error):
             return None
         raise
-    return {"size": int(head["ContentLength"]), "etag": head["ETag"].strip('"')}
+    return ObjectHead(
+        size=int(head["ContentLength"]),
+        etag=head["ETag"].strip('"'),
+        content_type=head.get("ContentType"),
+        content_disposition=head.get("ContentDisposition"),
+        cache_control=head.get("CacheControl"),
+        metadata=dict(head.get("Metadata") or {}),
+    )
 
 
 def object_copy(source: str, target: str, content_type: str) -> str:
@@ -351,34 +366,6 @@ def object_acl_grants(key: str) -> list[dict] | None:
             raise NotImplementedHere("get_object_acl") from error
         raise
     return list(answer.get("Grants") or ())
-
-
-@dataclass(frozen=True)
-class ObjectHead:
-    """What a HEAD tells of an object besides its bytes: its size and the headers S3 serves with it."""
-
-    size: int
-    content_type: str | None
-    content_disposition: str | None
-    cache_control: str | None
-    metadata: dict[str, str]  # user metadata, x-amz-meta-* without the prefix
-
-
-def object_head(key: str) -> ObjectHead | None:
-    """An object's headers and user metadata (a HEAD), or None when there is no such object."""
-    try:
-        head = s3_client().head_object(Bucket=settings.BUCKET_NAME, Key=key)
-    except ClientError as error:
-        if _is_missing(error):
-            return None
-        raise
-    return ObjectHead(
-        size=int(head["ContentLength"]),
-        content_type=head.get("ContentType"),
-        content_disposition=head.get("ContentDisposition"),
-        cache_control=head.get("CacheControl"),
-        metadata=dict(head.get("Metadata") or {}),
-    )
 
 
 def object_range(key: str, *, length: int, start: int = 0) -> bytes | None:

@@ -57,6 +57,15 @@ def is_live() -> Condition:
     return GalleryPhoto.deleting_at.does_not_exist()
 
 
+def renditions_unchanged(photo: GalleryPhoto) -> Condition:
+    """The condition that the item still lists the renditions ``photo`` was read with (a move or a
+    re-render that ran meanwhile changed them), is live, and exists (never recreated)."""
+    listed = GalleryPhoto.rendition_keys == list(photo.rendition_keys or [])
+    if not photo.rendition_keys:
+        listed = GalleryPhoto.rendition_keys.does_not_exist() | listed
+    return GalleryPhoto.photo_id.exists() & is_live() & listed
+
+
 def photo_alive() -> Condition:
     """The condition a write to a photo item carries when the photo must still be live."""
     return GalleryPhoto.photo_id.exists() & is_live()

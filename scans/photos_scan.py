@@ -207,10 +207,18 @@ class _PhotosRun:
         self.owner = claims.new_owner()
         self.workers = max(1, settings.PHOTO_PROCESSING_WORKERS)
         self.named: set[str] = set()  # keys live photo-write intents name: never adopted or swept
+        # The gallery's visibility, read once per gallery (None: no gallery item): adoptions, re-renders
+        # and the placement pass use it instead of reading the gallery per photo. A change during the
+        # run is caught by the placement's own condition and the next run.
+        self.visibility: str | None = None
 
     def scan_gallery(self, gallery_id: str) -> None:
         if leftovers.deletes_finish(self.summary, gallery_id=gallery_id, dry_run=self.dry_run):
             return
+        try:
+            self.visibility = visibility_of(gallery_get(gallery_id=gallery_id))
+        except NotFound:
+            self.visibility = None
         index_read_at = datetime.now(UTC)
         index = self._load_index(gallery_id)  # photo id -> what the item says
         by_key: dict[str, list[_Known]] = {}
@@ -329,9 +337,8 @@ class _PhotosRun:
     def _place(self, gallery_id: str, index: dict[str, _Known]) -> None:
         """Photos whose renditions are not where the gallery's visibility asks (a visibility change
         that ran out of time, an upload that raced it): moved (``photos.services.placement``)."""
-        try:
-            visibility = visibility_of(gallery_get(gallery_id=gallery_id))
-        except NotFound:
+        visibility = self.visibility
+        if visibility is None:
             return  # no gallery item (its photos are adopted or purged elsewhere)
         private = visibility == "private"
         for known in index.values():
@@ -385,7 +392,7 @@ class _PhotosRun:
         self.progress(self.summary)
 
     def _adopt(self, gallery_id: str, listed: _Listed, _known):
-        return original_adopt(gallery_id, listed, owner=self.owner)
+        return original_adopt(gallery_id, listed, owner=self.owner, visibility=self.visibility)
 
     def _rerender(self, gallery_id: str, listed: _Listed, known: _Known):
         """The original changed under the same key, or renditions of the item are missing: make the
@@ -398,6 +405,7 @@ class _PhotosRun:
                 previous_etag=known.etag,
                 prepared=photo_prepare(_incoming(listed)),
                 original_etag=listed.etag,
+                visibility=self.visibility,
             )
         except DomainError as refused:
             return where, refused.message
@@ -437,10 +445,11 @@ def _run_job(job: tuple):
     return method(*arguments)
 
 
-def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str):
+def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str, visibility: str | None = None):
     """Make the photo an upload would make from an original already in the bucket, exactly once: not
     while a photo write names it (its intent), not when a photo holds it, not twice (a claim), not when
-    a photo of the gallery has its bytes. Returns "created", None (nothing to do), "duplicates", or a
+    a photo of the gallery has its bytes. ``visibility`` is the gallery's when the caller read it (else
+    read here). Returns "created", None (nothing to do), "duplicates", or a
     failure (where, reason) for the summary."""
     where = {"galleryId": gallery_id, "key": listed.key}
     number = keys.photo_number_of(listed.key)
@@ -462,6 +471,7 @@ def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str):
             prepared=photo_prepare(incoming),
             original_key=listed.key,
             original_etag=listed.etag,
+            visibility=visibility,
         )
     except DuplicatePhoto as duplicate:
         try:
@@ -486,10 +496,10 @@ def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str):
 
 def listed_object(key: str) -> "_Listed | None":
     """An object as a listing would show it (size, ETag), from a HEAD; None when it is gone."""
-    stat = storage.object_stat(key)
-    if stat is None:
+    head = storage.object_head(key)
+    if head is None:
         return None
-    return _Listed(key, stat["size"], stat["etag"], settled=True)
+    return _Listed(key, head.size, head.etag, settled=True)
 
 
 # ---------------------------------------------------------------- helpers

@@ -36,7 +36,7 @@ def _copy_without_location(photo: GalleryPhoto) -> str:
     extension = photo.s3_key.rsplit(".", 1)[-1].lower()
     content = photo.original_sha256 or photo.original_etag or photo.photo_id
     key = keys.download_key(photo.gallery_id, photo.photo_id, content, extension)
-    if storage.object_stat(key) is not None:
+    if storage.object_head(key) is not None:
         return key
     opened = storage.object_open(photo.s3_key)
     if opened is None:

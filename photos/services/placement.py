@@ -28,7 +28,7 @@ from galleries import derived
 from galleries.models import Gallery, visibility_of
 from photos import keys
 from photos.models import GalleryPhoto
-from photos.selectors import is_live, photos_of_gallery
+from photos.selectors import photos_of_gallery, renditions_unchanged
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def _write(photo: GalleryPhoto, actions: list, visibility: str) -> bool:
     """The item's change, on condition that it is unchanged and the gallery still has ``visibility``."""
 
     def build(transaction) -> None:
-        transaction.update(photo, actions=actions, condition=_unchanged(photo))
+        transaction.update(photo, actions=actions, condition=renditions_unchanged(photo))
         transaction.condition_check(Gallery, photo.gallery_id, condition=derived.visibility_is(visibility))
 
     try:
@@ -156,14 +156,6 @@ def _write(photo: GalleryPhoto, actions: list, visibility: str) -> bool:
     except Refused:
         return False
     return True
-
-
-def _unchanged(photo: GalleryPhoto):
-    """The item still has the renditions we read and is live (never recreated, never a deleting one)."""
-    listed = GalleryPhoto.rendition_keys == list(photo.rendition_keys)
-    if not photo.rendition_keys:
-        listed = GalleryPhoto.rendition_keys.does_not_exist() | listed
-    return GalleryPhoto.photo_id.exists() & is_live() & listed
 
 
 def keep_only_listed(photo: GalleryPhoto, written: list[str]) -> None:

@@ -10,13 +10,19 @@ from galleries.selectors import gallery_get
 from photos import keys
 from photos.models import GalleryPhoto
 from photos.prepare import PreparedPhoto, photo_year
-from photos.selectors import is_live, photo_get
+from photos.selectors import photo_get, renditions_unchanged
 from photos.services.placement import keep_only_listed
 from photos.services.upload import renditions_plan, renditions_store
 
 
 def photo_rerender(
-    *, gallery_id: str, photo_id: str, previous_etag: str | None, prepared: PreparedPhoto, original_etag: str
+    *,
+    gallery_id: str,
+    photo_id: str,
+    previous_etag: str | None,
+    prepared: PreparedPhoto,
+    original_etag: str,
+    visibility: str | None = None,
 ) -> bool:
     """New renditions and metadata for a photo whose original changed; same number and keys.
 
@@ -26,7 +32,8 @@ def photo_rerender(
     processed = prepared.image
     photo = photo_get(gallery_id=gallery_id, photo_id=photo_id, include_deleting=True)  # refused below
     # Where the gallery's visibility asks (keys that change are dropped below, like renamed ones).
-    visibility = visibility_of(gallery_get(gallery_id=gallery_id, include_deleting=True))
+    if visibility is None:  # the caller (a scan) usually read it for the whole gallery
+        visibility = visibility_of(gallery_get(gallery_id=gallery_id, include_deleting=True))
     plan = renditions_plan(gallery_id, int(photo.photo_number), processed, private=visibility == "private")
     rendition_keys: list[str] = []
     renditions_store(processed, plan, rendition_keys)
@@ -37,10 +44,7 @@ def photo_rerender(
         else GalleryPhoto.original_etag == previous_etag
     )
     # Never recreate a deleted item, nor overwrite a move of its renditions that ran meanwhile.
-    listed = GalleryPhoto.rendition_keys == list(photo.rendition_keys or [])
-    if not photo.rendition_keys:
-        listed = GalleryPhoto.rendition_keys.does_not_exist() | listed
-    condition = unchanged & is_live() & GalleryPhoto.photo_id.exists() & listed
+    condition = unchanged & renditions_unchanged(photo)
     rerendered = applied(
         lambda: photo.update(
             actions=[

@@ -280,14 +280,17 @@ def _original_store(incoming: IncomingPhoto, key: str, content_type: str) -> str
     if incoming.upload_key:
         return storage.object_copy(incoming.upload_key, key, content_type)
     storage.object_put(key, incoming.read(), content_type)
-    return storage.object_etag(key)
+    head = storage.object_head(key)
+    if head is None:  # S3 took the put and lost it at once: a storage failure like any other
+        raise ClientError({"Error": {"Code": "NoSuchKey", "Message": f"{key} vanished"}}, "HeadObject")
+    return head.etag
 
 
 def _number_with_free_key(gallery_id: str, number: int, extension: str) -> int:
     """``number``, or a fresh one when an object already has its original's key (a file synced into the
     bucket under our naming, adopted by a scan as another number): an upload never overwrites it."""
     for _ in range(NUMBER_ATTEMPTS):
-        if storage.object_stat(keys.original_key(gallery_id, number, extension)) is None:
+        if storage.object_head(keys.original_key(gallery_id, number, extension)) is None:
             return number
         [number] = derived.numbers_reserve(gallery_id=gallery_id, count=1)
     raise Internal(f"No free original key in gallery {gallery_id} after {NUMBER_ATTEMPTS} numbers.")

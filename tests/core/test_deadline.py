@@ -105,7 +105,7 @@ def test_every_client_checks_the_deadline_before_each_attempt(aws, settings):
     settings.AWS_CONNECT_TIMEOUT_SECONDS, settings.AWS_READ_TIMEOUT_SECONDS = 1, 2
     calls = {
         "django-storages put": lambda: storage.object_put("galleries/g/photo1.jpg", b"x", "image/jpeg"),
-        "raw S3 client": lambda: storage.object_stat("galleries/g/photo1.jpg"),
+        "raw S3 client": lambda: storage.object_head("galleries/g/photo1.jpg"),
         "PynamoDB model": lambda: Gallery.get("g"),
         "transaction": lambda: transactions.transaction_run(
             lambda transaction: transaction.condition_check(Gallery, "g", None, Gallery.gallery_id.exists())

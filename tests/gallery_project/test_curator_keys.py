@@ -23,7 +23,7 @@ def listed(capsys) -> list[dict]:
     return json.loads(capsys.readouterr().out)
 
 
-def signed_in(key: str) -> APIClient:
+def with_key(key: str) -> APIClient:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return api
@@ -41,7 +41,7 @@ def test_a_key_needs_a_label(aws):
 def test_keys_are_listed_with_last_use_and_revocation_never_the_key(aws, capsys):
     laptop, _ = curator_key_create(label="alice laptop")
     _, ci_record = curator_key_create(label="ci")
-    assert signed_in(laptop).get("/api/galleries").status_code == 200
+    assert with_key(laptop).get("/api/galleries").status_code == 200
     rows = {row["label"]: row for row in listed(capsys)}
     assert set(rows) == {"alice laptop", "ci"}
     assert rows["alice laptop"]["lastUsedAt"] is not None and rows["ci"]["lastUsedAt"] is None
@@ -58,7 +58,7 @@ def test_keys_are_listed_with_last_use_and_revocation_never_the_key(aws, capsys)
 def test_last_use_is_written_at_most_once_an_hour_per_key(backend, monkeypatch):
     key, record = curator_key_create(label="busy script")
     writes = aws_calls(monkeypatch, "UpdateItem", table=CuratorKey.Meta.table_name)
-    api = signed_in(key)
+    api = with_key(key)
     for _ in range(5):
         assert api.get("/api/galleries").status_code == 200
     assert len(writes) == 1  # five requests, one write
@@ -72,6 +72,6 @@ def test_last_use_is_written_at_most_once_an_hour_per_key(backend, monkeypatch):
 def test_a_revoked_key_stops_working_and_cannot_be_revoked_twice(backend, capsys):
     key, record = curator_key_create(label="lost phone")
     call_command("revoke_curator_key", record.key_id)
-    assert signed_in(key).post("/api/galleries", {}, format="json").status_code == 401
+    assert with_key(key).post("/api/galleries", {}, format="json").status_code == 401
     with pytest.raises(CommandError):
         call_command("revoke_curator_key", record.key_id)

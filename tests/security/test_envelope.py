@@ -15,6 +15,7 @@ from core.parsers import MAX_JSON_DEPTH, json_depth
 from core.validation import is_valid_id
 from gallery_project import settings as project_settings
 from tests.factories import jpeg_bytes
+from tests.signing_in import signed_in
 
 CSRF_FAILURE_VIEW = "core.http_errors.csrf_failure"
 MALFORMED_REQUEST_MIDDLEWARE = "core.middleware.MalformedRequestMiddleware"
@@ -38,15 +39,6 @@ def assert_envelope(response, status: int | None = None) -> dict:
     assert set(body) == {"error", "details"}, body
     assert isinstance(body["error"], str) and isinstance(body["details"], dict), body
     return body
-
-
-def signed_in(key: str) -> APIClient:
-    """A browser (CSRF checked) that opened the sign-in page and signed in with ``key``."""
-    browser = APIClient(enforce_csrf_checks=True)
-    csrf = browser.get("/api/auth/login").cookies["csrftoken"].value
-    response = browser.post("/api/auth/login", {"key": key, "csrfmiddlewaretoken": csrf})
-    assert response.status_code == 302
-    return browser
 
 
 @pytest.fixture

@@ -20,18 +20,10 @@ from gallery_project.curators import curator_key_create, key_hash
 from gallery_project.models import CuratorKey
 from gallery_project.session_store import KIND, SessionStore
 from tests.clock import clock_at
+from tests.signing_in import signed_in
 
 PARIS = {"name": "Paris", "continent": "Europe", "country": "France"}
 COOKIE = django_settings.SESSION_COOKIE_NAME
-
-
-def signed_in(key: str) -> APIClient:
-    """A browser that opened the sign-in page and signed in with ``key``."""
-    browser = APIClient(enforce_csrf_checks=True)
-    csrf = browser.get("/api/auth/login").cookies["csrftoken"].value
-    response = browser.post("/api/auth/login", {"key": key, "csrfmiddlewaretoken": csrf})
-    assert response.status_code == 302
-    return browser
 
 
 def write(browser: APIClient, *, token: str | None = None):
