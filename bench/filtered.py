@@ -12,33 +12,18 @@ the gallery, one bounded page at a time.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+from isolated import isolate
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _configure(endpoint: str) -> None:
-    sys.path.insert(0, str(PROJECT_ROOT))
-    for variable in list(os.environ):
-        if variable.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE")):
-            del os.environ[variable]
-    os.environ.update(
-        {
-            "GALLERY_ENV_FILE": "",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-            "DJANGO_SECRET_KEY": "bench-only-secret-key",
-            "DJANGO_SETTINGS_MODULE": "gallery_project.settings",
-            "DJANGO_ALLOWED_HOSTS": "testserver",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
+    isolate(AWS_ENDPOINT_URL_DYNAMODB=endpoint, DJANGO_ALLOWED_HOSTS="testserver")
 
 
 def _seed(gallery_id: str, photos: int) -> None:

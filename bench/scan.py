@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+from isolated import isolate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _configure() -> None:
-    """The same isolation as the tests: fake credentials, no local env file, moto before any client."""
-    sys.path.insert(0, str(PROJECT_ROOT))
-    for variable in list(os.environ):
-        if variable.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE")):
-            del os.environ[variable]
-    os.environ.update(
-        {
-            "GALLERY_ENV_FILE": "",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "DJANGO_SECRET_KEY": "bench-only-secret-key",
-            "DJANGO_SETTINGS_MODULE": "gallery_project.settings",
-            "BUCKET_NAME": "bench-photography-bucket",
-            "MEDIA_PUBLIC_BASE_URL": "https://media.example.test",
-            "LOG_LEVEL": "WARNING",
-            # moto's TransactWriteItems deep-copies every table without a lock: parallel adoptions crash it.
-            "PHOTO_PROCESSING_WORKERS": "1",
-        }
+    """The tests' isolation, moto before any client."""
+    isolate(
+        BUCKET_NAME="bench-photography-bucket",
+        MEDIA_PUBLIC_BASE_URL="https://media.example.test",
+        # moto's TransactWriteItems deep-copies every table without a lock: parallel adoptions crash it.
+        PHOTO_PROCESSING_WORKERS="1",
     )
 
 
