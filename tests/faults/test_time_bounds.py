@@ -2,7 +2,7 @@
 Retry-After within its deadline, not hang; nothing inconsistent is left, and the service works again once
 the frozen one continues.
 
-The bounds are short here (1 s connect and read timeouts, 2 attempts, a 3 s request deadline, set through
+The bounds are short here (1 s connect and read timeouts, 2 attempts, a 4 s request deadline, set through
 the settings and applied to every client by ``connections_reset``) and only for the frozen part: the scans
 and checks before and after run on the suite's generous bounds again. The answers must come within the
 deadline plus a little work; MAX_ANSWER_SECONDS is generous for a loaded 2-core machine.
@@ -26,9 +26,13 @@ SHORT_BOUNDS = {
     "AWS_CONNECT_TIMEOUT_SECONDS": 1,
     "AWS_READ_TIMEOUT_SECONDS": 1,
     "AWS_MAX_ATTEMPTS": 2,
-    "REQUEST_DEADLINE_SECONDS": 3,
+    # No attempt starts with less than connect + read (2 s) left, so a 3 s deadline left the upload 1 s for
+    # everything before its first put (gallery read, decode, renditions, claims, intent): on a loaded
+    # 2-core machine that sometimes ran out before the put the test freezes S3 after (1 run in about 10
+    # of the full suite). 4 s leaves 2 s of work; the answer is still bounded well under API Gateway's.
+    "REQUEST_DEADLINE_SECONDS": 4,
 }
-MAX_ANSWER_SECONDS = 6.0  # the 3 s deadline (no attempt starts that could end after it) and slack
+MAX_ANSWER_SECONDS = 7.0  # the 4 s deadline (no attempt starts that could end after it) and slack
 S3_ANSWER_POLL_SECONDS = 5.0
 ENVELOPE = {"error", "details"}
 
