@@ -7,9 +7,9 @@ PYTHON_VERSION := $(shell cut -d. -f1,2 .python-version)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run dev local stop status setup browser test lint format test-fast package deploy bench bench-setup
+.PHONY: run dev local stop status setup browser test lint format test-fast package deploy bench bench-setup openapi
 
-setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed
+setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed clients/js/node_modules/.installed
 
 # A venv of another Python (an older checkout's 3.11) is replaced, not reused.
 $(VENV)/.installed-$(PYTHON_VERSION): requirements.txt requirements-dev.txt .python-version
@@ -26,6 +26,16 @@ $(VENV)/.installed-$(PYTHON_VERSION): requirements.txt requirements-dev.txt .pyt
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The JS client's own packages (openapi-typescript, typescript): its tests run in `make test`.
+clients/js/node_modules/.installed: clients/js/package.json clients/js/package-lock.json
+	npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The API's contract, regenerated from the code: docs/openapi.yaml and the JS client's types (commit both;
+# README, "The API's contract", says when a change breaks clients and how to make one on purpose).
+openapi: setup
+	$(PY) -m devtools.openapi write
 
 # Serve on http://127.0.0.1:8000 (another port: make run API_PORT=8010) with DynamoDB Local and s3rver
 # keeping their data under .local/: gunicorn (1 process, 8 threads), DEBUG off, static files collected and

@@ -8,7 +8,9 @@ from rest_framework import serializers
 # Ids are uuid hex strings when we make them; galleries adopted from S3 prefixes may use any
 # URL- and key-safe name, so the rule is about safety, not shape.
 # Matched whole (fullmatch): "$" would also match before a trailing newline.
-_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ID_PATTERN = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+ID_MAX_LENGTH = 128
+_ID_PATTERN = re.compile(ID_PATTERN)
 
 CONTINENTS = ("Africa", "Antarctica", "Asia", "Europe", "North America", "Oceania", "South America")
 _CONTINENT_LOOKUP = {c.lower(): c for c in CONTINENTS} | {"australia": "Oceania"}
@@ -38,7 +40,7 @@ class IdField(serializers.CharField):
     default_error_messages = {"invalid_id": "Must be 1-128 letters, digits, '.', '_' or '-'."}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 128)
+        kwargs.setdefault("max_length", ID_MAX_LENGTH)
         # An id is exact: "walker\n" or " walker" is not the id "walker" (DRF would trim it into it).
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)

@@ -4,17 +4,72 @@ Reading a gallery (it answers its first page of photos) and deleting it (its pho
 first) need photos too, so ``photos.views.galleries.GalleryViewSet`` extends this class with them; that
 is the class the URLs and the guide's /galleries routes use."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 
+from core.schema import IF_MATCH, PAGE_PARAMETERS, error, page_of
+from core.validation import FIRST_PHOTOGRAPH_YEAR
 from core.viewsets import BaseViewSet
 from galleries import selectors, services
 from galleries.serializers import (
+    CONTINENT_FORMS_HELP,
+    CONTINENT_SPELLINGS,
     GalleryInputSerializer,
     GalleryListQuerySerializer,
     GalleryOutputSerializer,
     GalleryUpdateSerializer,
 )
+
+TAGS = ["galleries"]
+# Bodies are documented as JSON, the guide's and the clients' format. The browsable API's forms work too,
+# but are no part of the contract: a form field sent empty counts as absent there, "0" as false.
+
+
+def etag_header(
+    *codes: int, description: str = "The gallery's version: `If-Match` takes it to edit only this version."
+) -> OpenApiParameter:
+    """The ``ETag`` header of these answers."""
+    return OpenApiParameter(
+        "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=list(codes), description=description
+    )
+
+
+# Written out rather than taken from GalleryListQuerySerializer: an empty value (`?country=`) is ignored
+# like a missing one, which the serializer's schema (minLength 1) would deny.
+LIST_FILTERS = [
+    OpenApiParameter(
+        "continent",
+        {"type": "string", "pattern": rf"^(?:\s*(?:{CONTINENT_SPELLINGS})\s*)?$"},
+        description="Only galleries of this continent. " + CONTINENT_FORMS_HELP,
+    ),
+    OpenApiParameter(
+        "country",
+        # Not blank (empty is fine), no NUL.
+        {"type": "string", "maxLength": 100, "pattern": r"^(?:|[^\x00]*[^\s\x00][^\x00]*)$"},
+        description="Only galleries of this country, ignoring case and repeated spaces.",
+    ),
+    OpenApiParameter(
+        "year",
+        {"type": "integer", "minimum": FIRST_PHOTOGRAPH_YEAR},
+        description="Only galleries with photos of this year (1826 to next year).",
+    ),
+]
+
+GALLERY_PAGE = page_of(GalleryOutputSerializer, "GalleryPage")
+
+EDIT_DESCRIPTION = (
+    "Curators only. Changes the fields sent and leaves the others as they are (PUT and PATCH alike: the "
+    "guide's PUT sends whole galleries, partial ones are fine). With `If-Match` (an `ETag` from a read) "
+    "the edit applies only to that version, else 412; without it, to the current one. A visibility change "
+    "also moves the photos' renditions (their URLs change). Answers the gallery with its new `ETag`."
+)
+EDIT_RESPONSES = {
+    200: OpenApiResponse(GalleryOutputSerializer, description="The gallery as it is now."),
+    409: error(409, "The gallery kept changing (photos added or removed) while it was being edited: retry."),
+    412: error(412),
+}
 
 
 class GalleryBaseViewSet(BaseViewSet):
@@ -24,6 +79,19 @@ class GalleryBaseViewSet(BaseViewSet):
         # The browsable API's create/edit forms and OPTIONS use the input serializer.
         return GalleryInputSerializer(*args, **kwargs)
 
+    @extend_schema(
+        operation_id="listGalleries",
+        summary="List galleries, newest first",
+        description=(
+            "Everyone may list; visitors see public galleries only, curators every one (unlisted and "
+            "private too). Filters combine. A filtered page examines a bounded number of galleries, so it "
+            "may hold fewer than `page_size` (even none) and still have a `next` page: follow `next` until "
+            "it is null. A cursor works only for the same viewer and filters."
+        ),
+        tags=TAGS,
+        parameters=[*LIST_FILTERS, *PAGE_PARAMETERS],
+        responses={200: OpenApiResponse(GALLERY_PAGE, description="A page of galleries, newest first.")},
+    )
     def list(self, request):
         filters = self.query(GalleryListQuerySerializer)
         page = selectors.gallery_list(
@@ -31,11 +99,32 @@ class GalleryBaseViewSet(BaseViewSet):
         )
         return self.page_response(page, GalleryOutputSerializer)
 
+    @extend_schema(
+        operation_id="createGallery",
+        summary="Create a gallery",
+        description=(
+            "Curators only. Creates an empty gallery (no photos, no cover) and answers it with its `ETag`. "
+            "Without `visibility` it gets the operator's default (public unless configured otherwise)."
+        ),
+        tags=TAGS,
+        request={"application/json": GalleryInputSerializer},
+        parameters=[etag_header(201)],
+        responses={201: OpenApiResponse(GalleryOutputSerializer, description="The new gallery.")},
+    )
     def create(self, request):
         data = self.validated(GalleryInputSerializer, request.data)
         gallery = services.gallery_create(**data)
         return self.tagged(version_tag(gallery), lambda: self._output(gallery), code=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        operation_id="updateGallery",
+        summary="Edit a gallery",
+        description=EDIT_DESCRIPTION,
+        tags=TAGS,
+        request={"application/json": GalleryUpdateSerializer},
+        parameters=[IF_MATCH, etag_header(200)],
+        responses=EDIT_RESPONSES,
+    )
     def update(self, request, pk=None):
         data = dict(self.validated(GalleryUpdateSerializer, request.data))
         body_id = data.pop("galleryId", None)
@@ -50,7 +139,18 @@ class GalleryBaseViewSet(BaseViewSet):
         gallery = self.updated(gallery, changes=data)
         return self.tagged(version_tag(gallery), lambda: self._output(gallery))
 
-    partial_update = update
+    @extend_schema(
+        operation_id="patchGallery",
+        summary="Edit some fields of a gallery",
+        description=EDIT_DESCRIPTION,
+        tags=TAGS,
+        request={"application/json": GalleryUpdateSerializer},
+        parameters=[IF_MATCH, etag_header(200)],
+        responses=EDIT_RESPONSES,
+    )
+    def partial_update(self, request, pk=None):
+        # The same edit as PUT (only the fields sent change); its own method so each has its own schema.
+        return self.update(request, pk)
 
     def updated(self, gallery, *, changes: dict):
         """What follows an edit beyond the gallery item (the photos layer moves renditions when the

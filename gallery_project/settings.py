@@ -70,9 +70,12 @@ if GALLERY_DEFAULT_VISIBILITY not in ("public", "unlisted", "private"):
 INSTALLED_APPS = [
     # Before staticfiles: `runserver` (make dev) leaves static files to WhiteNoise, as gunicorn and Lambda do.
     "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
+    "gallery_project.apps.StaticFilesConfig",  # django.contrib.staticfiles, without source maps
     "corsheaders",
     "rest_framework",
+    # The OpenAPI schema and its docs pages (gallery_project.api_docs); the sidecar brings their scripts.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "core.apps.CoreConfig",
     "gallery_project.apps.GalleryProjectConfig",
     "galleries",
@@ -230,7 +233,40 @@ REST_FRAMEWORK = {
     # Never trust X-Forwarded-For for client addresses (core.throttling reads API Gateway's own).
     "NUM_PROXIES": 0,
     "EXCEPTION_HANDLER": "core.http_errors.exception_handler",
+    # OpenAPI 3 (drf-spectacular): core.openapi.AutoSchema once a schema is generated (core.schema says why
+    # not before); the error answers every operation may give are added once, there.
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "UNICODE_JSON": True,
+}
+
+# The OpenAPI schema (GET /api/schema; docs/openapi.yaml is its committed copy, checked by the tests).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Photography gallery API",
+    "DESCRIPTION": (
+        "Galleries, their photos and visitors' ratings. Everyone reads public galleries; curators "
+        "(`Authorization: Bearer <key>`) write. Every error answers the envelope "
+        '`{"error": "...", "details": ...}`. The customer\'s guide\'s single endpoint `/galleries` '
+        "(with `?action=` and `?id=`) reaches the same operations as `/api/`."
+    ),
+    "VERSION": "1.0.0",
+    "DEFAULT_GENERATOR_CLASS": "core.openapi.SchemaGenerator",
+    # The schema describes the API, not the page that serves it.
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response bodies are separate components where they differ (generated clients send
+    # only what may be sent).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    "PREPROCESSING_HOOKS": ["gallery_project.openapi.api_operations_only"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gallery_project.openapi.guide_routes",
+    ],
+    # The docs pages take Swagger UI and Redoc from the sidecar package, served as this service's own
+    # static files (no other host; the pages keep the site's Content-Security-Policy).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": False, "validatorUrl": None},
 }
 
 # Throttling counts live in the cache: per process here; on Lambda each warm container counts alone,

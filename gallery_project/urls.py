@@ -12,7 +12,7 @@ from rest_framework.routers import DefaultRouter
 
 from core import http_errors
 from core.viewsets import APIRootView
-from gallery_project import compat, sessions
+from gallery_project import api_docs, compat, sessions
 from photos.views.galleries import GalleryViewSet
 from photos.views.photos import PhotoViewSet
 from photos.views.ratings import PhotoRatingViewSet, VisitorViewSet
@@ -61,6 +61,9 @@ urlpatterns = [
     re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/?$", ratings, name="photo-ratings"),
     re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/(?P<user_pk>[^/]+)/?$", rating, name="photo-rating"),
     path("api/visitors", visitors, name="visitors"),
+    re_path(r"^api/schema/?$", api_docs.schema, name="api-schema"),
+    re_path(r"^api/docs/?$", api_docs.docs, name="api-docs"),
+    re_path(r"^api/redoc/?$", api_docs.redoc, name="api-redoc"),
     path("api/scans/gallery-photos", gallery_photos_scan, name="scan-gallery-photos"),
     path("api/scans/galleries-metadata", galleries_metadata_scan, name="scan-galleries-metadata"),
     path("api/", include(router.urls)),

@@ -12,15 +12,19 @@ import re
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.schema import page_of
 from core.storage import key_from_stored_url, readable_url
-from core.validation import IdField, TextField, clean_text
+from core.validation import ID_PATTERN, IdField, TextField, clean_text
 from galleries.models import downloads_allowed
 from photos import keys
 from photos.privacy import exif_for
 from ratings import aggregate
+from ratings.serializers import AVERAGE_HELP, COUNT_HELP, RatingHistogramSerializer
 
 MAX_TAGS = 30
 MAX_TAG_LENGTH = 50
@@ -59,7 +63,7 @@ class TagsField(serializers.ListField):
     """A photo's tags as a JSON list of text, read by ``clean_tags`` (which counts them first) instead of
     a validation per item."""
 
-    child = serializers.CharField(max_length=MAX_TAG_LENGTH)
+    child = serializers.CharField(max_length=MAX_TAG_LENGTH, allow_blank=True)  # blank ones are dropped
 
     def to_internal_value(self, data):
         if not isinstance(data, list):
@@ -200,8 +204,15 @@ ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff")
 
 
 class UploadSlotRequestSerializer(serializers.Serializer):
-    filename = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    contentType = serializers.ChoiceField(choices=ACCEPTED_CONTENT_TYPES)
+    filename = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, help_text="The file's name (not used for the key)."
+    )
+    contentType = serializers.ChoiceField(
+        choices=ACCEPTED_CONTENT_TYPES, help_text="The file's type: the form lets S3 take only this one."
+    )
+
+    class Meta:
+        ref_name = "UploadSlotFile"
 
 
 def _files_per_upload() -> int:
@@ -214,7 +225,46 @@ class UploadSlotsInputSerializer(serializers.Serializer):
         min_length=1,
         most=_files_per_upload,
         too_many="At most {limit} files at once.",
+        help_text="One entry per file to upload (at most PHOTO_MAX_FILES_PER_UPLOAD, 50 by default).",
     )
+
+    class Meta:
+        ref_name = "UploadSlots"
+
+
+class UploadSlotSerializer(serializers.Serializer):
+    """A presigned S3 POST form for one file: post `fields` and then the file (named `file`) to `url`."""
+
+    uploadKey = serializers.CharField(
+        help_text="The object key the form uploads to; name it in `/photos/from-uploads` afterwards."
+    )
+    url = serializers.URLField(help_text="Where to POST the form (multipart/form-data), straight to S3.")
+    # DRF's metaclass takes declared fields out of the class, so this one does not hide Serializer.fields.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.CharField(),
+        help_text=(
+            "The form fields to send as they are (`key`, `Content-Type`, `policy`, the signature...), "
+            "followed by the file as the last field, named `file`."
+        ),
+    )
+    expiresAt = serializers.DateTimeField(help_text="When the form stops working (UTC, 15 minutes on).")
+    maxBytes = serializers.IntegerField(help_text="The largest file S3 takes through this form.")
+
+    class Meta:
+        ref_name = "UploadSlot"
+
+
+class UploadSlotsOutputSerializer(serializers.Serializer):
+    uploads = UploadSlotSerializer(many=True, help_text="One slot per file asked for, in the same order.")
+
+    class Meta:
+        ref_name = "UploadSlotList"
+
+
+KEEP_DUPLICATE_HELP = (
+    "Store a file even when a photo of the gallery has the same bytes; by default such a file is "
+    "answered by that photo (`duplicateOf`) and not stored again."
+)
 
 
 class PhotoUploadFormSerializer(serializers.Serializer):
@@ -231,18 +281,90 @@ class PhotoUploadFormSerializer(serializers.Serializer):
     tags = serializers.CharField(required=False, help_text="Comma-separated, e.g. 'night, paris'.")
 
 
+class PhotoUploadSerializer(serializers.Serializer):
+    """Photos to upload, as multipart/form-data parts: the i-th `titles`, `descriptions` and `tags` part
+    goes with the i-th `photos` file; missing ones take their defaults."""
+
+    # The schema's view of what parse_upload reads (PhotoUploadFormSerializer draws the browsable API's
+    # one-file form).
+
+    photos = serializers.ListField(
+        child=serializers.FileField(),
+        min_length=1,
+        help_text=(
+            "The files, one `photos` part each (at most PHOTO_MAX_FILES_PER_UPLOAD, 50 by default): JPEG, "
+            "PNG, WebP or TIFF, each at most PHOTO_MAX_BYTES (40 MB by default)."
+        ),
+    )
+    titles = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_TITLE_LENGTH, allow_blank=True),
+        required=False,
+        help_text=(
+            "The i-th file's title, one `titles` part each (or one part holding a JSON array); no more than "
+            "files. A missing or empty title is the file name without its extension."
+        ),
+    )
+    descriptions = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_DESCRIPTION_LENGTH, allow_blank=True),
+        required=False,
+        help_text="The i-th file's description, like `titles`; missing ones are empty.",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text=(
+            'The i-th file\'s tags, one `tags` part each: a JSON array (`["night", "paris"]`) or '
+            "'night, paris'; or one part holding a JSON array of arrays, one per file (one file: a plain "
+            f"array). At most {MAX_TAGS} tags a photo, {MAX_TAG_LENGTH} characters each; stored in lower "
+            "case, spaces collapsed, once."
+        ),
+    )
+    keepDuplicate = serializers.BooleanField(required=False, default=False, help_text=KEEP_DUPLICATE_HELP)
+
+    class Meta:
+        ref_name = "PhotoUpload"
+
+
+_NOT_AN_UPLOAD_KEY = "Not an upload key this gallery handed out."
+
+
 class FromUploadSerializer(serializers.Serializer):
-    uploadKey = serializers.CharField(max_length=300)
-    filename = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    title = TextField(one_line=True, max_length=MAX_TITLE_LENGTH, required=False, allow_blank=True)
+    uploadKey = serializers.CharField(
+        max_length=300,
+        # The shape of every key upload_slots_create hands out (the schema shows it); validate_uploadKey
+        # checks the gallery, with the same message.
+        validators=[RegexValidator(rf"^uploads/{ID_PATTERN}/[0-9a-f]{{32}}\Z", _NOT_AN_UPLOAD_KEY)],
+        help_text="An `uploadKey` a slot of this gallery gave, its file posted to S3.",
+    )
+    filename = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The file's name: the title when none is given; its extension must match the content.",
+    )
+    title = TextField(
+        one_line=True,
+        max_length=MAX_TITLE_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Defaults to the file name without its extension.",
+    )
     description = TextField(
         one_line=False, max_length=MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True, default=""
     )
-    tags = TagsField(required=False, default=list)
+    tags = TagsField(
+        required=False,
+        default=list,
+        help_text=f"At most {MAX_TAGS} tags; each is stored in lower case, spaces collapsed, once.",
+    )
+
+    class Meta:
+        ref_name = "CompletedUpload"
 
     def validate_uploadKey(self, key):
         if not keys.is_upload_key_of(key, self.context["gallery_id"]):
-            raise serializers.ValidationError("Not an upload key this gallery handed out.")
+            raise serializers.ValidationError(_NOT_AN_UPLOAD_KEY)
         return key
 
     def validate(self, data):
@@ -257,7 +379,10 @@ class FromUploadsInputSerializer(serializers.Serializer):
         most=_files_per_upload,
         too_many="At most {limit} photos at once.",
     )
-    keepDuplicate = serializers.BooleanField(required=False, default=False)
+    keepDuplicate = serializers.BooleanField(required=False, default=False, help_text=KEEP_DUPLICATE_HELP)
+
+    class Meta:
+        ref_name = "PhotosFromUploads"
 
     def validate_uploads(self, uploads):
         if len({upload["uploadKey"] for upload in uploads}) != len(uploads):
@@ -272,37 +397,111 @@ class PhotoDeleteSerializer(serializers.Serializer):
 
 
 class PhotoListQuerySerializer(serializers.Serializer):
-    tag = serializers.CharField(required=False, max_length=50)
+    tag = serializers.CharField(
+        required=False, max_length=50, help_text="Only photos with this tag (compared in lower case)."
+    )
+
+
+class ExifLocationSerializer(serializers.Serializer):
+    """Where the photo was taken, as the gallery's `locationPrivacy` lets visitors see it: absent when
+    `hidden`; latitude and longitude rounded to 2 decimals, without altitude, when `approximate`; as
+    recorded when `exact`, and always for curators. Each part is there only when the file recorded it."""
+
+    latitude = serializers.FloatField(required=False, help_text="Degrees, north positive.")
+    longitude = serializers.FloatField(required=False, help_text="Degrees, east positive.")
+    altitude = serializers.FloatField(required=False, help_text="Metres above sea level (negative below).")
+
+    class Meta:
+        ref_name = "ExifLocation"
+
+
+class ExifSerializer(serializers.Serializer):
+    """What the photo's file told about it, each field only when the file recorded it. Visitors see these
+    fields, and the location as the gallery allows; curators see everything stored (photos from other
+    sources may hold more fields)."""
+
+    make = serializers.CharField(required=False, help_text="The camera's maker.")
+    model = serializers.CharField(required=False, help_text="The camera's model.")
+    lensModel = serializers.CharField(required=False)
+    exposureTime = serializers.CharField(required=False, help_text="Seconds: '1/250' or '0.6'.")
+    fNumber = serializers.FloatField(required=False)
+    iso = serializers.IntegerField(required=False)
+    focalLength = serializers.FloatField(required=False, help_text="Millimetres.")
+    focalLength35mm = serializers.IntegerField(required=False, help_text="Millimetres, 35 mm equivalent.")
+    dateTimeOriginal = serializers.CharField(
+        required=False, help_text="When it was taken, as the camera's clock said (ISO 8601, no time zone)."
+    )
+    orientation = serializers.IntegerField(
+        required=False, min_value=1, max_value=8, help_text="The EXIF orientation (1 is upright)."
+    )
+    width = serializers.IntegerField(required=False, help_text="Pixels, as displayed (orientation applied).")
+    height = serializers.IntegerField(required=False, help_text="Pixels, as displayed (orientation applied).")
+    gps = ExifLocationSerializer(required=False)
+
+    class Meta:
+        ref_name = "Exif"
+
+
+# A rendition's URLs by format, by rendition name: {"thumb": {"jpg": url, "webp": url}, "web": {...}}.
+_RENDITIONS = serializers.DictField(
+    child=serializers.DictField(child=serializers.URLField()),
+    help_text=(
+        "The photo's renditions by name (`thumb`: 400 px, `web`: 1600 px on the long edge), each a URL "
+        "by format (`jpg`, `webp`)."
+    ),
+)
 
 
 class PhotoOutputSerializer(serializers.Serializer):
+    """A photo, as its read, its gallery's list and an upload answer it. Visitors see part of `exifData`
+    (no serial numbers, the location only as the gallery allows); curators see all of it."""
+
     galleryId = serializers.CharField(source="gallery_id")
     photoId = serializers.CharField(source="photo_id")
-    photoNumber = serializers.IntegerField(source="photo_number")
+    photoNumber = serializers.IntegerField(
+        source="photo_number",
+        help_text="Its place in the gallery (1, 2, ...; numbers of deleted photos stay unused).",
+    )
     title = serializers.CharField()
     description = serializers.CharField()
-    tags = serializers.ListField(child=serializers.CharField())
-    s3Key = serializers.CharField(source="s3_key")
-    thumbnailURL = serializers.SerializerMethodField()
-    fullSizeURL = serializers.SerializerMethodField()
-    originalURL = serializers.SerializerMethodField()
+    tags = serializers.ListField(child=serializers.CharField(), help_text="Lower case, each once.")
+    s3Key = serializers.CharField(source="s3_key", help_text="The original's object key in the bucket.")
+    thumbnailURL = serializers.SerializerMethodField(
+        help_text="The small rendition (public, or signed and short-lived); null while there is none."
+    )
+    fullSizeURL = serializers.SerializerMethodField(
+        help_text="The web rendition (public, or signed and short-lived); null while there is none."
+    )
+    originalURL = serializers.SerializerMethodField(
+        help_text=(
+            "The original: for curators a short-lived signed URL; for visitors, when the gallery allows "
+            "downloads, this photo's `/original` route (a redirect to a copy without the location); "
+            "otherwise null."
+        )
+    )
     renditions = serializers.SerializerMethodField()
     exifData = serializers.SerializerMethodField()
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
-    uploadedAt = serializers.CharField(source="uploaded_at")
-    averageRating = serializers.SerializerMethodField()
-    ratingCount = serializers.IntegerField(source="rating_count")
+    width = serializers.IntegerField(allow_null=True, help_text="Pixels as displayed; null when unknown.")
+    height = serializers.IntegerField(allow_null=True, help_text="Pixels as displayed; null when unknown.")
+    uploadedAt = serializers.CharField(source="uploaded_at", help_text="When it was stored (ISO 8601, UTC).")
+    averageRating = serializers.SerializerMethodField(help_text=AVERAGE_HELP)
+    ratingCount = serializers.IntegerField(source="rating_count", help_text=COUNT_HELP)
     ratingHistogram = serializers.SerializerMethodField()
 
+    class Meta:
+        ref_name = "Photo"
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_thumbnailURL(self, photo) -> str | None:
         key = keys.rendition_of(photo.rendition_keys, "thumb", "jpg")
         return readable_url(key or key_from_stored_url(photo.thumbnail_url), photo.thumbnail_url)
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_fullSizeURL(self, photo) -> str | None:
         key = keys.rendition_of(photo.rendition_keys, "web", "jpg")
         return readable_url(key or key_from_stored_url(photo.full_size_url), photo.full_size_url)
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_originalURL(self, photo) -> str | None:
         # The original keeps all its EXIF (exact GPS, serial numbers): a signed URL for curators; for
         # visitors, when the gallery allows downloads, the download route (it hands out a short-lived
@@ -322,6 +521,7 @@ class PhotoOutputSerializer(serializers.Serializer):
         request = self.context.get("request")
         return bool(getattr(getattr(request, "user", None), "is_curator", False))
 
+    @extend_schema_field(_RENDITIONS)
     def get_renditions(self, photo) -> dict:
         renditions: dict = {}
         for key in photo.rendition_keys or []:
@@ -330,6 +530,7 @@ class PhotoOutputSerializer(serializers.Serializer):
                 renditions.setdefault(match["name"], {})[match["ext"]] = readable_url(key, None)
         return renditions
 
+    @extend_schema_field(ExifSerializer)
     def get_exifData(self, photo) -> dict:
         # The viewer and the gallery's location rule come in the context (photos.privacy); without them,
         # the most private answer.
@@ -342,8 +543,73 @@ class PhotoOutputSerializer(serializers.Serializer):
     def get_averageRating(self, photo) -> float | None:
         return aggregate.average(photo)
 
+    @extend_schema_field(RatingHistogramSerializer)
     def get_ratingHistogram(self, photo) -> dict:
         return aggregate.histogram(photo)
+
+
+# A page of photos, for the schema (one component for every answer that holds one: the photo list, a
+# gallery's first photos).
+PHOTO_PAGE = page_of(PhotoOutputSerializer, "PhotoPage")
+
+
+class UploadedPhotoSerializer(PhotoOutputSerializer):
+    """A photo an upload answers; `duplicateOf` when the file's bytes were a photo of the gallery already."""
+
+    duplicateOf = serializers.CharField(
+        source="duplicate_of",
+        required=False,
+        help_text=(
+            "Only when this file's bytes are a photo of the gallery already (and `keepDuplicate` was not "
+            "set): that photo's id; nothing was stored again and this is that photo."
+        ),
+    )
+
+    class Meta:
+        ref_name = "UploadedPhoto"
+
+
+class UploadFailureSerializer(serializers.Serializer):
+    """A file an upload refused (the others of the batch go on)."""
+
+    index = serializers.IntegerField(help_text="The file's position in the request, from 0.")
+    filename = serializers.CharField(help_text="The file's name as sent (may be empty).")
+    code = serializers.CharField(
+        help_text=(
+            "Why: e.g. `empty`, `corrupt`, `not_an_image`, `unsupported_format`, `extension_mismatch`, "
+            "`too_large`, `too_many_pixels`, `decode_too_large`, `decode_busy`, `upload_missing`, "
+            "`upload_busy`, `duplicate`, `storage_unavailable`, `internal_error`."
+        )
+    )
+    error = serializers.CharField(help_text="What went wrong, as a sentence a person can read.")
+    status = serializers.IntegerField(
+        help_text="The HTTP status this refusal alone would answer (400, 404, 409, 413, 415, 500, 503...)."
+    )
+
+    class Meta:
+        ref_name = "UploadFailure"
+
+
+class UploadResultSerializer(serializers.Serializer):
+    """What an upload made: the stored photos (201), and the refused files when only some were (207)."""
+
+    photos = UploadedPhotoSerializer(many=True, help_text="The stored photos, in the order they were sent.")
+    # DRF's metaclass takes declared fields out of the class, so this one does not hide Serializer.errors.
+    errors = UploadFailureSerializer(  # type: ignore[assignment]
+        many=True, help_text="The refused files; empty with 201."
+    )
+
+    class Meta:
+        ref_name = "UploadResult"
+
+
+class PhotoDeletedSerializer(serializers.Serializer):
+    galleryId = serializers.CharField()
+    photoId = serializers.CharField()
+    deleted = serializers.BooleanField(help_text="Always true.")
+
+    class Meta:
+        ref_name = "PhotoDeleted"
 
 
 class KeepDuplicateSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 """Rating serializers: the rating body and query, the aggregate, a visitor's rating, a new visitor id."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.validation import IdField
@@ -33,34 +34,101 @@ class RatingInputSerializer(RatingKeySerializer):
     rating = StarsField()
 
 
+class RatingBodySerializer(serializers.Serializer):
+    """A visitor's rating of a photo: the stars (the photo and the visitor are the path's)."""
+
+    # The schema's body of PUT /api/photos/{photoId}/ratings/{userId}: the view merges the path's ids
+    # into the body and validates RatingInputSerializer (a body may repeat the ids, if they are the path's;
+    # the schema leaves them out: nothing to gain, and a way to be refused).
+    rating = StarsField(
+        help_text="1 to 5 stars, a JSON whole number (text, booleans and fractions are refused)."
+    )
+
+    class Meta:
+        ref_name = "Rating"
+
+
+class RatingHistogramSerializer(serializers.Serializer):
+    """How many ratings give each number of stars: always the five buckets "1" to "5"."""
+
+    def get_fields(self):
+        return {
+            str(stars): serializers.IntegerField(min_value=0, help_text=f"Ratings of {stars} stars.")
+            for stars in aggregate.RATING_VALUES
+        }
+
+    class Meta:
+        ref_name = "RatingHistogram"
+
+
+AVERAGE_HELP = "The mean of the ratings, to two decimals; null before the first rating."
+COUNT_HELP = "How many visitors rated the photo."
+
+
 class RatingAggregateSerializer(serializers.Serializer):
+    """A photo's ratings summed up: their mean, their count and how many give each number of stars."""
+
     photoId = serializers.CharField(source="photo_id")
-    averageRating = serializers.SerializerMethodField()
-    ratingCount = serializers.IntegerField(source="rating_count")
+    averageRating = serializers.SerializerMethodField(help_text=AVERAGE_HELP)
+    ratingCount = serializers.IntegerField(source="rating_count", help_text=COUNT_HELP)
     ratingHistogram = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "RatingAggregate"
 
     def get_averageRating(self, photo) -> float | None:
         return aggregate.average(photo)
 
+    @extend_schema_field(RatingHistogramSerializer)
     def get_ratingHistogram(self, photo) -> dict:
         return aggregate.histogram(photo)
 
 
 class VisitorRatingOutputSerializer(serializers.Serializer):
-    """``{photoId, userId, rating, ratedAt}`` (the last two null when not rated) plus the aggregate."""
+    """A visitor's rating of a photo (`rating` and `ratedAt` null when not rated) and the photo's rating
+    aggregate (`averageRating`, `ratingCount`, `ratingHistogram`)."""
 
     photoId = serializers.CharField(source="photo.photo_id")
     userId = serializers.CharField(source="user_id")
-    rating = serializers.IntegerField(source="rating.rating", allow_null=True)
-    ratedAt = serializers.CharField(source="rating.rated_at", allow_null=True)
+    rating = serializers.IntegerField(
+        source="rating.rating",
+        allow_null=True,
+        help_text="The visitor's stars (1 to 5); null when not rated.",
+    )
+    ratedAt = serializers.CharField(
+        source="rating.rated_at",
+        allow_null=True,
+        help_text="When the visitor last rated the photo (ISO 8601, UTC); null when not rated.",
+    )
+    averageRating = serializers.SerializerMethodField(help_text=AVERAGE_HELP)
+    ratingCount = serializers.IntegerField(source="photo.rating_count", help_text=COUNT_HELP)
+    ratingHistogram = serializers.SerializerMethodField()
 
-    def to_representation(self, instance):
-        return {**super().to_representation(instance), **RatingAggregateSerializer(instance.photo).data}
+    class Meta:
+        ref_name = "VisitorRating"
+
+    def get_averageRating(self, state) -> float | None:
+        return aggregate.average(state.photo)
+
+    @extend_schema_field(RatingHistogramSerializer)
+    def get_ratingHistogram(self, state) -> dict:
+        return aggregate.histogram(state.photo)
 
 
-class RatingWrittenOutputSerializer(serializers.Serializer):
-    """A visitor's rating as a read answers it, plus ``visitorToken``: the token of the visitor id (the
-    one this write took, or the one sent, signed with the current key), for ``X-Visitor-Token``."""
+class RatingWrittenOutputSerializer(VisitorRatingOutputSerializer):
+    """The rating as a read answers it, and `visitorToken`: the visitor id's token (the one this write
+    took, or the one sent, signed with the current key), to send as `X-Visitor-Token`."""
+
+    visitorToken = serializers.CharField(
+        source="visitor_token",
+        help_text=(
+            "The visitor id's token: keep it and send it as `X-Visitor-Token` to re-rate or withdraw "
+            "(handed back signed with the current key on every rating)."
+        ),
+    )
+
+    class Meta:
+        ref_name = "RatingWritten"
 
     def to_representation(self, instance):
         body = VisitorRatingOutputSerializer(instance.state).data
@@ -68,7 +136,14 @@ class RatingWrittenOutputSerializer(serializers.Serializer):
 
 
 class NewVisitorOutputSerializer(serializers.Serializer):
-    """``POST /api/visitors``: a fresh visitor id, already held, and its token."""
+    """A fresh visitor id, already this client's, and its token."""
 
-    userId = serializers.CharField(source="user_id")
-    visitorToken = serializers.CharField(source="token")
+    userId = serializers.CharField(
+        source="user_id", help_text="A fresh visitor id (32 hex digits), already this client's."
+    )
+    visitorToken = serializers.CharField(
+        source="token", help_text="Its token: send it as `X-Visitor-Token` with every write as this visitor."
+    )
+
+    class Meta:
+        ref_name = "Visitor"

@@ -90,6 +90,11 @@ def _prune_dependencies(site: Path) -> None:
             name: spec for name, spec in partition["services"].items() if name in AWS_SERVICES_KEPT
         }
     endpoints_path.write_text(json.dumps(endpoints, separators=(",", ":")))
+    # Django apps' static files (DRF's, the docs pages' Swagger UI and Redoc) are served from the collected,
+    # hashed copy the package carries (collect_static); Lambda never reads their sources.
+    for static in [path for path in site.rglob("static") if (path.parent / "__init__.py").is_file()]:
+        if static.is_dir():
+            shutil.rmtree(static)
     for directory in sorted(site.rglob("*"), reverse=True):
         if not directory.is_dir():
             continue

@@ -2,21 +2,63 @@
 
 import hashlib
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
+from core.pagination import PAGE_SIZE_PARAM
+from core.schema import IF_NONE_MATCH, PAGE_PARAMETERS, not_modified
 from galleries import selectors as gallery_selectors
 from galleries import views as gallery_views
 from galleries.models import location_privacy_of
-from galleries.views import version_tag
+from galleries.serializers import GalleryDeletedSerializer, GalleryOutputSerializer
+from galleries.views import TAGS, etag_header, version_tag
 from photos.selectors import photo_list
-from photos.serializers import PhotoOutputSerializer
+from photos.serializers import PHOTO_PAGE, PhotoOutputSerializer
 from photos.services.delete import gallery_delete
 from photos.services.placement import gallery_place
+
+
+# For the schema only: ``retrieve`` builds the same dict from GalleryOutputSerializer and a page of
+# PhotoOutputSerializer.
+class GalleryWithPhotosSerializer(GalleryOutputSerializer):
+    """A gallery with the first page of its photos."""
+
+    photos = PHOTO_PAGE
+
+    class Meta:
+        ref_name = "GalleryWithPhotos"
 
 
 class GalleryViewSet(gallery_views.GalleryBaseViewSet):
     """Galleries: anyone can read; curators create, update and delete (the class the URLs route to)."""
 
+    @extend_schema(
+        operation_id="getGallery",
+        summary="Read a gallery with its first photos",
+        description=(
+            "Everyone may read a public or unlisted gallery; a private one is a 404 to anyone but curators. "
+            "`photos` is the first page of its photos (`page_size` sets its size) in photo-number order; "
+            "its `next` continues with `GET /api/galleries/{galleryId}/photos`. Send the `ETag` back in "
+            "`If-None-Match` to get a 304 while neither the gallery nor that page changed."
+        ),
+        tags=TAGS,
+        parameters=[
+            *(parameter for parameter in PAGE_PARAMETERS if parameter.name == PAGE_SIZE_PARAM),
+            IF_NONE_MATCH,
+            etag_header(
+                200,
+                304,
+                description="The gallery's version and the state of its first page of photos for this "
+                "viewer: `If-None-Match` takes it (`If-Match` on an edit takes it too).",
+            ),
+        ],
+        responses={
+            200: OpenApiResponse(
+                GalleryWithPhotosSerializer, description="The gallery and its first photos."
+            ),
+            304: not_modified(),
+        },
+    )
     def retrieve(self, request, pk=None):
         """The gallery with the first page of its photos (``photos.next`` continues the listing)."""
         gallery = gallery_selectors.gallery_read(gallery_id=pk, curator=self.is_curator())
@@ -45,6 +87,20 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
             return gallery_selectors.gallery_get(gallery_id=gallery.gallery_id)
         return gallery
 
+    @extend_schema(
+        operation_id="deleteGallery",
+        summary="Delete a gallery and its photos",
+        description=(
+            "Curators only. Deletes the gallery, its photos (their files and renditions) and their "
+            "ratings. From the first moment the gallery reads as gone and takes no new photos or ratings. "
+            "If the request fails part-way, repeating it (or the photos scan) finishes the job; once done, "
+            "the gallery is a 404."
+        ),
+        tags=TAGS,
+        responses={200: OpenApiResponse(GalleryDeletedSerializer, description="Deleted, with its photos.")},
+    )
     def destroy(self, request, pk=None):
         deleted_photos = gallery_delete(gallery_id=pk)
-        return Response({"galleryId": pk, "deleted": True, "photosDeleted": deleted_photos})
+        return Response(
+            GalleryDeletedSerializer({"galleryId": pk, "deleted": True, "photosDeleted": deleted_photos}).data
+        )

@@ -1,25 +1,33 @@
 """Photo endpoints: upload, list, read, delete; the guide's ?action= routes reach the same methods."""
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 
 from core.http_errors import ApiError, PayloadTooLarge, status_for
 from core.parsers import declared_length
+from core.schema import IF_NONE_MATCH, PAGE_PARAMETERS, error, not_modified
 from core.viewsets import BaseViewSet
 from galleries import selectors as gallery_selectors
 from galleries.models import downloads_allowed, location_privacy_of
 from photos import selectors
 from photos.prepare import IncomingPhoto
 from photos.serializers import (
+    PHOTO_PAGE,
     FromUploadsInputSerializer,
     KeepDuplicateSerializer,
+    PhotoDeletedSerializer,
     PhotoDeleteSerializer,
     PhotoListQuerySerializer,
     PhotoOutputSerializer,
     PhotoUploadFormSerializer,
+    PhotoUploadSerializer,
+    UploadResultSerializer,
     UploadSlotsInputSerializer,
+    UploadSlotsOutputSerializer,
     parse_upload,
 )
 from photos.services import delete, direct_upload, upload
@@ -36,6 +44,61 @@ def _reader(uploaded_file):
     return read
 
 
+def _upload_answers(*, body: str) -> dict:
+    """What an upload answers (multipart, or from upload slots): the result, or the envelope when no file
+    was stored (``details.files`` then lists each refusal like ``errors`` does)."""
+    return {
+        201: OpenApiResponse(
+            UploadResultSerializer,
+            description=(
+                "Every file is a photo of the gallery: stored now, or already there with the same bytes "
+                "(`duplicateOf`). `errors` is empty."
+            ),
+        ),
+        207: OpenApiResponse(
+            UploadResultSerializer,
+            description=(
+                "Some files were stored (`photos`) and some refused (`errors`: each with its `index`, "
+                "`code` and the `status` it alone would answer). Send the refused ones again, fixed."
+            ),
+        ),
+        400: error(
+            400,
+            "The request is invalid (`details` by field), or no file was stored and the refusals differ or "
+            "are about content (empty, corrupt, a name whose extension lies): `details.files` lists them.",
+        ),
+        409: error(
+            409,
+            "No file was stored: each met another request at work on the same thing (an upload being "
+            "completed, a photo with the same bytes being deleted); `details.files`. Try again shortly.",
+        ),
+        413: error(
+            413,
+            f"{body} too large, or no file was stored because each was over a limit (bytes, pixels, "
+            "decoding memory): `details.files`.",
+        ),
+        415: error(
+            415,
+            f"{body} not of the content type this operation takes, or no file was stored because none "
+            "was a JPEG, PNG, WebP or TIFF image: `details.files`.",
+        ),
+        503: error(
+            503,
+            "Storage was unavailable or the service busy: nothing was stored (when some files were, the "
+            "answer is 207). `details.files` lists each file. Retry after `Retry-After` seconds.",
+        ),
+    }
+
+
+_PHOTO_ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description="The version of this answer: send it as `If-None-Match` to read again for free (304).",
+)
+
+
 class PhotoViewSet(BaseViewSet):
     """A gallery's photos: anyone can read; curators upload and delete."""
 
@@ -43,6 +106,19 @@ class PhotoViewSet(BaseViewSet):
         # Only for the browsable API's upload form and OPTIONS; create() reads the request itself.
         return PhotoUploadFormSerializer(*args, **kwargs)
 
+    @extend_schema(
+        operation_id="listPhotos",
+        tags=["photos"],
+        summary="List a gallery's photos",
+        description=(
+            "A page of the gallery's photos in `photoNumber` order, optionally only those with a `tag`. "
+            "Anyone may list a public or unlisted gallery's photos; a private gallery is 404 to everyone "
+            "but curators. Follow `next` for the following page (a page filtered by tag may hold fewer "
+            "photos than `page_size`, even none, and still have a `next`)."
+        ),
+        parameters=[PhotoListQuerySerializer, *PAGE_PARAMETERS],
+        responses={200: PHOTO_PAGE},
+    )
     def list(self, request, gallery_pk=None):
         filters = self.query(PhotoListQuerySerializer)
         gallery = gallery_selectors.gallery_read(gallery_id=gallery_pk, curator=self.is_curator())
@@ -52,6 +128,18 @@ class PhotoViewSet(BaseViewSet):
         )
         return self.page_response(page, PhotoOutputSerializer, location_privacy=privacy, gallery=gallery)
 
+    @extend_schema(
+        operation_id="getPhoto",
+        tags=["photos"],
+        summary="Read a photo",
+        description=(
+            "The photo with fresh URLs of its renditions. Anyone may read a photo of a public or unlisted "
+            "gallery; a private gallery's photos are 404 to everyone but curators. The answer has an `ETag`: "
+            "send it back as `If-None-Match` and an unchanged photo answers 304 with no body."
+        ),
+        parameters=[IF_NONE_MATCH, _PHOTO_ETAG],
+        responses={200: PhotoOutputSerializer, 304: not_modified()},
+    )
     def retrieve(self, request, gallery_pk=None, pk=None):
         gallery = gallery_selectors.gallery_read(gallery_id=gallery_pk, curator=self.is_curator())
         privacy = location_privacy_of(gallery)
@@ -63,6 +151,34 @@ class PhotoViewSet(BaseViewSet):
         tag = f"p{photo.state_tag()}.{self.viewer()}.{privacy}.{downloads}"
         return self.tagged(tag, lambda: PhotoOutputSerializer(photo, context=context).data)
 
+    @extend_schema(
+        operation_id="getPhotoOriginal",
+        tags=["photos"],
+        summary="Download a photo's original",
+        description=(
+            "Redirects (302) to a short-lived signed URL of the photo's original file. Curators always "
+            "get the original as uploaded; visitors only when the gallery allows downloads, and then a "
+            "copy without the location unless the gallery shows exact locations. Follow `Location` at "
+            "once: the URL expires within minutes."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                response=[302],
+                description="The signed URL of the original (or of its copy without the location).",
+            )
+        ],
+        responses={
+            302: OpenApiResponse(description="The original is at `Location` (no body)."),
+            404: error(
+                404,
+                "No such photo or gallery (to visitors, a private gallery is a missing one), or the gallery "
+                "does not offer its originals to visitors.",
+            ),
+        },
+    )
     def original(self, request, gallery_pk=None, pk=None):
         """The photo's original: a redirect to a short-lived signed URL, for curators, and for visitors
         when the gallery allows downloads (then without the location unless it shows exact ones)."""
@@ -74,6 +190,22 @@ class PhotoViewSet(BaseViewSet):
             headers={"Location": url, "Cache-Control": "private, no-store", "Vary": "Authorization, Cookie"},
         )
 
+    @extend_schema(
+        operation_id="uploadPhotos",
+        tags=["photos"],
+        summary="Upload photos",
+        description=(
+            "Curators upload one or more photos as `multipart/form-data`: each `photos` part is a file, "
+            "and the i-th `titles`, `descriptions` and `tags` parts go with the i-th file. Each file is "
+            "checked and stored on its own: 201 when all were stored, 207 when some were refused "
+            "(`errors`), and an error envelope when none was (`details.files` lists why, file by file). "
+            "A file whose bytes are a photo of the gallery already is answered by that photo "
+            "(`duplicateOf`) unless `keepDuplicate` is true. Requests are limited to about 4.5 MB behind "
+            "API Gateway: send larger files through upload slots (`createUploadSlots`)."
+        ),
+        request={"multipart/form-data": PhotoUploadSerializer},
+        responses=_upload_answers(body="The body is"),
+    )
     def create(self, request, gallery_pk=None):
         if not (request.content_type or "").startswith("multipart/form-data"):
             raise UnsupportedMediaType(request.content_type, "Upload photos as multipart/form-data.")
@@ -100,13 +232,39 @@ class PhotoViewSet(BaseViewSet):
             upload.photos_upload(gallery_id=gallery_pk, files=incoming, keep_duplicate=keep["keepDuplicate"])
         )
 
+    @extend_schema(
+        operation_id="createUploadSlots",
+        tags=["photos"],
+        summary="Get upload slots for large files",
+        description=(
+            "Curators get one presigned S3 form per file, for files too large to send through the API. "
+            "Post each form's `fields`, then the file (as the last field, named `file`) to its `url` within "
+            "15 minutes (S3 takes only the declared content type and at most `maxBytes`), then make the "
+            "photos with `createPhotosFromUploads`, naming each `uploadKey`."
+        ),
+        request={"application/json": UploadSlotsInputSerializer},
+        responses={201: UploadSlotsOutputSerializer},
+    )
     def upload_slots(self, request, gallery_pk=None):
         """Presigned S3 POST forms for files too large for API Gateway (see photos.services.direct_upload)."""
         data = self.validated(UploadSlotsInputSerializer, request.data)
         content_types = [file["contentType"] for file in data["files"]]
         slots = direct_upload.upload_slots_create(gallery_id=gallery_pk, content_types=content_types)
-        return Response({"uploads": slots}, status=status.HTTP_201_CREATED)
+        return Response(UploadSlotsOutputSerializer({"uploads": slots}).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        operation_id="createPhotosFromUploads",
+        tags=["photos"],
+        summary="Make photos from uploaded files",
+        description=(
+            "Curators make photos of files posted to upload slots (`createUploadSlots`), with the same "
+            "checks and answers as `uploadPhotos`. Each `uploadKey` is made into a photo once: asking "
+            "again (a retry) answers the photo the first request made, or the same refusal; a key still "
+            "being completed by another request is refused with the code `upload_busy` (409)."
+        ),
+        request={"application/json": FromUploadsInputSerializer},
+        responses=_upload_answers(body="The JSON body is"),
+    )
     def create_from_uploads(self, request, gallery_pk=None):
         """Photos from files posted to upload slots; answers exactly like the multipart upload."""
         data = self.validated(FromUploadsInputSerializer, request.data, context={"gallery_id": gallery_pk})
@@ -135,14 +293,33 @@ class PhotoViewSet(BaseViewSet):
             if code >= 500:
                 details["requestId"] = getattr(self.request, "request_id", "-")
             raise ApiError(code, f"No photo was stored: {names}.", details=details)
-        photos = PhotoOutputSerializer(result.photos, many=True, context={"request": self.request}).data
-        for photo, answer in zip(result.photos, photos, strict=True):
-            if getattr(photo, "duplicate_of", None):
-                answer["duplicateOf"] = photo.duplicate_of  # these bytes were stored before: not again
-        body = {"photos": photos, "errors": failures}
+        # A photo answered for a file whose bytes were stored before carries ``duplicateOf``.
+        result_body = {"photos": result.photos, "errors": failures}
+        body = UploadResultSerializer(result_body, context={"request": self.request}).data
         # 207 when some files were stored and some refused: the stored ones exist, the rest are listed.
         return Response(body, status=status.HTTP_207_MULTI_STATUS if failures else status.HTTP_201_CREATED)
 
+    @extend_schema(
+        operation_id="deletePhoto",
+        tags=["photos"],
+        summary="Delete a photo",
+        description=(
+            "Curators delete a photo: its files, its ratings and its place in the gallery (the cover moves "
+            "to another photo when it was this one). Optionally a JSON body guards the delete: "
+            '`{"photoNumber": 3, "s3Key": "..."}` deletes only when the stored photo has them (else 400), '
+            "and a `photoId` in it must be the path's. Deleting a photo whose delete began finishes it."
+        ),
+        request={"application/json": PhotoDeleteSerializer},
+        responses={
+            200: PhotoDeletedSerializer,
+            400: error(
+                400,
+                "The body is invalid, its `photoId` is not the path's, or its `photoNumber` or `s3Key` do "
+                "not match the stored photo (nothing was deleted).",
+            ),
+            409: error(409, "The gallery kept changing while the photo was being deleted: try again."),
+        },
+    )
     def destroy(self, request, gallery_pk=None, pk=None):
         body = self.validated(PhotoDeleteSerializer, request.data if request.data else {})
         body_id = body.get("photoId")
@@ -157,4 +334,6 @@ class PhotoViewSet(BaseViewSet):
             expected_s3_key=body.get("s3Key"),
             expected_number=body.get("photoNumber"),
         )
-        return Response({"galleryId": gallery_pk, "photoId": photo.photo_id, "deleted": True})
+        return Response(
+            PhotoDeletedSerializer({"galleryId": gallery_pk, "photoId": photo.photo_id, "deleted": True}).data
+        )

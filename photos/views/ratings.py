@@ -7,11 +7,14 @@ visitor id too (``ratings.visitors``: the ``X-Visitor-Token`` header)."""
 
 from collections.abc import Mapping
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.parsers import BoundedJSONParser
+from core.schema import error
 from core.throttling import RatingWriteThrottle, VisitorReadThrottle
 from core.viewsets import BaseViewSet
 from photos.selectors import photo_rating_read, photo_readable
@@ -19,12 +22,35 @@ from photos.services.rate import photo_rate, photo_rating_withdraw
 from ratings.serializers import (
     NewVisitorOutputSerializer,
     RatingAggregateSerializer,
+    RatingBodySerializer,
     RatingInputSerializer,
     RatingKeySerializer,
     RatingWrittenOutputSerializer,
     VisitorRatingOutputSerializer,
 )
-from ratings.visitors import HEADER, visitor_create
+from ratings.visitors import ANOTHER_HOLDING, HEADER, TOKEN_INVALID, TOKEN_REQUIRED, visitor_create
+
+VISITOR_TOKEN = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "The `visitorToken` the visitor id was given (by its first rating or `POST /api/visitors`). "
+        "Needed to re-rate or withdraw; a first rating with an id nobody holds needs none."
+    ),
+)
+
+_REFUSED_AS_VISITOR = (
+    f"Not this client's visitor id; `details.reason` says why: `{TOKEN_REQUIRED}` (the id is held, or "
+    f"the visitor rated the photo already: send its `{HEADER}`), `{TOKEN_INVALID}` (the token sent is "
+    f"not this id's, or another client holds the id now), `{ANOTHER_HOLDING}` (the rating was made "
+    "before visitor tokens or by another holder of the id: rate with a new visitor id). Also a signed-in "
+    "browser's missing CSRF token."
+)
+_PHOTO_NOT_FOUND = "No such photo, or one of a gallery this viewer may not see (private to visitors)."
+_BUSY = (
+    "Many visitors are rating this photo right now (or taking this visitor id): nothing changed, try again."
+)
 
 
 def _with_url_ids(data, **url_ids) -> dict:
@@ -63,6 +89,36 @@ class VisitorWriteViewSet(BaseViewSet):
 class PhotoRatingViewSet(VisitorWriteViewSet):
     """Visitors' ratings of photos: a photo of a private gallery is 404 to all but curators."""
 
+    @extend_schema(
+        operation_id="ratePhoto",
+        tags=["ratings"],
+        summary="Rate a photo",
+        description=(
+            "A visitor gives a photo 1 to 5 stars, replacing their earlier rating of it. Anyone may rate "
+            "a photo they may see. The first write with a `userId` nobody holds takes that id for this "
+            f"client, and every answer carries its `visitorToken`: keep it and send it as `{HEADER}` to "
+            "re-rate or withdraw (or get an id first with `POST /api/visitors`). 201 for a first rating, "
+            "200 for a re-rating; both carry the visitor's rating and the photo's new aggregate."
+        ),
+        parameters=[VISITOR_TOKEN],
+        request={"application/json": RatingBodySerializer},
+        responses={
+            200: OpenApiResponse(
+                RatingWrittenOutputSerializer, description="The visitor's rating was replaced."
+            ),
+            201: OpenApiResponse(
+                RatingWrittenOutputSerializer, description="The visitor's first rating of the photo."
+            ),
+            403: error(403, _REFUSED_AS_VISITOR),
+            404: error(404, _PHOTO_NOT_FOUND),
+            409: error(409, _BUSY),
+            429: error(
+                429,
+                "Too many writes from this address, or too many new visitor ids rating this photo from it "
+                "today: wait `Retry-After` seconds.",
+            ),
+        },
+    )
     def rate(self, request, photo_pk=None, user_pk=None):
         body = self.validated(
             RatingInputSerializer, _with_url_ids(request.data, photoId=photo_pk, userId=user_pk)
@@ -80,6 +136,23 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
             status=status.HTTP_201_CREATED if written.created else status.HTTP_200_OK,
         )
 
+    @extend_schema(
+        operation_id="withdrawRating",
+        tags=["ratings"],
+        summary="Withdraw a rating",
+        description=(
+            f"A visitor withdraws their rating of a photo, with their `{HEADER}` (always needed). Answers "
+            "what `getRating` then answers: no rating (`rating` and `ratedAt` null) and the new aggregate."
+        ),
+        parameters=[VISITOR_TOKEN],
+        request=None,
+        responses={
+            200: VisitorRatingOutputSerializer,
+            403: error(403, _REFUSED_AS_VISITOR),
+            404: error(404, f"{_PHOTO_NOT_FOUND} Or the visitor has not rated it."),
+            409: error(409, _BUSY),
+        },
+    )
     def withdraw(self, request, photo_pk=None, user_pk=None):
         """``DELETE /api/photos/{photoId}/ratings/{userId}`` with the visitor's token (no guide action)."""
         key = self.validated(RatingKeySerializer, {"photoId": photo_pk, "userId": user_pk})
@@ -91,6 +164,16 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
         )
         return Response(VisitorRatingOutputSerializer(state).data)
 
+    @extend_schema(
+        operation_id="getRating",
+        tags=["ratings"],
+        summary="Read a visitor's rating",
+        description=(
+            "A visitor's rating of a photo (`rating` and `ratedAt` null when they have not rated it) and the "
+            "photo's aggregate. Anyone may read it for a photo they may see."
+        ),
+        responses={200: VisitorRatingOutputSerializer, 404: error(404, _PHOTO_NOT_FOUND)},
+    )
     def retrieve(self, request, photo_pk=None, user_pk=None):
         key = self.validated(
             RatingKeySerializer, _with_url_ids(request.query_params, photoId=photo_pk, userId=user_pk)
@@ -98,6 +181,16 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
         state = photo_rating_read(photo_id=key["photoId"], user_id=key["userId"], curator=self.is_curator())
         return Response(VisitorRatingOutputSerializer(state).data)
 
+    @extend_schema(
+        operation_id="getPhotoRatings",
+        tags=["ratings"],
+        summary="Read a photo's ratings",
+        description=(
+            "The photo's rating aggregate: the mean (null before the first rating), the count and how many "
+            "ratings give each number of stars. Anyone may read it for a photo they may see."
+        ),
+        responses={200: RatingAggregateSerializer, 404: error(404, _PHOTO_NOT_FOUND)},
+    )
     def summary(self, request, photo_pk=None):
         photo = photo_readable(photo_id=photo_pk, curator=self.is_curator())
         return Response(RatingAggregateSerializer(photo).data)
@@ -106,5 +199,20 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
 class VisitorViewSet(VisitorWriteViewSet):
     """``POST /api/visitors``: a fresh visitor id, already this client's, with its token."""
 
+    @extend_schema(
+        operation_id="createVisitor",
+        tags=["visitors"],
+        summary="Get a visitor id",
+        description=(
+            "Anyone gets a fresh visitor id, already theirs, with its token: rate as this `userId` and send "
+            f"the token as `{HEADER}` with every write. (Clients may instead invent a `userId`: their first "
+            "rating takes it.) No body."
+        ),
+        request=None,
+        responses={
+            201: NewVisitorOutputSerializer,
+            409: error(409, "No fresh visitor id could be taken: try again."),
+        },
+    )
     def create(self, request):
         return Response(NewVisitorOutputSerializer(visitor_create()).data, status=status.HTTP_201_CREATED)

@@ -7,6 +7,7 @@ import base64
 import gzip
 import zipfile
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -86,3 +87,23 @@ def test_page_links_carry_the_stage(packaged_service):
     answer = packaged_service.respond("GET", path="/api/galleries", headers={"Accept": "text/html"})
     html = body_bytes(answer).decode()
     assert f'href="{STAGE}/api/auth/login?next=' in html and f'href="{STAGE}/api/"' in html
+
+
+@pytest.mark.integration
+def test_the_schema_and_its_docs_pages_are_served_by_the_function_under_the_stage(packaged_service):
+    schema = packaged_service.respond("GET", path="/api/schema")
+    assert schema["statusCode"] == 200 and b"/galleries:" in body_bytes(schema)
+    for path in ("/api/docs", "/api/redoc"):
+        answer = packaged_service.respond("GET", path=path, headers={"Accept": "text/html"})
+        assert answer["statusCode"] == 200, answer
+        page = page_of(body_bytes(answer).decode())
+        assert page.inline == [] and page.scripts, page
+        for link in page.assets:
+            assert link.startswith(f"{STAGE}/"), link
+            path_only, _, query = link.removeprefix(STAGE).partition("?")
+            served = packaged_service.respond(
+                "GET", path=path_only, query=dict(parse_qsl(query, keep_blank_values=True)) or None
+            )
+            assert served["statusCode"] == 200, (link, served.get("statusCode"))
+            if "script" in query:  # Swagger UI's start-up script reads the schema under the stage
+                assert f'"{STAGE}/api/schema"' in body_bytes(served).decode()

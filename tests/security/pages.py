@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-# A content-hashed name as ManifestStaticFilesStorage writes it: name.0123456789ab.ext
-HASHED_NAME = re.compile(r"\.[0-9a-f]{12}\.[a-z0-9]+$")
+# A content-hashed name as ManifestStaticFilesStorage writes it: name.0123456789ab.ext (a licence file has
+# no extension: LICENSE.0123456789ab)
+HASHED_NAME = re.compile(r"\.[0-9a-f]{12}(\.[a-z0-9]+)?$")
 ASSET_TYPES = {".css": "text/css", ".js": "text/javascript"}
 
 

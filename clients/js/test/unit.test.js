@@ -1,0 +1,124 @@
+// The client's own rules, with no gallery service: which route an upload takes, errors from answers
+// that are not the envelope, and where the curator key is sent (tiny local HTTP servers, no mocks).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+
+import {
+  DEFAULT_DIRECT_UPLOAD_THRESHOLD,
+  GalleryApiError,
+  GalleryClient,
+  uploadRoute,
+} from '../src/index.js';
+
+const MB = 1000 * 1000;
+
+describe('uploadRoute', () => {
+  test('by default a camera JPEG over API Gateway’s limit goes straight to S3, a small one in the request', () => {
+    assert.equal(uploadRoute([5 * MB]), 'direct');
+    assert.equal(uploadRoute([12 * MB]), 'direct');
+    assert.equal(uploadRoute([1 * MB]), 'multipart');
+    assert.equal(uploadRoute([DEFAULT_DIRECT_UPLOAD_THRESHOLD]), 'multipart');
+    assert.equal(uploadRoute([DEFAULT_DIRECT_UPLOAD_THRESHOLD + 1]), 'direct');
+  });
+
+  test('a batch of small files whose total is over the threshold goes straight to S3', () => {
+    assert.equal(uploadRoute([2 * MB, 2 * MB]), 'multipart');
+    assert.equal(uploadRoute([2 * MB, 2 * MB, 1 * MB]), 'direct');
+    assert.equal(uploadRoute([100, 100], 150), 'direct');
+    assert.equal(uploadRoute([], 150), 'multipart');
+  });
+
+  test('the default fits one Lambda invocation (6 MB) once base64-encoded, with room for the form', () => {
+    const base64 = (bytes) => Math.ceil(bytes / 3) * 4;
+    assert.ok(base64(DEFAULT_DIRECT_UPLOAD_THRESHOLD) < 6 * 1024 * 1024 - 512 * 1024);
+    assert.equal(
+      new GalleryClient({ baseUrl: 'https://api.example.test' }).directUploadThreshold,
+      DEFAULT_DIRECT_UPLOAD_THRESHOLD,
+    );
+    assert.equal(
+      new GalleryClient({ baseUrl: 'https://api.example.test', directUploadThreshold: 10 })
+        .directUploadThreshold,
+      10,
+    );
+  });
+});
+
+/**
+ * A loopback HTTP server answering each request with `respond(request)`; requests are recorded.
+ * @param {(request: http.IncomingMessage, url: string) => {status: number, type?: string, body: string}} respond
+ */
+async function server(respond) {
+  const seen = [];
+  const instance = http.createServer((request, response) => {
+    seen.push({ url: request.url, headers: request.headers });
+    const { status, type, body } = respond(request, `http://127.0.0.1:${instance.address().port}`);
+    response.writeHead(status, type ? { 'Content-Type': type } : {}).end(body);
+  });
+  await new Promise((resolve) => instance.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${instance.address().port}`, seen, close: () => instance.close() };
+}
+
+describe('answers that are not the envelope', () => {
+  let gateway;
+  before(async () => {
+    gateway = await server((request) =>
+      request.url.startsWith('/api/galleries/ok')
+        ? { status: 200, type: 'text/html', body: '<html>a proxy page</html>' }
+        : { status: 502, type: 'text/html', body: '<html><h1>502 Bad Gateway</h1></html>' },
+    );
+  });
+  after(() => gateway.close());
+
+  test('a non-2xx HTML body throws GalleryApiError saying it is not JSON, with the text', async () => {
+    const client = new GalleryClient({ baseUrl: gateway.url });
+    const error = await client.galleries.get('any').then(
+      () => assert.fail('no error'),
+      (thrown) => thrown,
+    );
+    assert.ok(error instanceof GalleryApiError);
+    assert.equal(error.status, 502);
+    assert.match(error.error, /not JSON \(text\/html\)/);
+    assert.equal(error.details, null);
+    assert.equal(error.body, '<html><h1>502 Bad Gateway</h1></html>');
+  });
+
+  test('a 2xx that is not JSON throws too', async () => {
+    const client = new GalleryClient({ baseUrl: gateway.url });
+    await assert.rejects(
+      client.galleries.get('ok'),
+      (error) => error instanceof GalleryApiError && error.status === 200,
+    );
+  });
+});
+
+describe('the curator key', () => {
+  let api;
+  let elsewhere;
+  before(async () => {
+    elsewhere = await server(() => ({
+      status: 200,
+      type: 'application/json',
+      body: '{"results": [2], "next": null}',
+    }));
+    api = await server(() => ({
+      status: 200,
+      type: 'application/json',
+      body: JSON.stringify({ results: [1], next: `${elsewhere.url}/api/galleries?cursor=x`, previous: null }),
+    }));
+  });
+  after(() => {
+    api.close();
+    elsewhere.close();
+  });
+
+  test('goes to the API’s origin only, never to a host a next link names', async () => {
+    const client = new GalleryClient({ baseUrl: `${api.url}/`, curatorKey: 'gk_secret' });
+    const items = [];
+    for await (const item of client.galleries.iterate()) items.push(item);
+    assert.deepEqual(items, [1, 2]);
+    assert.equal(api.seen[0].headers.authorization, 'Bearer gk_secret');
+    assert.equal(elsewhere.seen[0].headers.authorization, undefined);
+  });
+});

@@ -1,0 +1,62 @@
+"""The OpenAPI schema and its two docs pages: ``GET /api/schema`` (YAML; JSON with ``?format=json`` or
+``Accept: application/json``), Swagger UI at ``/api/docs`` and Redoc at ``/api/redoc``.
+
+The pages are drf-spectacular's with this project's templates: Swagger UI and Redoc come from the sidecar
+package as this service's own static files, the pages' scripts are files (Swagger UI's start-up script is
+served by the page's own URL with ``?script``), so they keep the site's Content-Security-Policy and
+load nothing from another host. Everyone may read them, as everyone may read the API's answers.
+"""
+
+from functools import cache
+
+from csp.decorators import csp_update
+from django.views.decorators.csrf import csrf_exempt
+
+from core.http_errors import methods_only
+
+
+@cache
+def _views() -> dict:
+    """drf-spectacular's views, made on the first request for one of them: importing the generator (yaml,
+    jsonschema, the schema classes) costs about 88 ms on a cold start (``python -X importtime``,
+    drf_spectacular.views' cumulative time), which no request but these needs."""
+    from drf_spectacular import views
+
+    class SwaggerView(views.SpectacularSwaggerSplitView):
+        template_name = "api_docs/swagger.html"
+        title = "Photography gallery API"
+
+    class RedocView(views.SpectacularRedocView):
+        template_name = "api_docs/redoc.html"
+        title = "Photography gallery API"
+
+    return {
+        "schema": views.SpectacularAPIView.as_view(),
+        "docs": SwaggerView.as_view(url_name="api-schema"),
+        "redoc": RedocView.as_view(url_name="api-schema"),
+    }
+
+
+def _lazy(name: str):
+    @csrf_exempt  # reads only: any other method is the 405 envelope
+    @methods_only("GET", "HEAD")
+    def view(request, *args, **kwargs):
+        return _views()[name](request, *args, **kwargs)
+
+    view.__name__ = f"api_{name}"
+    return view
+
+
+# Redoc's bundle inserts two <style> elements as it loads, before any option of ours can give them a
+# nonce: an empty one that styled-components then fills through the CSSOM (which CSP does not govern),
+# and perfect-scrollbar's fixed stylesheet. The page allows exactly those two by their hashes (redoc
+# 2.x of drf-spectacular-sidecar 2026.10.1); a sidecar whose styles differ fails
+# tests/browser/test_api_docs.py, whose chromium reports the hashes it refused.
+REDOC_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # the empty <style>
+    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",  # perfect-scrollbar
+]
+
+schema = _lazy("schema")
+docs = _lazy("docs")
+redoc = csp_update({"style-src": REDOC_STYLE_HASHES})(_lazy("redoc"))
