@@ -81,8 +81,13 @@ def build_hello_task(directory: Path) -> Path:
     site = dependencies_dir(list(cli.stage_config.get("exclude", [])), target)
     task = directory / "task"
     shutil.copytree(site, task, ignore=shutil.ignore_patterns(".complete"))
-    hello_settings = settings_string.replace(
-        "DJANGO_SETTINGS='gallery_project.settings'", "DJANGO_SETTINGS='hello_project.settings'"
+    # The hello world is served the way Zappa serves a Django project with no app_function of its own.
+    hello_settings = (
+        settings_string.replace(
+            "DJANGO_SETTINGS='gallery_project.settings'", "DJANGO_SETTINGS='hello_project.settings'"
+        )
+        .replace("APP_MODULE='gallery_project.wsgi'\n", "")
+        .replace("APP_FUNCTION='application'\n", "")
     )
     files = {
         **HELLO_FILES,
