@@ -68,6 +68,28 @@ class AutoSchema(SpectacularAutoSchema):
             return body
         return super()._get_request_body(direction)
 
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        for field in schema.get("properties", {}).values():
+            # A text that may be blank and has a pattern is "the pattern, or empty": drf-spectacular says
+            # oneOf, which refuses "" wherever the pattern also matches it (any of them is what it means).
+            if {"type": "string", "maxLength": 0} in field.get("oneOf", []):
+                field["anyOf"] = field.pop("oneOf")
+        return schema
+
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            # DRF reads an optional query parameter sent empty (``?tag=``) as absent: not a refusal.
+            if (
+                parameter["in"] == "query"
+                and not parameter.get("required")
+                and schema.get("type") == "string"
+            ):
+                schema.pop("minLength", None)
+        return parameters
+
     def get_auth(self):
         # Reads are open to visitors (a key shows a curator more); writes need a key unless the view is
         # open to everyone (a visitor's rating), which drf-spectacular sees from its permission.

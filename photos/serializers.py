@@ -203,10 +203,17 @@ def _default_title(filename: str | None) -> str:
 ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff")
 
 
+@extend_schema_field({"type": "string", "maxLength": 255, "pattern": r"^[^\x00]*$"})
+class FilenameField(serializers.CharField):
+    """A file's name as a browser sends it: any text of up to 255 characters but NUL (refused, as DRF
+    refuses it in every text), blank allowed."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=255, required=False, allow_blank=True, **kwargs)
+
+
 class UploadSlotRequestSerializer(serializers.Serializer):
-    filename = serializers.CharField(
-        max_length=255, required=False, allow_blank=True, help_text="The file's name (not used for the key)."
-    )
+    filename = FilenameField(help_text="The file's name (not used for the key).")
     contentType = serializers.ChoiceField(
         choices=ACCEPTED_CONTENT_TYPES, help_text="The file's type: the form lets S3 take only this one."
     )
@@ -336,10 +343,7 @@ class FromUploadSerializer(serializers.Serializer):
         validators=[RegexValidator(rf"^uploads/{ID_PATTERN}/[0-9a-f]{{32}}\Z", _NOT_AN_UPLOAD_KEY)],
         help_text="An `uploadKey` a slot of this gallery gave, its file posted to S3.",
     )
-    filename = serializers.CharField(
-        max_length=255,
-        required=False,
-        allow_blank=True,
+    filename = FilenameField(
         default="",
         help_text="The file's name: the title when none is given; its extension must match the content.",
     )

@@ -330,10 +330,7 @@ export interface components {
         CompletedUploadRequest: {
             /** @description An `uploadKey` a slot of this gallery gave, its file posted to S3. */
             uploadKey: string;
-            /**
-             * @description The file's name: the title when none is given; its extension must match the content.
-             * @default
-             */
+            /** @description The file's name: the title when none is given; its extension must match the content. */
             filename?: string;
             /** @description Defaults to the file name without its extension. */
             title?: string;
