@@ -12,12 +12,11 @@ from drf_spectacular.generators import SchemaGenerator as SpectacularSchemaGener
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import build_parameter_type
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.permissions import SAFE_METHODS
 
 from core import schema
 from core.schema import error
 from core.validation import ID_MAX_LENGTH, ID_PATTERN, IdField
-
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 ID_SCHEMA = {"type": "string", "pattern": f"^{ID_PATTERN}$", "maxLength": ID_MAX_LENGTH}
 

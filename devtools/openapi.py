@@ -8,8 +8,10 @@ The schema is drf-spectacular's (``manage.py spectacular --validate --fail-on-wa
 environment so it is the same on every machine. A change to the API changes the generated schema; the tests
 (tests/contract/test_schema.py) fail until ``docs/openapi.yaml`` is regenerated in the same commit, and name
 every change that would break a client built on the committed one: a removed path, operation, parameter,
-field or enum value, or a request field that became required. Making such a change on purpose is
-``make openapi`` and committing both files, saying in the commit what breaks and for whom
+field, enum value, success status or media type; a field whose type changed; an answer's field that may
+now be null or absent; a request field or parameter that became required. (Narrower limits, a new
+security requirement and the like are not named: the schema is then only "stale".) Making such a change
+on purpose is ``make openapi`` and committing both files, saying in the commit what breaks and for whom
 (README, "The API's contract").
 """
 
@@ -90,10 +92,16 @@ def _paths_changes(old: dict, new: dict) -> Iterator[str]:
             new_answers = new[path][method].get("responses", {})
             for code, answer in old_answers.items():
                 if code not in new_answers:
-                    continue  # a status no longer answered removes nothing a client reads
+                    # An error no longer answered takes nothing from a client; a success does.
+                    if code.startswith(("2", "3")):
+                        yield f"{operation}: answer {code} no longer given"
+                    continue
                 new_content = new_answers[code].get("content", {})
                 for media_type, body in answer.get("content", {}).items():
-                    new_schema = new_content.get(media_type, {}).get("schema")
+                    if media_type not in new_content:
+                        yield f"{operation}: answer {code} no longer as {media_type}"
+                        continue
+                    new_schema = new_content[media_type].get("schema")
                     label = f"{operation} {code} answer"
                     yield from _schema_changes(label, body.get("schema"), new_schema, False)
 
@@ -106,6 +114,8 @@ def _parameters_changes(operation: str, old: dict, new: dict) -> Iterator[str]:
         if key not in new_parameters:
             yield f"{label} removed"
             continue
+        if new_parameters[key].get("required") and not parameter.get("required"):
+            yield f"{label} now required"
         new_schema = new_parameters[key].get("schema", {})
         yield from _schema_changes(label, parameter.get("schema", {}), new_schema, True)
     old_keys = {(p["in"], p["name"]) for p in old.get("parameters", [])}
@@ -132,6 +142,14 @@ def _schema_changes(where: str, old: object, new: object, is_request: bool) -> I
     """Removed fields and enum values, anywhere in a schema; for a request, newly required fields."""
     if not isinstance(old, dict) or not isinstance(new, dict):
         return
+    if "type" in old and "type" in new and old["type"] != new["type"]:
+        yield f"{where}: type {old['type']} is now {new['type']}"
+    if not is_request:
+        if new.get("nullable") and not old.get("nullable"):
+            yield f"{where}: may now be null"
+        for field in set(old.get("required", [])) - set(new.get("required", [])):
+            if field in new.get("properties", {}):
+                yield f"{where}: field {field} may now be absent"
     old_enum, new_enum = old.get("enum"), new.get("enum")
     if isinstance(old_enum, list):
         for value in old_enum:

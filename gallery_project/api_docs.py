@@ -4,15 +4,26 @@
 The pages are drf-spectacular's with this project's templates: Swagger UI and Redoc come from the sidecar
 package as this service's own static files, the pages' scripts are files (Swagger UI's start-up script is
 served by the page's own URL with ``?script``), so they keep the site's Content-Security-Policy and
-load nothing from another host. Everyone may read them, as everyone may read the API's answers.
+load nothing from another host. Everyone may read them, as everyone may read the API's answers; no
+credential is read (a wrong key cannot make them fail), and the pages are never cached (Swagger UI's
+start-up script carries the browser's CSRF token, for a signed-in curator trying writes out).
+
+The schema is the same for everyone: it is generated once per process and per stage prefix and format
+(about 0.4-0.9 s of work), then answered from memory, so no request can make the function generate it
+again and again.
 """
 
 from functools import cache
 
 from csp.decorators import csp_update
+from django.http import HttpResponse
+from django.urls import get_script_prefix
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from core.http_errors import methods_only
+
+SCHEMA_MAX_AGE_SECONDS = 300
 
 
 @cache
@@ -22,24 +33,59 @@ def _views() -> dict:
     drf_spectacular.views' cumulative time), which no request but these needs."""
     from drf_spectacular import views
 
+    class SchemaView(views.SpectacularAPIView):
+        authentication_classes: list = []
+
     class SwaggerView(views.SpectacularSwaggerSplitView):
+        authentication_classes: list = []
         template_name = "api_docs/swagger.html"
         title = "Photography gallery API"
 
     class RedocView(views.SpectacularRedocView):
+        authentication_classes: list = []
         template_name = "api_docs/redoc.html"
         title = "Photography gallery API"
 
     return {
-        "schema": views.SpectacularAPIView.as_view(),
+        "schema": SchemaView.as_view(),
         "docs": SwaggerView.as_view(url_name="api-schema"),
         "redoc": RedocView.as_view(url_name="api-schema"),
     }
 
 
-def _lazy(name: str):
+def _wants_json(request) -> bool:
+    return request.GET.get("format") == "json" or (
+        "format" not in request.GET and "json" in request.headers.get("Accept", "")
+    )
+
+
+_rendered: dict[tuple[str, bool], tuple[bytes, str]] = {}
+
+
+def _serve_schema(request):
+    # ?format=json or Accept naming JSON: JSON; anything else (an unknown format too): YAML.
+    as_json = _wants_json(request)
+    key = (get_script_prefix(), as_json)
+    if key not in _rendered:
+        query = request.GET.copy()
+        query["format"] = "json" if as_json else "yaml"
+        request.GET = query
+        response = _views()["schema"](request)
+        response.render()
+        if response.status_code != 200:
+            return response
+        _rendered[key] = (response.content, response["Content-Type"])
+    content, content_type = _rendered[key]
+    response = HttpResponse(content, content_type=content_type)
+    response["Cache-Control"] = f"public, max-age={SCHEMA_MAX_AGE_SECONDS}"
+    response["Vary"] = "Accept"
+    return response
+
+
+def _page(name: str):
     @csrf_exempt  # reads only: any other method is the 405 envelope
     @methods_only("GET", "HEAD")
+    @never_cache
     def view(request, *args, **kwargs):
         return _views()[name](request, *args, **kwargs)
 
@@ -57,6 +103,6 @@ REDOC_STYLE_HASHES = [
     "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",  # perfect-scrollbar
 ]
 
-schema = _lazy("schema")
-docs = _lazy("docs")
-redoc = csp_update({"style-src": REDOC_STYLE_HASHES})(_lazy("redoc"))
+schema = csrf_exempt(methods_only("GET", "HEAD")(_serve_schema))
+docs = _page("docs")
+redoc = csp_update({"style-src": REDOC_STYLE_HASHES})(_page("redoc"))

@@ -8,6 +8,7 @@ which registers the authentication extension below before any operation is descr
 import re
 
 from django.conf import settings
+from django.urls import get_script_prefix
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from gallery_project import compat
@@ -67,6 +68,15 @@ def api_operations_only(endpoints):
         for path, path_regex, method, callback in endpoints
         if path.startswith("/api/") and path != "/api/" and not path.startswith("/api/auth/")
     ]
+
+
+def served_here(result, generator, request, public):
+    """The schema served by a request names where the API is: under its stage prefix (``/prod`` on a Zappa
+    stage's default domain), so Swagger UI's "try it out" and Redoc call the API there. The committed
+    copy, generated with no request, names no server: the API's paths are relative to wherever it runs."""
+    if request is not None:
+        result["servers"] = [{"url": get_script_prefix().rstrip("/") or "/", "description": "This service"}]
+    return result
 
 
 def guide_routes(result, generator, request, public):

@@ -135,9 +135,11 @@ SESSION_SAVE_EVERY_REQUEST = False
 # curator key in the Authorization header, which CORS allows by default.
 CORS_ALLOW_ALL_ORIGINS = env.bool("CORS_ALLOW_ALL_ORIGINS", default=True)
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
-CORS_EXPOSE_HEADERS = ["X-Request-Id", "Retry-After"]
+# ETag: a page on another origin reads a version to edit it with If-Match, or to revalidate with
+# If-None-Match (core.viewsets); without these a browser hides the one and refuses to send the others.
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "Retry-After", "ETag"]
 # A visitor's rating writes carry their token (ratings.visitors), so browsers must be allowed to send it.
-CORS_ALLOW_HEADERS = (*corsheaders.defaults.default_headers, "x-visitor-token")
+CORS_ALLOW_HEADERS = (*corsheaders.defaults.default_headers, "x-visitor-token", "if-match", "if-none-match")
 
 APPEND_SLASH = False
 USE_TZ = True
@@ -255,11 +257,11 @@ SPECTACULAR_SETTINGS = {
     # Request and response bodies are separate components where they differ (generated clients send
     # only what may be sent).
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
     "PREPROCESSING_HOOKS": ["gallery_project.openapi.api_operations_only"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "gallery_project.openapi.guide_routes",
+        "gallery_project.openapi.served_here",
     ],
     # The docs pages take Swagger UI and Redoc from the sidecar package, served as this service's own
     # static files (no other host; the pages keep the site's Content-Security-Policy).

@@ -24,6 +24,10 @@ threads = 8
 # loopback): a request claiming HTTPS would otherwise be treated as secure.
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
+# An idle kept-alive connection stays open this long (gunicorn's default is 2 s): a client's pool keeps
+# idle sockets longer (Node's fetch 4 s, browsers more), and a request sent on a socket the server is
+# closing at that moment fails without an answer ("fetch failed": seen in the JS client's tests).
+keepalive = 75
 # Ctrl-C lets requests in flight finish for this long (a request's deadline is 22 s).
 graceful_timeout = 25
 accesslog = "-"

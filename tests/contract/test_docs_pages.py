@@ -11,6 +11,9 @@ import yaml
 from django.test import Client
 from django.urls import set_script_prefix
 
+from devtools.openapi import SCHEMA_FILE
+from gallery_project import api_docs
+
 
 class _Links(HTMLParser):
     def __init__(self):
@@ -81,3 +84,25 @@ def test_swagger_ui_start_up_script_points_at_the_schema_under_the_stage_prefix(
     start_up = staged.get(script.removeprefix("/prod")).content.decode()
     assert '"/prod/api/schema"' in start_up
     assert "/prod/api/schema" in links_of(staged.get("/api/redoc").content.decode())
+
+
+def test_the_served_schema_names_the_api_under_the_stage_and_the_committed_copy_names_none(aws, staged):
+    schema = json.loads(staged.get("/api/schema?format=json").content)
+    assert schema["servers"] == [{"url": "/prod", "description": "This service"}]
+    assert "servers" not in yaml.safe_load(SCHEMA_FILE.read_text())
+
+
+def test_the_schema_is_made_once_per_process_and_answered_from_memory(aws, anonymous, monkeypatch):
+    first = anonymous.get("/api/schema")
+    monkeypatch.setattr(api_docs, "_views", lambda: pytest.fail("the schema was generated again"))
+    again = anonymous.get("/api/schema?unknown=1", HTTP_ACCEPT="*/*")
+    assert again.content == first.content and "max-age" in again["Cache-Control"]
+    assert anonymous.get("/api/schema?format=xml").content == first.content  # unknown: the default, YAML
+
+
+def test_the_docs_read_no_credential_and_are_never_cached(aws, anonymous):
+    for path in ("/api/schema", "/api/docs", "/api/redoc", "/api/docs?script="):
+        answer = anonymous.get(path, HTTP_AUTHORIZATION="Bearer not-a-key")
+        assert answer.status_code == 200, path
+    for path in ("/api/docs", "/api/redoc", "/api/docs?script="):  # the script carries the CSRF token
+        assert "no-store" in anonymous.get(path)["Cache-Control"], path

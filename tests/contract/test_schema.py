@@ -93,3 +93,25 @@ def test_breaking_changes_reach_inline_schemas_of_bodies_and_answers():
         "POST /x request (application/json): field a removed",
         "POST /x 200 answer: field b removed",
     ]
+
+
+def test_changed_types_nullability_statuses_and_media_types_are_named(committed):
+    changed = copy.deepcopy(committed)
+    gallery = changed["components"]["schemas"]["Gallery"]
+    gallery["properties"]["photoCount"]["type"] = "string"
+    gallery["properties"]["name"]["nullable"] = True
+    gallery["required"].remove("country")
+    create = changed["paths"]["/api/galleries"]["post"]["responses"]
+    create["200"] = create.pop("201")
+    listing = changed["paths"]["/api/galleries"]["get"]
+    listing["responses"]["200"]["content"] = {"application/xml": {"schema": {"type": "string"}}}
+    [cursor] = [p for p in listing["parameters"] if p["name"] == "cursor"]
+    cursor["required"] = True
+    assert set(breaking_changes(committed, changed)) == {
+        "schema Gallery.photoCount: type integer is now string",
+        "schema Gallery.name: may now be null",
+        "schema Gallery: field country may now be absent",
+        "POST /api/galleries: answer 201 no longer given",
+        "GET /api/galleries: answer 200 no longer as application/json",
+        "GET /api/galleries: query parameter cursor now required",
+    }

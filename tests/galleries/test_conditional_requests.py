@@ -83,3 +83,26 @@ def test_years_are_the_curators_plus_plausible_photo_years_minus_removed_ones(aw
     # Putting a removed year back un-removes it.
     curator.put(f"/api/galleries/{gallery_id}", {"years": [2019, 2021, 2022]}, format="json")
     assert Gallery.get(gallery_id).years == [2019, 2021, 2022]
+
+
+def test_a_page_on_another_origin_may_read_the_etag_and_send_if_match(aws, curator):
+    """A browser hides an answer's headers from a page on another origin unless they are exposed, and
+    refuses to send a header its preflight did not allow: conditional edits need both."""
+    origin = "https://photos.example.com"
+    preflight = curator.options(
+        "/api/galleries/g1",
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type, if-match, if-none-match",
+    )
+    allowed = {name.strip() for name in preflight["Access-Control-Allow-Headers"].lower().split(",")}
+    assert {"if-match", "if-none-match", "authorization"} <= allowed
+    created = curator.post(
+        "/api/galleries",
+        {"name": "Lisbon", "continent": "Europe", "country": "Portugal"},
+        format="json",
+        HTTP_ORIGIN=origin,
+    )
+    assert created.status_code == 201
+    exposed = {name.strip().lower() for name in created["Access-Control-Expose-Headers"].split(",")}
+    assert "etag" in exposed and created["ETag"]

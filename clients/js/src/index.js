@@ -368,7 +368,9 @@ class Galleries {
    * @returns {Promise<Gallery>}
    */
   create(gallery) {
-    return this.#client.request('POST', '/api/galleries', { json: { visibility: 'private', ...gallery } });
+    return this.#client.request('POST', '/api/galleries', {
+      json: { ...gallery, visibility: gallery.visibility ?? 'private' },
+    });
   }
 
   /**

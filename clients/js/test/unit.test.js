@@ -1,5 +1,6 @@
 // The client's own rules, with no gallery service: which route an upload takes, errors from answers
-// that are not the envelope, and where the curator key is sent (tiny local HTTP servers, no mocks).
+// that are not the envelope, where the curator key is sent (tiny local HTTP servers), and what a call
+// sends by default (a recording fetch, the client's own `fetch` option).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -120,5 +121,29 @@ describe('the curator key', () => {
     assert.deepEqual(items, [1, 2]);
     assert.equal(api.seen[0].headers.authorization, 'Bearer gk_secret');
     assert.equal(elsewhere.seen[0].headers.authorization, undefined);
+  });
+});
+
+describe('galleries.create', () => {
+  test('makes a private gallery unless told otherwise, also when visibility is left undefined', async () => {
+    /** @type {any[]} */
+    const sent = [];
+    /** @type {typeof fetch} */
+    const recording = async (url, init) => {
+      sent.push(JSON.parse(String(init?.body)));
+      return new Response(JSON.stringify({ galleryId: 'g' }), {
+        status: 201,
+        headers: { 'Content-Type': 'application/json' },
+      });
+    };
+    const client = new GalleryClient({ baseUrl: 'http://127.0.0.1:9', curatorKey: 'k', fetch: recording });
+    const fields = { name: 'n', continent: 'Europe', country: 'France' };
+    await client.galleries.create(fields);
+    await client.galleries.create({ ...fields, visibility: undefined });
+    await client.galleries.create({ ...fields, visibility: 'public' });
+    assert.deepEqual(
+      sent.map((body) => body.visibility),
+      ['private', 'private', 'public'],
+    );
   });
 });
