@@ -59,7 +59,16 @@ def _wants_json(request) -> bool:
     )
 
 
-_rendered: dict[tuple[str, bool], tuple[bytes, str]] = {}
+_rendered: dict[tuple[str, bool], bytes] = {}
+
+
+def _content_type(request, as_json: bool) -> str:
+    """The OpenAPI media types, or plain JSON for a client that asks for it by name."""
+    if not as_json:
+        return "application/vnd.oai.openapi; charset=utf-8"
+    if "application/json" in request.headers.get("Accept", ""):
+        return "application/json"
+    return "application/vnd.oai.openapi+json"
 
 
 def _serve_schema(request):
@@ -74,9 +83,8 @@ def _serve_schema(request):
         response.render()
         if response.status_code != 200:
             return response
-        _rendered[key] = (response.content, response["Content-Type"])
-    content, content_type = _rendered[key]
-    response = HttpResponse(content, content_type=content_type)
+        _rendered[key] = response.content
+    response = HttpResponse(_rendered[key], content_type=_content_type(request, as_json))
     response["Cache-Control"] = f"public, max-age={SCHEMA_MAX_AGE_SECONDS}"
     response["Vary"] = "Accept"
     return response

@@ -44,6 +44,11 @@ def test_the_schema_is_yaml_and_json_to_anyone(aws, anonymous):
     as_json = anonymous.get("/api/schema?format=json")
     assert as_json["Content-Type"].startswith("application/vnd.oai.openapi+json")
     assert json.loads(as_json.content) == schema
+    # Whatever was asked before (the schema is made once per process): plain JSON to who names it.
+    named = anonymous.get("/api/schema", HTTP_ACCEPT="application/json")
+    assert named["Content-Type"] == "application/json" and json.loads(named.content) == schema
+    again = anonymous.get("/api/schema?format=json")
+    assert again["Content-Type"].startswith("application/vnd.oai.openapi+json")
 
 
 def test_a_write_to_the_schema_or_its_pages_is_a_405_envelope(aws, anonymous):
