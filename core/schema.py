@@ -95,6 +95,15 @@ IF_NONE_MATCH = OpenApiParameter(
     description="An `ETag` this client holds: 304 with no body when it is still current.",
 )
 
+
+def etag_header(*codes: int, description: str) -> OpenApiParameter:
+    """The ``ETag`` header of these answers (``core.viewsets``: a resource's version, or a digest of what
+    its answer depends on)."""
+    return OpenApiParameter(
+        "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=list(codes), description=description
+    )
+
+
 IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,

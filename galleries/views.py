@@ -4,12 +4,11 @@ Reading a gallery (it answers its first page of photos) and deleting it (its pho
 first) need photos too, so ``photos.views.galleries.GalleryViewSet`` extends this class with them; that
 is the class the URLs and the guide's /galleries routes use."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 
-from core.schema import IF_MATCH, PAGE_PARAMETERS, error, page_of
+from core.schema import IF_MATCH, PAGE_PARAMETERS, error, etag_header, page_of
 from core.validation import FIRST_PHOTOGRAPH_YEAR
 from core.viewsets import BaseViewSet
 from galleries import selectors, services
@@ -27,13 +26,12 @@ TAGS = ["galleries"]
 # but are no part of the contract: a form field sent empty counts as absent there, "0" as false.
 
 
-def etag_header(
-    *codes: int, description: str = "The gallery's version: `If-Match` takes it to edit only this version."
-) -> OpenApiParameter:
-    """The ``ETag`` header of these answers."""
-    return OpenApiParameter(
-        "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=list(codes), description=description
-    )
+GALLERY_VERSION = "The gallery's version: `If-Match` takes it to edit only this version."
+
+
+def gallery_etag(*codes: int, description: str = GALLERY_VERSION) -> OpenApiParameter:
+    """The ``ETag`` of a gallery's answers."""
+    return etag_header(*codes, description=description)
 
 
 # Written out rather than taken from GalleryListQuerySerializer: an empty value (`?country=`) is ignored
@@ -108,7 +106,7 @@ class GalleryBaseViewSet(BaseViewSet):
         ),
         tags=TAGS,
         request={"application/json": GalleryInputSerializer},
-        parameters=[etag_header(201)],
+        parameters=[gallery_etag(201)],
         responses={201: OpenApiResponse(GalleryOutputSerializer, description="The new gallery.")},
     )
     def create(self, request):
@@ -122,7 +120,7 @@ class GalleryBaseViewSet(BaseViewSet):
         description=EDIT_DESCRIPTION,
         tags=TAGS,
         request={"application/json": GalleryUpdateSerializer},
-        parameters=[IF_MATCH, etag_header(200)],
+        parameters=[IF_MATCH, gallery_etag(200)],
         responses=EDIT_RESPONSES,
     )
     def update(self, request, pk=None):
@@ -145,7 +143,7 @@ class GalleryBaseViewSet(BaseViewSet):
         description=EDIT_DESCRIPTION,
         tags=TAGS,
         request={"application/json": GalleryUpdateSerializer},
-        parameters=[IF_MATCH, etag_header(200)],
+        parameters=[IF_MATCH, gallery_etag(200)],
         responses=EDIT_RESPONSES,
     )
     def partial_update(self, request, pk=None):

@@ -11,7 +11,7 @@ from galleries import selectors as gallery_selectors
 from galleries import views as gallery_views
 from galleries.models import location_privacy_of
 from galleries.serializers import GalleryDeletedSerializer, GalleryOutputSerializer
-from galleries.views import TAGS, etag_header, version_tag
+from galleries.views import TAGS, gallery_etag, version_tag
 from photos.selectors import photo_list
 from photos.serializers import PHOTO_PAGE, PhotoOutputSerializer
 from photos.services.delete import gallery_delete
@@ -45,7 +45,7 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
         parameters=[
             *(parameter for parameter in PAGE_PARAMETERS if parameter.name == PAGE_SIZE_PARAM),
             IF_NONE_MATCH,
-            etag_header(
+            gallery_etag(
                 200,
                 304,
                 description="The gallery's version and the state of its first page of photos for this "

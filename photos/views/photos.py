@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from core.http_errors import ApiError, PayloadTooLarge, status_for
 from core.parsers import declared_length
-from core.schema import IF_NONE_MATCH, PAGE_PARAMETERS, error, not_modified
+from core.schema import IF_NONE_MATCH, PAGE_PARAMETERS, error, etag_header, not_modified
 from core.viewsets import BaseViewSet
 from galleries import selectors as gallery_selectors
 from galleries.models import downloads_allowed, location_privacy_of
@@ -90,12 +90,8 @@ def _upload_answers(*, body: str) -> dict:
     }
 
 
-_PHOTO_ETAG = OpenApiParameter(
-    "ETag",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    response=[200, 304],
-    description="The version of this answer: send it as `If-None-Match` to read again for free (304).",
+_PHOTO_ETAG = etag_header(
+    200, 304, description="This answer's version: send it as `If-None-Match` to read again for free (304)."
 )
 
 

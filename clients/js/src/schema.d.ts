@@ -2396,7 +2396,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The version of this answer: send it as `If-None-Match` to read again for free (304). */
+                    /** @description This answer's version: send it as `If-None-Match` to read again for free (304). */
                     ETag?: string;
                     [name: string]: unknown;
                 };
@@ -2407,7 +2407,7 @@ export interface operations {
             /** @description `If-None-Match` named the current `ETag`: the copy held is current. */
             304: {
                 headers: {
-                    /** @description The version of this answer: send it as `If-None-Match` to read again for free (304). */
+                    /** @description This answer's version: send it as `If-None-Match` to read again for free (304). */
                     ETag?: string;
                     [name: string]: unknown;
                 };
