@@ -584,11 +584,26 @@ class Photos {
         json: { files },
       },
     );
+    // Every file checked against its slot before any is posted, and no post started after one failed:
+    // what a failed batch leaves in uploads/ waits a day for the service's sweep.
+    const index = batch.findIndex((file, at) => file.blob.size > slots[at].maxBytes);
+    if (index >= 0) {
+      const { filename, blob } = batch[index];
+      throw new RangeError(
+        `${filename} has ${blob.size} bytes; the service takes at most ${slots[index].maxBytes}.`,
+      );
+    }
     let next = 0;
+    let failed = false;
     const postNext = async () => {
-      while (next < batch.length) {
-        const index = next++;
-        await this.#postToSlot(slots[index], batch[index]);
+      while (next < batch.length && !failed) {
+        const at = next++;
+        try {
+          await this.#postToSlot(slots[at], batch[at]);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(S3_POSTS_AT_ONCE, batch.length) }, postNext));
@@ -610,11 +625,6 @@ class Photos {
    * @param {PreparedFile} file
    */
   async #postToSlot(slot, file) {
-    if (file.blob.size > slot.maxBytes) {
-      throw new RangeError(
-        `${file.filename} has ${file.blob.size} bytes; the service takes at most ${slot.maxBytes}.`,
-      );
-    }
     const form = new FormData();
     for (const [name, value] of Object.entries(slot.fields)) form.append(name, value);
     form.append('file', file.blob, file.filename); // S3 reads no field after the file

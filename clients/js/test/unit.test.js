@@ -147,3 +147,66 @@ describe('galleries.create', () => {
     );
   });
 });
+
+describe('photos.upload straight to S3', () => {
+  /**
+   * A fetch that answers the slots request with one slot per file (`maxBytes` each) and records every
+   * post to S3; `failFirst`: S3 refuses the first file.
+   * @param {{maxBytes: number, failFirst?: boolean}} options
+   */
+  function s3Recording({ maxBytes, failFirst = false }) {
+    /** @type {string[]} */
+    const posted = [];
+    /** @type {typeof fetch} */
+    const recording = async (url, init) => {
+      const address = String(url);
+      if (address.endsWith('/uploads')) {
+        const { files } = JSON.parse(String(init?.body));
+        const uploads = files.map((/** @type {any} */ _file, /** @type {number} */ at) => ({
+          uploadKey: `uploads/g/${String(at).padStart(32, '0')}`,
+          url: 'http://s3.invalid/bucket',
+          fields: { key: `k${at}` },
+          maxBytes,
+        }));
+        return Response.json({ uploads }, { status: 201 });
+      }
+      if (address === 'http://s3.invalid/bucket') {
+        const key = String(/** @type {FormData} */ (init?.body).get('key'));
+        posted.push(key);
+        await new Promise((resolve) => setTimeout(resolve, key === 'k0' ? 1 : 20));
+        if (failFirst && key === 'k0')
+          return new Response('<Error><Message>Access Denied</Message></Error>', { status: 403 });
+        return new Response(null, { status: 204 });
+      }
+      return Response.json({ photos: [], errors: [] }, { status: 201 });
+    };
+    return { posted, recording };
+  }
+
+  /** @param {number} count @param {number} size */
+  const files = (count, size) =>
+    Array.from({ length: count }, (_, at) => ({ name: `p${at}.jpg`, data: new Uint8Array(size), type: 'image/jpeg' }));
+
+  test('a file over its slot is refused before anything is posted', async () => {
+    const { posted, recording } = s3Recording({ maxBytes: 100 });
+    const client = new GalleryClient({ baseUrl: 'http://127.0.0.1:9', curatorKey: 'k', fetch: recording });
+    const batch = [...files(1, 10), ...files(1, 101)];
+    await assert.rejects(client.photos.upload('g', batch, { directUploadThreshold: 1 }), RangeError);
+    assert.deepEqual(posted, []);
+  });
+
+  test('no post starts after S3 refused one; the refusal is thrown with S3 message', async () => {
+    const { posted, recording } = s3Recording({ maxBytes: 1000, failFirst: true });
+    const client = new GalleryClient({ baseUrl: 'http://127.0.0.1:9', curatorKey: 'k', fetch: recording });
+    const refused = await client.photos.upload('g', files(8, 10), { directUploadThreshold: 1 }).then(
+      () => assert.fail('the upload should fail'),
+      (error) => error,
+    );
+    assert.ok(refused instanceof GalleryApiError && refused.status === 403, String(refused));
+    assert.match(refused.error, /Access Denied/);
+    // Four posts at once: the first fails at once, the three beside it finish (20 ms: waited for here,
+    // since the upload rejects as soon as one fails), and none of the other four starts.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(posted.sort(), ['k0', 'k1', 'k2', 'k3']);
+  });
+});
