@@ -79,15 +79,12 @@ def _paths_changes(old: dict, new: dict) -> Iterator[str]:
                 yield f"operation {operation} removed"
                 continue
             yield from _parameters_changes(operation, old_item[method], new[path][method])
-            old_body = old_item[method].get("requestBody", {}).get("content", {})
-            new_body = new[path][method].get("requestBody", {}).get("content", {})
-            for media_type, body in old_body.items():
-                if media_type not in new_body:
-                    yield f"{operation}: request body as {media_type} no longer taken"
-                    continue
-                new_schema = new_body[media_type].get("schema")
-                label = f"{operation} request ({media_type})"
-                yield from _schema_changes(label, body.get("schema"), new_schema, True)
+            yield from _content_changes(
+                f"{operation} request",
+                old_item[method].get("requestBody", {}).get("content", {}),
+                new[path][method].get("requestBody", {}).get("content", {}),
+                is_request=True,
+            )
             old_answers = old_item[method].get("responses", {})
             new_answers = new[path][method].get("responses", {})
             for code, answer in old_answers.items():
@@ -96,14 +93,21 @@ def _paths_changes(old: dict, new: dict) -> Iterator[str]:
                     if code.startswith(("2", "3")):
                         yield f"{operation}: answer {code} no longer given"
                     continue
-                new_content = new_answers[code].get("content", {})
-                for media_type, body in answer.get("content", {}).items():
-                    if media_type not in new_content:
-                        yield f"{operation}: answer {code} no longer as {media_type}"
-                        continue
-                    new_schema = new_content[media_type].get("schema")
-                    label = f"{operation} {code} answer"
-                    yield from _schema_changes(label, body.get("schema"), new_schema, False)
+                yield from _content_changes(
+                    f"{operation} {code} answer",
+                    answer.get("content", {}),
+                    new_answers[code].get("content", {}),
+                    is_request=False,
+                )
+
+
+def _content_changes(label: str, old: dict, new: dict, *, is_request: bool) -> Iterator[str]:
+    """A body's media types: one no longer there, or the changes of each one's schema."""
+    for media_type, body in old.items():
+        if media_type not in new:
+            yield f"{label}: no longer as {media_type}"
+            continue
+        yield from _schema_changes(label, body.get("schema"), new[media_type].get("schema"), is_request)
 
 
 def _parameters_changes(operation: str, old: dict, new: dict) -> Iterator[str]:

@@ -2,10 +2,9 @@
 `/api/` routes and the guide's `/galleries`) against the app's WSGI application in-process, under moto,
 once as an anonymous visitor and once with a curator key, and checks every answer against the schema.
 
-- The schema: ``docs/openapi.yaml`` when it exists (the committed contract, which
-  tests/contract/test_schema.py keeps equal to what the code generates), else the one the code generates
-  now, in-process at collection (drf-spectacular's generator, as ``manage.py spectacular``). It is loaded
-  at collection, not in a fixture, so each operation x credential is a test of its own that xdist spreads.
+- The schema: ``docs/openapi.yaml``, the committed contract (tests/contract/test_schema.py keeps it equal
+  to what the code generates). It is loaded at collection, not in a fixture, so each operation x
+  credential is a test of its own that xdist spreads.
 - The data: each test starts on fresh tables with a public gallery (``fuzz-gallery``), two tiny photos and
   a rating by ``fuzz-visitor``. Those ids are added to the loaded schema as ``examples`` of the parameters
   and body fields that name them, so the examples phase uses them and the fuzzing phase mixes them in; the
@@ -28,7 +27,6 @@ from collections.abc import Mapping
 
 import pytest
 import schemathesis
-import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from hypothesis import HealthCheck, settings
 from hypothesis.internal.conjecture import providers
@@ -51,7 +49,7 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
-from devtools.openapi import SCHEMA_FILE
+from devtools.openapi import SCHEMA_FILE, load
 from galleries.services import gallery_create
 from gallery_project.curators import curator_key_create
 from gallery_project.resources import resources_ensure
@@ -263,18 +261,6 @@ STATEFUL_CHECKS = [*CONFORMANCE_CHECKS, use_after_free, ensure_resource_availabi
 # - max_response_time: moto's and the test machine's speed say nothing of production's.
 
 
-def _raw_schema() -> tuple[dict, str]:
-    """The committed contract when there is one, else what the code generates now (the settings'
-    generator, as ``manage.py spectacular`` runs it)."""
-    if SCHEMA_FILE.exists():
-        return yaml.safe_load(SCHEMA_FILE.read_text()), "docs/openapi.yaml"
-    from drf_spectacular.renderers import OpenApiJsonRenderer
-    from drf_spectacular.settings import spectacular_settings
-
-    generated = spectacular_settings.DEFAULT_GENERATOR_CLASS().get_schema(request=None, public=True)
-    return json.loads(OpenApiJsonRenderer().render(generated, renderer_context={})), "generated"
-
-
 # ---------------------------------------------------------------- seeded data, and where its ids go
 GALLERY_ID = "fuzz-gallery"
 RATER_ID = "fuzz-visitor"
@@ -323,7 +309,8 @@ def _schemathesis_schema(raw: dict):
     return loaded
 
 
-RAW_SCHEMA, SCHEMA_SOURCE = _raw_schema()
+RAW_SCHEMA = load(SCHEMA_FILE)
+SCHEMA_SOURCE = "docs/openapi.yaml"
 schema = _schemathesis_schema(RAW_SCHEMA)
 
 

@@ -90,7 +90,7 @@ def test_breaking_changes_reach_inline_schemas_of_bodies_and_answers():
         "b"
     ]
     assert breaking_changes(old, new) == [
-        "POST /x request (application/json): field a removed",
+        "POST /x request: field a removed",
         "POST /x 200 answer: field b removed",
     ]
 
@@ -112,6 +112,6 @@ def test_changed_types_nullability_statuses_and_media_types_are_named(committed)
         "schema Gallery.name: may now be null",
         "schema Gallery: field country may now be absent",
         "POST /api/galleries: answer 201 no longer given",
-        "GET /api/galleries: answer 200 no longer as application/json",
+        "GET /api/galleries 200 answer: no longer as application/json",
         "GET /api/galleries: query parameter cursor now required",
     }
