@@ -35,6 +35,50 @@ class PhotoIdIndex(GlobalSecondaryIndex):
     photo_id = UnicodeAttribute(hash_key=True, attr_name="photoId")
 
 
+class _GalleryOrderIndex(GlobalSecondaryIndex):
+    """A gallery's photos in one more order (keys only: a page is then read by key, strongly
+    consistent, so the index decides only the order and never what a reader sees of a photo, and
+    writes that do not change the order key, a rating's count for one, cost the index nothing)."""
+
+    class Meta:
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    gallery_id = UnicodeAttribute(hash_key=True, attr_name="galleryId")
+
+
+class UploadedAtIndex(_GalleryOrderIndex):
+    class Meta(_GalleryOrderIndex.Meta):
+        index_name = "byUploadedAt"
+
+    uploaded_at = UnicodeAttribute(range_key=True, attr_name="uploadedAt")
+
+
+class TakenAtIndex(_GalleryOrderIndex):
+    class Meta(_GalleryOrderIndex.Meta):
+        index_name = "byTakenAt"
+
+    taken_order = UnicodeAttribute(range_key=True, attr_name="takenOrder")
+
+
+class RatingIndex(_GalleryOrderIndex):
+    class Meta(_GalleryOrderIndex.Meta):
+        index_name = "byRating"
+
+    rating_order = UnicodeAttribute(range_key=True, attr_name="ratingOrder")
+
+
+class RenditionAttribute(MapAttribute):
+    """One rendition's file as stored: its name within the photo's rendition keys (the key's last part,
+    which does not change when a visibility change moves it), pixels, format and size."""
+
+    file = UnicodeAttribute()
+    width = NumberAttribute()
+    height = NumberAttribute()
+    format = UnicodeAttribute()
+    bytes = NumberAttribute()
+
+
 class GalleryPhoto(Model):
     class Meta(ClientLimits):
         table_name = settings.GALLERY_PHOTOS_TABLE
@@ -45,6 +89,8 @@ class GalleryPhoto(Model):
     photo_number = NumberAttribute(attr_name="photoNumber")
     title = UnicodeAttribute(default="")
     description = UnicodeAttribute(default="")
+    # Added by this service: the text a screen reader says in place of the photo (empty: none given).
+    alt_text = UnicodeAttribute(default="", attr_name="altText")
     tags: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
     s3_key = UnicodeAttribute(attr_name="s3Key")
     thumbnail_url = UnicodeAttribute(null=True, attr_name="thumbnailURL")
@@ -79,8 +125,22 @@ class GalleryPhoto(Model):
     # or search of photos never needs to read a hidden gallery. photos.services.placement rewrites it.
     visibility = UnicodeAttribute(null=True, attr_name="galleryVisibility")
 
+    # What pages need before the image: each rendition's size and bytes (``renditions``, by file name
+    # within ``renditionKeys``), a ThumbHash placeholder (base64) and the dominant colour (#rrggbb).
+    renditions: ListAttribute[Any] = ListAttribute(of=RenditionAttribute, default=list)
+    thumbhash = UnicodeAttribute(null=True)
+    dominant_color = UnicodeAttribute(null=True, attr_name="dominantColor")
+
+    # Order keys of the gallery's other orders (``photos.ordering`` makes them; absent on items from
+    # before them until the photos scan fills them in).
+    taken_order = UnicodeAttribute(null=True, attr_name="takenOrder")
+    rating_order = UnicodeAttribute(null=True, attr_name="ratingOrder")
+
     by_number = PhotoNumberIndex()
     by_photo_id = PhotoIdIndex()
+    by_uploaded_at = UploadedAtIndex()
+    by_taken_at = TakenAtIndex()
+    by_rating = RatingIndex()
 
     def as_cover(self) -> Cover:
         """What the gallery keeps of this photo when it is the cover."""

@@ -7,7 +7,7 @@ from core.conditional import applied
 from galleries import derived
 from galleries.models import visibility_of
 from galleries.selectors import gallery_get
-from photos import keys
+from photos import keys, ordering
 from photos.models import GalleryPhoto
 from photos.prepare import PreparedPhoto, photo_year
 from photos.selectors import photo_get, renditions_unchanged
@@ -59,6 +59,7 @@ def photo_rerender(
                 GalleryPhoto.full_size_url.set(urls[("web", "jpeg")]),
                 GalleryPhoto.rendition_keys.set(rendition_keys),
                 GalleryPhoto.visibility.set(visibility),
+                GalleryPhoto.taken_order.set(ordering.taken_order(processed.exif, int(photo.photo_number))),
             ],
             condition=condition,
         )

@@ -45,7 +45,7 @@ from core.transactions import Contended, Refused, transaction_run
 from galleries import derived
 from galleries.models import visibility_of
 from galleries.selectors import gallery_get
-from photos import content, intents, keys
+from photos import content, intents, keys, ordering
 from photos.models import GalleryPhoto
 from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year
 from photos.selectors import photo_exists, photo_get
@@ -265,6 +265,8 @@ def photo_record(
             rating_histogram=empty_histogram(),
             original_sha256=prepared.sha256,
             visibility=visibility,
+            taken_order=ordering.taken_order(processed.exif, number),
+            rating_order=ordering.rating_order(0, 0, number),
         )
     except BaseException:
         _roll_back(intent, written, bytes_claim)
