@@ -7,9 +7,11 @@ photo's own transaction, ``cover_offer`` and ``years_merge`` after a batch, ``dr
 - Numbers: a block of consecutive numbers per upload, from an atomic ADD on ``lastPhotoNumber``; a
   failure later leaves a gap, never a duplicate, and numbers are never reused.
 - photoCount: +1 in the transaction that writes a photo item, -1 in the one that starts its delete.
-- Cover: a curator may choose it (``cover_choose``); a chosen cover holds until that photo is deleted.
-  Otherwise it is the lowest-numbered live photo: a new photo takes it when there is none or the cover's
-  number is higher, deleting the cover moves it to the next live photo, and the scan repairs it.
+- Cover: a curator may choose it in the gallery's edit (``CoverChoice``, ``cover_actions``: the edit and
+  the check that the photo is still live run in one transaction); a chosen cover holds until that photo
+  is deleted, and choosing none gives it back to the automatic rule. Otherwise it is the lowest-numbered
+  live photo: a new photo takes it when there is none or the cover's number is higher, deleting the
+  cover moves it to the next live photo, and the scan repairs it (never a chosen one).
 - Years: the curator's years, plus the years photos were taken (1826 to next year only), minus the years
   the curator removed (``yearsRemoved``: a removed year stays removed, against photos and scans);
   stored sorted.
@@ -17,14 +19,15 @@ photo's own transaction, ``cover_offer`` and ``years_merge`` after a batch, ``dr
   If-Match condition of edits.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
 
 from core.clock import now_iso
 from core.conditional import applied
-from core.errors import NotFound
+from core.errors import NotFound, Rejected
 from core.validation import is_plausible_year
 from galleries.models import (
     LIST_PARTITION,
@@ -149,11 +152,42 @@ def cover_offer(*, gallery_id: str, cover: Cover) -> bool:
     )
 
 
-def cover_choose(*, gallery_id: str, cover: Cover) -> None:
-    """A curator's choice of cover: it holds until that photo is deleted (NotFound for no gallery)."""
-    chosen = [*_cover_set(cover), Gallery.cover_chosen.set(True), *touched()]
-    if not applied(lambda: Gallery(gallery_id).update(actions=chosen, condition=gallery_open())):
-        raise GalleryGone()
+@dataclass(frozen=True)
+class CoverChoice:
+    """The cover a curator's edit asks for: ``chosen`` True for their photo (``cover``), False to give the
+    cover back to the automatic rule (``cover`` is then the lowest-numbered live photo, None when there
+    is none). ``still_live`` adds to the edit's transaction the check that the cover's photo is live
+    (None without a photo): galleries cannot see photo items, so the photos layer hands it in."""
+
+    cover: Cover | None
+    chosen: bool
+    still_live: Callable[[TransactWrite], None] | None = None
+
+
+class CoverNotAPhoto(Rejected):
+    """The cover asked for is not a live photo of the gallery (missing, another gallery's, being deleted)."""
+
+    code = "cover_not_a_photo"
+    default_message = "The cover must be a live photo of this gallery; nothing was changed."
+
+    def __init__(self, photo_id: str):
+        message = f"Photo {photo_id[:128]!r} is not a live photo of this gallery."
+        super().__init__(self.default_message, details={"coverPhotoId": [message]})
+
+
+def cover_actions(gallery: Gallery, choice: CoverChoice) -> list:
+    """What an edit of ``gallery`` writes for ``choice`` (empty when the gallery has it already)."""
+    cover = choice.cover
+    stored = (gallery.cover_photo_id, gallery.cover_photo_url, gallery.cover_photo_number)
+    actions = []
+    if cover is None:
+        if any(part is not None for part in stored):
+            actions += _cover_remove()
+    elif stored != (cover.photo_id, cover.url, cover.number):
+        actions += _cover_set(cover)
+    if bool(gallery.cover_chosen) != choice.chosen:
+        actions.append(Gallery.cover_chosen.set(True) if choice.chosen else Gallery.cover_chosen.remove())
+    return actions
 
 
 def visibility_is(visibility: str) -> Condition:

@@ -144,6 +144,14 @@ class GalleryUpdateSerializer(GalleryInputSerializer):
     allowOriginalDownload = serializers.BooleanField(
         required=False, source="allow_original_download", help_text=DOWNLOAD_HELP
     )
+    coverPhotoId = IdField(
+        required=False,
+        allow_null=True,
+        source="cover_photo_id",
+        help_text="Choose the cover: the id of a photo of this gallery (400 if it is not one); it holds "
+        "until that photo is deleted. `null` gives the cover back to the automatic rule (the "
+        "lowest-numbered photo).",
+    )
 
     def __init__(self, *args, **kwargs):
         kwargs["partial"] = True
@@ -167,6 +175,12 @@ class GalleryOutputSerializer(serializers.Serializer):
     description = serializers.CharField(help_text="Free text; may be empty.")
     years = serializers.SerializerMethodField(help_text="Years its photos were taken, ascending, no repeats.")
     photoCount = serializers.IntegerField(source="photo_count", help_text="How many photos it has.")
+    coverPhotoId = serializers.CharField(
+        source="cover_photo_id",
+        allow_null=True,
+        help_text="Its cover photo's id: the curator's choice, else the lowest-numbered photo; null while "
+        "it has no photo.",
+    )
     coverPhotoURL = serializers.SerializerMethodField(
         help_text="A URL of its cover photo's rendition (public, or signed and short-lived), or null while "
         "it has no photo."

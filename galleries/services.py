@@ -4,15 +4,17 @@ Deleting a gallery with its photos and ratings is orchestrated by ``photos.servi
 that sees all three; the rules for fields that follow photos are in ``galleries.derived``."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
+from pynamodb.transactions import TransactWrite
 
 from core.clock import now_iso
 from core.conditional import applied
 from core.errors import Conflict, NotFound, PreconditionFailed
-from galleries.derived import gallery_open, touched, version_is
+from core.transactions import Refused, transaction_run
+from galleries.derived import CoverChoice, cover_actions, gallery_open, touched, version_is
 from galleries.models import (
     LIST_PARTITION,
     LOCATION_PRIVACY_DEFAULT,
@@ -79,13 +81,24 @@ def gallery_create(
 UPDATE_ATTEMPTS = 5
 
 
-def gallery_update(*, gallery_id: str, expected_version: int | None = None, **changes) -> Gallery:
+def gallery_update(
+    *,
+    gallery_id: str,
+    expected_version: int | None = None,
+    cover: Callable[[Gallery], CoverChoice] | None = None,
+    **changes,
+) -> Gallery:
     """Change the given fields; ``updatedAt`` and the version move only when a value really changes.
 
     ``expected_version`` (a client's If-Match) makes the write conditional on the stored version:
     PreconditionFailed when someone else wrote since. Without it the edit is applied to the latest
     version (read again when a photo changed the gallery meanwhile). Years the curator takes out are
     remembered as removed (photos and scans never add them back); years put back are no longer removed.
+
+    ``cover`` picks the curator's cover for the gallery as read (the photos layer reads its photos: a
+    chosen one, or the first for the automatic rule), asked again on every attempt; when it changes
+    the cover, the edit and the check that its photo is still live are one transaction, so a photo
+    deleted at the same moment never becomes the cover: the next attempt's pick finds it gone.
     """
     unknown = set(changes) - set(_EDITABLE)
     if unknown:
@@ -95,18 +108,38 @@ def gallery_update(*, gallery_id: str, expected_version: int | None = None, **ch
         if expected_version is not None and int(gallery.version or 0) != expected_version:
             raise PreconditionFailed(details={"version": int(gallery.version or 0)})
         actions = _changes(gallery, changes)
+        check = None
+        if cover is not None:
+            choice = cover(gallery)
+            if chosen := cover_actions(gallery, choice):
+                actions += chosen
+                check = choice.still_live
         if not actions:
             return gallery
         # Conditional on the version read: the changes (years removed above all) were computed from it.
-        if _applied_to(gallery, [*actions, *touched()]):
-            return gallery
+        if _applied_to(gallery, [*actions, *touched()], check=check):
+            return gallery if check is None else gallery_get(gallery_id=gallery_id)
     raise Conflict("The gallery kept changing while it was being edited; try again.")
 
 
-def _applied_to(gallery: Gallery, actions: list) -> bool:
-    """The edit, on condition that the gallery is open and still at the version it was read at."""
+def _applied_to(
+    gallery: Gallery, actions: list, *, check: Callable[[TransactWrite], None] | None = None
+) -> bool:
+    """The edit, on condition that the gallery is open and still at the version it was read at (and
+    that ``check``, another item's condition, holds: then one transaction)."""
     condition = gallery_open() & version_is(gallery.version)
-    return applied(lambda: gallery.update(actions=actions, condition=condition))
+    if check is None:
+        return applied(lambda: gallery.update(actions=actions, condition=condition))
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.update(gallery, actions=actions, condition=condition)
+        check(transaction)
+
+    try:
+        transaction_run(build)
+    except Refused:
+        return False  # the gallery moved on, or the cover's photo is no longer live: read again
+    return True
 
 
 # Settings whose stored value may be missing on galleries from before them: compared as they read.

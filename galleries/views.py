@@ -62,10 +62,17 @@ EDIT_DESCRIPTION = (
     "Curators only. Changes the fields sent and leaves the others as they are (PUT and PATCH alike: the "
     "guide's PUT sends whole galleries, partial ones are fine). With `If-Match` (an `ETag` from a read) "
     "the edit applies only to that version, else 412; without it, to the current one. A visibility change "
-    "also moves the photos' renditions (their URLs change). Answers the gallery with its new `ETag`."
+    "also moves the photos' renditions (their URLs change). `coverPhotoId` chooses the cover among the "
+    "gallery's photos (it holds until that photo is deleted); `null` gives it back to the automatic rule "
+    "(the lowest-numbered photo). Answers the gallery with its new `ETag`."
 )
 EDIT_RESPONSES = {
     200: OpenApiResponse(GalleryOutputSerializer, description="The gallery as it is now."),
+    400: error(
+        400,
+        "The body is invalid (`details` by field), or `coverPhotoId` names no live photo of this gallery "
+        "(missing, another gallery's, being deleted): nothing was changed.",
+    ),
     409: error(409, "The gallery kept changing (photos added or removed) while it was being edited: retry."),
     412: error(412),
 }
@@ -137,9 +144,7 @@ class GalleryBaseViewSet(BaseViewSet):
         gallery_id = pk if pk is not None else body_id
         if gallery_id is None:
             raise ValidationError({"galleryId": ["This field is required."]})
-        gallery = services.gallery_update(
-            gallery_id=gallery_id, expected_version=self.expected_version(), **data
-        )
+        gallery = self.edit(gallery_id=gallery_id, expected_version=self.expected_version(), changes=data)
         gallery = self.updated(gallery, changes=data)
         return self.tagged(version_tag(gallery), lambda: self._output(gallery))
 
@@ -147,6 +152,11 @@ class GalleryBaseViewSet(BaseViewSet):
     def partial_update(self, request, pk=None):
         # The same edit as PUT (only the fields sent change); its own method so each has its own schema.
         return self.update(request, pk)
+
+    def edit(self, *, gallery_id: str, expected_version: int | None, changes: dict):
+        """The edit itself. A chosen cover (``cover_photo_id``) needs the gallery's photos: the photos
+        layer's class composes it (here it would be refused as not editable)."""
+        return services.gallery_update(gallery_id=gallery_id, expected_version=expected_version, **changes)
 
     def updated(self, gallery, *, changes: dict):
         """What follows an edit beyond the gallery item (the photos layer moves renditions when the

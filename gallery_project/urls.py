@@ -27,7 +27,7 @@ router.APIRootView = APIRootView
 router.register("galleries", GalleryViewSet, basename="gallery")
 
 photos = PhotoViewSet.as_view({"get": "list", "post": "create"})
-photo = PhotoViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+photo = PhotoViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 photo_original = PhotoViewSet.as_view({"get": "original"})
 upload_slots = PhotoViewSet.as_view({"post": "upload_slots"})
 photos_from_uploads = PhotoViewSet.as_view({"post": "create_from_uploads"})

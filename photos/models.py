@@ -136,6 +136,10 @@ class GalleryPhoto(Model):
     taken_order = UnicodeAttribute(null=True, attr_name="takenOrder")
     rating_order = UnicodeAttribute(null=True, attr_name="ratingOrder")
 
+    # The curator's edits of the photo (title, description, tags, alt text): +1 on each that changes one
+    # (photos.services.edit), so If-Match on an edit compares one number; an item never edited has none.
+    version = NumberAttribute(null=True)
+
     by_number = PhotoNumberIndex()
     by_photo_id = PhotoIdIndex()
     by_uploaded_at = UploadedAtIndex()
@@ -147,20 +151,31 @@ class GalleryPhoto(Model):
         return Cover(self.photo_id, int(self.photo_number), self.full_size_url or "")
 
     def state_tag(self) -> str:
-        """A digest of the stored state a reader sees (not of an answer with signed URLs): it changes
-        when the photo is re-rendered, rated or edited. The photo's ETag."""
+        """The photo's ETag as stored: ``v<version>`` (its edit version, which If-Match names), then a
+        digest of the stored state a reader sees (not of an answer with signed URLs), which changes when
+        the photo is re-rendered, rated or edited (If-None-Match).
+
+        If-Match compares the version alone, as a gallery's does: visitors' ratings and the scans'
+        re-renders change what a reader sees but never what a curator edits, so they do not make a
+        curator's edit fail."""
         state = [
             self.photo_id,
             self.original_etag,
             self.title,
             self.description,
+            self.alt_text,
             sorted(self.tags or []),
             self.rating_count,
             self.rating_sum,
             self.full_size_url,
             self.exif(),
         ]
-        return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()[:20]
+        digest = hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()[:20]
+        return f"v{self.edit_version()}.{digest}"
+
+    def edit_version(self) -> int:
+        """How many edits changed the photo (0 for one never edited)."""
+        return int(self.version or 0)
 
     def exif(self) -> dict:
         """The EXIF fields as a plain dict (empty when none were read)."""

@@ -27,6 +27,10 @@ from django.conf import settings
 
 from core.deadline import attempt_seconds, remaining
 from core.errors import Rejected, TooLarge, Unavailable, Unsupported
+from core.validation import clean_text
+
+# A photo's title: one line of at most this many characters (the serializers check what clients send).
+MAX_TITLE_LENGTH = 200
 
 # File name extensions that promise a format; a file whose content disagrees is refused.
 _EXTENSION_FORMATS = {
@@ -65,6 +69,14 @@ class IncomingPhoto:
     description: str = ""
     tags: tuple[str, ...] = ()
     upload_key: str | None = None
+
+
+def title_from_filename(filename: str | None) -> str:
+    """The title of a photo none was given for, whatever door it came in by (an upload, a direct upload,
+    an original a scan adopts): its file name without folders and extension, cleaned like a title.
+    Photographers' file names are meaningful."""
+    stem = (filename or "").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return clean_text(stem[:MAX_TITLE_LENGTH], one_line=True).strip()
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,13 @@ from core.storage import key_from_stored_url, readable_url
 from core.validation import ID_PATTERN, IdField, TextField, clean_text
 from galleries.models import downloads_allowed
 from photos import keys
+from photos.prepare import MAX_TITLE_LENGTH, title_from_filename
 from photos.privacy import exif_for
 from ratings import aggregate
 from ratings.serializers import AVERAGE_HELP, COUNT_HELP, RatingHistogramSerializer
 
 MAX_TAGS = 30
 MAX_TAG_LENGTH = 50
-MAX_TITLE_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 5000
 # The entries one photo's tags may be sent as, counted before any is read: room for the blanks and repeats
 # that cleaning drops ("a, b, a,"), so 30 tags sent loosely still pass; more is refused unread.
@@ -183,19 +183,14 @@ def parse_upload(data, files) -> list[dict]:
     return [
         {
             "file": upload,
-            # Photographers' file names are meaningful; they are the title until one is given (an empty
-            # title field, as an HTML form sends, counts as none given).
-            "title": (titles[index] if index < len(titles) else "") or _default_title(upload.name),
+            # The file name is the title until one is given (an empty title field, as an HTML form
+            # sends, counts as none given).
+            "title": (titles[index] if index < len(titles) else "") or title_from_filename(upload.name),
             "description": descriptions[index] if index < len(descriptions) else "",
             "tags": tuple(tags[index]) if index < len(tags) else (),
         }
         for index, upload in enumerate(uploads)
     ]
-
-
-def _default_title(filename: str | None) -> str:
-    stem = (filename or "").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return clean_text(stem[:MAX_TITLE_LENGTH], one_line=True).strip()
 
 
 # The formats photos.imaging accepts, by content type (kept here so this module does not import Pillow;
@@ -372,7 +367,7 @@ class FromUploadSerializer(serializers.Serializer):
         return key
 
     def validate(self, data):
-        data.setdefault("title", _default_title(data["filename"]))
+        data.setdefault("title", title_from_filename(data["filename"]))
         return data
 
 
@@ -468,6 +463,9 @@ class PhotoOutputSerializer(serializers.Serializer):
     )
     title = serializers.CharField()
     description = serializers.CharField()
+    altText = serializers.CharField(
+        source="alt_text", help_text="What a screen reader says in place of the photo; empty when none given."
+    )
     tags = serializers.ListField(child=serializers.CharField(), help_text="Lower case, each once.")
     s3Key = serializers.CharField(source="s3_key", help_text="The original's object key in the bucket.")
     thumbnailURL = serializers.SerializerMethodField(
@@ -620,3 +618,52 @@ class KeepDuplicateSerializer(serializers.Serializer):
     """An upload's ``keepDuplicate`` form field: store a file even when the gallery has its bytes."""
 
     keepDuplicate = serializers.BooleanField(required=False, default=False)
+
+
+# Alt text is a sentence or two (screen readers read it whole); longer belongs in the description.
+MAX_ALT_TEXT_LENGTH = 1000
+
+
+class SentTagsField(TagsField):
+    """A photo's tags as a JSON body sends them, counted as sent: a list needs none of the room for blanks
+    and repeats that a form's 'a, b, a,' does, so at most MAX_TAGS entries (the schema's maxItems)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and len(data) > MAX_TAGS:
+            raise serializers.ValidationError([_TOO_MANY_TAGS])
+        return super().to_internal_value(data)
+
+
+class PhotoEditSerializer(serializers.Serializer):
+    """A photo's changes (PATCH): only the fields sent change, each checked and cleaned as an upload's."""
+
+    title = TextField(
+        one_line=True,
+        max_length=MAX_TITLE_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="One line: tabs and line breaks become spaces, control characters go.",
+    )
+    description = TextField(
+        one_line=False,
+        max_length=MAX_DESCRIPTION_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Free text; line breaks are kept, control characters removed.",
+    )
+    tags = SentTagsField(
+        required=False,
+        max_length=MAX_TAGS,
+        help_text=f"Replace the tags: at most {MAX_TAGS}, each stored in lower case, spaces collapsed, once.",
+    )
+    altText = TextField(
+        one_line=True,
+        max_length=MAX_ALT_TEXT_LENGTH,
+        required=False,
+        allow_blank=True,
+        source="alt_text",
+        help_text="What a screen reader says in place of the photo (one line); empty for none.",
+    )
+
+    class Meta:
+        ref_name = "PhotoEdit"

@@ -37,7 +37,7 @@ from galleries.selectors import galleries_existing, gallery_get, gallery_ids
 from galleries.services import gallery_create
 from photos import intents, keys
 from photos.content import DuplicatePhoto
-from photos.prepare import IncomingPhoto, photo_prepare
+from photos.prepare import IncomingPhoto, photo_prepare, title_from_filename
 from photos.selectors import photo_get, photo_number_taken, photo_with_key_exists, photos_of_gallery
 from photos.services.delete import photo_delete, photo_purge
 from photos.services.placement import photo_place
@@ -507,7 +507,8 @@ def listed_object(key: str) -> "_Listed | None":
 
 def _incoming(listed: _Listed) -> IncomingPhoto:
     """An original in the bucket as the prepare step takes it: its key's name is no client's promise
-    about its format, so no file name is passed (an upload's extension check does not apply)."""
+    about its format, so no file name is passed (an upload's extension check does not apply); the name
+    is its title, as an upload's file name is (a re-render writes no title, so a curator's stays)."""
 
     def read() -> bytes:
         opened = storage.object_open(listed.key)
@@ -515,7 +516,7 @@ def _incoming(listed: _Listed) -> IncomingPhoto:
             raise NotFound(f"{listed.key} disappeared during the scan.")
         return opened.read()
 
-    return IncomingPhoto(filename="", size=listed.size, read=read)
+    return IncomingPhoto(filename="", size=listed.size, read=read, title=title_from_filename(listed.key))
 
 
 def _release_quietly(claim) -> None:

@@ -14,6 +14,7 @@ from galleries.serializers import GalleryDeletedSerializer, GalleryOutputSeriali
 from galleries.views import TAGS, gallery_etag, version_tag
 from photos.selectors import photo_list
 from photos.serializers import PHOTO_PAGE, PhotoOutputSerializer
+from photos.services.cover import gallery_edit
 from photos.services.delete import gallery_delete
 from photos.services.placement import gallery_place
 
@@ -79,6 +80,10 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
             return {**self._output(gallery), "photos": photos}
 
         return self.tagged(tag, answer)
+
+    def edit(self, *, gallery_id: str, expected_version: int | None, changes: dict):
+        # A cover chosen among the gallery's photos is part of the same write (photos.services.cover).
+        return gallery_edit(gallery_id=gallery_id, expected_version=expected_version, **changes)
 
     def updated(self, gallery, *, changes: dict):
         # Renditions follow the visibility (safe to repeat: a PUT naming the same visibility finishes

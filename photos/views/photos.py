@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from core.http_errors import ApiError, PayloadTooLarge, status_for
 from core.parsers import declared_length
-from core.schema import IF_NONE_MATCH, PAGE_PARAMETERS, error, etag_header, not_modified
+from core.schema import IF_MATCH, IF_NONE_MATCH, PAGE_PARAMETERS, error, etag_header, not_modified
 from core.viewsets import BaseViewSet
 from galleries import selectors as gallery_selectors
 from galleries.models import downloads_allowed, location_privacy_of
@@ -21,6 +21,7 @@ from photos.serializers import (
     KeepDuplicateSerializer,
     PhotoDeletedSerializer,
     PhotoDeleteSerializer,
+    PhotoEditSerializer,
     PhotoListQuerySerializer,
     PhotoOutputSerializer,
     PhotoUploadFormSerializer,
@@ -30,7 +31,7 @@ from photos.serializers import (
     UploadSlotsOutputSerializer,
     parse_upload,
 )
-from photos.services import delete, direct_upload, upload
+from photos.services import delete, direct_upload, edit, upload
 from photos.services.originals import original_download_url
 
 
@@ -95,11 +96,22 @@ _PHOTO_ETAG = etag_header(
 )
 
 
+def _photo_tag(photo, gallery, viewer: str) -> str:
+    """A photo's ETag: its stored state (``state_tag``: the edit version If-Match names, then a digest),
+    and what its answer depends on beyond the photo: the viewer and the gallery's location and download
+    rules (originalURL)."""
+    downloads = "d" if downloads_allowed(gallery) else "n"
+    return f"{photo.state_tag()}.{viewer}.{location_privacy_of(gallery)}.{downloads}"
+
+
 class PhotoViewSet(BaseViewSet):
-    """A gallery's photos: anyone can read; curators upload and delete."""
+    """A gallery's photos: anyone can read; curators upload, edit and delete."""
 
     def get_serializer(self, *args, **kwargs):
-        # Only for the browsable API's upload form and OPTIONS; create() reads the request itself.
+        # Only for the browsable API's forms and OPTIONS; create() reads the request itself. A photo's
+        # page offers its edit form (PATCH), a gallery's photos the upload form.
+        if getattr(self.request, "method", None) == "PATCH":
+            return PhotoEditSerializer(*args, **kwargs)
         return PhotoUploadFormSerializer(*args, **kwargs)
 
     @extend_schema(
@@ -141,10 +153,7 @@ class PhotoViewSet(BaseViewSet):
         privacy = location_privacy_of(gallery)
         photo = selectors.photo_get(gallery_id=gallery_pk, photo_id=pk)
         context = {"request": request, "location_privacy": privacy, "gallery": gallery}
-        # What the answer depends on beyond the photo: the viewer and the gallery's location and
-        # download rules (originalURL).
-        downloads = "d" if downloads_allowed(gallery) else "n"
-        tag = f"p{photo.state_tag()}.{self.viewer()}.{privacy}.{downloads}"
+        tag = _photo_tag(photo, gallery, self.viewer())
         return self.tagged(tag, lambda: PhotoOutputSerializer(photo, context=context).data)
 
     @extend_schema(
@@ -333,3 +342,35 @@ class PhotoViewSet(BaseViewSet):
         return Response(
             PhotoDeletedSerializer({"galleryId": gallery_pk, "photoId": photo.photo_id, "deleted": True}).data
         )
+
+    @extend_schema(
+        operation_id="updatePhoto",
+        tags=["photos"],
+        summary="Edit a photo's title, description, tags or alt text",
+        description=(
+            "Curators only. Changes the fields sent (`title`, `description`, `tags`, `altText`) and leaves "
+            "the others as they are; each is checked and cleaned as an upload's. With `If-Match` (the "
+            "`ETag` of a read) the edit applies only to the photo as it was then, else 412; without it, to "
+            "the current photo. Ratings and re-renders since that read do not count as changes (the tag's "
+            "version moves only with edits). Answers the photo as `getPhoto` does, with its new `ETag`."
+        ),
+        request={"application/json": PhotoEditSerializer},
+        parameters=[
+            IF_MATCH,
+            etag_header(200, description="The photo's new version: `If-Match` takes it for the next edit."),
+        ],
+        responses={
+            200: PhotoOutputSerializer,
+            409: error(409, "Other edits of this photo kept landing while it was being edited: retry."),
+            412: error(412),
+        },
+    )
+    def partial_update(self, request, gallery_pk=None, pk=None):
+        data = self.validated(PhotoEditSerializer, request.data)
+        gallery = gallery_selectors.gallery_read(gallery_id=gallery_pk, curator=self.is_curator())
+        photo = edit.photo_edit(
+            gallery_id=gallery_pk, photo_id=pk, expected_version=self.expected_version(), **data
+        )
+        context = {"request": request, "location_privacy": location_privacy_of(gallery), "gallery": gallery}
+        tag = _photo_tag(photo, gallery, self.viewer())
+        return self.tagged(tag, lambda: PhotoOutputSerializer(photo, context=context).data)

@@ -91,12 +91,14 @@ STATEFUL_REFUSALS = [
     ("photoId", "Does not match"),
     ("userId", "Does not match"),
     ("s3Key", "Does not match"),  # a delete naming the photo's stored key must name the one stored
+    ("coverPhotoId", None),  # a gallery's cover must be one of its live photos
 ]
 # Answers the default lists of the data checks lack, documented for these operations:
 REFUSALS_OF_VALID_DATA = {
     # If-Match naming no current version (any string is a well-formed entity tag list)
     "PUT /api/galleries/{galleryId}": {412},
     "PATCH /api/galleries/{galleryId}": {412},
+    "PATCH /api/galleries/{galleryId}/photos/{photoId}": {412},
     # bytes that are no image (the schema says binary: any bytes)
     "POST /api/galleries/{galleryId}/photos": {415},
 }
@@ -271,6 +273,7 @@ EXAMPLES = {
     "id": [GALLERY_ID],  # the guide's ?id=
     "resumeFrom": [GALLERY_ID],
     "photoId": list(PHOTO_PLACEHOLDERS),
+    "coverPhotoId": list(PHOTO_PLACEHOLDERS),
     "userId": [RATER_ID],
     "x-visitor-token": [TOKEN_PLACEHOLDER],
 }

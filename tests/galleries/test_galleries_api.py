@@ -13,7 +13,8 @@ GUIDE_FIELDS = {
     "galleryId", "name", "continent", "country", "description", "years",
     "photoCount", "coverPhotoURL", "createdAt", "updatedAt",
 }  # fmt: skip
-ADDED_FIELDS = {"locationPrivacy", "visibility", "allowOriginalDownload"}  # the service may add fields
+# The service may add fields.
+ADDED_FIELDS = {"locationPrivacy", "visibility", "allowOriginalDownload", "coverPhotoId"}
 
 PARIS = {"name": "Paris at night", "continent": "Europe", "country": "France", "years": [2024, 2023]}
 

@@ -12,9 +12,9 @@ from django.core.management import call_command
 from core import records, storage
 from core.aws import s3_client
 from core.records import ServiceRecord
-from galleries import derived
 from galleries.models import Gallery
 from photos.models import GalleryPhoto
+from photos.services.cover import gallery_edit
 from ratings.models import PhotoRating
 from scans import claims, events
 from scans import photos_scan as scans
@@ -375,7 +375,7 @@ def test_galleries_scan_repairs_an_automatic_cover_keeps_a_chosen_one_and_clears
         ]
     )
     _, curators_choice = sorted(photo_items(chosen), key=lambda photo: int(photo.photo_number))
-    derived.cover_choose(gallery_id=chosen, cover=curators_choice.as_cover())
+    gallery_edit(gallery_id=chosen, cover_photo_id=curators_choice.photo_id)
     Gallery(empty).update(actions=[Gallery.cover_photo_id.set("x"), Gallery.cover_photo_url.set("y")])
     assert galleries_metadata_scan().updated == 2
     assert Gallery.get(with_photos).cover_photo_id == first.photo_id
