@@ -20,6 +20,7 @@ from pynamodb.connection import Connection, base
 from pynamodb.models import Model
 
 from core.deadline import attempt_check
+from core.signed_urls import windowed
 
 _thread_local = threading.local()
 
@@ -79,9 +80,10 @@ def s3_client():
     """A raw S3 client for what the storage API lacks: listings with ETags, batch deletes, signing."""
     import boto3  # third-party, lazy: requests that never touch S3 skip its import on a cold start
 
-    return boto3.session.Session(botocore_session=botocore_session()).client(
+    client = boto3.session.Session(botocore_session=botocore_session()).client(
         "s3", config=client_config(signature_version="s3v4", max_pool_connections=32)
     )
+    return windowed(client)  # signed GET URLs stay the same within a window (browsers cache them)
 
 
 @cache

@@ -21,6 +21,14 @@ class MediaStorage(S3Storage):
         options.setdefault("transfer_config", TransferConfig(use_threads=False))
         super().__init__(**options)
 
+    def _get_write_parameters(self, name, content=None):
+        # A put may carry its Cache-Control (core.storage.object_put); django-storages knows only
+        # per-storage object parameters.
+        params = super()._get_write_parameters(name, content)
+        if cache_control := getattr(content, "cache_control", None):
+            params["CacheControl"] = cache_control
+        return params
+
     def _create_session(self):
         # Credentials and region from the SDK's own chain (environment, Lambda's role), as before.
         return boto3.session.Session(botocore_session=botocore_session())

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 from django.conf import settings
@@ -28,10 +29,13 @@ def _is_missing(error: ClientError) -> bool:
 # ---------------------------------------------------------------- objects
 
 
-def object_put(key: str, data: bytes, content_type: str) -> None:
-    """Store bytes under a key through django-storages."""
+def object_put(key: str, data: bytes, content_type: str, *, cache_control: str | None = None) -> None:
+    """Store bytes under a key through django-storages, served with ``content_type`` (and
+    ``cache_control`` when given)."""
     content = ContentFile(data)
     content.content_type = content_type  # type: ignore[attr-defined]  # django-storages reads it
+    if cache_control:
+        content.cache_control = cache_control  # type: ignore[attr-defined]  # core.media_storage reads it
     media_storage().save(key, content)
 
 
@@ -67,22 +71,27 @@ def object_head(key: str) -> ObjectHead | None:
     )
 
 
-def object_copy(source: str, target: str, content_type: str) -> str:
-    """Copy an object inside the bucket (no bytes through us) with a new content type; its ETag."""
+def object_copy(source: str, target: str, content_type: str, *, cache_control: str | None = None) -> str:
+    """Copy an object inside the bucket (no bytes through us) with a new content type (and
+    ``cache_control`` when given: a copy keeps none of the source's headers); its ETag."""
+    headers = {"CacheControl": cache_control} if cache_control else {}
     response = s3_client().copy_object(
         Bucket=settings.BUCKET_NAME,
         Key=target,
         CopySource={"Bucket": settings.BUCKET_NAME, "Key": source},
         ContentType=content_type,
         MetadataDirective="REPLACE",
+        **headers,
     )
     return response["CopyObjectResult"]["ETag"].strip('"')
 
 
-def object_copy_if_present(source: str, target: str, content_type: str) -> bool:
+def object_copy_if_present(
+    source: str, target: str, content_type: str, *, cache_control: str | None = None
+) -> bool:
     """``object_copy``, False instead of an error when the source is gone (someone moved it first)."""
     try:
-        object_copy(source, target, content_type)
+        object_copy(source, target, content_type, cache_control=cache_control)
     except ClientError as error:
         if _is_missing(error):
             return False
@@ -228,13 +237,24 @@ def signed_url(key: str, *, seconds: int | None = None, filename: str | None = N
     )
 
 
+# The top-level folders of the bucket (their layout below is the owning app's): a stored URL's key starts
+# at the first of these in its path.
+BUCKET_ROOTS = ("renditions", "private", "galleries", "uploads")
+
+
 def key_from_stored_url(url: str | None) -> str | None:
-    """Recover the object key from a URL made by ``stored_url`` (for signing covers on read)."""
+    """Recover the object key from a URL made by ``stored_url``, whatever base it was made with: a URL
+    stored before ``MEDIA_PUBLIC_BASE_URL`` changed (or a CDN was turned on or off) still names its
+    object, so every answer follows the new base at once, with no migration."""
     if not url:
         return None
     for base in (settings.MEDIA_PUBLIC_BASE_URL, stored_url("").rstrip("/")):
         if base and url.startswith(base + "/"):
             return url[len(base) + 1 :]
+    path = urlsplit(url).path.split("/")
+    for index, part in enumerate(path):
+        if part in BUCKET_ROOTS and index + 1 < len(path):
+            return "/".join(path[index:])
     return None
 
 

@@ -165,6 +165,8 @@ WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=40 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=100_000_000)
 PHOTO_MAX_FILES_PER_UPLOAD = env.int("PHOTO_MAX_FILES_PER_UPLOAD", default=50)
+# AVIF twins of every rendition, besides JPEG and WebP (bench/imaging.py prints what they cost).
+PHOTO_AVIF_RENDITIONS = env.bool("PHOTO_AVIF_RENDITIONS", default=False)
 # Photos of one upload are processed in parallel, one per core by default (Pillow releases the GIL).
 PHOTO_PROCESSING_WORKERS = env.int("PHOTO_PROCESSING_WORKERS", default=len(os.sched_getaffinity(0)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)

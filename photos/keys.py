@@ -1,6 +1,8 @@
 """Where a photo's objects live in the bucket: the guide's original keys and our rendition keys."""
 
+import hashlib
 import re
+from dataclasses import dataclass
 
 from core.storage import PUBLIC_PREFIX
 
@@ -63,15 +65,65 @@ def original_key(gallery_id: str, photo_number: int, extension: str) -> str:
 
 
 def rendition_key(
-    gallery_id: str, photo_number: int, name: str, extension: str, *, private: bool = False
+    gallery_id: str, photo_number: int, name: str, extension: str, digest: str, *, private: bool = False
 ) -> str:
-    return f"{renditions_prefix(gallery_id, private=private)}photo{photo_number}-{name}.{extension}"
+    """``photo{N}-{name}-{digest}.{ext}``: ``digest`` is a digest of the rendition's bytes
+    (``content_digest``), so a rendition whose content changes gets a new key and a URL that was cached
+    forever is never served stale."""
+    prefix = renditions_prefix(gallery_id, private=private)
+    return f"{prefix}photo{photo_number}-{name}-{digest}.{extension}"
+
+
+DIGEST_CHARS = 12  # 48 bits of SHA-256: no two renditions of one photo and name ever meet
+
+
+def content_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]
+
+
+# photo{N}-{name}-{digest}.{ext}, or photo{N}-{name}.{ext} as written before renditions were digested.
+_RENDITION_FILE = re.compile(
+    rf"^photo(?P<number>[0-9]{{1,12}})-(?P<name>[a-z0-9]+)(?:-(?P<digest>[0-9a-f]{{{DIGEST_CHARS}}}))?"
+    r"\.(?P<extension>[a-z0-9]+)$"
+)
+
+
+@dataclass(frozen=True)
+class RenditionFile:
+    """What a rendition key says of its object: the photo number, the rendition's name, the digest of its
+    bytes (empty for keys written before digests) and its extension."""
+
+    number: int
+    name: str
+    digest: str
+    extension: str
+
+
+def rendition_file(key: str) -> RenditionFile | None:
+    """The parts of a rendition key (None for any other key)."""
+    match = _RENDITION_FILE.match(key.rsplit("/", 1)[-1])
+    if not match:
+        return None
+    return RenditionFile(int(match["number"]), match["name"], match["digest"] or "", match["extension"])
 
 
 def rendition_of(rendition_keys, name: str, extension: str) -> str | None:
     """The key of the rendition ``name`` in ``extension`` among a photo's rendition keys."""
-    suffix = f"-{name}.{extension}"
-    return next((str(key) for key in rendition_keys or [] if str(key).endswith(suffix)), None)
+    for key in rendition_keys or []:
+        parts = rendition_file(str(key))
+        if parts is not None and parts.name == name and parts.extension == extension:
+            return str(key)
+    return None
+
+
+# Renditions are never rewritten under a key (a new content is a new key): caches keep them for a year.
+# Those of private galleries only in the browser that opened them (a signed URL), never in a shared cache.
+PUBLIC_RENDITION_CACHE = "public, max-age=31536000, immutable"
+PRIVATE_RENDITION_CACHE = "private, max-age=31536000, immutable"
+
+
+def rendition_cache_control(key: str) -> str:
+    return PRIVATE_RENDITION_CACHE if is_private_rendition(key) else PUBLIC_RENDITION_CACHE
 
 
 def is_private_rendition(key: str) -> bool:

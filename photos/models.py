@@ -129,6 +129,8 @@ class GalleryPhoto(Model):
     # within ``renditionKeys``), a ThumbHash placeholder (base64) and the dominant colour (#rrggbb).
     renditions: ListAttribute[Any] = ListAttribute(of=RenditionAttribute, default=list)
     thumbhash = UnicodeAttribute(null=True)
+    # photos.renditions.renditions_version when they were made (absent: before sizes and placeholders).
+    renditions_version = UnicodeAttribute(null=True, attr_name="renditionsVersion")
     dominant_color = UnicodeAttribute(null=True, attr_name="dominantColor")
 
     # Order keys of the gallery's other orders (``photos.ordering`` makes them; absent on items from

@@ -28,6 +28,7 @@ from django.conf import settings
 from core.deadline import attempt_seconds, remaining
 from core.errors import Rejected, TooLarge, Unavailable, Unsupported
 from core.validation import clean_text
+from photos import renditions
 
 # A photo's title: one line of at most this many characters (the serializers check what clients send).
 MAX_TITLE_LENGTH = 200
@@ -69,6 +70,7 @@ class IncomingPhoto:
     description: str = ""
     tags: tuple[str, ...] = ()
     upload_key: str | None = None
+    alt_text: str = ""
 
 
 def title_from_filename(filename: str | None) -> str:
@@ -87,6 +89,7 @@ class PreparedPhoto:
     image: Any
     size: int
     sha256: str = ""
+    renditions_version: str = ""  # photos.renditions.renditions_version of what was made
 
 
 def load_imaging() -> ModuleType:
@@ -170,17 +173,29 @@ def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
     size_check(len(data))
     imaging = load_imaging()
     try:
-        plan = imaging.decode_plan(data, max_pixels=settings.PHOTO_MAX_PIXELS)
+        formats = rendition_formats()
+        plan = imaging.decode_plan(
+            data, edges=renditions.EDGES, formats=formats, max_pixels=settings.PHOTO_MAX_PIXELS
+        )
         with decode_budget.held(
             imaging.peak_bytes(plan),
             capacity=settings.PHOTO_DECODE_BUDGET_BYTES,
             timeout=_wait_allowed(),
         ):
-            processed = imaging.process_image(data, max_pixels=settings.PHOTO_MAX_PIXELS)
+            processed = imaging.process_image(
+                data, edges=renditions.EDGES, formats=formats, max_pixels=settings.PHOTO_MAX_PIXELS
+            )
     except imaging.ImageError as error:
         raise photo_rejected(error.code, error.message) from None
     _check_extension(incoming.filename, processed.format)
-    return PreparedPhoto(processed, len(data), hashlib.sha256(data).hexdigest())
+    return PreparedPhoto(
+        processed, len(data), hashlib.sha256(data).hexdigest(), renditions.renditions_version(formats)
+    )
+
+
+def rendition_formats() -> tuple[str, ...]:
+    """The formats every rendition is made in: JPEG and WebP, and AVIF when PHOTO_AVIF_RENDITIONS."""
+    return ("jpeg", "webp", "avif") if settings.PHOTO_AVIF_RENDITIONS else ("jpeg", "webp")
 
 
 def _wait_allowed() -> float:

@@ -21,7 +21,7 @@ from core.schema import page_of
 from core.storage import key_from_stored_url, readable_url
 from core.validation import ID_PATTERN, IdField, TextField, clean_text
 from galleries.models import downloads_allowed
-from photos import keys
+from photos import keys, renditions
 from photos.prepare import MAX_TITLE_LENGTH, title_from_filename
 from photos.privacy import exif_for
 from ratings import aggregate
@@ -30,6 +30,8 @@ from ratings.serializers import AVERAGE_HELP, COUNT_HELP, RatingHistogramSeriali
 MAX_TAGS = 30
 MAX_TAG_LENGTH = 50
 MAX_DESCRIPTION_LENGTH = 5000
+# Alt text is a sentence or two (screen readers read it whole); longer belongs in the description.
+MAX_ALT_TEXT_LENGTH = 1000
 # The entries one photo's tags may be sent as, counted before any is read: room for the blanks and repeats
 # that cleaning drops ("a, b, a,"), so 30 tags sent loosely still pass; more is refused unread.
 MAX_TAG_ENTRIES = 2 * MAX_TAGS
@@ -73,6 +75,7 @@ class TagsField(serializers.ListField):
 
 _TITLE = TextField(one_line=True, max_length=MAX_TITLE_LENGTH, allow_blank=True)
 _DESCRIPTION = TextField(one_line=False, max_length=MAX_DESCRIPTION_LENGTH, allow_blank=True)
+_ALT_TEXT = TextField(one_line=True, max_length=MAX_ALT_TEXT_LENGTH, allow_blank=True)
 
 
 def _field_values(data, name: str) -> list:
@@ -179,6 +182,7 @@ def parse_upload(data, files) -> list[dict]:
         raise serializers.ValidationError({"photos": [f"At most {limit} files per upload."]})
     titles = _text_list(data, "titles", _TITLE, len(uploads))
     descriptions = _text_list(data, "descriptions", _DESCRIPTION, len(uploads))
+    alt_texts = _text_list(data, "altTexts", _ALT_TEXT, len(uploads))
     tags = _tag_lists(data, len(uploads))
     return [
         {
@@ -187,6 +191,7 @@ def parse_upload(data, files) -> list[dict]:
             # sends, counts as none given).
             "title": (titles[index] if index < len(titles) else "") or title_from_filename(upload.name),
             "description": descriptions[index] if index < len(descriptions) else "",
+            "alt_text": alt_texts[index] if index < len(alt_texts) else "",
             "tags": tuple(tags[index]) if index < len(tags) else (),
         }
         for index, upload in enumerate(uploads)
@@ -281,6 +286,9 @@ class PhotoUploadFormSerializer(serializers.Serializer):
         required=False, max_length=MAX_DESCRIPTION_LENGTH, style={"base_template": "textarea.html"}
     )
     tags = serializers.CharField(required=False, help_text="Comma-separated, e.g. 'night, paris'.")
+    altTexts = serializers.CharField(
+        required=False, max_length=MAX_ALT_TEXT_LENGTH, help_text="What a screen reader says instead."
+    )
 
 
 class PhotoUploadSerializer(serializers.Serializer):
@@ -310,6 +318,11 @@ class PhotoUploadSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=MAX_DESCRIPTION_LENGTH, allow_blank=True),
         required=False,
         help_text="The i-th file's description, like `titles`; missing ones are empty.",
+    )
+    altTexts = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_ALT_TEXT_LENGTH, allow_blank=True),
+        required=False,
+        help_text="The i-th file's alt text (one line, what a screen reader says), like `titles`.",
     )
     tags = serializers.ListField(
         child=serializers.CharField(allow_blank=True),
@@ -351,6 +364,14 @@ class FromUploadSerializer(serializers.Serializer):
     )
     description = TextField(
         one_line=False, max_length=MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True, default=""
+    )
+    altText = TextField(
+        one_line=True,
+        max_length=MAX_ALT_TEXT_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="What a screen reader says in place of the photo (one line).",
     )
     tags = TagsField(
         required=False,
@@ -441,14 +462,47 @@ class ExifSerializer(serializers.Serializer):
         ref_name = "Exif"
 
 
-# A rendition's URLs by format, by rendition name: {"thumb": {"jpg": url, "webp": url}, "web": {...}}.
+# A rendition's URLs by format, by rendition name: {"400": {"jpg": url, "webp": url}, "800": {...}, ...}.
 _RENDITIONS = serializers.DictField(
     child=serializers.DictField(child=serializers.URLField()),
     help_text=(
-        "The photo's renditions by name (`thumb`: 400 px, `web`: 1600 px on the long edge), each a URL "
-        "by format (`jpg`, `webp`)."
+        "The photo's renditions by name (the long edge in pixels: `400`, `800`, `1600`, `2560`, and the "
+        "photo's own when it is smaller than 2560), each a URL by file extension (`jpg`, `webp`; `avif` "
+        "where enabled). `thumb` and `web` name the renditions of `thumbnailURL` and `fullSizeURL`, as "
+        "before the larger sizes existed. Prefer `images` and `srcset`."
     ),
 )
+
+
+class RenditionImageSerializer(serializers.Serializer):
+    """One rendition file: what an `<img>` or `<source>` needs to choose it."""
+
+    width = serializers.IntegerField(help_text="Pixels, as displayed.")
+    height = serializers.IntegerField(help_text="Pixels, as displayed.")
+    format = serializers.ChoiceField(choices=["jpeg", "webp", "avif"])
+    bytes = serializers.IntegerField(
+        allow_null=True,
+        help_text="The file's size; null for photos made "
+        "before sizes were recorded (until the photos scan re-renders them).",
+    )
+    url = serializers.URLField(
+        help_text="Public (cached for a year: its content never changes under it), or signed and stable "
+        "for at least half of MEDIA_SIGNED_URL_SECONDS."
+    )
+
+    class Meta:
+        ref_name = "RenditionImage"
+
+
+class SrcsetSerializer(serializers.Serializer):
+    """Ready `srcset` attributes by format: `"<url> 400w, <url> 800w, ..."` (widths in pixels)."""
+
+    jpeg = serializers.CharField(help_text="For `<img srcset>`: every browser shows JPEG.")
+    webp = serializers.CharField(help_text='For `<source type="image/webp" srcset>`.')
+    avif = serializers.CharField(required=False, help_text='For `<source type="image/avif">`, where enabled.')
+
+    class Meta:
+        ref_name = "Srcset"
 
 
 class PhotoOutputSerializer(serializers.Serializer):
@@ -482,6 +536,21 @@ class PhotoOutputSerializer(serializers.Serializer):
         )
     )
     renditions = serializers.SerializerMethodField()
+    images = serializers.SerializerMethodField(
+        help_text="Every rendition file, smallest first, then by format (jpeg, webp, avif)."
+    )
+    srcset = serializers.SerializerMethodField()
+    thumbhash = serializers.CharField(
+        allow_null=True,
+        help_text="A ThumbHash placeholder (base64; decode with the `thumbhash` package) to paint while the "
+        "image loads; null until the photos scan re-renders a photo made before placeholders.",
+    )
+    dominantColor = serializers.CharField(
+        source="dominant_color",
+        allow_null=True,
+        help_text="The photo's dominant colour, `#rrggbb`, for a background while it loads; null like "
+        "`thumbhash`.",
+    )
     exifData = serializers.SerializerMethodField()
     width = serializers.IntegerField(allow_null=True, help_text="Pixels as displayed; null when unknown.")
     height = serializers.IntegerField(allow_null=True, help_text="Pixels as displayed; null when unknown.")
@@ -495,13 +564,23 @@ class PhotoOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_thumbnailURL(self, photo) -> str | None:
-        key = keys.rendition_of(photo.rendition_keys, "thumb", "jpg")
-        return readable_url(key or key_from_stored_url(photo.thumbnail_url), photo.thumbnail_url)
+        key = renditions.thumbnail_key(photo.rendition_keys) or key_from_stored_url(photo.thumbnail_url)
+        return self._url(photo, key, photo.thumbnail_url)
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_fullSizeURL(self, photo) -> str | None:
-        key = keys.rendition_of(photo.rendition_keys, "web", "jpg")
-        return readable_url(key or key_from_stored_url(photo.full_size_url), photo.full_size_url)
+        key = renditions.full_size_key(photo.rendition_keys) or key_from_stored_url(photo.full_size_url)
+        return self._url(photo, key, photo.full_size_url)
+
+    def _url(self, photo, key: str | None, stored: str | None = None) -> str | None:
+        """The URL a reader gets for one of the photo's objects, made from its key with today's base
+        (signed ones once per answer, so every field of the answer names the same URL)."""
+        if not key:
+            return stored
+        urls = photo.__dict__.setdefault("_answer_urls", {})
+        if key not in urls:
+            urls[key] = readable_url(key, stored)
+        return urls[key]
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_originalURL(self, photo) -> str | None:
@@ -525,12 +604,53 @@ class PhotoOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(_RENDITIONS)
     def get_renditions(self, photo) -> dict:
-        renditions: dict = {}
-        for key in photo.rendition_keys or []:
-            match = re.search(r"-(?P<name>[a-z0-9]+)\.(?P<ext>[a-z0-9]+)$", key)
-            if match:
-                renditions.setdefault(match["name"], {})[match["ext"]] = readable_url(key, None)
-        return renditions
+        answer: dict = {}
+        for rendition in renditions.stored_renditions(photo.rendition_keys):
+            name = str(rendition.long_edge)
+            extension = rendition.key.rsplit(".", 1)[-1]
+            answer.setdefault(name, {})[extension] = self._url(photo, rendition.key)
+        for alias, key in (
+            ("thumb", renditions.thumbnail_key(photo.rendition_keys)),
+            ("web", renditions.full_size_key(photo.rendition_keys)),
+        ):
+            if key is not None:
+                name = str(renditions.long_edge_of(key))
+                answer[alias] = dict(answer.get(name, {}))
+        return answer
+
+    @extend_schema_field(RenditionImageSerializer(many=True))
+    def get_images(self, photo) -> list[dict]:
+        return [
+            {
+                "width": width,
+                "height": height,
+                "format": rendition.format,
+                "bytes": rendition.bytes,
+                "url": self._url(photo, rendition.key),
+            }
+            for rendition, (width, height) in self._sized(photo)
+        ]
+
+    @extend_schema_field(SrcsetSerializer)
+    def get_srcset(self, photo) -> dict:
+        candidates: dict[str, list[str]] = {}
+        for rendition, (width, _) in self._sized(photo):
+            candidates.setdefault(rendition.format, []).append(f"{self._url(photo, rendition.key)} {width}w")
+        return {format_name: ", ".join(entries) for format_name, entries in candidates.items()}
+
+    def _sized(self, photo) -> list:
+        """The photo's renditions with their pixels: as recorded, or for a photo made before sizes were
+        recorded, as its renditions were made (the long edge fitted to the photo, never enlarged)."""
+        found = []
+        for rendition in renditions.stored_renditions(photo.rendition_keys, photo.renditions):
+            if rendition.width and rendition.height:
+                size = (rendition.width, rendition.height)
+            elif photo.width and photo.height:
+                size = renditions.fitted((int(photo.width), int(photo.height)), rendition.long_edge)
+            else:
+                continue
+            found.append((rendition, size))
+        return found
 
     @extend_schema_field(ExifSerializer)
     def get_exifData(self, photo) -> dict:
@@ -618,10 +738,6 @@ class KeepDuplicateSerializer(serializers.Serializer):
     """An upload's ``keepDuplicate`` form field: store a file even when the gallery has its bytes."""
 
     keepDuplicate = serializers.BooleanField(required=False, default=False)
-
-
-# Alt text is a sentence or two (screen readers read it whole); longer belongs in the description.
-MAX_ALT_TEXT_LENGTH = 1000
 
 
 class SentTagsField(TagsField):

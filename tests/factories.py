@@ -20,9 +20,11 @@ def jpeg_bytes(
     model: str = "EOS R5",
     gps: tuple[float, float] | None = None,
     quality: int = 85,
+    colour: tuple[int, int, int] = (40, 90, 160),
 ) -> bytes:
-    """A real JPEG with a recognisable picture (a red block top-left) and the EXIF asked for."""
-    image = Image.new("RGB", (width, height), (40, 90, 160))
+    """A real JPEG with a recognisable picture (a red block top-left on ``colour``) and the EXIF asked
+    for."""
+    image = Image.new("RGB", (width, height), colour)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, width // 3, height // 3), fill=(220, 30, 30))
     draw.ellipse((width // 2, height // 2, width - 1, height - 1), fill=(240, 220, 60))

@@ -230,4 +230,5 @@ def _incoming(upload: dict) -> IncomingPhoto:
         description=upload["description"],
         tags=tuple(upload["tags"]),
         upload_key=key,
+        alt_text=upload.get("altText", ""),
     )

@@ -26,13 +26,11 @@ from core.errors import DeadlineReached, storage_errors
 from core.transactions import Refused, transaction_run
 from galleries import derived
 from galleries.models import Gallery, visibility_of
-from photos import keys
+from photos import keys, renditions
 from photos.models import GalleryPhoto
 from photos.selectors import photos_of_gallery, renditions_unchanged
 
 logger = logging.getLogger(__name__)
-
-_CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
 
 
 @dataclass
@@ -119,15 +117,17 @@ def photo_place(*, photo: GalleryPhoto, visibility: str, cover_of: Gallery | Non
         for old, new in zip(old_keys, new_keys, strict=True):
             if old != new:
                 copied.append(new)
-                if not storage.object_copy_if_present(old, new, _content_type(old)):
+                if not storage.object_copy_if_present(
+                    old, new, renditions.content_type_of(old), cache_control=keys.rendition_cache_control(new)
+                ):
                     keep_only_listed(photo, copied)  # another move took it first
                     return "raced"
     except Exception:
         keep_only_listed(photo, copied)
         raise
     actions: list = [GalleryPhoto.rendition_keys.set(new_keys), GalleryPhoto.visibility.set(visibility)]
-    thumbnail = _url_of(new_keys, "thumb")
-    full_size = _url_of(new_keys, "web")
+    thumbnail = _url_of(renditions.thumbnail_key(new_keys))
+    full_size = _url_of(renditions.full_size_key(new_keys))
     if thumbnail is not None:
         actions.append(GalleryPhoto.thumbnail_url.set(thumbnail))
     if full_size is not None:
@@ -178,11 +178,6 @@ def keep_only_listed(photo: GalleryPhoto, written: list[str]) -> None:
         logger.warning("could not delete %d rendition objects; the photos scan removes them", len(written))
 
 
-def _url_of(rendition_keys: list[str], name: str) -> str | None:
-    """The stored URL of the JPEG rendition ``name`` (the guide's thumbnail and full size), if any."""
-    key = keys.rendition_of(rendition_keys, name, "jpg")
+def _url_of(key: str | None) -> str | None:
+    """The stored URL of a rendition (the guide's thumbnail and full size), if there is one."""
     return storage.stored_url(key) if key else None
-
-
-def _content_type(key: str) -> str:
-    return _CONTENT_TYPES.get(key.rsplit(".", 1)[-1].lower(), "application/octet-stream")

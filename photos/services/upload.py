@@ -45,7 +45,7 @@ from core.transactions import Contended, Refused, transaction_run
 from galleries import derived
 from galleries.models import visibility_of
 from galleries.selectors import gallery_get
-from photos import content, intents, keys, ordering
+from photos import content, intents, keys, ordering, renditions
 from photos.models import GalleryPhoto
 from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year
 from photos.selectors import photo_exists, photo_get
@@ -249,14 +249,19 @@ def photo_record(
             photo_number=number,
             title=incoming.title,
             description=incoming.description,
+            alt_text=incoming.alt_text,
             tags=list(incoming.tags),
             s3_key=s3_key,
-            thumbnail_url=storage.stored_url(rendition_keys[("thumb", "jpeg")]),
-            full_size_url=storage.stored_url(rendition_keys[("web", "jpeg")]),
+            thumbnail_url=_stored_url(renditions.thumbnail_key(rendition_keys.values())),
+            full_size_url=_stored_url(renditions.full_size_key(rendition_keys.values())),
             original_url=storage.stored_url(s3_key),
             exif_data=processed.exif,
             uploaded_at=now_iso(),
             rendition_keys=list(rendition_keys.values()),
+            renditions=rendition_sizes(processed, rendition_keys),
+            thumbhash=processed.thumbhash,
+            renditions_version=prepared.renditions_version or None,
+            dominant_color=processed.dominant_color,
             original_size=prepared.size,
             original_etag=original_etag,
             content_type=processed.content_type,
@@ -304,23 +309,50 @@ NUMBER_ATTEMPTS = 5
 def renditions_plan(
     gallery_id: str, number: int, processed, *, private: bool = False
 ) -> dict[tuple[str, str], str]:
-    """The key of every rendition of a photo, by (name, format), known before any is written; a
-    private gallery's under the private prefix."""
+    """The key of every rendition of a photo, by (name, format), known before any is written: named by
+    a digest of its bytes (a changed rendition is a new key), a private gallery's under the private
+    prefix."""
     return {
         (rendition.name, rendition.format): keys.rendition_key(
-            gallery_id, number, rendition.name, rendition.extension, private=private
+            gallery_id,
+            number,
+            rendition.name,
+            rendition.extension,
+            keys.content_digest(rendition.data),
+            private=private,
         )
         for rendition in processed.renditions
     }
 
 
+def rendition_sizes(processed, plan: dict[tuple[str, str], str]) -> list[dict]:
+    """What the photo item keeps of each rendition besides its key (``GalleryPhoto.renditions``)."""
+    return [
+        {
+            "file": plan[(rendition.name, rendition.format)].rsplit("/", 1)[-1],
+            "width": rendition.width,
+            "height": rendition.height,
+            "format": rendition.format,
+            "bytes": len(rendition.data),
+        }
+        for rendition in processed.renditions
+    ]
+
+
 def renditions_store(processed, plan: dict[tuple[str, str], str], written: list[str]) -> None:
     """Store every rendition under its planned key, appending each key to ``written`` before its put
-    (a put that fails after S3 took the bytes must still be cleaned up)."""
+    (a put that fails after S3 took the bytes must still be cleaned up). A key never gets other bytes,
+    so each is served to be cached for good (``keys.rendition_cache_control``)."""
     for rendition in processed.renditions:
         key = plan[(rendition.name, rendition.format)]
         written.append(key)
-        storage.object_put(key, rendition.data, rendition.content_type)
+        storage.object_put(
+            key, rendition.data, rendition.content_type, cache_control=keys.rendition_cache_control(key)
+        )
+
+
+def _stored_url(key: str | None) -> str | None:
+    return storage.stored_url(key) if key else None
 
 
 def _commit_or_roll_back(

@@ -230,6 +230,7 @@ class PhotoViewSet(BaseViewSet):
                 title=entry["title"],
                 description=entry["description"],
                 tags=entry["tags"],
+                alt_text=entry["alt_text"],
             )
             for entry in entries
         ]

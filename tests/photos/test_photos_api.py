@@ -1,6 +1,7 @@
 """Uploading, reading and deleting photos through the API, with S3 and DynamoDB checked directly."""
 
 import json
+import re
 
 import pytest
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.aws import s3_client
 from galleries.models import Gallery
+from photos import keys
 from photos.models import GalleryPhoto
 from ratings.models import PhotoRating
 from tests.aws_faults import aws_calls
@@ -44,16 +46,13 @@ def test_upload_stores_original_untouched_renditions_and_metadata(aws, gallery_i
     assert photo["tags"] == ["paris", "night"]
     assert photo["s3Key"] == f"galleries/{gallery_id}/photo1.jpg"
     assert object_bytes(photo["s3Key"]) == original
-    assert photo["thumbnailURL"] == f"https://media.example.test/renditions/{gallery_id}/photo1-thumb.jpg"
-    assert photo["fullSizeURL"] == f"https://media.example.test/renditions/{gallery_id}/photo1-web.jpg"
-    assert bucket_keys() == {
-        photo["s3Key"],
-        *(
-            f"renditions/{gallery_id}/photo1-{name}.{ext}"
-            for name in ("thumb", "web")
-            for ext in ("jpg", "webp")
-        ),
-    }
+    rendition = re.compile(rf"renditions/{gallery_id}/photo1-(400|800|1600|2400)-[0-9a-f]{{12}}\.(jpg|webp)")
+    assert re.fullmatch(rf"https://media\.example\.test/{rendition.pattern}", photo["thumbnailURL"])
+    assert "-400-" in photo["thumbnailURL"] and "-1600-" in photo["fullSizeURL"]
+    # 2400 px: 400, 800, 1600 and its own size (below 2560), never enlarged; JPEG and WebP each.
+    renditions = bucket_keys() - {photo["s3Key"]}
+    assert len(renditions) == 8 and all(rendition.fullmatch(key) for key in renditions)
+    assert {key.split("-")[1] for key in renditions} == {"400", "800", "1600", "2400"}
     exif = photo["exifData"]
     assert exif["make"] == "Canon" and exif["dateTimeOriginal"] == "2021-05-01T10:00:00"
     assert exif["gps"]["latitude"] == pytest.approx(48.8584, abs=1e-3)
@@ -70,9 +69,11 @@ def test_renditions_have_no_exif_and_are_never_upscaled(aws, gallery_id, upload)
 
     response = upload(gallery_id, {"small.jpg": jpeg_bytes(1000, 500, gps=(1.0, 2.0))})
     [photo] = response.json()["photos"]
-    web = Image.open(io.BytesIO(object_bytes(f"renditions/{gallery_id}/photo1-web.jpg")))
-    thumb = Image.open(io.BytesIO(object_bytes(f"renditions/{gallery_id}/photo1-thumb.webp")))
+    item = GalleryPhoto.get(gallery_id, photo["photoId"])
+    web = Image.open(io.BytesIO(object_bytes(keys.rendition_of(item.rendition_keys, "1000", "jpg"))))
+    thumb = Image.open(io.BytesIO(object_bytes(keys.rendition_of(item.rendition_keys, "400", "webp"))))
     assert web.size == (1000, 500) and thumb.size == (400, 200)
+    assert keys.rendition_of(item.rendition_keys, "1600", "jpg") is None  # never enlarged
     assert not web.getexif() and "exif" not in web.info
     assert photo["width"] == 1000 and photo["height"] == 500
 
@@ -275,7 +276,7 @@ def test_orientation_samples_come_out_upright(aws, gallery_id, upload):
     photos = upload(gallery_id, files).json()["photos"]
     assert len(photos) == 16
     for photo in photos:
-        key = f"renditions/{gallery_id}/photo{photo['photoNumber']}-thumb.jpg"
+        key = photo["thumbnailURL"].split("https://media.example.test/", 1)[1]
         width, height = Image.open(io.BytesIO(object_bytes(key))).size
         assert (width > height) == photo["title"].startswith("landscape"), photo["title"]
 
