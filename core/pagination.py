@@ -5,7 +5,8 @@ CursorPagination. The token carries the start key of the page and the start keys
 before it (the last ``HISTORY_LIMIT``), because DynamoDB cannot read backwards from a key.
 """
 
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ from django.conf import settings
 from django.core import signing
 from rest_framework.exceptions import ValidationError
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+logger = logging.getLogger(__name__)
 
 CURSOR_PARAM = "cursor"
 PAGE_SIZE_PARAM = "page_size"
@@ -41,10 +44,13 @@ def _decode(token: str, scope: str) -> tuple[RawKey | None, list]:
         if (start is not None and not isinstance(start, dict)) or not isinstance(history, list):
             raise ValueError
     except (signing.BadSignature, KeyError, TypeError, ValueError):
-        raise ValidationError(
-            {CURSOR_PARAM: ["This cursor is not valid; start again from the first page."]}
-        ) from None
+        raise _invalid_cursor() from None
     return start, history
+
+
+def _invalid_cursor() -> ValidationError:
+    """A cursor that is not one this listing made (another listing's, another order's, or altered)."""
+    return ValidationError({CURSOR_PARAM: ["This cursor is not valid; start again from the first page."]})
 
 
 def page_size_from(query_params) -> int:
@@ -113,6 +119,96 @@ def paginate(
     if history:
         previous_cursor = FIRST_PAGE if history[-1] is None else _encode(history[-1], history[:-1], scope)
     return Page(items, next_cursor, previous_cursor)
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What a keyed listing's reader made of one key: the item to answer (None: skipped), and whether
+    its reader may know of it (only then may a cursor name its key)."""
+
+    item: Any
+    known: bool = True
+
+
+def paginate_keyed(
+    parts: Sequence[Callable[[RawKey | None, int], Iterator]],
+    read: Callable[[list[RawKey]], list[Looked]],
+    *,
+    cursor: str | None,
+    page_size: int,
+    scope: str,
+    filtered: bool = False,
+) -> Page:
+    """Read one page of a listing whose order comes from queries that answer keys only (a keys-only
+    index), the items themselves then read by ``read`` (a strongly consistent batch read, say), which
+    also decides what is answered: what is skipped (a photo being deleted, one without the tag) is
+    skipped in memory, never by DynamoDB's filter, which cannot see attributes a keys-only index lacks.
+
+    ``parts`` are queries read one after the other (``fetch(start_key, limit)`` like ``paginate``'s):
+    the photos taken on known dates, then those whose date is unknown, say. A cursor names the part and
+    the key to resume after, signed for ``scope`` like ``paginate``'s.
+
+    Keys are read ``page_size + 1`` at a time (``EXAMINE_BATCH`` when ``filtered``) and items only as
+    many as the page still needs plus one, so ``next`` is given only when another item really exists.
+    The next page starts after the last item answered; a request that examined ``EXAMINED_MAX`` keys
+    answers what it found and resumes after the last key examined that its reader may know of (none:
+    the listing ends there, and says so in the log).
+    """
+    start, history = _decode(cursor, scope) if cursor else (None, [])
+    part, key = _position_of(start, len(parts))
+    limit = EXAMINE_BATCH if filtered else page_size + 1
+    items: list = []
+    answered: dict | None = None  # where the last item answered is
+    known: dict | None = None  # where the last key examined that the reader may know of is
+    resume: dict | None = None
+    examined = 0
+    done = False
+    while part < len(parts) and not done:
+        pages = parts[part](key, limit).page_iter  # type: ignore[attr-defined]
+        for page in pages:
+            keys = [{name: raw[name] for name in pages.key_names} for raw in page.get("Items", ())]
+            while keys and not done:
+                batch, keys = keys[: page_size + 1 - len(items)], keys[page_size + 1 - len(items) :]
+                for found, looked in zip(batch, read(batch), strict=True):
+                    position = {"p": part, "k": found}
+                    if looked.item is not None:
+                        if len(items) == page_size:  # one item past the page: there is a next page
+                            resume, done = answered, True
+                            break
+                        items.append(looked.item)
+                        answered = position
+                    if looked.known or looked.item is not None:
+                        known = position
+                    examined += 1
+            if done:
+                break
+            if examined >= EXAMINED_MAX:
+                if pages.last_evaluated_key or part + 1 < len(parts):
+                    resume = known
+                    if resume is None:
+                        logger.warning(
+                            "listing %s: %d keys examined, none answerable; ended", scope, examined
+                        )
+                done = True
+                break
+        part, key = part + 1, None
+    next_cursor = None
+    if resume is not None:
+        next_cursor = _encode(resume, [*history, start][-HISTORY_LIMIT:], scope)
+    previous_cursor = None
+    if history:
+        previous_cursor = FIRST_PAGE if history[-1] is None else _encode(history[-1], history[:-1], scope)
+    return Page(items, next_cursor, previous_cursor)
+
+
+def _position_of(start: RawKey | None, parts: int) -> tuple[int, RawKey | None]:
+    """The part and the key a keyed listing's cursor resumes at (the first part's start without one)."""
+    if start is None:
+        return 0, None
+    part, key = start.get("p"), start.get("k")
+    if not isinstance(part, int) or not 0 <= part < parts or (key is not None and not isinstance(key, dict)):
+        raise _invalid_cursor()
+    return part, key
 
 
 def _key_of(item, pages) -> RawKey:

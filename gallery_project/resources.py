@@ -16,13 +16,13 @@ from galleries.models import Gallery
 from gallery_project.models import CuratorKey
 from photos.keys import LIFECYCLE_RULES
 from photos.legacy import legacy_claims_remove
-from photos.models import GalleryPhoto
+from photos.models import GalleryPhoto, PhotoTag
 from ratings.models import PhotoRating
 
 
 def table_models() -> tuple[type[Model], ...]:
     """Every PynamoDB model the service owns, one per table, in creation order."""
-    return (Gallery, GalleryPhoto, PhotoRating, CuratorKey, ServiceRecord)
+    return (Gallery, GalleryPhoto, PhotoRating, CuratorKey, ServiceRecord, PhotoTag)
 
 
 def connections_reset() -> None:
@@ -70,14 +70,28 @@ def _ttl_ensure(model) -> bool:
 
 def _global_indexes_ensure(model) -> list[str]:
     """Add global indexes a newer release declares to a table made by an older one (DynamoDB fills
-    them from the existing items). Local indexes cannot be added after creation."""
+    them from the existing items). Local indexes cannot be added after creation.
+
+    DynamoDB takes one new index per UpdateTable, and the next only once the table is no longer being
+    updated; each is waited for until it is ACTIVE (backfilled), since a query of an index still being
+    built is refused: run this before deploying code that reads the new indexes. On a large table the
+    backfill can outlast ``INDEX_WAIT_SECONDS``: the run then stops with a 503-style error, and a
+    rerun waits for that index and adds the rest (safe to repeat)."""
     client = model._get_connection().connection.client
     table = client.describe_table(TableName=model.Meta.table_name)["Table"]
     existing = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    missing = [
+        index
+        for index in model._indexes.values()
+        if isinstance(index, GlobalSecondaryIndex) and index.Meta.index_name not in existing
+    ]
+    if missing:
+        # One still being built by an earlier run (that stopped waiting) comes first: one at a time.
+        for index in table.get("GlobalSecondaryIndexes", []):
+            if index.get("IndexStatus") == "CREATING":
+                _index_wait_active(client, model.Meta.table_name, index["IndexName"])
     added = []
-    for index in model._indexes.values():
-        if not isinstance(index, GlobalSecondaryIndex) or index.Meta.index_name in existing:
-            continue
+    for index in missing:
         schema = index._get_schema()
         client.update_table(
             TableName=model.Meta.table_name,

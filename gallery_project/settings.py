@@ -52,6 +52,8 @@ BUCKET_NAME = env.str("BUCKET_NAME", default="your-photography-bucket")
 CURATOR_KEYS_TABLE = env.str("CURATOR_KEYS_TABLE", default="CuratorKeys")
 # Short-lived records of every kind (scan claims first), keyed "kind#id", expiring by TTL.
 SERVICE_RECORDS_TABLE = env.str("SERVICE_RECORDS_TABLE", default="ServiceRecords")
+# Added by this service: one entry per (tag, photo), for the search of photos by tag across galleries.
+PHOTO_TAGS_TABLE = env.str("PHOTO_TAGS_TABLE", default="PhotoTags")
 # Endpoints and region come from the AWS SDK's own variables (AWS_ENDPOINT_URL_DYNAMODB,
 # AWS_ENDPOINT_URL_S3, AWS_DEFAULT_REGION); botocore reads them itself, so they are not copied here.
 AWS_REGION = env.str("AWS_DEFAULT_REGION", default="") or env.str("AWS_REGION", default="") or "us-east-1"

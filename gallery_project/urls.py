@@ -36,6 +36,7 @@ galleries_metadata_scan = ScanViewSet.as_view({"post": "galleries_metadata"})
 ratings = PhotoRatingViewSet.as_view({"get": "summary"})
 rating = PhotoRatingViewSet.as_view({"get": "retrieve", "put": "rate", "delete": "withdraw"})
 visitors = VisitorViewSet.as_view({"post": "create"})
+photo_search = PhotoViewSet.as_view({"get": "search"})
 # "/" only points at the API: no CSRF token to check, and a method other than GET is a 405 envelope.
 to_api_root = csrf_exempt(
     http_errors.methods_only("GET", "HEAD")(RedirectView.as_view(pattern_name="api-root", permanent=False))
@@ -58,6 +59,7 @@ urlpatterns = [
         photo_original,
         name="gallery-photo-original",
     ),
+    re_path(r"^api/photos/?$", photo_search, name="photo-search"),
     re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/?$", ratings, name="photo-ratings"),
     re_path(r"^api/photos/(?P<photo_pk>[^/]+)/ratings/(?P<user_pk>[^/]+)/?$", rating, name="photo-rating"),
     path("api/visitors", visitors, name="visitors"),

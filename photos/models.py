@@ -183,3 +183,60 @@ class GalleryPhoto(Model):
         """The EXIF fields as a plain dict (empty when none were read)."""
         exif = self.exif_data
         return exif.as_dict() if hasattr(exif, "as_dict") else dict(exif or {})
+
+
+class PublicTagIndex(GlobalSecondaryIndex):
+    """The entries of photos in public galleries only (sparse: ``publicTag`` is set on those alone), by
+    tag, newest first: a visitor's search reads this and never an entry of another gallery."""
+
+    class Meta:
+        index_name = "publicByTag"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    public_tag = UnicodeAttribute(hash_key=True, attr_name="publicTag")
+    entry_key = UnicodeAttribute(range_key=True, attr_name="entryKey")
+
+
+class TagEntriesOfGalleryIndex(GlobalSecondaryIndex):
+    """A gallery's entries, for the photos scan to compare them with the gallery's photos."""
+
+    class Meta:
+        index_name = "byGallery"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    gallery_id = UnicodeAttribute(hash_key=True, attr_name="galleryId")
+    entry_key = UnicodeAttribute(range_key=True, attr_name="entryKey")
+
+
+class PhotoTag(Model):
+    """One tag of one photo, with the photo's copy of its gallery's visibility: the search of photos by tag
+    across galleries reads these instead of every gallery (``photos.tags`` writes them, in the same
+    transactions as the photo's own changes; the photos scan repairs them)."""
+
+    class Meta(ClientLimits):
+        table_name = settings.PHOTO_TAGS_TABLE
+        billing_mode = "PAY_PER_REQUEST"
+
+    tag = UnicodeAttribute(hash_key=True)
+    # "<uploadedAt>#<galleryId>#<photoId>" (``key_of``): newest first when read backwards, one per photo.
+    entry_key = UnicodeAttribute(range_key=True, attr_name="entryKey")
+    gallery_id = UnicodeAttribute(attr_name="galleryId")
+    photo_id = UnicodeAttribute(attr_name="photoId")
+    visibility = UnicodeAttribute(attr_name="galleryVisibility")
+    public_tag = UnicodeAttribute(null=True, attr_name="publicTag")
+
+    public_by_tag = PublicTagIndex()
+    by_gallery = TagEntriesOfGalleryIndex()
+
+    @staticmethod
+    def key_of(photo: GalleryPhoto) -> str:
+        """The sort key of a photo's entries (ids never hold "#", an ISO time neither)."""
+        return f"{photo.uploaded_at}#{photo.gallery_id}#{photo.photo_id}"
+
+    @staticmethod
+    def ids_in(entry_key: str) -> tuple[str, str]:
+        """The gallery id and photo id an entry's sort key names."""
+        _, gallery_id, photo_id = entry_key.rsplit("#", 2)
+        return gallery_id, photo_id

@@ -1,15 +1,19 @@
-"""Photo reads: one photo, a gallery's photos in photoNumber order with a tag filter, a photo the reader
-may see with a visitor's rating of it."""
+"""Photo reads: one photo, a gallery's photos in one of its orders with a tag filter, photos with a tag
+across the galleries a reader may see, a photo the reader may see with a visitor's rating of it."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
 
 from pynamodb.expressions.condition import Condition
 
 from core.errors import NotFound
-from core.pagination import Page, paginate
+from core.pagination import Looked, Page, RawKey, paginate, paginate_keyed
 from core.validation import is_valid_id
-from galleries.selectors import gallery_read
-from photos.models import GalleryPhoto
+from galleries.models import Gallery
+from galleries.selectors import galleries_listed, gallery_read
+from photos.models import GalleryPhoto, PhotoTag
+from photos.ordering import NEWEST, PHOTO_NUMBER, TAKEN_FIRST, TAKEN_LAST, TOP_RATED, UNDATED
 from ratings.selectors import VisitorRating, rating_of
 
 
@@ -71,12 +75,63 @@ def photo_alive() -> Condition:
     return GalleryPhoto.photo_id.exists() & is_live()
 
 
-def photo_list(*, gallery_id: str, cursor: str | None, page_size: int, tag: str | None = None) -> Page:
-    """A page of a gallery's live photos in photoNumber order. Callers read the gallery first (its
-    existence and its location rule), so it is not read again here."""
+def photo_list(
+    *,
+    gallery_id: str,
+    cursor: str | None,
+    page_size: int,
+    tag: str | None = None,
+    ordering: str = PHOTO_NUMBER,
+) -> Page:
+    """A page of a gallery's live photos in one of ``photos.ordering.ORDERINGS`` (photoNumber by default),
+    optionally only those with a tag. Callers read the gallery first (its existence and its location
+    rule), so it is not read again here.
+
+    photoNumber reads the local index, which holds the items themselves. The other orders read their
+    keys-only index and then the page's items by key, strongly consistent (``paginate_keyed``): the index
+    decides only the order, never what is answered of a photo. A photo whose order key is missing (an
+    item from before the key, until the photos scan fills it in) is not in that order's listing.
+    Each order's cursors open only that order's listing of this gallery.
+    """
+    wanted = _tag_normal(tag)
+    if ordering == PHOTO_NUMBER:
+        return _photos_by_number(gallery_id=gallery_id, cursor=cursor, page_size=page_size, tag=wanted)
+    if ordering not in _ORDER_PARTS:
+        raise ValueError(f"unknown ordering {ordering!r}")
+
+    def read(found: list[RawKey]) -> list[Looked]:
+        photos = _photos_of([(gallery_id, key["photoId"]["S"]) for key in found])
+        answered = []
+        for key in found:
+            photo = photos.get((gallery_id, key["photoId"]["S"]))
+            keep = (
+                photo is not None
+                and photo.deleting_at is None
+                and (not wanted or wanted in (photo.tags or []))
+            )
+            answered.append(Looked(photo if keep else None))
+        return answered
+
+    return paginate_keyed(
+        [partial(part, gallery_id) for part in _ORDER_PARTS[ordering]],
+        read,
+        cursor=cursor,
+        page_size=page_size,
+        scope=f"photos:{gallery_id}:{ordering}",
+        filtered=bool(wanted),
+    )
+
+
+def _tag_normal(tag: str | None) -> str | None:
+    """A tag as photos store it (lower case, spaces collapsed); None for none."""
+    normal = " ".join((tag or "").split()).lower()
+    return normal or None
+
+
+def _photos_by_number(*, gallery_id: str, cursor: str | None, page_size: int, tag: str | None) -> Page:
     condition = is_live()
     if tag:
-        condition &= GalleryPhoto.tags.contains(tag.strip().lower())
+        condition &= GalleryPhoto.tags.contains(tag)
 
     def fetch(start_key, limit):
         return GalleryPhoto.by_number.query(
@@ -92,6 +147,113 @@ def photo_list(*, gallery_id: str, cursor: str | None, page_size: int, tag: str 
         scope=f"photos:{gallery_id}",
         filtered=bool(tag),
     )
+
+
+def _by_uploaded_newest(gallery_id: str, start_key: RawKey | None, limit: int):
+    return GalleryPhoto.by_uploaded_at.query(
+        gallery_id, scan_index_forward=False, last_evaluated_key=start_key, page_size=limit
+    )
+
+
+def _by_rating_top(gallery_id: str, start_key: RawKey | None, limit: int):
+    # Read backwards: the highest average first, and among equals the lowest number (ordering.rating_order).
+    return GalleryPhoto.by_rating.query(
+        gallery_id, scan_index_forward=False, last_evaluated_key=start_key, page_size=limit
+    )
+
+
+def _dated(forward: bool):
+    def query(gallery_id: str, start_key: RawKey | None, limit: int):
+        return GalleryPhoto.by_taken_at.query(
+            gallery_id,
+            GalleryPhoto.taken_order < UNDATED,
+            scan_index_forward=forward,
+            last_evaluated_key=start_key,
+            page_size=limit,
+        )
+
+    return query
+
+
+def _undated(gallery_id: str, start_key: RawKey | None, limit: int):
+    # Photos whose date is unknown come after the dated ones in both directions, by number.
+    return GalleryPhoto.by_taken_at.query(
+        gallery_id,
+        GalleryPhoto.taken_order.startswith(UNDATED),
+        last_evaluated_key=start_key,
+        page_size=limit,
+    )
+
+
+# Each order other than photoNumber: the index queries its listing reads, one after the other.
+_ORDER_PARTS = {
+    TOP_RATED: [_by_rating_top],
+    TAKEN_FIRST: [_dated(forward=True), _undated],
+    TAKEN_LAST: [_dated(forward=False), _undated],
+    NEWEST: [_by_uploaded_newest],
+}
+
+
+@dataclass(frozen=True)
+class Found:
+    """A photo a search found, with its gallery (its answer follows the gallery's location and download
+    rules)."""
+
+    photo: GalleryPhoto
+    gallery: Gallery
+
+
+def photos_tagged(*, tag: str, curator: bool, cursor: str | None, page_size: int) -> Page:
+    """A page of the live photos with ``tag`` across every gallery the reader may search, newest first
+    (``Found`` items). Curators search every gallery; anyone else public galleries only (an unlisted one
+    is seen only by those who have its link, so no search shows it).
+
+    Reads the photos' tag entries (``photos.tags``): a visitor's query reads only the index of public
+    galleries' entries. Each page then reads its galleries (the truth: an entry whose copy of the
+    visibility is stale, a change under way, is skipped, and so is a gallery being deleted), and only
+    then the photos of the galleries the reader may search, by key and strongly consistent (a photo
+    whose delete began, or that no longer has the tag, is skipped). A cursor names only entries of
+    galleries the reader may search, and opens only this tag's search for this kind of reader.
+    """
+    wanted = _tag_normal(tag) or ""
+
+    def fetch(start_key: RawKey | None, limit: int):
+        if curator:
+            return PhotoTag.query(
+                wanted, scan_index_forward=False, last_evaluated_key=start_key, page_size=limit
+            )
+        return PhotoTag.public_by_tag.query(
+            wanted, scan_index_forward=False, last_evaluated_key=start_key, page_size=limit
+        )
+
+    def read(found: list[RawKey]) -> list[Looked]:
+        entries = [PhotoTag.ids_in(key["entryKey"]["S"]) for key in found]
+        galleries = galleries_listed(gallery_ids={gallery_id for gallery_id, _ in entries}, curator=curator)
+        # Photos are read only in galleries the reader may search.
+        photos = _photos_of([entry for entry in entries if entry[0] in galleries])
+        answered = []
+        for gallery_id, photo_id in entries:
+            photo = photos.get((gallery_id, photo_id))
+            if photo is None or photo.deleting_at is not None or wanted not in (photo.tags or []):
+                answered.append(Looked(None, known=gallery_id in galleries))
+            else:
+                answered.append(Looked(Found(photo, galleries[gallery_id])))
+        return answered
+
+    return paginate_keyed(
+        [fetch],
+        read,
+        cursor=cursor,
+        page_size=page_size,
+        scope=f"photos-tagged:{'curator' if curator else 'visitor'}:{wanted}",
+        filtered=True,
+    )
+
+
+def _photos_of(keys: list[tuple[str, str]]) -> dict[tuple[str, str], GalleryPhoto]:
+    """Photos read by (gallery id, photo id), strongly consistent, by that key."""
+    found = GalleryPhoto.batch_get(keys, consistent_read=True) if keys else ()
+    return {(photo.gallery_id, photo.photo_id): photo for photo in found}
 
 
 def photo_first_live(*, gallery_id: str, excluding: str | None = None) -> GalleryPhoto | None:

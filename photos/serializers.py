@@ -22,6 +22,7 @@ from core.storage import key_from_stored_url, readable_url
 from core.validation import ID_PATTERN, IdField, TextField, clean_text
 from galleries.models import downloads_allowed
 from photos import keys, renditions
+from photos.ordering import ORDERINGS, PHOTO_NUMBER
 from photos.prepare import MAX_TITLE_LENGTH, title_from_filename
 from photos.privacy import exif_for
 from ratings import aggregate
@@ -416,9 +417,30 @@ class PhotoDeleteSerializer(serializers.Serializer):
     s3Key = serializers.CharField(required=False, max_length=1024)
 
 
-class PhotoListQuerySerializer(serializers.Serializer):
+class PhotoOrderingQuerySerializer(serializers.Serializer):
+    ordering = serializers.ChoiceField(
+        choices=ORDERINGS,
+        default=PHOTO_NUMBER,
+        help_text=(
+            "The order: `photoNumber` (the default), `-averageRating` (top rated first, equals by number), "
+            "`takenAt` and `-takenAt` (by the date taken, oldest or newest first; photos whose date is "
+            "unknown come after the dated ones either way, by number), `-uploadedAt` (newest first)."
+        ),
+        error_messages={
+            "invalid_choice": f"{{input!r}} is not an ordering; use one of: {', '.join(ORDERINGS)}."
+        },
+    )
+
+
+class PhotoListQuerySerializer(PhotoOrderingQuerySerializer):
     tag = serializers.CharField(
         required=False, max_length=50, help_text="Only photos with this tag (compared in lower case)."
+    )
+
+
+class PhotoSearchQuerySerializer(serializers.Serializer):
+    tag = serializers.CharField(
+        max_length=MAX_TAG_LENGTH, help_text="The tag to find (compared in lower case). Required."
     )
 
 

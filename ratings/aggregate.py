@@ -4,7 +4,8 @@ Ratings own this aggregate; it lives on the photo item (``ratingCount``, ``ratin
 ``ratingHistogram``) so a photo's read answers it without touching PhotoRatings. The photo model declares
 the attributes and a new photo is written with ``empty_histogram()``; everything else about them is here:
 the stars that count, the ADD actions of a rating, a re-rating or a withdrawal, the initialisation of
-items from before ratings, and the derived average and histogram every answer shows.
+items from before ratings, the derived average and histogram every answer shows, and the condition a
+write of something derived from the aggregate carries (``totals_are``: it still has the totals used).
 """
 
 from typing import Any
@@ -36,6 +37,24 @@ def average(item: Any) -> float | None:
     """The mean of the counted stars, to two decimals; None before the first rating."""
     count = int(item.rating_count or 0)
     return round(float(item.rating_sum) / count, 2) if count else None
+
+
+def totals(item: Any) -> tuple[int, int]:
+    """The count of counted ratings and the sum of their stars (0 and 0 before the first)."""
+    return int(item.rating_count or 0), int(item.rating_sum or 0)
+
+
+def totals_are(model: Any, *, count: int, total: int):
+    """The condition that the aggregate still has this count and sum: what is derived from them (a sort
+    key of the average) is written only while it is true. An item from before ratings has neither
+    attribute, which is a count and a sum of 0."""
+    same_count = model.rating_count == count
+    if count == 0:
+        same_count = model.rating_count.does_not_exist() | same_count
+    same_sum = model.rating_sum == total
+    if total == 0:
+        same_sum = model.rating_sum.does_not_exist() | same_sum
+    return same_count & same_sum
 
 
 def is_ready(item: Any) -> bool:

@@ -9,7 +9,10 @@
    uploads' own prepare step and is adopted exactly as an upload would make it (``photo_record``), one
    whose size/ETag changed is re-rendered in place (``photo_rerender``);
 4. removes items whose original is gone (``photo_delete``, so count and cover move) and finishes
-   interrupted deletes (``photo_purge``).
+   interrupted deletes (``photo_purge``);
+5. moves renditions not where the gallery's visibility asks, fills in order keys items lack (or whose
+   rating key disagrees with the aggregate: ``photos.services.order_keys``), and makes the gallery's tag
+   entries match its photos (``photos.tags``).
 
 Memory is one listing page plus the index of one gallery's photo items; the listing is never held.
 
@@ -37,12 +40,23 @@ from galleries.selectors import galleries_existing, gallery_get, gallery_ids
 from galleries.services import gallery_create
 from photos import intents, keys
 from photos.content import DuplicatePhoto
+from photos.models import GalleryPhoto
+from photos.ordering import rating_order
 from photos.prepare import IncomingPhoto, photo_prepare, title_from_filename
-from photos.selectors import photo_get, photo_number_taken, photo_with_key_exists, photos_of_gallery
+from photos.selectors import (
+    photo_exists,
+    photo_get,
+    photo_number_taken,
+    photo_with_key_exists,
+    photos_of_gallery,
+)
 from photos.services.delete import photo_delete, photo_purge
+from photos.services.order_keys import order_keys_fill
 from photos.services.placement import photo_place
 from photos.services.rerender import photo_rerender
 from photos.services.upload import photo_record
+from photos.tags import entries_differ, gallery_tag_entries, tag_entries_delete, tag_entries_repair
+from ratings import aggregate
 from scans import claims, leftovers
 from scans.summary import Progress, ScanSummary, no_progress
 
@@ -187,6 +201,14 @@ class _Known:
     deleting: bool
     renditions: tuple[str, ...]
     visibility: str | None
+    # What the order keys and tag entries are made from, and the order keys as stored.
+    tags: tuple[str, ...] = ()
+    uploaded_at: str = ""
+    taken: str | None = None  # the date taken, read only for an item that lacks its takenOrder
+    taken_order: str | None = None
+    rating_order: str | None = None
+    rating_count: int = 0
+    rating_sum: int = 0
 
 
 @dataclass(frozen=True)
@@ -257,6 +279,8 @@ class _PhotosRun:
             self._run_jobs(jobs)
         self._remove_gone(gallery_id, [index[photo_id] for photo_id in sorted(unmatched)])
         self._place(gallery_id, index)
+        self._order_keys_repair(gallery_id, index)
+        self._tag_entries_repair(gallery_id, index)
 
     def _load_index(self, gallery_id: str) -> dict[str, _Known]:
         index = {}
@@ -271,9 +295,17 @@ class _PhotosRun:
                 "deletingAt",
                 "renditionKeys",
                 "galleryVisibility",
+                "tags",
+                "uploadedAt",
+                "exifData.dateTimeOriginal",  # one field of the EXIF: for a missing takenOrder
+                "takenOrder",
+                "ratingOrder",
+                "ratingCount",
+                "ratingSum",
             ],
         )
         for photo in photos:
+            count, total = aggregate.totals(photo)
             index[photo.photo_id] = _Known(
                 photo.photo_id,
                 int(photo.photo_number),
@@ -283,6 +315,13 @@ class _PhotosRun:
                 photo.deleting_at is not None,
                 tuple(str(key) for key in photo.rendition_keys or []),
                 photo.visibility,
+                tuple(str(tag) for tag in photo.tags or []),
+                photo.uploaded_at,
+                None if photo.taken_order else photo.exif().get("dateTimeOriginal"),
+                photo.taken_order,
+                photo.rating_order,
+                count,
+                total,
             )
         return index
 
@@ -367,6 +406,71 @@ class _PhotosRun:
             except storage_errors() as error:
                 logger.exception("placing the renditions of photo %s failed", known.photo_id)
                 self.summary.fail(f"Storage failed: {error}", galleryId=gallery_id, photoId=known.photo_id)
+
+    def _order_keys_repair(self, gallery_id: str, index: dict[str, _Known]) -> None:
+        """Live photos whose order keys are missing (items from before them) or whose ``ratingOrder``
+        disagrees with the aggregate (a rater that died before setting it): set, each on condition that
+        what it is made from is unchanged (``photos.services.order_keys``). Safe to repeat."""
+        for known in index.values():
+            stale_rating = known.rating_order != rating_order(
+                known.rating_count, known.rating_sum, known.number
+            )
+            if known.deleting or (known.taken_order is not None and not stale_rating):
+                continue
+            _time_check(gallery_id)
+            if self.dry_run:
+                continue
+            # What the index read is all the writes need: each is conditioned on it still being so.
+            photo = GalleryPhoto(
+                gallery_id,
+                known.photo_id,
+                photo_number=known.number,
+                exif_data={"dateTimeOriginal": known.taken} if known.taken else {},
+                rating_count=known.rating_count,
+                rating_sum=known.rating_sum,
+                rating_order=known.rating_order,
+            )
+            if order_keys_fill(photo=photo, taken=known.taken_order is None, rating=stale_rating):
+                logger.info("photo %s: order keys filled in", known.photo_id)
+
+    def _tag_entries_repair(self, gallery_id: str, index: dict[str, _Known]) -> None:
+        """The gallery's tag entries (``photos.tags``) made exactly what its live photos' tags and its
+        visibility ask for: missing or stale ones put, those of tags a photo no longer has and of photos
+        gone or being deleted removed. Each photo's repair checks in its transaction that the photo still
+        has the tags read and the gallery the visibility read (a change meanwhile: the next run)."""
+        visibility = self.visibility
+        if visibility is None:
+            return  # no gallery item: its photos are adopted or purged elsewhere
+        listed: dict[str, list] = {}
+        for entry in gallery_tag_entries(gallery_id=gallery_id):
+            listed.setdefault(entry.photo_id, []).append(entry)
+        strays = []
+        for photo_id, entries in listed.items():
+            known = index.get(photo_id)
+            if known is not None and not known.deleting:
+                continue
+            # Not in the index read before: a photo committed since keeps its entries.
+            if known is None and photo_exists(gallery_id=gallery_id, photo_id=photo_id):
+                continue
+            strays += entries
+        if strays and not self.dry_run:
+            tag_entries_delete(strays)
+        for known in index.values():
+            if known.deleting:
+                continue
+            photo = GalleryPhoto(
+                gallery_id,
+                known.photo_id,
+                tags=list(known.tags),
+                uploaded_at=known.uploaded_at,
+                visibility=known.visibility,
+            )
+            entries = listed.get(known.photo_id, [])
+            if not entries_differ(photo, visibility, entries):
+                continue
+            _time_check(gallery_id)
+            if not self.dry_run and tag_entries_repair(photo=photo, visibility=visibility, listed=entries):
+                logger.info("photo %s: tag entries repaired", known.photo_id)
 
     def _run_jobs(self, jobs: list) -> None:
         """Adoptions and re-renders of one listing page, in parallel (image work releases the GIL)."""

@@ -1,9 +1,9 @@
 """Deleting photos, and deleting a gallery with all its photos (photos sees galleries and ratings).
 
-Photo: one transaction marks the item as deleting (readers and raters stop seeing it) and applies the
-gallery's ``photo_removed`` change (count, and the cover moves to the next live photo); then the
-objects and ratings go; then the item. A failure part-way leaves an invisible item that a repeated
-delete, a gallery delete or the photos scan finishes.
+Photo: one transaction marks the item as deleting (readers, searches and raters stop seeing it) and
+applies the gallery's ``photo_removed`` change (count, and the cover moves to the next live photo); then
+the objects, ratings and tag entries go; then the item. A failure part-way leaves an invisible item
+that a repeated delete, a gallery delete or the photos scan finishes.
 
 Gallery: first the gallery is marked as being deleted (one conditional write): from then on it takes
 no upload, direct-upload completion, scan adoption or rating (``galleries.derived.gallery_open``) and
@@ -24,6 +24,7 @@ from galleries.services import gallery_delete_begin, gallery_item_delete
 from photos import content, keys
 from photos.models import GalleryPhoto
 from photos.selectors import photo_first_live, photo_get, photo_with_key_exists, photos_of_gallery
+from photos.tags import tag_entries_remove
 from ratings.services import ratings_delete_for_photo
 
 MARK_ATTEMPTS = 3
@@ -81,7 +82,8 @@ def _mark_deleting(photo: GalleryPhoto) -> None:
 
 
 def photo_purge(photo: GalleryPhoto) -> None:
-    """Remove a photo's objects (only inside its gallery's prefixes) and ratings, then its item."""
+    """Remove a photo's objects (only inside its gallery's prefixes), ratings and tag entries, then its
+    item."""
     own_keys: list[str] = [key for key in [photo.s3_key, *(photo.rendition_keys or [])] if key]
     if photo.s3_key and photo_with_key_exists(
         gallery_id=photo.gallery_id, original_key=photo.s3_key, excluding=photo.photo_id
@@ -95,6 +97,7 @@ def photo_purge(photo: GalleryPhoto) -> None:
         content.content_drop(
             gallery_id=photo.gallery_id, sha256=photo.original_sha256, photo_id=photo.photo_id
         )
+    tag_entries_remove(photo=photo)
     photo.delete()
 
 

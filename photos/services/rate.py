@@ -6,6 +6,10 @@ Every rating route (rate, withdraw, a visitor's rating, the summary) finds the p
 exactly like a photo that does not exist, and no 404 names the photo's gallery. Who may write as a
 visitor id, and which of its stored ratings that holding may change, is ``ratings.visitors``' rule; it
 is checked once the photo is found, so a missing or hidden photo is 404 whatever token is sent.
+
+After a rating's transaction the photo is read again (consistently) for the answer, and its sort key of
+the average (``ratingOrder``) is set from that read (``photos.services.order_keys``): conditioned on the
+aggregate being unchanged since, so the last of concurrent raters sets it; a failure is only logged.
 """
 
 import random
@@ -14,6 +18,7 @@ import time
 from core.errors import Conflict, NotFound
 from photos.models import GalleryPhoto
 from photos.selectors import photo_after_write, photo_alive, photo_find, photo_readable
+from photos.services.order_keys import rating_order_follow
 from ratings import aggregate
 from ratings.models import PhotoRating
 from ratings.selectors import VisitorRating, rating_of
@@ -92,7 +97,9 @@ def _rate(
         except RatingRaced:
             _pause_before_retry(attempt)
             continue
-        state = VisitorRating(photo_after_write(photo=photo), user_id, written)
+        current = photo_after_write(photo=photo)
+        rating_order_follow(photo=current)
+        state = VisitorRating(current, user_id, written)
         return RatingWritten(state, created=previous is None, visitor_token=hold.token)
     raise Conflict("Many visitors are rating this photo right now and the rating was not saved; try again.")
 
@@ -121,7 +128,9 @@ def photo_rating_withdraw(
         except RatingRaced:
             _pause_before_retry(attempt)
             continue
-        return VisitorRating(photo_after_write(photo=photo), user_id, None)
+        current = photo_after_write(photo=photo)
+        rating_order_follow(photo=current)
+        return VisitorRating(current, user_id, None)
     raise Conflict(
         "Many visitors are rating this photo right now and the rating was not withdrawn; try again."
     )

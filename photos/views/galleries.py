@@ -1,6 +1,7 @@
 """The gallery endpoints that need photos: reading a gallery with its first photos, deleting one with them."""
 
 import hashlib
+from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
@@ -12,8 +13,9 @@ from galleries import views as gallery_views
 from galleries.models import location_privacy_of
 from galleries.serializers import GalleryDeletedSerializer, GalleryOutputSerializer
 from galleries.views import TAGS, gallery_etag, version_tag
+from photos.ordering import PHOTO_NUMBER
 from photos.selectors import photo_list
-from photos.serializers import PHOTO_PAGE, PhotoOutputSerializer
+from photos.serializers import PHOTO_PAGE, PhotoOrderingQuerySerializer, PhotoOutputSerializer
 from photos.services.cover import gallery_edit
 from photos.services.delete import gallery_delete
 from photos.services.placement import gallery_place
@@ -38,13 +40,15 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
         summary="Read a gallery with its first photos",
         description=(
             "Everyone may read a public or unlisted gallery; a private one is a 404 to anyone but curators. "
-            "`photos` is the first page of its photos (`page_size` sets its size) in photo-number order; "
-            "its `next` continues with `GET /api/galleries/{galleryId}/photos`. Send the `ETag` back in "
+            "`photos` is the first page of its photos (`page_size` sets its size) in the `ordering` asked "
+            "for (photo-number order by default); its `next` continues with "
+            "`GET /api/galleries/{galleryId}/photos`. Send the `ETag` back in "
             "`If-None-Match` to get a 304 while neither the gallery nor that page changed."
         ),
         tags=TAGS,
         parameters=[
             *(parameter for parameter in PAGE_PARAMETERS if parameter.name == PAGE_SIZE_PARAM),
+            PhotoOrderingQuerySerializer,
             IF_NONE_MATCH,
             gallery_etag(
                 200,
@@ -62,18 +66,22 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
     )
     def retrieve(self, request, pk=None):
         """The gallery with the first page of its photos (``photos.next`` continues the listing)."""
+        ordering = self.query(PhotoOrderingQuerySerializer)["ordering"]
         gallery = gallery_selectors.gallery_read(gallery_id=pk, curator=self.is_curator())
-        page = photo_list(gallery_id=pk, cursor=None, page_size=self.page_size())
+        page = photo_list(gallery_id=pk, cursor=None, page_size=self.page_size(), ordering=ordering)
         # The gallery's version and the stored state of the photos on its first page.
         photos_state = hashlib.sha256("".join(photo.state_tag() for photo in page.items).encode())
         privacy = location_privacy_of(gallery)
         tag = f"{version_tag(gallery)}.{photos_state.hexdigest()[:20]}.{self.viewer()}"
 
+        # The listing goes on in the same order (a cursor opens only its own ordering's listing).
+        listing_query = "" if ordering == PHOTO_NUMBER else f"?{urlencode({'ordering': ordering})}"
+
         def answer() -> dict:
             photos = self.page_body(
                 page,
                 PhotoOutputSerializer,
-                path=f"/api/galleries/{pk}/photos",
+                path=f"/api/galleries/{pk}/photos{listing_query}",
                 location_privacy=privacy,
                 gallery=gallery,
             )

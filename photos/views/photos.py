@@ -8,6 +8,7 @@ from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 
 from core.http_errors import ApiError, PayloadTooLarge, status_for
+from core.pagination import page_links
 from core.parsers import declared_length
 from core.schema import IF_MATCH, IF_NONE_MATCH, PAGE_PARAMETERS, error, etag_header, not_modified
 from core.viewsets import BaseViewSet
@@ -24,6 +25,7 @@ from photos.serializers import (
     PhotoEditSerializer,
     PhotoListQuerySerializer,
     PhotoOutputSerializer,
+    PhotoSearchQuerySerializer,
     PhotoUploadFormSerializer,
     PhotoUploadSerializer,
     UploadResultSerializer,
@@ -119,13 +121,22 @@ class PhotoViewSet(BaseViewSet):
         tags=["photos"],
         summary="List a gallery's photos",
         description=(
-            "A page of the gallery's photos in `photoNumber` order, optionally only those with a `tag`. "
-            "Anyone may list a public or unlisted gallery's photos; a private gallery is 404 to everyone "
-            "but curators. Follow `next` for the following page (a page filtered by tag may hold fewer "
-            "photos than `page_size`, even none, and still have a `next`)."
+            "A page of the gallery's photos in the `ordering` asked for (`photoNumber` by default), "
+            "optionally only those with a `tag`. Anyone may list a public or unlisted gallery's photos; a "
+            "private gallery is 404 to everyone but curators. Follow `next` for the following page (a page "
+            "filtered by tag may hold fewer photos than `page_size`, even none, and still have a `next`); "
+            "a cursor continues only the ordering that made it. A photo uploaded before an ordering "
+            "existed appears in it once the photos scan has given it its place."
         ),
         parameters=[PhotoListQuerySerializer, *PAGE_PARAMETERS],
-        responses={200: PHOTO_PAGE},
+        responses={
+            200: PHOTO_PAGE,
+            400: error(
+                400,
+                "An unknown `ordering` (`details.ordering` names the allowed ones), a `tag` too long, a "
+                "`page_size` below 1, or a `cursor` that is not one of this ordering's.",
+            ),
+        },
     )
     def list(self, request, gallery_pk=None):
         filters = self.query(PhotoListQuerySerializer)
@@ -135,6 +146,47 @@ class PhotoViewSet(BaseViewSet):
             gallery_id=gallery_pk, cursor=self.cursor(), page_size=self.page_size(), **filters
         )
         return self.page_response(page, PhotoOutputSerializer, location_privacy=privacy, gallery=gallery)
+
+    @extend_schema(
+        operation_id="searchPhotos",
+        tags=["photos"],
+        summary="Find photos by tag across galleries",
+        description=(
+            "A page of the photos with `tag` in every gallery the caller may search, newest first: "
+            "curators search all galleries, anyone else public galleries only (a private gallery's photos "
+            "are never found, nor an unlisted gallery's, which only those with its link see). Each photo "
+            "answers as its gallery's listing would (location and downloads as that gallery allows). "
+            "Follow `next` for the following page (a page may hold fewer photos than `page_size`, even "
+            "none, and still have a `next`)."
+        ),
+        parameters=[PhotoSearchQuerySerializer, *PAGE_PARAMETERS],
+        responses={
+            200: PHOTO_PAGE,
+            400: error(
+                400, "No `tag`, one too long, a `page_size` below 1, or a `cursor` not of this search."
+            ),
+        },
+    )
+    def search(self, request):
+        query = self.query(PhotoSearchQuerySerializer)
+        page = selectors.photos_tagged(
+            tag=query["tag"], curator=self.is_curator(), cursor=self.cursor(), page_size=self.page_size()
+        )
+        # Each photo is answered with its own gallery's rules (location privacy, downloads).
+        results = [
+            PhotoOutputSerializer(
+                found.photo,
+                context={
+                    "request": request,
+                    "location_privacy": location_privacy_of(found.gallery),
+                    "gallery": found.gallery,
+                },
+            ).data
+            for found in page.items
+        ]
+        return Response(
+            {"results": results, **page_links(request, page)}, headers={"Vary": "Authorization, Cookie"}
+        )
 
     @extend_schema(
         operation_id="getPhoto",

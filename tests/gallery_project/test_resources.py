@@ -16,7 +16,7 @@ def test_ensure_resources_is_idempotent(aws, capsys):
     call_command("ensure_resources")  # the aws fixture created everything already
     report = capsys.readouterr().out.splitlines()
     *tables, bucket = report
-    assert len(tables) == 5 and all(line.endswith(": exists") for line in tables), report
+    assert len(tables) == 6 and all(line.endswith(": exists") for line in tables), report
     assert bucket.endswith(": exists, lifecycle rules in place"), report
 
 

@@ -225,6 +225,15 @@ def flow_direct_upload():
     assert made.status_code == 201, made.json()
 
 
+def flow_photo_orderings_and_tag_search():
+    curator, visitor = _curator(), APIClient()
+    gallery_id, _ = _gallery_with_photo(curator)
+    for ordering in ("-averageRating", "takenAt", "-uploadedAt"):
+        assert visitor.get(f"/api/galleries/{gallery_id}/photos", {"ordering": ordering}).status_code == 200
+    for api in (visitor, curator):
+        assert api.get("/api/photos", {"tag": "fjord"}).status_code == 200
+
+
 FUNCTION_FLOWS = [
     flow_galleries_crud,
     flow_galleries_list_with_filters_and_cursor,
@@ -233,6 +242,7 @@ FUNCTION_FLOWS = [
     flow_ratings_and_photo_delete_with_ratings,
     flow_metadata_scans,
     flow_direct_upload,
+    flow_photo_orderings_and_tag_search,
 ]
 
 
@@ -299,6 +309,7 @@ def test_policy_scopes_the_bucket_and_the_tables():
         settings.PHOTO_RATINGS_TABLE,
         settings.CURATOR_KEYS_TABLE,
         settings.SERVICE_RECORDS_TABLE,
+        settings.PHOTO_TAGS_TABLE,
     }
     assert {resource.split("/")[1] for resource in dynamodb} == tables
     assert not any(resource.endswith(":*") or resource == "*" for resource in resources if ":s3:" in resource)

@@ -13,7 +13,7 @@ from core import records, storage
 from core.aws import s3_client
 from core.records import ServiceRecord
 from galleries.models import Gallery
-from photos import keys
+from photos import keys, ordering
 from photos.models import GalleryPhoto
 from photos.services.cover import gallery_edit
 from ratings.models import PhotoRating
@@ -501,6 +501,9 @@ def test_ten_thousand_objects_stream_in_bounded_memory(aws, make_gallery, put_ob
                     rendition_keys=renditions,
                     original_etag=backend.get_object(settings.BUCKET_NAME, original).etag.strip('"'),
                     original_size=1,
+                    # Items as this release writes them (an older release's get their keys once).
+                    taken_order=ordering.taken_order({}, number),
+                    rating_order=ordering.rating_order(0, 0, number),
                 )
             )
     Gallery(gallery_id).update(actions=[Gallery.last_photo_number.set(2000)])
