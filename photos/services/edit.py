@@ -19,6 +19,8 @@ from pynamodb.expressions.condition import Condition
 
 from core.conditional import applied
 from core.errors import Conflict, PreconditionFailed
+from core.transactions import Refused, transaction_run
+from photos import tags
 from photos.models import GalleryPhoto
 from photos.selectors import photo_alive, photo_get
 
@@ -47,6 +49,10 @@ def photo_edit(
         ]
         if not actions:
             return photo
+        if "tags" in changes and changes["tags"] != _current(photo, "tags"):
+            if _tags_applied_to(photo, actions, changes["tags"]):
+                return photo_get(gallery_id=gallery_id, photo_id=photo_id)
+            continue
         # PynamoDB's update answers the whole item as written: the photo as a read would now find it.
         if _applied_to(photo, actions):
             return photo
@@ -58,6 +64,26 @@ def _applied_to(photo: GalleryPhoto, actions: list) -> bool:
     it was read at."""
     condition = photo_alive() & _version_is(photo.version)
     return applied(lambda: photo.update(actions=[*actions, GalleryPhoto.version.add(1)], condition=condition))
+
+
+def _tags_applied_to(photo: GalleryPhoto, actions: list, new_tags: list[str]) -> bool:
+    """``_applied_to`` for an edit that changes the tags: the item and its tag entries in one
+    transaction, the item still at its version with the tags and visibility copy read (so the entries
+    never disagree with it)."""
+    after = GalleryPhoto()
+    after.deserialize(photo.serialize())
+    after.tags = list(new_tags)
+
+    def build(transaction) -> None:
+        condition = photo_alive() & _version_is(photo.version) & tags.entries_unchanged(photo)
+        transaction.update(photo, actions=[*actions, GalleryPhoto.version.add(1)], condition=condition)
+        tags.tag_entries_replace(transaction, after, previous_tags=photo.tags or [])
+
+    try:
+        transaction_run(build)
+    except Refused:
+        return False
+    return True
 
 
 def _current(photo: GalleryPhoto, field: str) -> Any:

@@ -26,7 +26,7 @@ from core.errors import DeadlineReached, storage_errors
 from core.transactions import Refused, transaction_run
 from galleries import derived
 from galleries.models import Gallery, visibility_of
-from photos import keys, renditions
+from photos import keys, renditions, tags
 from photos.models import GalleryPhoto
 from photos.selectors import photos_of_gallery, renditions_unchanged
 
@@ -148,8 +148,10 @@ def _write(photo: GalleryPhoto, actions: list, visibility: str) -> bool:
     """The item's change, on condition that it is unchanged and the gallery still has ``visibility``."""
 
     def build(transaction) -> None:
-        transaction.update(photo, actions=actions, condition=renditions_unchanged(photo))
+        condition = renditions_unchanged(photo) & tags.entries_unchanged(photo)
+        transaction.update(photo, actions=actions, condition=condition)
         transaction.condition_check(Gallery, photo.gallery_id, condition=derived.visibility_is(visibility))
+        tags.tag_visibility_set(transaction, photo, visibility)  # the search's copy moves with the item
 
     try:
         transaction_run(build)

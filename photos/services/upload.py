@@ -45,7 +45,7 @@ from core.transactions import Contended, Refused, transaction_run
 from galleries import derived
 from galleries.models import visibility_of
 from galleries.selectors import gallery_get
-from photos import content, intents, keys, ordering, renditions
+from photos import content, intents, keys, ordering, renditions, tags
 from photos.models import GalleryPhoto
 from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year
 from photos.selectors import photo_exists, photo_get
@@ -379,6 +379,7 @@ def _commit_or_roll_back(
             content.content_final_in(transaction, bytes_claim, photo_id=photo.photo_id)
         if also_commit is not None:
             also_commit(transaction, photo)
+        tags.tag_entries_in(transaction, photo)  # last: the items above keep their places in Refused
 
     try:
         transaction_run(build, token=photo.photo_id)

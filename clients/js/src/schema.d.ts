@@ -84,12 +84,12 @@ export interface paths {
         };
         /**
          * Read a gallery with its first photos
-         * @description Everyone may read a public or unlisted gallery; a private one is a 404 to anyone but curators. `photos` is the first page of its photos (`page_size` sets its size) in photo-number order; its `next` continues with `GET /api/galleries/{galleryId}/photos`. Send the `ETag` back in `If-None-Match` to get a 304 while neither the gallery nor that page changed.
+         * @description Everyone may read a public or unlisted gallery; a private one is a 404 to anyone but curators. `photos` is the first page of its photos (`page_size` sets its size) in the `ordering` asked for (photo-number order by default); its `next` continues with `GET /api/galleries/{galleryId}/photos`. Send the `ETag` back in `If-None-Match` to get a 304 while neither the gallery nor that page changed.
          */
         get: operations["getGallery"];
         /**
          * Edit a gallery
-         * @description Curators only. Changes the fields sent and leaves the others as they are (PUT and PATCH alike: the guide's PUT sends whole galleries, partial ones are fine). With `If-Match` (an `ETag` from a read) the edit applies only to that version, else 412; without it, to the current one. A visibility change also moves the photos' renditions (their URLs change). Answers the gallery with its new `ETag`.
+         * @description Curators only. Changes the fields sent and leaves the others as they are (PUT and PATCH alike: the guide's PUT sends whole galleries, partial ones are fine). With `If-Match` (an `ETag` from a read) the edit applies only to that version, else 412; without it, to the current one. A visibility change also moves the photos' renditions (their URLs change). `coverPhotoId` chooses the cover among the gallery's photos (it holds until that photo is deleted); `null` gives it back to the automatic rule (the lowest-numbered photo). Answers the gallery with its new `ETag`.
          */
         put: operations["updateGallery"];
         post?: never;
@@ -102,7 +102,7 @@ export interface paths {
         head?: never;
         /**
          * Edit some fields of a gallery
-         * @description Curators only. Changes the fields sent and leaves the others as they are (PUT and PATCH alike: the guide's PUT sends whole galleries, partial ones are fine). With `If-Match` (an `ETag` from a read) the edit applies only to that version, else 412; without it, to the current one. A visibility change also moves the photos' renditions (their URLs change). Answers the gallery with its new `ETag`.
+         * @description Curators only. Changes the fields sent and leaves the others as they are (PUT and PATCH alike: the guide's PUT sends whole galleries, partial ones are fine). With `If-Match` (an `ETag` from a read) the edit applies only to that version, else 412; without it, to the current one. A visibility change also moves the photos' renditions (their URLs change). `coverPhotoId` chooses the cover among the gallery's photos (it holds until that photo is deleted); `null` gives it back to the automatic rule (the lowest-numbered photo). Answers the gallery with its new `ETag`.
          */
         patch: operations["patchGallery"];
         trace?: never;
@@ -116,7 +116,7 @@ export interface paths {
         };
         /**
          * List a gallery's photos
-         * @description A page of the gallery's photos in `photoNumber` order, optionally only those with a `tag`. Anyone may list a public or unlisted gallery's photos; a private gallery is 404 to everyone but curators. Follow `next` for the following page (a page filtered by tag may hold fewer photos than `page_size`, even none, and still have a `next`).
+         * @description A page of the gallery's photos in the `ordering` asked for (`photoNumber` by default), optionally only those with a `tag`. Anyone may list a public or unlisted gallery's photos; a private gallery is 404 to everyone but curators. Follow `next` for the following page (a page filtered by tag may hold fewer photos than `page_size`, even none, and still have a `next`); a cursor continues only the ordering that made it. A photo uploaded before an ordering existed appears in it once the photos scan has given it its place.
          */
         get: operations["listPhotos"];
         put?: never;
@@ -152,7 +152,11 @@ export interface paths {
         delete: operations["deletePhoto"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Edit a photo's title, description, tags or alt text
+         * @description Curators only. Changes the fields sent (`title`, `description`, `tags`, `altText`) and leaves the others as they are; each is checked and cleaned as an upload's. With `If-Match` (the `ETag` of a read) the edit applies only to the photo as it was then, else 412; without it, to the current photo. Ratings and re-renders since that read do not count as changes (the tag's version moves only with edits). Answers the photo as `getPhoto` does, with its new `ETag`.
+         */
+        patch: operations["updatePhoto"];
         trace?: never;
     };
     "/api/galleries/{galleryId}/photos/{photoId}/original": {
@@ -209,6 +213,26 @@ export interface paths {
          * @description Curators get one presigned S3 form per file, for files too large to send through the API. Post each form's `fields`, then the file (as the last field, named `file`) to its `url` within 15 minutes (S3 takes only the declared content type and at most `maxBytes`), then make the photos with `createPhotosFromUploads`, naming each `uploadKey`.
          */
         post: operations["createUploadSlots"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/photos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find photos by tag across galleries
+         * @description A page of the photos with `tag` in every gallery the caller may search, newest first: curators search all galleries, anyone else public galleries only (a private gallery's photos are never found, nor an unlisted gallery's, which only those with its link see). Each photo answers as its gallery's listing would (location and downloads as that gallery allows). Follow `next` for the following page (a page may hold fewer photos than `page_size`, even none, and still have a `next`).
+         */
+        get: operations["searchPhotos"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -336,6 +360,11 @@ export interface components {
             title?: string;
             /** @default  */
             description?: string;
+            /**
+             * @description What a screen reader says in place of the photo (one line).
+             * @default
+             */
+            altText?: string;
             /** @description At most 30 tags; each is stored in lower case, spaces collapsed, once. */
             tags?: string[];
         };
@@ -420,6 +449,13 @@ export interface components {
              */
             altitude?: number;
         };
+        /**
+         * @description * `jpeg` - jpeg
+         *     * `webp` - webp
+         *     * `avif` - avif
+         * @enum {string}
+         */
+        FormatEnum: "jpeg" | "webp" | "avif";
         /** @description A gallery as readers see it. */
         Gallery: {
             /** @description The gallery's id. */
@@ -446,6 +482,8 @@ export interface components {
             readonly years: number[];
             /** @description How many photos it has. */
             photoCount: number;
+            /** @description Its cover photo's id: the curator's choice, else the lowest-numbered photo; null while it has no photo. */
+            coverPhotoId: string | null;
             /** @description A URL of its cover photo's rendition (public, or signed and short-lived), or null while it has no photo. */
             readonly coverPhotoURL: string | null;
             /** @description When it was created: an ISO 8601 UTC timestamp. */
@@ -545,6 +583,8 @@ export interface components {
             readonly years: number[];
             /** @description How many photos it has. */
             photoCount: number;
+            /** @description Its cover photo's id: the curator's choice, else the lowest-numbered photo; null while it has no photo. */
+            coverPhotoId: string | null;
             /** @description A URL of its cover photo's rendition (public, or signed and short-lived), or null while it has no photo. */
             readonly coverPhotoURL: string | null;
             /** @description When it was created: an ISO 8601 UTC timestamp. */
@@ -596,6 +636,19 @@ export interface components {
             allowOriginalDownload?: boolean;
             /** @description The gallery's id: needed on the guide's `PUT /galleries`; at a gallery's own URL it may be left out, and if sent must be that gallery's (else 400). */
             galleryId?: string;
+            /** @description Choose the cover: the id of a photo of this gallery (400 if it is not one); it holds until that photo is deleted. `null` gives the cover back to the automatic rule (the lowest-numbered photo). */
+            coverPhotoId?: string | null;
+        };
+        /** @description A photo's changes (PATCH): only the fields sent change, each checked and cleaned as an upload's. */
+        PatchedPhotoEditRequest: {
+            /** @description One line: tabs and line breaks become spaces, control characters go. */
+            title?: string;
+            /** @description Free text; line breaks are kept, control characters removed. */
+            description?: string;
+            /** @description Replace the tags: at most 30, each stored in lower case, spaces collapsed, once. */
+            tags?: string[];
+            /** @description What a screen reader says in place of the photo (one line); empty for none. */
+            altText?: string;
         };
         /**
          * @description A photo, as its read, its gallery's list and an upload answer it. Visitors see part of `exifData`
@@ -608,6 +661,8 @@ export interface components {
             photoNumber: number;
             title: string;
             description: string;
+            /** @description What a screen reader says in place of the photo; empty when none given. */
+            altText: string;
             /** @description Lower case, each once. */
             tags: string[];
             /** @description The original's object key in the bucket. */
@@ -627,12 +682,19 @@ export interface components {
              * @description The original: for curators a short-lived signed URL; for visitors, when the gallery allows downloads, this photo's `/original` route (a redirect to a copy without the location); otherwise null.
              */
             readonly originalURL: string | null;
-            /** @description The photo's renditions by name (`thumb`: 400 px, `web`: 1600 px on the long edge), each a URL by format (`jpg`, `webp`). */
+            /** @description The photo's renditions by name (the long edge in pixels: `400`, `800`, `1600`, `2560`, and the photo's own when it is smaller than 2560), each a URL by file extension (`jpg`, `webp`; `avif` where enabled). `thumb` and `web` name the renditions of `thumbnailURL` and `fullSizeURL`, as before the larger sizes existed. Prefer `images` and `srcset`. */
             readonly renditions: {
                 [key: string]: {
                     [key: string]: string;
                 };
             };
+            /** @description Every rendition file, smallest first, then by format (jpeg, webp, avif). */
+            readonly images: components["schemas"]["RenditionImage"][];
+            readonly srcset: components["schemas"]["Srcset"];
+            /** @description A ThumbHash placeholder (base64; decode with the `thumbhash` package) to paint while the image loads; null until the photos scan re-renders a photo made before placeholders. */
+            thumbhash: string | null;
+            /** @description The photo's dominant colour, `#rrggbb`, for a background while it loads; null like `thumbhash`. */
+            dominantColor: string | null;
             readonly exifData: components["schemas"]["Exif"];
             /** @description Pixels as displayed; null when unknown. */
             width: number | null;
@@ -684,6 +746,8 @@ export interface components {
             titles?: string[];
             /** @description The i-th file's description, like `titles`; missing ones are empty. */
             descriptions?: string[];
+            /** @description The i-th file's alt text (one line, what a screen reader says), like `titles`. */
+            altTexts?: string[];
             /** @description The i-th file's tags, one `tags` part each: a JSON array (`["night", "paris"]`) or 'night, paris'; or one part holding a JSON array of arrays, one per file (one file: a plain array). At most 30 tags a photo, 50 characters each; stored in lower case, spaces collapsed, once. */
             tags?: string[];
             /**
@@ -751,6 +815,21 @@ export interface components {
             readonly ratingHistogram: components["schemas"]["RatingHistogram"];
             /** @description The visitor id's token: keep it and send it as `X-Visitor-Token` to re-rate or withdraw (handed back signed with the current key on every rating). */
             visitorToken: string;
+        };
+        /** @description One rendition file: what an `<img>` or `<source>` needs to choose it. */
+        RenditionImage: {
+            /** @description Pixels, as displayed. */
+            width: number;
+            /** @description Pixels, as displayed. */
+            height: number;
+            format: components["schemas"]["FormatEnum"];
+            /** @description The file's size; null for photos made before sizes were recorded (until the photos scan re-renders them). */
+            bytes: number | null;
+            /**
+             * Format: uri
+             * @description Public (cached for a year: its content never changes under it), or signed and stable for at least half of MEDIA_SIGNED_URL_SECONDS.
+             */
+            url: string;
         };
         /**
          * @description * `gallery_photos` - gallery_photos
@@ -845,6 +924,15 @@ export interface components {
             /** @description The summary as one sentence for people. */
             message: string;
         };
+        /** @description Ready `srcset` attributes by format: `"<url> 400w, <url> 800w, ..."` (widths in pixels). */
+        Srcset: {
+            /** @description For `<img srcset>`: every browser shows JPEG. */
+            jpeg: string;
+            /** @description For `<source type="image/webp" srcset>`. */
+            webp: string;
+            /** @description For `<source type="image/avif">`, where enabled. */
+            avif?: string;
+        };
         /** @description A file an upload refused (the others of the batch go on). */
         UploadFailure: {
             /** @description The file's position in the request, from 0. */
@@ -915,6 +1003,8 @@ export interface components {
             photoNumber: number;
             title: string;
             description: string;
+            /** @description What a screen reader says in place of the photo; empty when none given. */
+            altText: string;
             /** @description Lower case, each once. */
             tags: string[];
             /** @description The original's object key in the bucket. */
@@ -934,12 +1024,19 @@ export interface components {
              * @description The original: for curators a short-lived signed URL; for visitors, when the gallery allows downloads, this photo's `/original` route (a redirect to a copy without the location); otherwise null.
              */
             readonly originalURL: string | null;
-            /** @description The photo's renditions by name (`thumb`: 400 px, `web`: 1600 px on the long edge), each a URL by format (`jpg`, `webp`). */
+            /** @description The photo's renditions by name (the long edge in pixels: `400`, `800`, `1600`, `2560`, and the photo's own when it is smaller than 2560), each a URL by file extension (`jpg`, `webp`; `avif` where enabled). `thumb` and `web` name the renditions of `thumbnailURL` and `fullSizeURL`, as before the larger sizes existed. Prefer `images` and `srcset`. */
             readonly renditions: {
                 [key: string]: {
                     [key: string]: string;
                 };
             };
+            /** @description Every rendition file, smallest first, then by format (jpeg, webp, avif). */
+            readonly images: components["schemas"]["RenditionImage"][];
+            readonly srcset: components["schemas"]["Srcset"];
+            /** @description A ThumbHash placeholder (base64; decode with the `thumbhash` package) to paint while the image loads; null until the photos scan re-renders a photo made before placeholders. */
+            thumbhash: string | null;
+            /** @description The photo's dominant colour, `#rrggbb`, for a background while it loads; null like `thumbhash`. */
+            dominantColor: string | null;
             readonly exifData: components["schemas"]["Exif"];
             /** @description Pixels as displayed; null when unknown. */
             width: number | null;
@@ -1013,6 +1110,16 @@ export interface operations {
                 page_size?: number;
                 /** @description Only galleries with photos of this year (1826 to next year). */
                 year?: number;
+                /**
+                 * @description The order: `photoNumber` (the default), `-averageRating` (top rated first, equals by number), `takenAt` and `-takenAt` (by the date taken, oldest or newest first; photos whose date is unknown come after the dated ones either way, by number), `-uploadedAt` (newest first).
+                 *
+                 *     * `photoNumber` - photoNumber
+                 *     * `-averageRating` - -averageRating
+                 *     * `takenAt` - takenAt
+                 *     * `-takenAt` - -takenAt
+                 *     * `-uploadedAt` - -uploadedAt
+                 */
+                ordering?: "photoNumber" | "-averageRating" | "takenAt" | "-takenAt" | "-uploadedAt";
                 /** @description The photo's id. */
                 photoId?: string;
                 /** @description The user's id. */
@@ -1137,7 +1244,7 @@ export interface operations {
                     "application/json": components["schemas"]["Gallery"];
                 };
             };
-            /** @description The request is malformed or its input invalid: `details` names each field and what is wrong. */
+            /** @description The body is invalid (`details` by field), or `coverPhotoId` names no live photo of this gallery (missing, another gallery's, being deleted): nothing was changed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1687,6 +1794,16 @@ export interface operations {
     getGallery: {
         parameters: {
             query?: {
+                /**
+                 * @description The order: `photoNumber` (the default), `-averageRating` (top rated first, equals by number), `takenAt` and `-takenAt` (by the date taken, oldest or newest first; photos whose date is unknown come after the dated ones either way, by number), `-uploadedAt` (newest first).
+                 *
+                 *     * `photoNumber` - photoNumber
+                 *     * `-averageRating` - -averageRating
+                 *     * `takenAt` - takenAt
+                 *     * `-takenAt` - -takenAt
+                 *     * `-uploadedAt` - -uploadedAt
+                 */
+                ordering?: "photoNumber" | "-averageRating" | "takenAt" | "-takenAt" | "-uploadedAt";
                 /** @description Items per page (at least 1; more than the cap answers the cap). */
                 page_size?: number;
             };
@@ -1812,7 +1929,7 @@ export interface operations {
                     "application/json": components["schemas"]["Gallery"];
                 };
             };
-            /** @description The request is malformed or its input invalid: `details` names each field and what is wrong. */
+            /** @description The body is invalid (`details` by field), or `coverPhotoId` names no live photo of this gallery (missing, another gallery's, being deleted): nothing was changed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2055,7 +2172,7 @@ export interface operations {
                     "application/json": components["schemas"]["Gallery"];
                 };
             };
-            /** @description The request is malformed or its input invalid: `details` names each field and what is wrong. */
+            /** @description The body is invalid (`details` by field), or `coverPhotoId` names no live photo of this gallery (missing, another gallery's, being deleted): nothing was changed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2165,6 +2282,16 @@ export interface operations {
             query?: {
                 /** @description Where a page starts: take it from a page's `next` or `previous`; absent for the first. */
                 cursor?: string;
+                /**
+                 * @description The order: `photoNumber` (the default), `-averageRating` (top rated first, equals by number), `takenAt` and `-takenAt` (by the date taken, oldest or newest first; photos whose date is unknown come after the dated ones either way, by number), `-uploadedAt` (newest first).
+                 *
+                 *     * `photoNumber` - photoNumber
+                 *     * `-averageRating` - -averageRating
+                 *     * `takenAt` - takenAt
+                 *     * `-takenAt` - -takenAt
+                 *     * `-uploadedAt` - -uploadedAt
+                 */
+                ordering?: "photoNumber" | "-averageRating" | "takenAt" | "-takenAt" | "-uploadedAt";
                 /** @description Items per page (at least 1; more than the cap answers the cap). */
                 page_size?: number;
                 /** @description Only photos with this tag (compared in lower case). */
@@ -2187,7 +2314,7 @@ export interface operations {
                     "application/json": components["schemas"]["PhotoPage"];
                 };
             };
-            /** @description The request is malformed or its input invalid: `details` names each field and what is wrong. */
+            /** @description An unknown `ordering` (`details.ordering` names the allowed ones), a `tag` too long, a `page_size` below 1, or a `cursor` that is not one of this ordering's. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2595,6 +2722,142 @@ export interface operations {
             };
         };
     };
+    updatePhoto: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Edit only this version (an `ETag` from a read), else 412. Without it, the edit applies. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The gallery's id. */
+                galleryId: string;
+                /** @description The photo's id. */
+                photoId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedPhotoEditRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    /** @description The photo's new version: `If-Match` takes it for the next edit. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Photo"];
+                };
+            };
+            /** @description The request is malformed or its input invalid: `details` names each field and what is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A curator key is needed and none was sent, or the key sent is unknown or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Refused: a signed-in browser's CSRF token is missing, or a visitor id's token is not this one's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such resource, or one this viewer may not see (a private gallery answers like a missing one). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Other edits of this photo kept landing while it was being edited: retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `If-Match` names a version that is no longer the current one: read again, then edit. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than this operation takes. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body's content type (or its charset) is not one this operation takes. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too many requests from this address: wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A fault of the service: `details.requestId` names it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description AWS was unavailable or slow, or the request ran out of time: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     getPhotoOriginal: {
         parameters: {
             query?: never;
@@ -2879,6 +3142,81 @@ export interface operations {
             };
             /** @description The body's content type (or its charset) is not one this operation takes. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too many requests from this address: wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A fault of the service: `details.requestId` names it in the logs. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description AWS was unavailable or slow, or the request ran out of time: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    searchPhotos: {
+        parameters: {
+            query: {
+                /** @description Where a page starts: take it from a page's `next` or `previous`; absent for the first. */
+                cursor?: string;
+                /** @description Items per page (at least 1; more than the cap answers the cap). */
+                page_size?: number;
+                /** @description The tag to find (compared in lower case). Required. */
+                tag: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhotoPage"];
+                };
+            };
+            /** @description No `tag`, one too long, a `page_size` below 1, or a `cursor` not of this search. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A curator key is needed and none was sent, or the key sent is unknown or revoked. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
