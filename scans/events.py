@@ -2,7 +2,7 @@
 
 Zappa calls ``scans.events.update_gallery_photos(event, context)`` on its schedule. The event may name
 one gallery (``{"galleryId": "..."}``, at the top level or under ``detail``), ``dryRun`` /
-``createMissingGalleries`` flags and ``resumeFrom`` (a run that stopped at its deadline says where);
+``createMissingGalleries`` and ``rerender`` flags and ``resumeFrom`` (a run that stopped at its deadline says where);
 the return value is the run summary (or, for a gallery that does not exist, the error body of
 ``core.entrypoints``).
 """
@@ -25,6 +25,7 @@ def update_gallery_photos(event, context=None) -> dict:
         dry_run=bool(options.get("dryRun", False)),
         create_missing_galleries=bool(options.get("createMissingGalleries", False)),
         resume_from=options.get("resumeFrom") or None,
+        rerender=bool(options.get("rerender", False)),
     )
     logger.info("update_gallery_photos: %s", summary.message)
     return summary.as_dict()

@@ -42,7 +42,8 @@ from photos import intents, keys
 from photos.content import DuplicatePhoto
 from photos.models import GalleryPhoto
 from photos.ordering import rating_order
-from photos.prepare import IncomingPhoto, photo_prepare, title_from_filename
+from photos.prepare import IncomingPhoto, photo_prepare, rendition_formats, title_from_filename
+from photos.renditions import renditions_version
 from photos.selectors import (
     photo_exists,
     photo_get,
@@ -80,15 +81,21 @@ def gallery_photos_scan(
     create_missing_galleries: bool = False,
     progress: Progress | None = None,
     resume_from: str | None = None,
+    rerender: bool = False,
 ) -> ScanSummary:
     """Reconcile every gallery (or one) with its objects in S3; see the module docstring.
 
     Near the request's or event's deadline (``core.deadline``) the scan stops between two listing pages
     and says so: ``complete`` is False and ``resumeFrom`` names the gallery the next run starts at
     (``resume_from``; the passes over leftovers and galleries done before it are not repeated).
+
+    ``rerender`` also makes again, from their originals, the photos whose renditions were made by an
+    older pipeline (their ``renditionsVersion`` is not ``photos.renditions.renditions_version``: new
+    sizes, formats or placeholders), same number, new keys for changed files; a photo made again is
+    current, so a second run (or one resumed after its deadline) skips it.
     """
     summary = ScanSummary(scan="gallery_photos", gallery_id=gallery_id, dry_run=dry_run)
-    run = _PhotosRun(summary, dry_run=dry_run, progress=progress or no_progress)
+    run = _PhotosRun(summary, dry_run=dry_run, progress=progress or no_progress, rerender=rerender)
     try:
         _scan(
             run,
@@ -209,6 +216,7 @@ class _Known:
     rating_order: str | None = None
     rating_count: int = 0
     rating_sum: int = 0
+    renditions_version: str | None = None  # what made its renditions (photos.renditions)
 
 
 @dataclass(frozen=True)
@@ -222,8 +230,10 @@ class _Listed:
 class _PhotosRun:
     """One run's state across galleries: the summary, the claim owner token, the options."""
 
-    def __init__(self, summary: ScanSummary, *, dry_run: bool, progress: Progress):
+    def __init__(self, summary: ScanSummary, *, dry_run: bool, progress: Progress, rerender: bool = False):
         self.summary = summary
+        # What photos made now are made as; with ``rerender``, older ones are made again.
+        self.rerender_older_than = renditions_version(rendition_formats()) if rerender else None
         self.dry_run = dry_run
         self.progress = progress
         self.owner = claims.new_owner()
@@ -268,6 +278,8 @@ class _PhotosRun:
                         jobs.append((self._rerender, gallery_id, listed, known))
                     elif not set(known.renditions) <= present:
                         jobs.append((self._rerender, gallery_id, listed, known))  # renditions lost
+                    elif self.rerender_older_than not in (None, known.renditions_version):
+                        jobs.append((self._remake, gallery_id, listed, known))
                     else:
                         self._count(None)
                 if holders:
@@ -302,6 +314,7 @@ class _PhotosRun:
                 "ratingOrder",
                 "ratingCount",
                 "ratingSum",
+                "renditionsVersion",
             ],
         )
         for photo in photos:
@@ -322,6 +335,7 @@ class _PhotosRun:
                 photo.rating_order,
                 count,
                 total,
+                photo.renditions_version,
             )
         return index
 
@@ -477,15 +491,17 @@ class _PhotosRun:
         if not jobs:
             return
         if self.dry_run:
+            would = {self._adopt: "created", self._remake: "rerendered"}
             for job, *_ in jobs:
-                self._count("created" if job == self._adopt else "updated")
+                self._count(would.get(job, "updated"))
             return
         with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
             for outcome in pool.map(carried(_run_job), jobs):
                 self._count(outcome)
 
     def _count(self, outcome) -> None:
-        """Book one object's outcome: None, "created", "updated", or a failure (where, reason)."""
+        """Book one object's outcome: None, "created", "updated", "rerendered", or a failure (where,
+        reason)."""
         if outcome is None:
             self.summary.unchanged += 1
         elif isinstance(outcome, tuple):
@@ -517,6 +533,12 @@ class _PhotosRun:
             logger.exception("re-rendering %s failed", listed.key)
             return where, f"Storage failed: {error}"
         return "updated" if changed else None
+
+    def _remake(self, gallery_id: str, listed: _Listed, known: _Known):
+        """A photo whose renditions an older pipeline made (``rerender``): made again from its unchanged
+        original; None when something else changed it meanwhile (the next run looks again)."""
+        outcome = self._rerender(gallery_id, listed, known)
+        return "rerendered" if outcome == "updated" else outcome
 
     def _remove_gone(self, gallery_id: str, gone: list[_Known]) -> None:
         """Items whose original was not listed (gone), or whose delete was interrupted."""

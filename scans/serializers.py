@@ -36,6 +36,13 @@ class ScanInputSerializer(serializers.Serializer):
         help_text="Photos scan only: go on from this gallery, the `resumeFrom` of a run that stopped at its "
         "deadline (the passes that run before the galleries are not repeated). Ignored with `galleryId`.",
     )
+    rerender = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Photos scan only: also make again, from their originals, the photos whose renditions an "
+        "older release made (new sizes, formats, placeholders); photos already current are skipped, so a "
+        "run cut short by its deadline goes on where it stopped.",
+    )
 
     class Meta:
         ref_name = "ScanInput"
@@ -120,6 +127,9 @@ class ScanSummarySerializer(serializers.Serializer):
     )
     renditionsPlaced = serializers.IntegerField(
         help_text="Photos whose renditions were moved to where their gallery's visibility asks."
+    )
+    rerendered = serializers.IntegerField(
+        help_text="Photos made again with the current renditions and placeholders (`rerender`)."
     )
     complete = serializers.BooleanField(
         help_text="False when the scan stopped at the request's deadline before finishing: run it again, "

@@ -34,6 +34,8 @@ class ScanSummary:
     duplicates: int = 0  # originals whose bytes a photo of the gallery has: not adopted
     # Photos whose renditions moved to where their gallery's visibility asks (photos.services.placement).
     renditions_placed: int = 0
+    # Photos made again with the current renditions and placeholders (the photos scan's --rerender).
+    rerendered: int = 0
     # False when the scan stopped at its deadline; the next run starts at ``resume_from``.
     complete: bool = True
     resume_from: str | None = None
@@ -56,6 +58,7 @@ class ScanSummary:
             or self.orphan_galleries
             or self.abandoned_uploads_removed
             or self.renditions_placed
+            or self.rerendered
         )
 
     @property
@@ -75,6 +78,7 @@ class ScanSummary:
                 (self.abandoned_uploads_removed, "abandoned uploads removed"),
                 (self.duplicates, "duplicates of existing photos not adopted"),
                 (self.renditions_placed, "photos' renditions moved for their gallery's visibility"),
+                (self.rerendered, "photos re-rendered with the current renditions"),
             )
             if count
         ]
@@ -109,6 +113,7 @@ class ScanSummary:
             "abandonedUploadsRemoved": self.abandoned_uploads_removed,
             "duplicates": self.duplicates,
             "renditionsPlaced": self.renditions_placed,
+            "rerendered": self.rerendered,
             "complete": self.complete,
             "resumeFrom": self.resume_from,
             "changed": self.changed,

@@ -6,7 +6,7 @@ and ``POST /api/scans/galleries-metadata``. A curator credential is required (PO
 
 Narrowing to one gallery: the guide's routes pass ``?id=`` like every other action; either route also
 accepts ``galleryId`` in a JSON body (both given and different is a 400). Body flags: ``dryRun`` and,
-for the photos scan, ``createMissingGalleries``. The answer is the run summary (200).
+for the photos scan, ``createMissingGalleries`` and ``rerender``. The answer is the run summary (200).
 
 A whole-bucket scan can outlast API Gateway's 29 s limit: schedule big ones (scans.events) or narrow.
 """
@@ -73,6 +73,7 @@ class ScanViewSet(BaseViewSet):
             dry_run=options["dryRun"],
             create_missing_galleries=options["createMissingGalleries"],
             resume_from=options["resumeFrom"],
+            rerender=options["rerender"],
         )
         return Response(summary.as_dict())
 

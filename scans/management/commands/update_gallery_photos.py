@@ -16,6 +16,12 @@ class Command(ScanCommand):
             help="Create a gallery for objects under galleries/{id}/ that has no gallery item.",
         )
         parser.add_argument(
+            "--rerender",
+            action="store_true",
+            help="Also make again the photos whose renditions an older release made (new sizes, formats, "
+            "placeholders); current ones are skipped, so a repeated run goes on where one stopped.",
+        )
+        parser.add_argument(
             "--resume-from", help="Start at this gallery (a run that stopped at its deadline names it)."
         )
 
@@ -25,5 +31,6 @@ class Command(ScanCommand):
             dry_run=options["dry_run"],
             create_missing_galleries=options["create_missing_galleries"],
             resume_from=options["resume_from"],
+            rerender=options["rerender"],
             progress=progress,
         )
