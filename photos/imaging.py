@@ -115,11 +115,13 @@ DEFAULT_FORMATS = ("jpeg", "webp")
 # libwebp method 0 encodes in a third of the time of method 4 (its default) for about 0.4 dB less at
 # the same size; methods 1-2 are slower than 0 and no better. Public so benchmarks encode alike.
 WEBP_METHOD = 0
-# AVIF (libaom through libavif): quality 60 at speed 9 matched WebP q80's PSNR with 25-30% fewer bytes
-# and took 1.4x the time of the JPEG and WebP of a photo together at 24 MP (bench/imaging.py --avif).
-# One thread: a Lambda of 512 MB has under a third of a vCPU, and the photos of a batch already run on
-# their own threads.
-AVIF_QUALITY = 60
+# AVIF (libaom through libavif), measured on a 1600 px rendition of the 24 MP photo of bench/imaging.py
+# (--avif-sweep; PSNR against a full-resolution resize): quality 67 is the lowest as faithful as the WebP
+# q80 twin (+0.3 dB, 84% of its bytes; 65 was -0.9 dB at 74%, the steps are coarse). Speed 9 makes the
+# same bytes at the same PSNR as 8 in a fifth of the time (0.3 s against 1.4 s; 6 takes 2.5 s); 10 is no
+# faster. One thread: a Lambda of 512 MB has under a third of a vCPU, and the photos of a batch already
+# run on their own threads.
+AVIF_QUALITY = 67
 AVIF_SPEED = 9
 AVIF_THREADS = 1
 
@@ -677,7 +679,8 @@ def _encode(
 # ---------------------------------------------------------------- placeholders
 #
 # Both come from the smallest rendition's pixels, scaled to at most THUMBHASH_MAX_EDGE: no second decode,
-# and about 3 ms a photo in all (bench/imaging.py).
+# and about 5 ms of CPU a photo in all (bench/imaging.py: the ThumbHash 3.5, the dominant colour 1, the
+# box resize 0.4).
 
 THUMBHASH_MAX_EDGE = 100  # the ThumbHash format's own limit; its coefficients need no more
 
@@ -833,16 +836,18 @@ def _normalized(coefficients: dict[tuple[int, int], float], terms) -> tuple[floa
     return dc, ac, scale
 
 
-# Dominant colour: median cut to 8 colours, then colours within a CIE76 distance of 20 of each other
-# (single linkage: a sky's gradient, lit to shadowed, stays one colour) are one group, and the group that
-# covers the most pixels answers its pixel-weighted mean. Colours of under 5% of the pixels take no part:
-# median cut makes such small boxes of the pixels where two regions meet, and their mean lies between
-# the two, close enough to both to join a grey wall with the face in front of it. A plain mean mixes the subject with its
-# surroundings into a colour that is in neither (a red car on grass under blue sky averages to a grey);
-# the most populous colour of a fixed grid (e.g. 16 levels a channel) splits a gradient into many small
-# bins and so picks a flat object over a larger sky; the most populous median-cut colour alone splits the
-# largest region in two when it varies. Measured on synthetic scenes of known shares (tests) and the
-# sample photos: the group's colour is the one a person names, in 1-2 ms on 100 px.
+# Dominant colour, the colour a photographer would name for the picture, e.g. as the background a page
+# shows before the image: median cut to 8 colours, then colours within a CIE76 distance of 20 of each
+# other are one group (single linkage: a sky's gradient, lit to shadowed, stays one colour), and the group
+# that covers the most pixels answers its pixel-weighted mean. Colours of under 5% of the pixels take no
+# part: median cut makes such small boxes of the pixels where two regions meet, and their mean lies
+# between the two, close enough to both to join a grey wall with the face in front of it.
+# Why not simpler: a plain mean mixes the subject with its surroundings into a colour that is in neither
+# (a red car on grass under a blue sky averages to a grey); the most populous bin of a fixed grid (16
+# levels a channel) splits a gradient into many small bins and so picks a flat object over a larger sky;
+# the most populous median-cut colour alone splits the largest region when it varies (a sunset's orange
+# lost to a smaller black). Checked on synthetic scenes of known shares (tests) and the sample photos;
+# 1-2 ms on 100 px.
 _DOMINANT_COLOURS = 8
 _DOMINANT_JOIN_DISTANCE = 20.0
 _DOMINANT_MIN_SHARE = 0.05
