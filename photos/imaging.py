@@ -679,8 +679,8 @@ def _encode(
 # ---------------------------------------------------------------- placeholders
 #
 # Both come from the smallest rendition's pixels, scaled to at most THUMBHASH_MAX_EDGE: no second decode,
-# and about 5 ms of CPU a photo in all (bench/imaging.py: the ThumbHash 3.5, the dominant colour 1, the
-# box resize 0.4).
+# and 4.5 ms of CPU a photo on their own (the ThumbHash 3.1, the dominant colour 1.0, the box resize 0.4;
+# bench/imaging.py, timed in the process that just made the renditions, says 8-12 ms).
 
 THUMBHASH_MAX_EDGE = 100  # the ThumbHash format's own limit; its coefficients need no more
 
