@@ -11,7 +11,9 @@ Cases: the largest file of each kind the default budget accepts (searched from t
 issue (a 9,999 x 10,000 16-bit RGBA PNG; four 100 MP PNGs in one request), batches of files that each take
 just under half the budget (two decode at once), and the four 100 MP PNGs with the budget off, for the
 figure before it, and once more with glibc's malloc as it is without ``photos.imaging``'s allocator setting.
-``--calibrate`` adds a table of the rule against measured peaks, mode by mode.
+``--calibrate`` adds a table of the rule against measured peaks, mode by mode, with and without AVIF twins
+(those rows call ``photos.imaging.process_image`` directly, with ``formats`` naming AVIF);
+``--calibrate-only`` prints that table alone.
 """
 
 from __future__ import annotations
@@ -97,10 +99,11 @@ def noise_png(width: int, height: int, mode: str) -> bytes:
     return out.getvalue()
 
 
-def rule_bytes(data: bytes) -> int:
+def rule_bytes(data: bytes, formats: tuple[str, ...] | None = None) -> int:
     from photos import imaging
 
-    return imaging.peak_bytes(imaging.decode_plan(data, max_pixels=None))
+    options = {"formats": formats} if formats else {}
+    return imaging.peak_bytes(imaging.decode_plan(data, max_pixels=None, **options))
 
 
 def largest_png_within(budget: int, bit_depth: int, colour_type: int, max_pixels: int) -> tuple[int, int]:
@@ -126,6 +129,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     rounds: int = 1
     mmap_threshold: int = 0  # set glibc's threshold back to this (its dynamic maximum: 32 MiB)
+    formats: tuple[str, ...] = ()  # when set, process_image with these formats, outside photo_prepare
     measured: dict = field(default_factory=dict)
 
 
@@ -150,6 +154,10 @@ def child_main(spec_path: Path) -> None:
 
     def outcome(file: tuple[str, bytes]) -> str:
         name, data = file
+        if spec["formats"]:
+            imaging = prepare.load_imaging()
+            imaging.process_image(data, formats=tuple(spec["formats"]), max_pixels=settings.PHOTO_MAX_PIXELS)
+            return "ok"
         incoming = prepare.IncomingPhoto(filename=name, size=len(data), read=lambda: data)
         try:
             prepare.photo_prepare(incoming)
@@ -212,6 +220,7 @@ def run_case(case: Case, workdir: Path) -> dict:
                 "rounds": case.rounds,
                 "warm": str(workdir / "warm"),
                 "mmap_threshold": case.mmap_threshold,
+                "formats": list(case.formats),
             }
         )
     )
@@ -243,6 +252,7 @@ def main() -> int:
     parser.add_argument(
         "--calibrate", action="store_true", help="also compare the rule with peaks, mode by mode"
     )
+    parser.add_argument("--calibrate-only", action="store_true", help="the rule against peaks, nothing else")
     parser.add_argument(
         "--skip-slow", action="store_true", help="no WebP or progressive JPEG cases (~40 s less)"
     )
@@ -282,6 +292,9 @@ def main() -> int:
         warm.mkdir()
         write(warm, "warm.jpg", pillow_bytes(640, 480, "RGB", "JPEG", quality=85))
         write(warm, "warm.png", png_bytes(300, 200, 8, 6))
+        if args.calibrate_only:
+            calibrate(workdir, env)
+            return 0
         started = time.perf_counter()
         singles, batches = make_cases(workdir, budget, max_pixels, env, slow=not args.skip_slow)
         print(f"(files made in {time.perf_counter() - started:.0f} s)")
@@ -363,7 +376,7 @@ def make_cases(workdir: Path, budget: int, max_pixels: int, env: dict, *, slow: 
 def calibrate(workdir: Path, env: dict) -> None:
     """The rule against measured peaks (minus the RSS before the file), mode by mode."""
     print("\nThe rule against measured peaks (one file, one worker):")
-    print(f"  {'file':<44} {'rule MiB':>9} {'peak-before MiB':>16}")
+    print(f"  {'file':<50} {'rule MiB':>9} {'peak-before MiB':>16}")
     files = [
         ("L PNG 5000x5000", png_bytes(5000, 5000, 8, 0)),
         ("1-bit PNG 5000x5000", png_bytes(5000, 5000, 1, 0)),
@@ -374,11 +387,11 @@ def calibrate(workdir: Path, env: dict) -> None:
         ("RGBA PNG 5000x5000", png_bytes(5000, 5000, 8, 6)),
         ("16-bit RGBA PNG 5000x5000", png_bytes(5000, 5000, 16, 6)),
         ("I;16 PNG 5000x5000", png_bytes(5000, 5000, 16, 0)),
-        ("RGBA PNG 1600x1600", png_bytes(1600, 1600, 8, 6)),
+        ("RGBA PNG 2560x2560", png_bytes(2560, 2560, 8, 6)),
         ("RGB PNG 1200x800", png_bytes(1200, 800, 8, 2)),
-        ("noise L, turned (EXIF 6), PNG 1600x1600", noise_png(1600, 1600, "L")),
-        ("noise RGB, turned (EXIF 6), PNG 1600x1600", noise_png(1600, 1600, "RGB")),
-        ("noise RGBA, turned (EXIF 6), PNG 1600x1600", noise_png(1600, 1600, "RGBA")),
+        ("noise L, turned (EXIF 6), PNG 2560x2560", noise_png(2560, 2560, "L")),
+        ("noise RGB, turned (EXIF 6), PNG 2560x2560", noise_png(2560, 2560, "RGB")),
+        ("noise RGBA, turned (EXIF 6), PNG 2560x2560", noise_png(2560, 2560, "RGBA")),
         ("L JPEG 6000x4000", pillow_bytes(6000, 4000, "L", "JPEG", quality=90)),
         ("RGB JPEG 6000x4000", pillow_bytes(6000, 4000, "RGB", "JPEG", quality=90)),
         (
@@ -391,13 +404,21 @@ def calibrate(workdir: Path, env: dict) -> None:
         ("RGB WebP 6000x4000", pillow_bytes(6000, 4000, "RGB", "WEBP", quality=80, method=0)),
         ("RGBA WebP 6000x4000", pillow_bytes(6000, 4000, "RGBA", "WEBP", quality=80, method=0)),
     ]
-    for label, data in files:
+    avif = ("jpeg", "webp", "avif")
+    with_avif = [
+        (label, data, avif)
+        for label, data in files
+        if label.startswith("noise") or label in ("RGB JPEG 6000x4000", "RGBA PNG 2560x2560")
+    ]
+    for label, data, formats in [(label, data, ()) for label, data in files] + with_avif:
         extension = {"PNG": "png", "JPEG": "jpg", "TIFF": "tif", "WebP": "webp"}[label.split()[-2]]
         path = write(workdir, f"calibrate.{extension}", data)
-        measured = run_case(Case(label, [path], {**env, "PHOTO_PROCESSING_WORKERS": "1"}), workdir)
+        case = Case(label, [path], {**env, "PHOTO_PROCESSING_WORKERS": "1"}, formats=formats)
+        measured = run_case(case, workdir)
         grew = measured["peak"] - measured["before"]
         [outcome] = measured["outcomes"]
-        print(f"  {label:<44} {rule_bytes(data) / MIB:9.1f} {grew / MIB:16.1f}  {outcome}")
+        label = f"{label}{' +AVIF' if formats else ''}"
+        print(f"  {label:<50} {rule_bytes(data, formats) / MIB:9.1f} {grew / MIB:16.1f}  {outcome}")
 
 
 def report(case: Case, measured: dict, memory: int) -> None:

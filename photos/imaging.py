@@ -1,4 +1,9 @@
-"""Photo validation, EXIF extraction and JPEG/WebP renditions (accepts JPEG, PNG, WebP and TIFF only).
+"""Photo validation, EXIF extraction, responsive renditions and placeholders (accepts JPEG, PNG, WebP and
+TIFF only).
+
+``process_image`` decodes a file once and makes every rendition of ``rendition_specs`` (long edges 400, 800,
+1600 and 2560, never upscaled) in JPEG and WebP, AVIF when asked, each size from the next larger one, plus a
+ThumbHash and a dominant colour from the smallest size's pixels.
 
 ``decode_plan`` and ``peak_bytes`` say, from a file's header alone, how many bytes ``process_image`` will
 hold at its peak (the decode, its conversions and the resize's intermediates), so a caller can refuse or
@@ -10,8 +15,10 @@ The EXIF summary is bounded (``EXIF_TEXT_MAX_CHARS`` per text, control character
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
+import functools
 import io
 import json
 import math
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from PIL import ExifTags, Image, ImageCms, ImageFile
+from PIL import ExifTags, Image, ImageCms, ImageFile, ImageMath
 
 SUPPORTED_FORMATS: dict[str, tuple[str, str]] = {
     "JPEG": ("jpg", "image/jpeg"),
@@ -44,11 +51,17 @@ _TRANSPOSE_FOR_ORIENTATION = {
     8: Image.Transpose.ROTATE_90,
 }
 
-# Measured at 24 MP (bench/imaging.py): BICUBIC from the draft decode costs 0.5 dB PSNR after JPEG
-# encoding, Lanczos costs 0.1 dB; a thumbnail made from the web rendition's pixels is as good as one made
-# from the decode, and reducing_gap=2 (an integer box reduce first) makes it 20% cheaper at equal quality.
-_RESAMPLE = Image.Resampling.LANCZOS
-_REDUCING_GAP = 2.0
+# How each size is resampled from the one before it, by its long edge: (filter, reducing_gap). Measured on
+# the 24 MP photo of bench/imaging.py (PSNR of the JPEG against a Lanczos resize of the full decode; each
+# choice at least as good as libvips' lanczos3 chain): for 2560 and 1600, BICUBIC costs 0.2 and 0.6 dB
+# against Lanczos and 25-40% less time (at 12 MP, where the decode is full size, 140 ms a photo); the
+# 800 from the 1600 is a halving, which reducing_gap=1 does as a box reduce (0.4 dB, half the time); the
+# 400 keeps a plain Lanczos (a box reduce there cost 1 dB for 7 ms).
+_RESAMPLING = (
+    (1600, Image.Resampling.BICUBIC, 2.0),
+    (800, Image.Resampling.LANCZOS, 1.0),
+    (0, Image.Resampling.LANCZOS, 2.0),
+)
 # EXIF text is whatever the file says. Each text value is cut to EXIF_TEXT_MAX_CHARS: the longest Make,
 # Model or LensModel of real cameras is about 60 characters (19 in shared/samples/exif), so 256 keeps every
 # real one whole while a forged 300 KB `Make` (one PNG eXIf chunk) becomes 256 characters, at most 1 KiB of
@@ -88,9 +101,29 @@ _EXIF_FIELD_RANK = (
     "focalLength35mm",
 )
 
+# Long edges of the renditions: 400 for grids, 800 and 1600 for pages on 1x and 2x screens, 2560 for a
+# full-screen view on a 4K or 5K screen.
+RENDITION_EDGES = (400, 800, 1600, 2560)
+# Every format a rendition can be written in: (extension, content type).
+RENDITION_FORMATS: dict[str, tuple[str, str]] = {
+    "jpeg": ("jpg", "image/jpeg"),
+    "webp": ("webp", "image/webp"),
+    "avif": ("avif", "image/avif"),
+}
+DEFAULT_FORMATS = ("jpeg", "webp")
+
 # libwebp method 0 encodes in a third of the time of method 4 (its default) for about 0.4 dB less at
 # the same size; methods 1-2 are slower than 0 and no better. Public so benchmarks encode alike.
 WEBP_METHOD = 0
+# AVIF (libaom through libavif), measured on a 1600 px rendition of the 24 MP photo of bench/imaging.py
+# (--avif-sweep; PSNR against a full-resolution resize): quality 67 is the lowest as faithful as the WebP
+# q80 twin (+0.3 dB, 84% of its bytes; 65 was -0.9 dB at 74%, the steps are coarse). Speed 9 makes the
+# same bytes at the same PSNR as 8 in a fifth of the time (0.3 s against 1.4 s; 6 takes 2.5 s); 10 is no
+# faster. One thread: a Lambda of 512 MB has under a third of a vCPU, and the photos of a batch already
+# run on their own threads.
+AVIF_QUALITY = 67
+AVIF_SPEED = 9
+AVIF_THREADS = 1
 
 
 class ImageError(Exception):
@@ -107,17 +140,14 @@ class ImageError(Exception):
 
 @dataclass(frozen=True)
 class RenditionSpec:
-    name: str
+    name: str  # str(long_edge): "400", "800"...
     long_edge: int
-
-
-DEFAULT_RENDITIONS = (RenditionSpec("thumb", 400), RenditionSpec("web", 1600))
 
 
 @dataclass(frozen=True)
 class Rendition:
     name: str
-    format: str
+    format: str  # "jpeg", "webp" or "avif"
     extension: str
     content_type: str
     width: int
@@ -133,7 +163,9 @@ class ProcessedImage:
     width: int
     height: int
     exif: dict
-    renditions: tuple[Rendition, ...]
+    renditions: tuple[Rendition, ...]  # by long edge ascending, then in the order of the formats asked
+    thumbhash: str  # the ThumbHash bytes in standard base64
+    dominant_color: str  # "#rrggbb"
 
 
 def probe(data: bytes, *, max_pixels: int = 89_478_485) -> tuple[str, int, int]:
@@ -151,12 +183,16 @@ def read_exif(data: bytes) -> dict:
 def process_image(
     data: bytes,
     *,
-    renditions=DEFAULT_RENDITIONS,
+    edges: tuple[int, ...] = RENDITION_EDGES,
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
     max_pixels: int = 89_478_485,
     jpeg_quality: int = 85,
     webp_quality: int = 80,
+    avif_quality: int = AVIF_QUALITY,
 ) -> ProcessedImage:
-    """Validate, read EXIF, decode ONCE, make every rendition from that one decode."""
+    """Validate, read EXIF, decode ONCE, make every rendition (``rendition_specs``) in every format from that
+    one decode, each size from the next larger one, and the placeholders from the smallest size's pixels."""
+    formats = _checked_formats(formats)
     image = _open(data, max_pixels=max_pixels)
     format_name = _format(image)
     _reject_truncated(format_name, data)
@@ -167,40 +203,34 @@ def process_image(
         _load(image)
     exif = _exif_dict(image)
     orientation = exif.get("orientation", 1)
-    swaps_axes = orientation in (5, 6, 7, 8)
     icc_profile = image.info.get("icc_profile") or None
     oriented_size = exif["width"], exif["height"]
+    specs = rendition_specs(*oriented_size, edges)
+    qualities = {"jpeg": jpeg_quality, "webp": webp_quality, "avif": avif_quality}
 
-    # Sizes in the file's own (unrotated) axes, largest first, so each rendition can come from the last.
-    targets = sorted(
-        ((spec, _fit(oriented_size, spec.long_edge)) for spec in renditions),
-        key=lambda item: item[1][0] * item[1][1],
-        reverse=True,
-    )
-    if not targets:
-        raise ValueError("process_image needs at least one RenditionSpec")
+    made: list[Rendition] = []
     try:
-        _draft(image, format_name, _largest_target(image.size, renditions))
+        target = _fit(image.size, specs[-1].long_edge)  # the largest rendition, in the file's own axes
+        _draft(image, format_name, target)
         image.load()
-        source, icc_profile = _working_mode(image, icc_profile)
-        del image  # each pass below replaces `source` with a smaller image, so the decode is freed early
-        source.info = {}  # renditions carry no EXIF/XMP: nothing from the original's info reaches a save
-        made: list[Rendition] = []
-        for spec, size in targets:
-            stored_size = (size[1], size[0]) if swaps_axes else size
-            if source.size != stored_size:
-                source = source.resize(stored_size, _RESAMPLE, reducing_gap=_REDUCING_GAP)
-            upright = (
-                source.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation]) if orientation != 1 else source
-            )
-            made.extend(_encode(spec.name, upright, icc_profile, jpeg_quality, webp_quality))
+        current, icc_profile = _working_mode(image, icc_profile)
+        del image  # from here on one image is alive at a time (two while the next is made from it)
+        current.info = {}  # renditions carry no EXIF/XMP: nothing from the original's info reaches a save
+        if current.size != target:
+            current = _resized(current, target)
+        if orientation != 1:  # turned once, at the largest size; every smaller size is made upright
+            current = current.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation])
+        for spec in reversed(specs):  # largest first: each size is made from the one before it
+            size = _fit(oriented_size, spec.long_edge)
+            if current.size != size:
+                current = _resized(current, size)
+            made[:0] = _encode(spec.name, current, icc_profile, formats, qualities)
+        hash_bytes, colour = placeholders(current)
     except MemoryError as error:
         raise _too_many_pixels() from error
     except Exception as error:
         # Pillow and its codecs raise many types (OSError, ValueError, SyntaxError, struct.error...).
         raise ImageError("corrupt", "The image file is damaged or incomplete.") from error
-    order = {spec.name: index for index, spec in enumerate(renditions)}
-    made.sort(key=lambda rendition: (order[rendition.name], rendition.format != "jpeg"))
 
     extension, content_type = SUPPORTED_FORMATS[format_name]
     return ProcessedImage(
@@ -211,7 +241,26 @@ def process_image(
         height=oriented_size[1],
         exif=exif,
         renditions=tuple(made),
+        thumbhash=base64.b64encode(hash_bytes).decode("ascii"),
+        dominant_color=colour,
     )
+
+
+def rendition_specs(
+    width: int, height: int, edges: tuple[int, ...] = RENDITION_EDGES
+) -> tuple[RenditionSpec, ...]:
+    """The renditions of a ``width`` x ``height`` photo, smallest first: every long edge of ``edges`` up to
+    the photo's own (never upscaled), and the photo's own long edge too when it is below the largest of
+    ``edges``, so a screen that wants more than the largest size below it still gets every pixel there
+    is. A 1000 px original gets 400, 800 and 1000; an 800 px one 400 and 800; a 300 px one 300 alone; a
+    2560 px one all four (its own size is a size of ``edges``, not an upscale)."""
+    if not edges:
+        raise ValueError("at least one rendition edge is needed")
+    long_edge = max(width, height)
+    sizes = {edge for edge in edges if edge <= long_edge}
+    if long_edge < max(edges):
+        sizes.add(long_edge)
+    return tuple(RenditionSpec(str(edge), edge) for edge in sorted(sizes))
 
 
 # ---------------------------------------------------------------- memory: what a decode holds at its peak
@@ -233,11 +282,16 @@ def process_image(
 #   the frame over as one more copy: 16 bytes per pixel at the peak. PNG and TIFF codecs hold a few rows.
 
 _PREMULTIPLIED_MODES = ("LA", "RGBA")  # Image.resize makes a premultiplied (La/RGBa) copy of these
-# Encoding the largest rendition holds, per pixel of it and besides it: the upright copy, the opaque RGB
-# copy JPEG needs of an RGBA one, the RGB copy WebP needs of an L one, and libwebp's buffers, of which its
-# lossless alpha coder is the largest (29 bytes per pixel alone). Measured on noise at 1600 x 1600 with
-# EXIF orientation 6: L 12.1, RGB 11.5, RGBA 38.4 (bench/memory.py --calibrate).
+# Encoding the largest rendition holds, per pixel of it and besides it: the upright copy while it is made,
+# the opaque RGB copy JPEG needs of an RGBA one, the RGB copy WebP needs of an L one, and libwebp's
+# buffers, of which its lossless alpha coder is the largest (29 bytes per pixel alone). Measured on noise
+# with EXIF orientation 6 (bench/memory.py --calibrate): at 1600 x 1600, L 12.1, RGB 11.5, RGBA 38.4; at
+# 2560 x 2560, L 11.9, RGB 8.8, RGBA 30.6.
 _ENCODE_BYTES_PER_PIXEL = {"L": 13, "RGB": 12, "RGBA": 40}
+# With AVIF twins, libaom's encoder (one thread, speed AVIF_SPEED) holds the most once JPEG and WebP are
+# done: measured at 2560 x 2560 (noise, turned) L 19.6, RGB 27.0, RGBA 31.2 (WebP's alpha coder stays the
+# larger there); RGB at 2560 x 1706 26.3, at 1200 x 800 28.6, at 400 x 266 21.7.
+_AVIF_ENCODE_BYTES_PER_PIXEL = {"L": 22, "RGB": 30, "RGBA": 40}
 _WEBP_CANVASES = 2  # libwebp's WebPAnimDecoder: the current canvas and the disposed previous one
 # libwebp decodes a WebP's alpha plane (1 byte per pixel) through its lossless decoder's buffers: a
 # 6000 x 4000 RGBA WebP peaked at 19.4 bytes per pixel against 16 for an RGB one.
@@ -273,6 +327,7 @@ class DecodePlan:
     largest rendition in the file's own axes, ``transparency`` whether a palette or grey file carries
     transparency (it then becomes RGBA). ``codec_bytes`` is what the codec holds besides Pillow's image
     while decoding; ``codec_kept_bytes`` what it still holds afterwards, as long as the file is open.
+    ``formats`` are the renditions' formats (AVIF's encoder holds the most).
     """
 
     format: str
@@ -282,6 +337,7 @@ class DecodePlan:
     transparency: bool = False
     codec_bytes: int = 0
     codec_kept_bytes: int = 0
+    formats: tuple[str, ...] = DEFAULT_FORMATS
 
 
 def stored_bytes_per_pixel(mode: str) -> int:
@@ -347,19 +403,26 @@ def peak_bytes(plan: DecodePlan) -> int:
         rendition = target_pixels * per_working_pixel
     else:
         rendition = source  # the working image is the largest rendition
-    phases.append(rendition + target_pixels * _encode_bytes_per_pixel(working))
+    phases.append(rendition + target_pixels * _encode_bytes_per_pixel(working, plan.formats))
     return max(phases)
 
 
-def decode_plan(data: bytes, *, renditions=DEFAULT_RENDITIONS, max_pixels: int = 89_478_485) -> DecodePlan:
+def decode_plan(
+    data: bytes,
+    *,
+    edges: tuple[int, ...] = RENDITION_EDGES,
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
+    max_pixels: int = 89_478_485,
+) -> DecodePlan:
     """What ``process_image`` will decode for this file, from its header only (0.1-0.3 ms; nothing is
     decoded). Raises ImageError as ``process_image`` would for a file that is not a supported image."""
-    if not renditions:
-        raise ValueError("decode_plan needs at least one RenditionSpec")
+    if not edges:
+        raise ValueError("decode_plan needs at least one rendition edge")
+    formats = _checked_formats(formats)
     image = _open(data, max_pixels=max_pixels)
     try:
         format_name = _format(image)
-        target = _largest_target(image.size, renditions)
+        target = _fit(image.size, max(edges))  # the largest rendition, in the file's own axes
         full_size = image.size
         codec_bytes = codec_kept_bytes = 0
         if format_name == "JPEG" and image.info.get("progressive"):
@@ -382,6 +445,7 @@ def decode_plan(data: bytes, *, renditions=DEFAULT_RENDITIONS, max_pixels: int =
             transparency=image.has_transparency_data,
             codec_bytes=codec_bytes,
             codec_kept_bytes=codec_kept_bytes,
+            formats=formats,
         )
     finally:
         image.close()
@@ -392,8 +456,9 @@ def _resize_bytes(size: tuple[int, int], target: tuple[int, int], working: str) 
     per_pixel = stored_bytes_per_pixel(working)
     width, height = size
     premultiplied = width * height * 4 if working in _PREMULTIPLIED_MODES else 0
-    factor_x = int(width / target[0] / _REDUCING_GAP) or 1
-    factor_y = int(height / target[1] / _REDUCING_GAP) or 1
+    _, reducing_gap = _resampling(max(target))
+    factor_x = int(width / target[0] / reducing_gap) or 1
+    factor_y = int(height / target[1] / reducing_gap) or 1
     reduced = 0
     if factor_x > 1 or factor_y > 1:  # Image.reduce first: a box-averaged copy
         width, height = -(-width // factor_x), -(-height // factor_y)
@@ -403,9 +468,10 @@ def _resize_bytes(size: tuple[int, int], target: tuple[int, int], working: str) 
     return premultiplied + reduced + horizontal + target[0] * target[1] * per_pixel
 
 
-def _encode_bytes_per_pixel(working: str) -> int:
-    """Bytes per pixel of the largest rendition that ``_encode`` and the upright copy hold next to it."""
-    return _ENCODE_BYTES_PER_PIXEL.get(working, max(_ENCODE_BYTES_PER_PIXEL.values()))
+def _encode_bytes_per_pixel(working: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> int:
+    """Bytes per pixel of the largest rendition that its encoders (one after the other) hold next to it."""
+    table = _AVIF_ENCODE_BYTES_PER_PIXEL if "avif" in formats else _ENCODE_BYTES_PER_PIXEL
+    return table.get(working, max(table.values()))
 
 
 def _jpeg_coefficient_bytes(size: tuple[int, int], components: list[tuple[int, int, int, int]]) -> int:
@@ -422,11 +488,6 @@ def _jpeg_coefficient_bytes(size: tuple[int, int], components: list[tuple[int, i
         blocks_high = -(-height * v // (max_v * 8))
         total += blocks_wide * blocks_high * 128
     return total
-
-
-def _largest_target(size: tuple[int, int], renditions) -> tuple[int, int]:
-    """The largest rendition's size in the file's own axes (``_fit`` does not care which edge is long)."""
-    return _fit(size, max(spec.long_edge for spec in renditions))
 
 
 def _draft(image: ImageFile.ImageFile, format_name: str, size: tuple[int, int]) -> None:
@@ -566,29 +627,297 @@ def _icc_matching(icc_profile: bytes | None, mode: str) -> bytes | None:
     return icc_profile if _icc_space(icc_profile) == expected else None
 
 
+def _checked_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [name for name in formats if name not in RENDITION_FORMATS]
+    if unknown or not formats or len(set(formats)) != len(formats):
+        raise ValueError(f"formats must be distinct names of {sorted(RENDITION_FORMATS)}, not {formats}")
+    return tuple(formats)
+
+
 def _encode(
-    name: str, image: Image.Image, icc_profile: bytes | None, jpeg_quality: int, webp_quality: int
+    name: str,
+    image: Image.Image,
+    icc_profile: bytes | None,
+    formats: tuple[str, ...],
+    qualities: dict[str, int],
 ) -> list[Rendition]:
+    """One rendition per format of ``image`` (L, RGB or RGBA, upright), in the order of ``formats``."""
     width, height = image.size
     icc = {"icc_profile": icc_profile} if icc_profile else {}
+    made = []
+    for format_name in formats:
+        out = io.BytesIO()
+        if format_name == "jpeg":
+            opaque = image
+            if image.mode == "RGBA":
+                opaque = Image.new("RGB", image.size, (255, 255, 255))
+                opaque.paste(image, mask=image.getchannel("A"))
+            # Baseline, not progressive: a progressive (or optimize=True) encode buffers the whole image and
+            # Pillow holds the GIL through it, ~58 ms per 1600 px rendition that no other thread can
+            # overlap; baseline streams in ~10 ms with the GIL released, for files ~8% larger (measured,
+            # 12 MP source).
+            opaque.save(out, "JPEG", quality=qualities["jpeg"], **icc)
+            del opaque
+        elif format_name == "webp":
+            webp_source = image if image.mode in ("RGB", "RGBA") else image.convert("RGB")
+            webp_source.save(out, "WEBP", quality=qualities["webp"], method=WEBP_METHOD, **icc)
+            del webp_source
+        else:
+            image.save(
+                out,
+                "AVIF",
+                quality=qualities["avif"],
+                speed=AVIF_SPEED,
+                max_threads=AVIF_THREADS,
+                **icc,
+            )
+        extension, content_type = RENDITION_FORMATS[format_name]
+        made.append(Rendition(name, format_name, extension, content_type, width, height, out.getvalue()))
+    return made
 
-    opaque = image
+
+# ---------------------------------------------------------------- placeholders
+#
+# Both come from the smallest rendition's pixels, scaled to at most THUMBHASH_MAX_EDGE: no second decode,
+# and 4.5 ms of CPU a photo on their own (the ThumbHash 3.1, the dominant colour 1.0, the box resize 0.4;
+# bench/imaging.py, timed in the process that just made the renditions, says 8-12 ms).
+
+THUMBHASH_MAX_EDGE = 100  # the ThumbHash format's own limit; its coefficients need no more
+
+
+def placeholders(image: Image.Image) -> tuple[bytes, str]:
+    """(ThumbHash, dominant colour "#rrggbb") of an upright L, RGB or RGBA image of any size."""
+    small = image
+    size = _fit(image.size, THUMBHASH_MAX_EDGE)
+    if image.size != size:
+        # BOX: each placeholder pixel the plain average of the pixels it covers, no ringing.
+        small = image.resize(size, Image.Resampling.BOX)
+    small = small.convert("RGBA") if "A" in small.mode else small.convert("RGB")
+    return thumbhash(small), dominant_color(small)
+
+
+def thumbhash(image: Image.Image) -> bytes:
+    """The ThumbHash (https://evanw.github.io/thumbhash/) of an image of at most 100 x 100 pixels.
+
+    The format is the reference encoder's, bit for bit: average colour, then the DCT of luminance (L),
+    yellow-blue (P), red-green (Q) and alpha (A) channels, each pixel's colour first composited over the
+    average colour by its alpha. The reference sums every coefficient over every pixel, O(w*h*nx*ny)
+    (72 ms at 100 x 100 in pure Python); here the DCT is separable (rows first, one ``math.sumprod`` per
+    row and frequency, then columns) and linear, so it runs on the 8-bit bands themselves and the channels
+    are combined from their coefficients: about 3 ms. The sums are in another order than the reference's,
+    so a coefficient that lands within about 1e-12 of a rounding boundary (only where it is exactly a tie
+    in theory: a flat or mirror-symmetric picture) may round the other way. Rounding is JavaScript's
+    ``Math.round`` (half up), as the format's reference implementation does."""
+    width, height = image.size
+    if not (0 < width <= THUMBHASH_MAX_EDGE and 0 < height <= THUMBHASH_MAX_EDGE):
+        raise ValueError(f"{width}x{height} does not fit in {THUMBHASH_MAX_EDGE}x{THUMBHASH_MAX_EDGE}")
+    pixels = width * height
+    rgba = image.convert("RGBA") if image.mode != "RGBA" else image
+    bands = rgba.split()
+    red, green, blue, alpha = (band.tobytes() for band in bands)
+    has_alpha = alpha.count(255) != pixels
+
+    luminance_limit = 5 if has_alpha else 7  # fewer luminance terms when alpha needs room
+    lx = max(1, _js_round(luminance_limit * width / max(width, height)))
+    ly = max(1, _js_round(luminance_limit * height / max(width, height)))
+    luminance_terms = _triangle(max(3, lx), max(3, ly))
+    colour_terms = _triangle(3, 3)  # within luminance_terms: both sizes are at least 3
+    alpha_terms = _triangle(5, 5) if has_alpha else ()
+    wanted = sorted(set(luminance_terms) | set(alpha_terms))
+
+    if not has_alpha:
+        r_sums, g_sums, b_sums = (_dct(band, width, height, wanted) for band in (red, green, blue))
+        # r = R / 255 for every pixel, so L = (R + G + B) / 765, P = (R + G - 2B) / 510, Q = (R - G) / 255.
+        l_of = {term: (r_sums[term] + g_sums[term] + b_sums[term]) / 765 for term in luminance_terms}
+        p_of = {term: (r_sums[term] + g_sums[term] - 2 * b_sums[term]) / 510 for term in colour_terms}
+        q_of = {term: (r_sums[term] - g_sums[term]) / 255 for term in colour_terms}
+        a_of: dict[tuple[int, int], float] = {}
+    else:
+        # r = avg_r * (1 - A/255) + A*R / 65025, the average colour weighted by alpha.
+        products = [
+            memoryview(
+                ImageMath.lambda_eval(lambda args: args["a"] * args["c"], a=bands[3], c=band).tobytes()
+            ).cast("i")
+            for band in bands[:3]
+        ]
+        a_sums = _dct(alpha, width, height, wanted)
+        ar_sums, ag_sums, ab_sums = (_dct(band, width, height, wanted) for band in products)
+        total_alpha = a_sums[(0, 0)] * 255  # the sums are already divided by the pixel count
+        avg = [sums[(0, 0)] / total_alpha if total_alpha else 0.0 for sums in (ar_sums, ag_sums, ab_sums)]
+
+        ones = {term: _dct_of_ones(width, height, term) for term in wanted}
+
+        def composited(term, weight, own):
+            return weight * (ones[term] - a_sums[term] / 255) + own
+
+        l_weight, p_weight, q_weight = sum(avg) / 3, (avg[0] + avg[1]) / 2 - avg[2], avg[0] - avg[1]
+        l_of = {
+            t: composited(t, l_weight, (ar_sums[t] + ag_sums[t] + ab_sums[t]) / 195075)
+            for t in luminance_terms
+        }
+        p_of = {
+            t: composited(t, p_weight, (ar_sums[t] + ag_sums[t] - 2 * ab_sums[t]) / 130050)
+            for t in colour_terms
+        }
+        q_of = {t: composited(t, q_weight, (ar_sums[t] - ag_sums[t]) / 65025) for t in colour_terms}
+        a_of = {term: a_sums[term] / 255 for term in alpha_terms}
+
+    l_dc, l_ac, l_scale = _normalized(l_of, luminance_terms)
+    p_dc, p_ac, p_scale = _normalized(p_of, colour_terms)
+    q_dc, q_ac, q_scale = _normalized(q_of, colour_terms)
+    landscape = width > height
+    header24 = (
+        _js_round(63 * l_dc)
+        | _js_round(31.5 + 31.5 * p_dc) << 6
+        | _js_round(31.5 + 31.5 * q_dc) << 12
+        | _js_round(31 * l_scale) << 18
+        | has_alpha << 23
+    )
+    header16 = (
+        (ly if landscape else lx)
+        | _js_round(63 * p_scale) << 3
+        | _js_round(63 * q_scale) << 9
+        | landscape << 15
+    )
+    packed = bytearray(header24.to_bytes(3, "little") + header16.to_bytes(2, "little"))
+    factors = l_ac + p_ac + q_ac
+    if has_alpha:
+        a_dc, a_ac, a_scale = _normalized(a_of, alpha_terms)
+        packed.append(_js_round(15 * a_dc) | _js_round(15 * a_scale) << 4)
+        factors += a_ac
+    nibbles = [_js_round(15 * factor) for factor in factors]
+    nibbles += [0] * (len(nibbles) % 2)
+    packed += bytes(low | high << 4 for low, high in zip(nibbles[::2], nibbles[1::2], strict=True))
+    return bytes(packed)
+
+
+def _js_round(value: float) -> int:
+    """JavaScript's Math.round: halves go up (Python's round() sends them to the even neighbour)."""
+    return math.floor(value + 0.5)
+
+
+@functools.cache
+def _triangle(nx: int, ny: int) -> tuple[tuple[int, int], ...]:
+    """The (cx, cy) terms ThumbHash keeps of an nx x ny DCT, in its order: row by row, a triangle."""
+    return tuple((cx, cy) for cy in range(ny) for cx in range(nx) if cx * ny < nx * (ny - cy))
+
+
+@functools.cache
+def _cosines(length: int, count: int) -> tuple[tuple[float, ...], ...]:
+    return tuple(
+        tuple(math.cos(math.pi / length * k * (i + 0.5)) for i in range(length)) for k in range(count)
+    )
+
+
+def _dct(values, width: int, height: int, terms) -> dict[tuple[int, int], float]:
+    """sum(values[x, y] * cos(pi/w * cx * (x + 0.5)) * cos(pi/h * cy * (y + 0.5))) / (w * h) for each
+    (cx, cy) of ``terms``: rows first (one sumprod per row and cx), then columns."""
+    cos_x = _cosines(width, 1 + max(cx for cx, _ in terms))
+    cos_y = _cosines(height, 1 + max(cy for _, cy in terms))
+    rows = [values[start : start + width] for start in range(0, width * height, width)]
+    by_row = [[math.sumprod(row, weights) for row in rows] for weights in cos_x]
+    pixels = width * height
+    return {(cx, cy): math.sumprod(by_row[cx], cos_y[cy]) / pixels for cx, cy in terms}
+
+
+def _dct_of_ones(width: int, height: int, term: tuple[int, int]) -> float:
+    """``_dct`` of an image of ones: 0 but at (0, 0), unless the image is narrower than the term's period."""
+    cx, cy = term
+    return math.fsum(_cosines(width, cx + 1)[cx]) * math.fsum(_cosines(height, cy + 1)[cy]) / (width * height)
+
+
+def _normalized(coefficients: dict[tuple[int, int], float], terms) -> tuple[float, list[float], float]:
+    """(DC, the AC terms mapped to 0..1 by their largest magnitude, that magnitude): what ThumbHash stores."""
+    dc = coefficients[terms[0]]
+    ac = [coefficients[term] for term in terms[1:]]
+    scale = max((abs(value) for value in ac), default=0.0)
+    if scale:
+        ac = [0.5 + 0.5 / scale * value for value in ac]
+    return dc, ac, scale
+
+
+# Dominant colour, the colour a photographer would name for the picture, e.g. as the background a page
+# shows before the image: median cut to 8 colours, then colours within a CIE76 distance of 20 of each
+# other are one group (single linkage: a sky's gradient, lit to shadowed, stays one colour), and the group
+# that covers the most pixels answers its pixel-weighted mean. Colours of under 5% of the pixels take no
+# part: median cut makes such small boxes of the pixels where two regions meet, and their mean lies
+# between the two, close enough to both to join a grey wall with the face in front of it.
+# Why not simpler: a plain mean mixes the subject with its surroundings into a colour that is in neither
+# (a red car on grass under a blue sky averages to a grey); the most populous bin of a fixed grid (16
+# levels a channel) splits a gradient into many small bins and so picks a flat object over a larger sky;
+# the most populous median-cut colour alone splits the largest region when it varies (a sunset's orange
+# lost to a smaller black). Checked on synthetic scenes of known shares (tests) and the sample photos;
+# 1-2 ms on 100 px.
+_DOMINANT_COLOURS = 8
+_DOMINANT_JOIN_DISTANCE = 20.0
+_DOMINANT_MIN_SHARE = 0.05
+
+
+def dominant_color(image: Image.Image) -> str:
+    """The colour covering most of a small RGB or RGBA image, as "#rrggbb" (see above); pixels under half
+    opaque do not count, unless all are."""
+    rgb = image.convert("RGB")
+    quantized = rgb.quantize(_DOMINANT_COLOURS, method=Image.Quantize.MEDIANCUT)
+    mask = None
     if image.mode == "RGBA":
-        opaque = Image.new("RGB", image.size, (255, 255, 255))
-        opaque.paste(image, mask=image.getchannel("A"))
-    jpeg = io.BytesIO()
-    # Baseline, not progressive: a progressive (or optimize=True) encode buffers the whole image and
-    # Pillow holds the GIL through it, ~58 ms per 1600 px rendition that no other thread can overlap;
-    # baseline streams in ~10 ms with the GIL released, for files ~8% larger (measured, 12 MP source).
-    opaque.save(jpeg, "JPEG", quality=jpeg_quality, **icc)
-
-    webp = io.BytesIO()
-    webp_source = image if image.mode in ("RGB", "RGBA") else image.convert("RGB")
-    webp_source.save(webp, "WEBP", quality=webp_quality, method=WEBP_METHOD, **icc)
-    return [
-        Rendition(name, "jpeg", "jpg", "image/jpeg", width, height, jpeg.getvalue()),
-        Rendition(name, "webp", "webp", "image/webp", width, height, webp.getvalue()),
+        mask = image.getchannel("A").point(lambda value: 255 if value >= 128 else 0)
+        if not mask.getbbox():
+            mask = None
+    counts = quantized.histogram(mask)
+    palette = quantized.getpalette() or []
+    least = _DOMINANT_MIN_SHARE * sum(counts)
+    colours = [
+        (count, tuple(palette[3 * index : 3 * index + 3]))
+        for index, count in enumerate(counts)
+        if count and count >= least
     ]
+    labs = [_lab(colour) for _, colour in colours]
+    group = list(range(len(colours)))
+
+    def root(index: int) -> int:
+        while group[index] != index:
+            index = group[index]
+        return index
+
+    for first in range(len(colours)):
+        for second in range(first + 1, len(colours)):
+            if math.dist(labs[first], labs[second]) <= _DOMINANT_JOIN_DISTANCE:
+                group[root(second)] = root(first)
+    members: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+    for index, entry in enumerate(colours):
+        members.setdefault(root(index), []).append(entry)
+    largest = max(members.values(), key=lambda entries: sum(count for count, _ in entries))
+    total = sum(count for count, _ in largest)
+    mean = [round(sum(count * colour[band] for count, colour in largest) / total) for band in range(3)]
+    return "#{:02x}{:02x}{:02x}".format(*mean)
+
+
+def _lab(colour: tuple[int, ...]) -> tuple[float, float, float]:
+    """CIE L*a*b* (D65) of an sRGB colour, for distances that match what the eye sees."""
+
+    def linear(value: int) -> float:
+        value_01 = value / 255
+        return value_01 / 12.92 if value_01 <= 0.04045 else ((value_01 + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(value) for value in colour[:3])
+    x = (0.4124 * red + 0.3576 * green + 0.1805 * blue) / 0.95047
+    y = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    z = (0.0193 * red + 0.1192 * green + 0.9505 * blue) / 1.08883
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+
+def _resampling(long_edge: int) -> tuple[Image.Resampling, float]:
+    """The filter and reducing gap that make a rendition of this long edge (``_RESAMPLING``)."""
+    return next((kind, gap) for smallest, kind, gap in _RESAMPLING if long_edge >= smallest)
+
+
+def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    resample, reducing_gap = _resampling(max(size))
+    return image.resize(size, resample, reducing_gap=reducing_gap)
 
 
 def _fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
