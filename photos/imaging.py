@@ -30,6 +30,8 @@ from typing import cast
 
 from PIL import ExifTags, Image, ImageCms, ImageFile, ImageMath
 
+from photos.geometry import EDGES, fit
+
 SUPPORTED_FORMATS: dict[str, tuple[str, str]] = {
     "JPEG": ("jpg", "image/jpeg"),
     "PNG": ("png", "image/png"),
@@ -101,9 +103,9 @@ _EXIF_FIELD_RANK = (
     "focalLength35mm",
 )
 
-# Long edges of the renditions: 400 for grids, 800 and 1600 for pages on 1x and 2x screens, 2560 for a
-# full-screen view on a 4K or 5K screen.
-RENDITION_EDGES = (400, 800, 1600, 2560)
+# Long edges of the renditions (photos.geometry): 400 for grids, 800 and 1600 for pages on 1x and 2x
+# screens, 2560 for a full-screen view on a 4K or 5K screen.
+RENDITION_EDGES = EDGES
 # Every format a rendition can be written in: (extension, content type).
 RENDITION_FORMATS: dict[str, tuple[str, str]] = {
     "jpeg": ("jpg", "image/jpeg"),
@@ -210,7 +212,7 @@ def process_image(
 
     made: list[Rendition] = []
     try:
-        target = _fit(image.size, specs[-1].long_edge)  # the largest rendition, in the file's own axes
+        target = fit(image.size, specs[-1].long_edge)  # the largest rendition, in the file's own axes
         _draft(image, format_name, target)
         image.load()
         current, icc_profile = _working_mode(image, icc_profile)
@@ -221,7 +223,7 @@ def process_image(
         if orientation != 1:  # turned once, at the largest size; every smaller size is made upright
             current = current.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation])
         for spec in reversed(specs):  # largest first: each size is made from the one before it
-            size = _fit(oriented_size, spec.long_edge)
+            size = fit(oriented_size, spec.long_edge)
             if current.size != size:
                 current = _resized(current, size)
             made[:0] = _encode(spec.name, current, icc_profile, formats, qualities)
@@ -422,7 +424,7 @@ def decode_plan(
     image = _open(data, max_pixels=max_pixels)
     try:
         format_name = _format(image)
-        target = _fit(image.size, max(edges))  # the largest rendition, in the file's own axes
+        target = fit(image.size, max(edges))  # the largest rendition, in the file's own axes
         full_size = image.size
         codec_bytes = codec_kept_bytes = 0
         if format_name == "JPEG" and image.info.get("progressive"):
@@ -688,7 +690,7 @@ THUMBHASH_MAX_EDGE = 100  # the ThumbHash format's own limit; its coefficients n
 def placeholders(image: Image.Image) -> tuple[bytes, str]:
     """(ThumbHash, dominant colour "#rrggbb") of an upright L, RGB or RGBA image of any size."""
     small = image
-    size = _fit(image.size, THUMBHASH_MAX_EDGE)
+    size = fit(image.size, THUMBHASH_MAX_EDGE)
     if image.size != size:
         # BOX: each placeholder pixel the plain average of the pixels it covers, no ringing.
         small = image.resize(size, Image.Resampling.BOX)
@@ -918,16 +920,6 @@ def _resampling(long_edge: int) -> tuple[Image.Resampling, float]:
 def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     resample, reducing_gap = _resampling(max(size))
     return image.resize(size, resample, reducing_gap=reducing_gap)
-
-
-def _fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
-    """Scale `size` so its long edge is `long_edge`, keeping the aspect ratio; never enlarges."""
-    width, height = size
-    if max(width, height) <= long_edge:
-        return width, height
-    if width >= height:
-        return long_edge, max(1, round(height * long_edge / width))
-    return max(1, round(width * long_edge / height)), long_edge
 
 
 def _exif_dict(image: Image.Image) -> dict:

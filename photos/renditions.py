@@ -4,15 +4,15 @@
 from dataclasses import dataclass
 
 from photos import keys
+from photos.geometry import EDGES, fit
+
+__all__ = ["EDGES", "fit"]  # the sizes, for callers that know renditions by this module
 
 # The guide's thumbnailURL is the smallest JPEG rendition (400 px on the long edge), its fullSizeURL the
 # largest JPEG of at most 1600 px: what they were before the larger sizes existed, so pages built on them
 # look the same. Items from before the sizes were named by their edges say "thumb" and "web".
 THUMBNAIL_EDGE = 400
 FULL_SIZE_EDGE = 1600
-# The long edges of the renditions every photo gets (never enlarged: a smaller photo gets those below its
-# own size, and its own size), for phones (400, 800), laptops (1600) and 4K/retina screens (2560).
-EDGES = (400, 800, 1600, 2560)
 # Made again by the photos scan's --rerender when this changes: raise it when the pipeline makes
 # different files from the same original (new sizes, qualities, placeholders).
 PIPELINE_VERSION = 2
@@ -94,16 +94,6 @@ def long_edge_of(key: str) -> int | None:
     if parts is None:
         return None
     return _LEGACY_NAMES.get(parts.name) or (int(parts.name) if parts.name.isdigit() else None)
-
-
-def fitted(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
-    """``size`` scaled so its long edge is ``long_edge``, never enlarged (as renditions are made)."""
-    width, height = size
-    if max(width, height) <= long_edge:
-        return width, height
-    if width >= height:
-        return long_edge, max(1, round(height * long_edge / width))
-    return max(1, round(width * long_edge / height)), long_edge
 
 
 def content_type_of(key: str) -> str:

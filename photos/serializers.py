@@ -668,7 +668,7 @@ class PhotoOutputSerializer(serializers.Serializer):
             if rendition.width and rendition.height:
                 size = (rendition.width, rendition.height)
             elif photo.width and photo.height:
-                size = renditions.fitted((int(photo.width), int(photo.height)), rendition.long_edge)
+                size = renditions.fit((int(photo.width), int(photo.height)), rendition.long_edge)
             else:
                 continue
             found.append((rendition, size))

@@ -866,6 +866,11 @@ export interface components {
             createMissingGalleries?: boolean;
             /** @description Photos scan only: go on from this gallery, the `resumeFrom` of a run that stopped at its deadline (the passes that run before the galleries are not repeated). Ignored with `galleryId`. */
             resumeFrom?: string;
+            /**
+             * @description Photos scan only: also make again, from their originals, the photos whose renditions an older release made (new sizes, formats, placeholders); photos already current are skipped, so a run cut short by its deadline goes on where it stopped.
+             * @default false
+             */
+            rerender?: boolean;
         };
         /**
          * @description What a scan did (or, in a dry run, would do). Counts that do not apply to a scan are 0 and its lists
@@ -915,6 +920,8 @@ export interface components {
             duplicates: number;
             /** @description Photos whose renditions were moved to where their gallery's visibility asks. */
             renditionsPlaced: number;
+            /** @description Photos made again with the current renditions and placeholders (`rerender`). */
+            rerendered: number;
             /** @description False when the scan stopped at the request's deadline before finishing: run it again, with `resumeFrom` when it names a gallery. */
             complete: boolean;
             /** @description When `complete` is false: the gallery to resume from (send it as `resumeFrom`), or null when the run stopped before the galleries (then run it again as it was). Null when complete. */
