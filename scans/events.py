@@ -2,7 +2,8 @@
 
 Zappa calls ``scans.events.update_gallery_photos(event, context)`` on its schedule. The event may name
 one gallery (``{"galleryId": "..."}``, at the top level or under ``detail``), ``dryRun`` /
-``createMissingGalleries`` and ``rerender`` flags and ``resumeFrom`` (a run that stopped at its deadline says where);
+``createMissingGalleries`` / ``rerender`` flags and ``resumeFrom`` (a run that stopped at its deadline
+says where);
 the return value is the run summary (or, for a gallery that does not exist, the error body of
 ``core.entrypoints``).
 """
