@@ -130,6 +130,9 @@ class Looked:
     known: bool = True
 
 
+READ_BATCH_MIN = 25  # items a filtered keyed listing reads at once, at least
+
+
 def paginate_keyed(
     parts: Sequence[Callable[[RawKey | None, int], Iterator]],
     read: Callable[[list[RawKey]], list[Looked]],
@@ -168,7 +171,12 @@ def paginate_keyed(
         for page in pages:
             keys = [{name: raw[name] for name in pages.key_names} for raw in page.get("Items", ())]
             while keys and not done:
-                batch, keys = keys[: page_size + 1 - len(items)], keys[page_size + 1 - len(items) :]
+                # Items as many as the page still needs plus one; filtered, at least READ_BATCH_MIN at
+                # once (a page of one that examines hundreds of keys would otherwise make hundreds of
+                # reads; items read past the page are dropped, the cursor resumes after the last answered).
+                wanted = page_size + 1 - len(items)
+                size = max(wanted, READ_BATCH_MIN) if filtered else wanted
+                batch, keys = keys[:size], keys[size:]
                 for found, looked in zip(batch, read(batch), strict=True):
                     position = {"p": part, "k": found}
                     if looked.item is not None:

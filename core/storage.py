@@ -237,25 +237,23 @@ def signed_url(key: str, *, seconds: int | None = None, filename: str | None = N
     )
 
 
-# The top-level folders of the bucket (their layout below is the owning app's): a stored URL's key starts
-# at the first of these in its path.
-BUCKET_ROOTS = ("renditions", "private", "galleries", "uploads")
-
-
 def key_from_stored_url(url: str | None) -> str | None:
-    """Recover the object key from a URL made by ``stored_url``, whatever base it was made with: a URL
-    stored before ``MEDIA_PUBLIC_BASE_URL`` changed (or a CDN was turned on or off) still names its
-    object, so every answer follows the new base at once, with no migration."""
+    """Recover a rendition's object key from a URL made by ``stored_url``, whatever base it was made
+    with: a URL stored before ``MEDIA_PUBLIC_BASE_URL`` changed (or a CDN was turned on or off) still
+    names its object, so every answer follows the new base at once, with no migration. Keys stored URLs
+    name are renditions (``PUBLIC_PREFIX``, or the same under ``private/``): found from the right, so a
+    base whose own path holds such a word does not mislead it."""
     if not url:
         return None
     for base in (settings.MEDIA_PUBLIC_BASE_URL, stored_url("").rstrip("/")):
         if base and url.startswith(base + "/"):
             return url[len(base) + 1 :]
-    path = urlsplit(url).path.split("/")
-    for index, part in enumerate(path):
-        if part in BUCKET_ROOTS and index + 1 < len(path):
-            return "/".join(path[index:])
-    return None
+    # renditions/{galleryId}/{file}, or private/renditions/{galleryId}/{file}: the path's last parts.
+    parts = urlsplit(url).path.split("/")
+    if len(parts) < 4 or parts[-3] + "/" != PUBLIC_PREFIX or not parts[-2] or not parts[-1]:
+        return None
+    private = parts[-4] == "private"
+    return "/".join(parts[-4 if private else -3 :])
 
 
 # ---------------------------------------------------------------- the bucket

@@ -3,6 +3,7 @@
 
 from dataclasses import dataclass
 
+from core import storage
 from photos import keys
 from photos.geometry import EDGES, fit
 
@@ -94,6 +95,16 @@ def long_edge_of(key: str) -> int | None:
     if parts is None:
         return None
     return _LEGACY_NAMES.get(parts.name) or (int(parts.name) if parts.name.isdigit() else None)
+
+
+def stored_urls(rendition_keys) -> tuple[str | None, str | None]:
+    """The guide's ``thumbnailURL`` and ``fullSizeURL`` as the item stores them (unsigned; answers make
+    them again from the keys)."""
+    thumbnail, full_size = thumbnail_key(rendition_keys), full_size_key(rendition_keys)
+    return (
+        storage.stored_url(thumbnail) if thumbnail else None,
+        storage.stored_url(full_size) if full_size else None,
+    )
 
 
 def content_type_of(key: str) -> str:

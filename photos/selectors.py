@@ -93,7 +93,7 @@ def photo_list(
     item from before the key, until the photos scan fills it in) is not in that order's listing.
     Each order's cursors open only that order's listing of this gallery.
     """
-    wanted = _tag_normal(tag)
+    wanted = tag or None  # cleaned as stored tags are (photos.serializers.TagQueryField)
     if ordering == PHOTO_NUMBER:
         return _photos_by_number(gallery_id=gallery_id, cursor=cursor, page_size=page_size, tag=wanted)
     if ordering not in _ORDER_PARTS:
@@ -120,12 +120,6 @@ def photo_list(
         scope=f"photos:{gallery_id}:{ordering}",
         filtered=bool(wanted),
     )
-
-
-def _tag_normal(tag: str | None) -> str | None:
-    """A tag as photos store it (lower case, spaces collapsed); None for none."""
-    normal = " ".join((tag or "").split()).lower()
-    return normal or None
 
 
 def _photos_by_number(*, gallery_id: str, cursor: str | None, page_size: int, tag: str | None) -> Page:
@@ -215,7 +209,7 @@ def photos_tagged(*, tag: str, curator: bool, cursor: str | None, page_size: int
     whose delete began, or that no longer has the tag, is skipped). A cursor names only entries of
     galleries the reader may search, and opens only this tag's search for this kind of reader.
     """
-    wanted = _tag_normal(tag) or ""
+    wanted = tag or ""  # cleaned as stored tags are (photos.serializers.TagQueryField)
 
     def fetch(start_key: RawKey | None, limit: int):
         if curator:

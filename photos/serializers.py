@@ -432,16 +432,26 @@ class PhotoOrderingQuerySerializer(serializers.Serializer):
     )
 
 
+class TagQueryField(serializers.CharField):
+    """A tag to look for, cleaned as stored tags are (``clean_tags``' rule: lower case, spaces collapsed,
+    controls removed), so a search finds what an upload stored."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_TAG_LENGTH, **kwargs)
+
+    def to_internal_value(self, data):
+        tag = _clean_tag(super().to_internal_value(data))
+        if not tag and self.required:
+            self.fail("blank")
+        return tag or None
+
+
 class PhotoListQuerySerializer(PhotoOrderingQuerySerializer):
-    tag = serializers.CharField(
-        required=False, max_length=50, help_text="Only photos with this tag (compared in lower case)."
-    )
+    tag = TagQueryField(required=False, help_text="Only photos with this tag (compared in lower case).")
 
 
 class PhotoSearchQuerySerializer(serializers.Serializer):
-    tag = serializers.CharField(
-        max_length=MAX_TAG_LENGTH, help_text="The tag to find (compared in lower case). Required."
-    )
+    tag = TagQueryField(help_text="The tag to find (compared in lower case). Required.")
 
 
 class ExifLocationSerializer(serializers.Serializer):

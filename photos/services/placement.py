@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 from core import storage
 from core.deadline import attempt_seconds, remaining
-from core.errors import DeadlineReached, storage_errors
+from core.errors import DeadlineReached, NotFound, storage_errors
 from core.transactions import Refused, transaction_run
 from galleries import derived
 from galleries.models import Gallery, visibility_of
 from photos import keys, renditions, tags
 from photos.models import GalleryPhoto
-from photos.selectors import photos_of_gallery, renditions_unchanged
+from photos.selectors import photo_get, photos_of_gallery, renditions_unchanged
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,10 @@ def gallery_place(*, gallery: Gallery) -> Placement:
             if left is not None and left < ANSWER_MARGIN_SECONDS + attempt_seconds():
                 raise DeadlineReached()
             outcome = photo_place(photo=photo, visibility=visibility, cover_of=gallery)
+            if outcome == "raced":  # an edit or re-render landed meanwhile: once more, as it is now
+                again = photo_reread(photo)
+                if again is not None:
+                    outcome = photo_place(photo=again, visibility=visibility, cover_of=gallery)
         except DeadlineReached:
             result.left = len(photos) - index
             logger.warning(
@@ -126,8 +130,7 @@ def photo_place(*, photo: GalleryPhoto, visibility: str, cover_of: Gallery | Non
         keep_only_listed(photo, copied)
         raise
     actions: list = [GalleryPhoto.rendition_keys.set(new_keys), GalleryPhoto.visibility.set(visibility)]
-    thumbnail = _url_of(renditions.thumbnail_key(new_keys))
-    full_size = _url_of(renditions.full_size_key(new_keys))
+    thumbnail, full_size = renditions.stored_urls(new_keys)
     if thumbnail is not None:
         actions.append(GalleryPhoto.thumbnail_url.set(thumbnail))
     if full_size is not None:
@@ -142,6 +145,14 @@ def photo_place(*, photo: GalleryPhoto, visibility: str, cover_of: Gallery | Non
     if cover_of is None or cover_of.cover_photo_id == photo.photo_id:
         derived.cover_url_moved(gallery_id=photo.gallery_id, cover=photo.as_cover())
     return "moved"
+
+
+def photo_reread(photo: GalleryPhoto) -> GalleryPhoto | None:
+    """The photo's item as it is now (strongly consistent), or None once its delete began or it is gone."""
+    try:
+        return photo_get(gallery_id=photo.gallery_id, photo_id=photo.photo_id)
+    except NotFound:
+        return None
 
 
 def _write(photo: GalleryPhoto, actions: list, visibility: str) -> bool:
@@ -178,8 +189,3 @@ def keep_only_listed(photo: GalleryPhoto, written: list[str]) -> None:
         storage.objects_delete([key for key in written if key not in listed])
     except storage_errors():
         logger.warning("could not delete %d rendition objects; the photos scan removes them", len(written))
-
-
-def _url_of(key: str | None) -> str | None:
-    """The stored URL of a rendition (the guide's thumbnail and full size), if there is one."""
-    return storage.stored_url(key) if key else None

@@ -243,6 +243,7 @@ def photo_record(
             written.append(s3_key)  # before the write: a failure after S3 took it must still remove it
             original_etag = _original_store(incoming, s3_key, processed.content_type)
         renditions_store(processed, rendition_keys, written)
+        thumbnail_url, full_size_url = renditions.stored_urls(rendition_keys.values())
         photo = GalleryPhoto(
             gallery_id,
             photo_id,
@@ -252,8 +253,8 @@ def photo_record(
             alt_text=incoming.alt_text,
             tags=list(incoming.tags),
             s3_key=s3_key,
-            thumbnail_url=_stored_url(renditions.thumbnail_key(rendition_keys.values())),
-            full_size_url=_stored_url(renditions.full_size_key(rendition_keys.values())),
+            thumbnail_url=thumbnail_url,
+            full_size_url=full_size_url,
             original_url=storage.stored_url(s3_key),
             exif_data=processed.exif,
             uploaded_at=now_iso(),
@@ -349,10 +350,6 @@ def renditions_store(processed, plan: dict[tuple[str, str], str], written: list[
         storage.object_put(
             key, rendition.data, rendition.content_type, cache_control=keys.rendition_cache_control(key)
         )
-
-
-def _stored_url(key: str | None) -> str | None:
-    return storage.stored_url(key) if key else None
 
 
 def _commit_or_roll_back(

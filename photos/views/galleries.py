@@ -72,7 +72,8 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
         # The gallery's version and the stored state of the photos on its first page.
         photos_state = hashlib.sha256("".join(photo.state_tag() for photo in page.items).encode())
         privacy = location_privacy_of(gallery)
-        tag = f"{version_tag(gallery)}.{photos_state.hexdigest()[:20]}.{self.viewer()}"
+        # The ordering too: two orderings with the same first photos still answer different `next` links.
+        tag = f"{version_tag(gallery)}.{photos_state.hexdigest()[:20]}.{ordering}.{self.viewer()}"
 
         # The listing goes on in the same order (a cursor opens only its own ordering's listing).
         listing_query = "" if ordering == PHOTO_NUMBER else f"?{urlencode({'ordering': ordering})}"

@@ -228,3 +228,33 @@ def test_an_upload_may_give_each_photo_its_alt_text(aws, curator, client):
         format="multipart",
     )
     assert too_long.status_code == 400 and "altTexts" in too_long.json()["details"]
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        (
+            "https://old-cdn.example/media/renditions/g1/photo1-400-0123456789ab.jpg",
+            "renditions/g1/photo1-400-0123456789ab.jpg",
+        ),
+        (
+            "https://cdn.example/galleries/renditions/renditions/photo2-web.jpg",
+            "renditions/renditions/photo2-web.jpg",
+        ),
+        (
+            "https://b.s3.eu-west-1.amazonaws.com/private/renditions/g/photo3-thumb.jpg",
+            "private/renditions/g/photo3-thumb.jpg",
+        ),
+        (
+            "http://127.0.0.1:4568/bucket/private/renditions/g/photo3-800-0123456789ab.webp",
+            "private/renditions/g/photo3-800-0123456789ab.webp",
+        ),
+        ("https://cdn.example/galleries/g/photo1.jpg", None),
+        ("https://cdn.example/renditions/", None),
+    ],
+)
+def test_a_stored_rendition_url_names_its_key_whatever_base_made_it(aws, settings, url, key):
+    from core.storage import key_from_stored_url
+
+    settings.MEDIA_PUBLIC_BASE_URL = "https://new-cdn.example"
+    assert key_from_stored_url(url) == key

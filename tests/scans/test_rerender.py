@@ -107,3 +107,35 @@ def test_the_command_takes_rerender(aws, curator, put_object, capsys):
         "/api/scans/gallery-photos", {"galleryId": gallery_id, "rerender": True}, format="json"
     )
     assert answer.status_code == 200 and answer.json()["rerendered"] == 0
+
+
+def test_a_rerender_for_a_visibility_that_changed_since_is_refused(aws, curator, put_object):
+    """A scan read the gallery as public, then the curator made it private and its renditions moved: the
+    scan's re-render must not put them back under the public prefix (nor relabel the photo public)."""
+    from photos.prepare import IncomingPhoto, photo_prepare
+    from photos.services.rerender import photo_rerender
+
+    gallery_id = curator.post(
+        "/api/galleries", {"name": "Quiet", "continent": "Asia", "country": "Japan"}, format="json"
+    ).json()["galleryId"]
+    put_object(f"galleries/{gallery_id}/shrine.jpg", jpeg_bytes(640, 480))
+    gallery_photos_scan(gallery_id=gallery_id)
+    [photo] = GalleryPhoto.query(gallery_id)
+    made_private = curator.patch(f"/api/galleries/{gallery_id}", {"visibility": "private"}, format="json")
+    assert made_private.status_code == 200
+    moved = GalleryPhoto.get(gallery_id, photo.photo_id)
+    data = jpeg_bytes(640, 480)
+    prepared = photo_prepare(IncomingPhoto("shrine.jpg", len(data), lambda: data))
+
+    assert not photo_rerender(
+        gallery_id=gallery_id,
+        photo_id=photo.photo_id,
+        previous_etag=moved.original_etag,
+        prepared=prepared,
+        original_etag="changed",
+        visibility="public",  # what the scan read before the change
+    )
+    assert bucket_keys(f"renditions/{gallery_id}/") == set()  # nothing public, not even strays
+    after = GalleryPhoto.get(gallery_id, photo.photo_id)
+    assert after.visibility == "private" and after.rendition_keys == moved.rendition_keys
+    assert bucket_keys(f"private/renditions/{gallery_id}/") == set(after.rendition_keys)
