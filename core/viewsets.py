@@ -21,7 +21,7 @@ from core.pagination import Page, page_links, page_size_from
 from core.parsers import BoundedJSONParser, BoundedMultiPartParser
 from core.throttling import VisitorReadThrottle
 
-_VERSION_TAG = re.compile(r'(?:W/)?"v(?P<version>[0-9]{1,18})(?:\.[0-9a-z.]*)?"')
+_VERSION_TAG = re.compile(r'(?:W/)?"v(?P<version>[0-9]{1,18})(?:\.[0-9A-Za-z.-]*)?"')
 
 
 def etag(tag: str) -> str:

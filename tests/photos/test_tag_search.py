@@ -10,6 +10,8 @@ from core import pagination
 from core.transactions import transaction_run
 from photos import tags
 from photos.models import GalleryPhoto, PhotoTag
+from photos.services.placement import Placement
+from photos.views import galleries as gallery_views
 from scans import photos_scan
 from scans.photos_scan import gallery_photos_scan
 from tests.factories import jpeg_bytes
@@ -236,8 +238,6 @@ def test_a_visitors_cursor_never_names_an_entry_of_a_hidden_gallery(aws, client,
     assert newer in cursor_state(page["next"], "photos-tagged:visitor:t")  # a gallery it may search
     # Made private, its photos not yet moved (the request ran out of time: the scan finishes them): its
     # entries still say public until its photos are relabelled (a change under way).
-    from photos.services.placement import Placement
-    from photos.views import galleries as gallery_views
 
     monkeypatch.setattr(gallery_views, "gallery_place", lambda gallery: Placement(left=3))
     curator.patch(f"/api/galleries/{newer}", {"visibility": "private"}, format="json")

@@ -8,6 +8,7 @@ import io
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import pytest
 from botocore import auth
 from django.conf import settings
@@ -15,8 +16,11 @@ from PIL import Image
 
 from core import signed_urls
 from core.aws import s3_client
+from core.storage import key_from_stored_url
 from photos import keys
 from photos.models import GalleryPhoto
+from photos.prepare import IncomingPhoto, photo_prepare
+from photos.services.rerender import photo_rerender
 from tests.factories import jpeg_bytes
 from tests.photos.conftest import as_file
 
@@ -117,8 +121,6 @@ def test_a_private_gallerys_renditions_are_cached_only_by_the_browser(aws, curat
 
 
 def test_a_changed_rendition_gets_a_new_key_and_the_old_object_goes(aws, curator, settings):
-    from photos.prepare import IncomingPhoto, photo_prepare
-    from photos.services.rerender import photo_rerender
 
     gallery_id = gallery_new(curator)
     photo = photo_add(curator, gallery_id, jpeg_bytes(300, 200, colour=(10, 120, 200)))
@@ -179,7 +181,6 @@ def test_a_windowed_signature_is_botocores_own_at_the_windows_start(aws, monkeyp
     windowed = s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=3600)
 
     monkeypatch.setattr(auth, "get_current_datetime", lambda *a, **k: start)
-    import boto3
 
     plain_client = boto3.client("s3", region_name=settings.AWS_REGION, config=s3_client().meta.config)
     plain = plain_client.generate_presigned_url("get_object", Params=params, ExpiresIn=3600)
@@ -254,7 +255,6 @@ def test_an_upload_may_give_each_photo_its_alt_text(aws, curator, client):
     ],
 )
 def test_a_stored_rendition_url_names_its_key_whatever_base_made_it(aws, settings, url, key):
-    from core.storage import key_from_stored_url
 
     settings.MEDIA_PUBLIC_BASE_URL = "https://new-cdn.example"
     assert key_from_stored_url(url) == key

@@ -8,7 +8,9 @@ from core.aws import s3_client
 from galleries.models import Gallery
 from photos import keys
 from photos.models import GalleryPhoto
+from photos.prepare import IncomingPhoto, photo_prepare
 from photos.renditions import EDGES
+from photos.services.rerender import photo_rerender
 from scans.photos_scan import gallery_photos_scan
 from tests.factories import jpeg_bytes
 
@@ -112,8 +114,6 @@ def test_the_command_takes_rerender(aws, curator, put_object, capsys):
 def test_a_rerender_for_a_visibility_that_changed_since_is_refused(aws, curator, put_object):
     """A scan read the gallery as public, then the curator made it private and its renditions moved: the
     scan's re-render must not put them back under the public prefix (nor relabel the photo public)."""
-    from photos.prepare import IncomingPhoto, photo_prepare
-    from photos.services.rerender import photo_rerender
 
     gallery_id = curator.post(
         "/api/galleries", {"name": "Quiet", "continent": "Asia", "country": "Japan"}, format="json"
