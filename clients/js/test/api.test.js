@@ -1,5 +1,6 @@
 // The client end to end against a served API: a gallery, photos by multipart and straight to S3,
-// listings, a visitor's ratings with the token, scans, conditional edits, errors, deletes.
+// listings in each order, the tag search, the renditions a page loads, a visitor's ratings with the
+// token, scans, conditional edits of galleries and photos, errors, deletes.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,6 +48,8 @@ describe('the client against the served API', { skip: skipWithoutServer }, () =>
   let gallery;
   /** @type {any[]} */
   const stored = [];
+  // A tag no other gallery of the server has: the search finds this gallery's photo alone.
+  const searchTag = `js-${randomUUID().slice(0, 8)}`;
 
   before(async () => {
     gallery = await curator.galleries.create({
@@ -78,12 +81,20 @@ describe('the client against the served API', { skip: skipWithoutServer }, () =>
     calls.length = 0;
     const data = await bytesOf('cameras/Canon_40D.jpg');
     const answer = await curator.photos.upload(gallery.galleryId, [
-      { name: 'Canon_40D.jpg', data, type: 'image/jpeg', title: 'Lake', tags: ['Water', 'canon'] },
+      {
+        name: 'Canon_40D.jpg',
+        data,
+        type: 'image/jpeg',
+        title: 'Lake',
+        altText: 'A lake under low cloud',
+        tags: ['Water', 'canon'],
+      },
     ]);
     assert.deepEqual(calls, [`POST /api/galleries/${gallery.galleryId}/photos`]);
     assert.deepEqual(answer.errors, []);
     const [photo] = answer.photos;
     assert.equal(photo.title, 'Lake');
+    assert.equal(photo.altText, 'A lake under low cloud');
     assert.deepEqual(photo.tags, ['water', 'canon']);
     assert.equal(photo.photoNumber, 1);
     assert.equal(photo.exifData.make, 'Canon'); // the camera's own EXIF, read by the service
@@ -115,8 +126,9 @@ describe('the client against the served API', { skip: skipWithoutServer }, () =>
     calls.length = 0;
     const names = ['orientation/landscape_6.jpg', 'orientation/portrait_3.jpg'];
     const files = await Promise.all(
-      names.map(async (name) => ({ name: name.split('/')[1], data: await bytesOf(name) })),
+      names.map(async (name) => ({ name: name.split('/')[1], data: await bytesOf(name), altText: '' })),
     );
+    files[1].altText = 'A tall view';
     assert.ok(files.every((file) => file.data.length <= THRESHOLD));
     assert.ok(files[0].data.length + files[1].data.length > THRESHOLD);
     const answer = await curator.photos.upload(gallery.galleryId, files);
@@ -132,6 +144,10 @@ describe('the client against the served API', { skip: skipWithoutServer }, () =>
         ['landscape_6', 3],
         ['portrait_3', 4],
       ],
+    );
+    assert.deepEqual(
+      answer.photos.map((photo) => photo.altText),
+      ['', 'A tall view'],
     );
     // Orientation applied: the landscape scene comes out wider than tall, the portrait one taller.
     assert.ok(answer.photos[0].width > answer.photos[0].height);
@@ -161,6 +177,103 @@ describe('the client against the served API', { skip: skipWithoutServer }, () =>
       if (each.galleryId === gallery.galleryId) found.push(each);
     }
     assert.equal(found.length, 1);
+  });
+
+  test('lists in another ordering: -uploadedAt newest first, across pages and in the gallery read', async () => {
+    const page = await visitor.photos.list(gallery.galleryId, { ordering: '-uploadedAt' });
+    const numbers = page.results.map((photo) => photo.photoNumber);
+    // Newest first: photo 1 and 2 were uploaded one request each, before the batch of 3 and 4, whose
+    // files are stored in parallel and so take their upload times in either order.
+    assert.deepEqual([numbers.slice(0, 2).sort(), numbers.slice(2)], [[3, 4], [2, 1]]);
+    const times = page.results.map((photo) => photo.uploadedAt);
+    assert.deepEqual(times, [...times].sort().reverse());
+    const iterated = [];
+    const newest = { ordering: /** @type {const} */ ('-uploadedAt'), pageSize: 3 };
+    for await (const photo of visitor.photos.iterate(gallery.galleryId, newest)) iterated.push(photo.photoNumber);
+    assert.deepEqual(iterated, numbers);
+    const read = await visitor.galleries.get(gallery.galleryId, { ordering: '-uploadedAt' });
+    assert.deepEqual(
+      read.photos.results.map((photo) => photo.photoNumber),
+      numbers,
+    );
+    const unknown = await failure(() =>
+      visitor.photos.list(gallery.galleryId, { ordering: /** @type {any} */ ('name') }),
+    );
+    assert.equal(unknown.status, 400);
+    assert.ok('ordering' in unknown.details, JSON.stringify(unknown.details));
+  });
+
+  test('edits a photo with If-Match: the ETag read applies, then is stale (412); the fresh one applies', async () => {
+    const { photoId } = stored[0];
+    const read = await curator.photos.get(gallery.galleryId, photoId);
+    assert.match(etagOf(read), /\S/);
+    const edited = await curator.photos.update(
+      gallery.galleryId,
+      photoId,
+      { title: 'Lake at dusk', altText: 'A lake at dusk under low cloud' },
+      { ifMatch: etagOf(read) },
+    );
+    assert.deepEqual([edited.title, edited.altText], ['Lake at dusk', 'A lake at dusk under low cloud']);
+    assert.notEqual(etagOf(edited), etagOf(read));
+
+    const stale = await failure(() =>
+      curator.photos.update(gallery.galleryId, photoId, { title: 'Late' }, { ifMatch: etagOf(read) }),
+    );
+    assert.equal(stale.status, 412);
+    assert.deepEqual(Object.keys(stale.body), ['error', 'details']);
+    assert.equal((await visitor.photos.get(gallery.galleryId, photoId)).title, 'Lake at dusk');
+
+    const fresh = await curator.photos.update(
+      gallery.galleryId,
+      photoId,
+      { tags: ['Water', 'canon', searchTag] },
+      { ifMatch: etagOf(edited) },
+    );
+    assert.deepEqual(fresh.tags, ['water', 'canon', searchTag]);
+    assert.equal(fresh.title, 'Lake at dusk'); // a field left out stays
+  });
+
+  test('finds a photo by its tag across galleries', async () => {
+    const page = await visitor.photos.search(searchTag);
+    assert.deepEqual(
+      page.results.map((photo) => [photo.galleryId, photo.photoId, photo.title]),
+      [[gallery.galleryId, stored[0].photoId, 'Lake at dusk']],
+    );
+    const found = [];
+    for await (const photo of curator.photos.iterateSearch(searchTag.toUpperCase(), { pageSize: 1 }))
+      found.push(photo.photoId);
+    assert.deepEqual(found, [stored[0].photoId]);
+    assert.deepEqual((await visitor.photos.search(`${searchTag}-none`)).results, []);
+  });
+
+  test('a photo answers its renditions for a <picture>: images, srcset, placeholder and colour', async () => {
+    // The Nikon's 640 x 480: a 400 px rendition and its own size, in each format.
+    const photo = await visitor.photos.get(gallery.galleryId, stored[1].photoId);
+    const formats = [...new Set(photo.images.map((image) => image.format))];
+    assert.deepEqual(formats.slice(0, 2), ['jpeg', 'webp']);
+    for (const format of formats) {
+      const images = photo.images.filter((image) => image.format === format);
+      const widths = images.map((image) => image.width);
+      assert.deepEqual(widths, [400, 640], `${format} widths ascending`);
+      // srcset is the same files, each with its width.
+      const srcset = /** @type {Record<string, string | undefined>} */ (photo.srcset)[format];
+      assert.equal(srcset, images.map((image) => `${image.url} ${image.width}w`).join(', '));
+    }
+    assert.deepEqual([photo.width, photo.height], [640, 480]);
+    assert.match(photo.dominantColor ?? '', /^#[0-9a-f]{6}$/);
+    assert.ok(Buffer.from(photo.thumbhash ?? '', 'base64').length >= 5, `thumbhash ${photo.thumbhash}`);
+
+    const [firstWebp] = photo.srcset.webp.split(', ');
+    const [url, width] = firstWebp.split(' ');
+    const loaded = await fetch(url);
+    assert.equal(loaded.status, 200);
+    assert.equal(loaded.headers.get('content-type'), 'image/webp');
+    assert.match(loaded.headers.get('cache-control') ?? '', /\bimmutable\b/);
+    assert.match(loaded.headers.get('cache-control') ?? '', /\bpublic\b/);
+    const bytes = Buffer.from(await loaded.arrayBuffer());
+    assert.equal(bytes.subarray(8, 12).toString('latin1'), 'WEBP');
+    const image = photo.images.find((each) => each.url === url);
+    assert.deepEqual([image?.format, `${image?.width}w`, image?.bytes], ['webp', width, bytes.length]);
   });
 
   test('a visitor rates: the first rating keeps the token, which re-rating and withdrawing send', async () => {

@@ -10,6 +10,7 @@ import {
   DEFAULT_DIRECT_UPLOAD_THRESHOLD,
   GalleryApiError,
   GalleryClient,
+  etagOf,
   uploadRoute,
 } from '../src/index.js';
 
@@ -208,5 +209,207 @@ describe('photos.upload straight to S3', () => {
     // since the upload rejects as soon as one fails), and none of the other four starts.
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.deepEqual(posted.sort(), ['k0', 'k1', 'k2', 'k3']);
+  });
+});
+
+/**
+ * A fetch that records every call (method, URL, headers, body) and answers `answer(url, init)` as JSON
+ * with an ETag, 200 unless said otherwise.
+ * @param {(url: URL, init: RequestInit | undefined) => {body: unknown, status?: number, etag?: string}} answer
+ */
+function recordingFetch(answer = () => ({ body: { results: [], next: null, previous: null } })) {
+  /** @type {{method: string, url: URL, headers: Record<string, string>, body: any}[]} */
+  const sent = [];
+  /** @type {typeof fetch} */
+  const recording = async (input, init) => {
+    const url = new URL(String(input));
+    const body = init?.body;
+    sent.push({
+      method: init?.method ?? 'GET',
+      url,
+      headers: /** @type {Record<string, string>} */ (init?.headers ?? {}),
+      body: typeof body === 'string' ? JSON.parse(body) : body,
+    });
+    const { body: json, status = 200, etag } = answer(url, init);
+    const headers = { 'Content-Type': 'application/json', ...(etag ? { ETag: etag } : {}) };
+    return new Response(JSON.stringify(json), { status, headers });
+  };
+  return { sent, recording };
+}
+
+/** @param {URL} url */
+const queryOf = (url) => Object.fromEntries(url.searchParams);
+
+describe('photo listings: ordering and tag search', () => {
+  test('photos.list sends the ordering with the tag, page size and cursor', async () => {
+    const { sent, recording } = recordingFetch();
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test/prod', fetch: recording });
+    await client.photos.list('g 1', { tag: 'night', ordering: '-uploadedAt', pageSize: 5, cursor: 'c1' });
+    await client.photos.list('g1');
+    assert.deepEqual(
+      sent.map(({ method, url }) => [method, url.pathname, queryOf(url)]),
+      [
+        [
+          'GET',
+          '/prod/api/galleries/g%201/photos',
+          { tag: 'night', ordering: '-uploadedAt', page_size: '5', cursor: 'c1' },
+        ],
+        ['GET', '/prod/api/galleries/g1/photos', {}],
+      ],
+    );
+  });
+
+  test('photos.iterate asks for its ordering, then follows next as answered', async () => {
+    const next = 'https://api.example.test/api/galleries/g/photos?cursor=p2&ordering=-averageRating';
+    const { sent, recording } = recordingFetch((url) =>
+      url.searchParams.get('cursor') === 'p2'
+        ? { body: { results: [{ photoNumber: 1 }], next: null, previous: null } }
+        : { body: { results: [{ photoNumber: 3 }], next, previous: null } },
+    );
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', fetch: recording });
+    const numbers = [];
+    for await (const photo of client.photos.iterate('g', { ordering: '-averageRating', pageSize: 1 })) {
+      numbers.push(photo.photoNumber);
+    }
+    assert.deepEqual(numbers, [3, 1]);
+    assert.deepEqual(queryOf(sent[0].url), { ordering: '-averageRating', page_size: '1' });
+    assert.equal(sent[1].url.toString(), next);
+  });
+
+  test('galleries.get sends the ordering of its first page of photos', async () => {
+    const { sent, recording } = recordingFetch(() => ({ body: { galleryId: 'g' } }));
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', fetch: recording });
+    await client.galleries.get('g', { ordering: 'takenAt' });
+    await client.galleries.get('g');
+    assert.deepEqual(
+      sent.map(({ url }) => `${url.pathname}${url.search}`),
+      ['/api/galleries/g?ordering=takenAt', '/api/galleries/g'],
+    );
+  });
+
+  test('photos.search asks /api/photos for the tag; iterateSearch follows every page', async () => {
+    const next = 'https://api.example.test/api/photos?tag=n%C3%BCit&cursor=p2';
+    const { sent, recording } = recordingFetch((url) =>
+      url.searchParams.get('cursor') === 'p2'
+        ? { body: { results: [{ photoId: 'b' }], next: null, previous: null } }
+        : { body: { results: [{ photoId: 'a' }], next, previous: null } },
+    );
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', curatorKey: 'k', fetch: recording });
+    const page = await client.photos.search('nüit', { pageSize: 10, cursor: 'c0' });
+    assert.deepEqual(page.results, [{ photoId: 'a' }]);
+    assert.equal(sent[0].method, 'GET');
+    assert.equal(sent[0].url.pathname, '/api/photos');
+    assert.deepEqual(queryOf(sent[0].url), { tag: 'nüit', page_size: '10', cursor: 'c0' });
+    assert.equal(sent[0].headers.Authorization, 'Bearer k'); // curators search every gallery
+    const found = [];
+    for await (const photo of client.photos.iterateSearch('nüit', { pageSize: 1 })) found.push(photo.photoId);
+    assert.deepEqual(found, ['a', 'b']);
+    assert.deepEqual(
+      sent.slice(1).map(({ url }) => url.toString()),
+      ['https://api.example.test/api/photos?tag=n%C3%BCit&page_size=1', next],
+    );
+  });
+});
+
+describe('photos.update', () => {
+  test('PATCHes the changes as JSON with If-Match from the photo read, and keeps the new ETag', async () => {
+    const { sent, recording } = recordingFetch((url, init) =>
+      init?.method === 'PATCH'
+        ? { body: { photoId: 'p', title: 'Dusk' }, etag: '"e2"' }
+        : { body: { photoId: 'p', title: 'Lake' }, etag: '"e1"' },
+    );
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', curatorKey: 'k', fetch: recording });
+    const read = await client.photos.get('g', 'p/1');
+    const changes = { title: 'Dusk', tags: ['evening'], altText: 'A lake at dusk', description: '' };
+    const edited = await client.photos.update('g', 'p/1', changes, { ifMatch: etagOf(read) });
+    const patch = sent[1];
+    assert.equal(patch.method, 'PATCH');
+    assert.equal(patch.url.toString(), 'https://api.example.test/api/galleries/g/photos/p%2F1');
+    assert.deepEqual(patch.body, changes);
+    assert.equal(patch.headers['If-Match'], '"e1"');
+    assert.equal(patch.headers['Content-Type'], 'application/json');
+    assert.equal(patch.headers.Authorization, 'Bearer k');
+    assert.equal(etagOf(edited), '"e2"');
+  });
+
+  test('without ifMatch sends no If-Match (the edit applies to the current photo)', async () => {
+    const { sent, recording } = recordingFetch(() => ({ body: { photoId: 'p' } }));
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', curatorKey: 'k', fetch: recording });
+    await client.photos.update('g', 'p', { altText: '' });
+    assert.equal(sent[0].method, 'PATCH');
+    assert.deepEqual(sent[0].body, { altText: '' });
+    assert.equal('If-Match' in sent[0].headers, false);
+  });
+
+  test('a 412 answer throws GalleryApiError with the envelope', async () => {
+    const envelope = { error: 'The photo changed since it was read.', details: {} };
+    const { recording } = recordingFetch(() => ({ body: envelope, status: 412 }));
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', curatorKey: 'k', fetch: recording });
+    await assert.rejects(
+      client.photos.update('g', 'p', { title: 'x' }, { ifMatch: '"old"' }),
+      (error) => error instanceof GalleryApiError && error.status === 412 && error.error === envelope.error,
+    );
+  });
+});
+
+describe('a gallery’s cover', () => {
+  test('coverPhotoId goes in the body as sent, null included (the automatic cover again)', async () => {
+    const { sent, recording } = recordingFetch(() => ({ body: { galleryId: 'g' } }));
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', curatorKey: 'k', fetch: recording });
+    await client.galleries.patch('g', { coverPhotoId: 'p3' }, { ifMatch: '"v4"' });
+    await client.galleries.update('g', { coverPhotoId: null });
+    assert.deepEqual(
+      sent.map(({ method, url, body, headers }) => [method, url.pathname, body, headers['If-Match']]),
+      [
+        ['PATCH', '/api/galleries/g', { coverPhotoId: 'p3' }, '"v4"'],
+        ['PUT', '/api/galleries/g', { coverPhotoId: null }, undefined],
+      ],
+    );
+  });
+});
+
+describe('alt text on upload', () => {
+  const file = (name, extra = {}) => ({ name, data: new Uint8Array(10), type: 'image/jpeg', ...extra });
+
+  test('multipart: one altTexts JSON array aligned with the files, none when no file has one', async () => {
+    const { sent, recording } = recordingFetch(() => ({ body: { photos: [], errors: [] }, status: 201 }));
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', curatorKey: 'k', fetch: recording });
+    await client.photos.upload('g', [file('a.jpg'), file('b.jpg', { altText: 'A heron', title: 'Heron' })]);
+    await client.photos.upload('g', [file('c.jpg', { title: 'C' })]);
+    const [withAlt, without] = sent.map((call) => /** @type {FormData} */ (call.body));
+    assert.equal(sent[0].method, 'POST');
+    assert.equal(sent[0].url.pathname, '/api/galleries/g/photos');
+    assert.deepEqual(JSON.parse(String(withAlt.get('altTexts'))), ['', 'A heron']);
+    assert.deepEqual(JSON.parse(String(withAlt.get('titles'))), ['', 'Heron']);
+    assert.equal(withAlt.getAll('photos').length, 2);
+    assert.equal(without.has('altTexts'), false);
+  });
+
+  test('straight to S3: each upload of from-uploads carries its own altText', async () => {
+    const { sent, recording } = recordingFetch((url, init) => {
+      if (url.pathname.endsWith('/uploads')) {
+        const { files } = JSON.parse(String(init?.body));
+        const uploads = files.map((/** @type {any} */ _f, /** @type {number} */ at) => ({
+          uploadKey: `uploads/g/${at}`,
+          url: 'https://s3.example.test/bucket',
+          fields: { key: `k${at}` },
+          maxBytes: 100,
+        }));
+        return { body: { uploads }, status: 201 };
+      }
+      return { body: { photos: [], errors: [] }, status: 201 };
+    });
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', curatorKey: 'k', fetch: recording });
+    const batch = [file('a.jpg', { altText: 'Reeds in fog' }), file('b.jpg')];
+    await client.photos.upload('g', batch, { directUploadThreshold: 1 });
+    const complete = sent.at(-1);
+    assert.equal(complete?.url.pathname, '/api/galleries/g/photos/from-uploads');
+    assert.deepEqual(complete?.body, {
+      uploads: [
+        { uploadKey: 'uploads/g/0', filename: 'a.jpg', altText: 'Reeds in fog' },
+        { uploadKey: 'uploads/g/1', filename: 'b.jpg' },
+      ],
+      keepDuplicate: false,
+    });
   });
 });
