@@ -1,5 +1,5 @@
-"""Photo validation, EXIF extraction, responsive renditions and placeholders (accepts JPEG, PNG, WebP and
-TIFF only).
+"""Photo validation, EXIF extraction, responsive renditions and placeholders (accepts JPEG, PNG, WebP,
+TIFF, HEIC/HEIF and AVIF).
 
 ``process_image`` decodes a file once and makes every rendition of ``rendition_specs`` (long edges 400, 800,
 1600 and 2560, never upscaled) in JPEG and WebP, AVIF when asked, each size from the next larger one, plus a
@@ -24,23 +24,49 @@ import json
 import math
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 from PIL import ExifTags, Image, ImageCms, ImageFile, ImageMath
+from pillow_heif import register_heif_opener
 
 from photos.geometry import EDGES, fit
+
+# Pillow reads AVIF itself (libavif); HEIC/HEIF needs libheif, which pillow-heif registers as an opener of
+# format "HEIF". Only the primary image is read: thumbnails, depth maps and auxiliary images (an iPhone's
+# HDR gain map, portrait mattes) are never opened. Registering here, with this module, keeps libheif off
+# every request that decodes no photo; it adds about 16 ms to this module's import, pillow_heif's own
+# 14 ms with libheif's shared objects (``python -X importtime -c "import photos.imaging"``, medians of 15
+# fresh interpreters taken in turn on one machine: 82 ms, against 67 ms without pillow-heif).
+register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 SUPPORTED_FORMATS: dict[str, tuple[str, str]] = {
     "JPEG": ("jpg", "image/jpeg"),
     "PNG": ("png", "image/png"),
     "WEBP": ("webp", "image/webp"),
     "TIFF": ("tif", "image/tiff"),
+    "HEIF": ("heic", "image/heic"),  # HEVC in HEIF: an iPhone's photos; "image/heif" by brand, below
+    "AVIF": ("avif", "image/avif"),
+}
+# An original is stored as it came, under the extension and content type of its own kind: for HEIF files
+# that is the file's brand as libheif names it (major brand heic/heix: "image/heic"; mif1: "image/heif";
+# their sequence brands store as their still kind, since a photo is made of the primary image).
+_HEIF_STORED_AS = {
+    "image/heic": ("heic", "image/heic"),
+    "image/heic-sequence": ("heic", "image/heic"),
+    "image/heif": ("heif", "image/heif"),
+    "image/heif-sequence": ("heif", "image/heif"),
+}
+# Every content type an original is stored with, and its extension.
+STORED_TYPES: dict[str, str] = {
+    content_type: extension
+    for extension, content_type in (*SUPPORTED_FORMATS.values(), *_HEIF_STORED_AS.values())
 }
 
-# ISO-BMFF brands of HEIC/HEIF/AVIF files; Pillow cannot read HEIC at all, so they are recognised here
-# to tell the person "wrong format" rather than "not an image".
+# ISO-BMFF brands of HEIC/HEIF/AVIF files: a file of these brands that no opener could read is a damaged
+# one of the formats we take ("corrupt"), not "not an image".
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 
 _TRANSPOSE_FOR_ORIENTATION = {
@@ -205,6 +231,7 @@ def process_image(
         _load(image)
     exif = _exif_dict(image)
     orientation = exif.get("orientation", 1)
+    extension, content_type = _stored_as(image)
     icc_profile = image.info.get("icc_profile") or None
     oriented_size = exif["width"], exif["height"]
     specs = rendition_specs(*oriented_size, edges)
@@ -234,7 +261,6 @@ def process_image(
         # Pillow and its codecs raise many types (OSError, ValueError, SyntaxError, struct.error...).
         raise ImageError("corrupt", "The image file is damaged or incomplete.") from error
 
-    extension, content_type = SUPPORTED_FORMATS[format_name]
     return ProcessedImage(
         format=format_name,
         extension=extension,
@@ -298,6 +324,30 @@ _WEBP_CANVASES = 2  # libwebp's WebPAnimDecoder: the current canvas and the disp
 # libwebp decodes a WebP's alpha plane (1 byte per pixel) through its lossless decoder's buffers: a
 # 6000 x 4000 RGBA WebP peaked at 19.4 bytes per pixel against 16 for an RGB one.
 _WEBP_ALPHA_DECODE_BYTES_PER_PIXEL = 4
+# HEIC/HEIF and AVIF, measured in fresh processes (peak RSS above the resting size while one file is opened
+# and loaded; Pillow's own 4 bytes per pixel included; pillow-heif 1.8.1 with libheif 1.23.6 and libde265
+# 1.1.3, Pillow 13.0's AVIF plugin):
+# - libheif decodes the HEVC stream into its YCbCr planes, converts them to interleaved 8-bit RGB(A), and
+#   pillow-heif copies that into Pillow's image; nothing is kept once it is loaded. 12 MP 4:2:0 7.6-7.8
+#   bytes per pixel (as a grid of 512 px tiles, as iPhones write it, 8.1), 24 MP 7.9 (grid 8.1-8.2);
+#   12 MP 4:4:4 9.6, RGBA 4:2:0 8.6, 10-bit 4:2:0 7.8; one decode thread or four alike. Counted: a copy
+#   of the file (the coded stream it hands the HEVC decoder), the planes (a byte a sample, two above 8
+#   bits; chroma and depth from the header) and the interleaved copy: 4.5 bytes per pixel at 4:2:0 and 6
+#   at 4:4:4 besides Pillow's image and the file.
+# - libavif keeps its decoded YUV image for as long as the file is open and hands the frame to Pillow as
+#   one more interleaved copy: 12 MP 4:2:0 9.0-9.3 (2.0-2.3 still held after the load), 24 MP 8.9-9.2
+#   (1.9-2.2), 12 MP 4:4:4 10.5 (3.5), RGBA 11.4 (3.4). Counted: a copy of the file, the planes and a
+#   byte a pixel of the decoder's own, held until the file is closed, and the frame. Pillow does not say
+#   an AVIF's chroma or depth: they are read from its av1C box; without one, 4:4:4 above 8 bits.
+# The whole of process_image then peaked at (rule in brackets, bytes per pixel): HEIC 12 MP 4:2:0
+# 8.5-8.8 (9.2), grid 8.3-8.4 (9.2), 4:4:4 9.6 (10.1), RGBA 13.8 (17.7), 10-bit 8.5 (10.0); 24 MP 7.8 (9.1),
+# grid 7.7-8.2 (9.1); AVIF 12 MP 10.4 (10.7), 4:4:4 12.1 (12.2), RGBA 15.9 (17.7); 24 MP 9.2 (9.5).
+_CHROMA_SAMPLES_PER_PIXEL = {420: 1.5, 422: 2.0, 444: 3.0}
+_AVIF_DECODER_BYTES_PER_PIXEL = 1
+# After a HEIF load, 0.6-0.9 bytes per pixel more than Pillow's image stay resident (12 MP; 0.3 at 24 MP):
+# libheif's smaller buffers (the chroma planes, a few MiB each) come from the heap, below the mmap
+# threshold, and glibc keeps them for reuse. The first resize runs next to them: counted as kept.
+_HEIF_LEFT_BYTES_PER_PIXEL = 1
 
 # glibc serves an allocation below its mmap threshold from the arena of the thread that asks and keeps it
 # there once freed, and the threshold grows by itself up to 32 MiB, past Pillow's 16 MiB image blocks. So
@@ -435,6 +485,8 @@ def decode_plan(
             codec_bytes = codec_kept_bytes + 4 * pixels  # the frame, handed to Pillow as one bytes object
             if image.mode == "RGBA":
                 codec_bytes += _WEBP_ALPHA_DECODE_BYTES_PER_PIXEL * pixels
+        elif format_name in ("HEIF", "AVIF"):
+            codec_bytes, codec_kept_bytes = _heif_family_codec_bytes(image, format_name, data)
         try:
             _draft(image, format_name, target)
         except Exception as error:
@@ -451,6 +503,60 @@ def decode_plan(
         )
     finally:
         image.close()
+
+
+def _heif_family_codec_bytes(image: ImageFile.ImageFile, format_name: str, data: bytes) -> tuple[int, int]:
+    """(held while decoding, held afterwards while open) by libheif or libavif for an opened HEIF or AVIF
+    image, besides Pillow's own image (see the measurements above ``_CHROMA_SAMPLES_PER_PIXEL``)."""
+    pixels = image.width * image.height
+    bands = len(image.getbands())  # of the interleaved 8-bit copy handed to Pillow
+    alpha = 1 if bands in (2, 4) else 0
+    if format_name == "HEIF":
+        # pillow-heif reads the coded image's chroma (420, 422, 444; none for a grey one) and bit depth
+        # from the header; whatever it does not say counts as the most.
+        chroma, bit_depth = image.info.get("chroma"), image.info.get("bit_depth")
+        samples = 1.0 if bands <= 2 and chroma is None else 3.0
+        if isinstance(chroma, int):
+            samples = _CHROMA_SAMPLES_PER_PIXEL.get(chroma, samples)
+        per_sample = 1 if isinstance(bit_depth, int) and bit_depth <= 8 else 2
+        planes = (samples + alpha) * per_sample
+        return len(data) + math.ceil(pixels * (planes + bands)), pixels * _HEIF_LEFT_BYTES_PER_PIXEL
+    samples, per_sample = _av1_layout(data)
+    planes = (samples + alpha) * per_sample
+    kept = len(data) + math.ceil(pixels * (planes + _AVIF_DECODER_BYTES_PER_PIXEL))
+    return kept + pixels * bands, kept
+
+
+def _av1_layout(data: bytes) -> tuple[float, int]:
+    """(YUV samples per pixel, bytes per sample) of an AVIF's colour image, from the av1C boxes among its
+    item properties (meta > iprp > ipco): the largest of those in colour (a monochrome one is an alpha
+    plane's, or a grey photo's when no other is), or 4:4:4 at two bytes a sample when none says."""
+    colour, grey = [], []
+    for start, end in _boxes_at(data, (b"meta", b"iprp", b"ipco", b"av1C")):
+        if end - start < 3:
+            continue
+        flags = data[start + 2]  # seq_tier_0, high_bitdepth, twelve_bit, monochrome, subsampling x, y
+        per_sample = 2 if flags & 0x40 else 1
+        if flags & 0x10:
+            grey.append((1.0, per_sample))
+            continue
+        subsampled_x, subsampled_y = flags & 0x08, flags & 0x04
+        colour.append((1.5 if subsampled_x and subsampled_y else 2.0 if subsampled_x else 3.0, per_sample))
+    return max(colour or grey, key=lambda layout: layout[0] * layout[1], default=(3.0, 2))
+
+
+def _boxes_at(data: bytes, path: tuple[bytes, ...]) -> Iterator[tuple[int, int]]:
+    """(payload start, end) of every box at ``path`` (types from the top level down; ``meta`` is a full
+    box, its children start after its version and flags)."""
+    spans = [(0, len(data))]
+    for kind in path:
+        found = []
+        for start, end in spans:
+            for box_kind, payload, box_end in _boxes(data, start, end):
+                if box_kind == kind:
+                    found.append((payload + 4 if kind == b"meta" else payload, min(box_end, end)))
+        spans = found
+    yield from spans
 
 
 def _resize_bytes(size: tuple[int, int], target: tuple[int, int], working: str) -> int:
@@ -517,10 +623,6 @@ def _open(data: bytes, *, max_pixels: int | None) -> ImageFile.ImageFile:
     """Open lazily (header only) and check format and pixel count; raises ImageError."""
     if not data:
         raise ImageError("empty", "The file is empty.")
-    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
-        raise ImageError(
-            "unsupported_format", "HEIC/HEIF/AVIF files are not supported; use JPEG, PNG or WebP."
-        )
     try:
         # Pillow warns above Image.MAX_IMAGE_PIXELS; our own max_pixels decides instead (checked below).
         # Its UserWarnings ("Corrupt EXIF data") concern metadata we treat as optional anyway.
@@ -532,13 +634,15 @@ def _open(data: bytes, *, max_pixels: int | None) -> ImageFile.ImageFile:
     except Image.DecompressionBombError as error:
         raise _too_many_pixels() from error
     except Image.UnidentifiedImageError as error:
+        if _is_heif_family(data):  # libheif and libavif refuse a damaged or cut file as they open it
+            raise ImageError("corrupt", "The HEIC/HEIF/AVIF file is damaged or incomplete.") from error
         raise ImageError("not_an_image", "The file is not an image.") from error
     except Exception as error:
         raise ImageError("corrupt", "The image file is damaged and could not be read.") from error
     if image.format not in SUPPORTED_FORMATS:
         image.close()
         raise ImageError(
-            "unsupported_format", f"{image.format} images are not supported; use JPEG, PNG or WebP."
+            "unsupported_format", f"{image.format} images are not supported; use {_ACCEPTED_NAMES}."
         )
     width, height = image.size
     if width < 1 or height < 1:
@@ -546,6 +650,23 @@ def _open(data: bytes, *, max_pixels: int | None) -> ImageFile.ImageFile:
     if max_pixels is not None and width * height > max_pixels:
         raise _too_many_pixels()
     return image
+
+
+_ACCEPTED_NAMES = "JPEG, PNG, WebP, TIFF, HEIC or AVIF"
+
+
+def _is_heif_family(data: bytes) -> bool:
+    """Whether the file says it is HEIC, HEIF or AVIF (ISO-BMFF with one of their major brands)."""
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
+
+
+def _stored_as(image: ImageFile.ImageFile) -> tuple[str, str]:
+    """(extension, content type) the original of an opened image is stored with."""
+    extension, content_type = SUPPORTED_FORMATS[_format(image)]
+    if image.format == "HEIF":
+        mimetype = image.get_format_mimetype() or ""
+        extension, content_type = _HEIF_STORED_AS.get(mimetype, (extension, content_type))
+    return extension, content_type
 
 
 def _format(image: Image.Image) -> str:
@@ -564,8 +685,51 @@ def _reject_truncated(format_name: str, data: bytes) -> None:
         complete = data.rfind(b"IEND") > 8
     elif format_name == "WEBP":
         complete = len(data) >= int.from_bytes(data[4:8], "little") + 8
+    elif format_name in ("HEIF", "AVIF"):
+        # libheif decodes a grid photo whose last tiles are cut off without a word (they come out grey).
+        complete = _boxes_complete(data)
     if not complete:
         raise ImageError("corrupt", "The image file is incomplete (it may have been cut off during upload).")
+
+
+def _boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int, int]]:
+    """The ISO-BMFF boxes between ``start`` and ``end`` (the file's end by default), in order, as (type,
+    payload start, box end); a box that runs past ``end`` is yielded as it claims, for the caller to judge.
+    Stops at a box that cannot be a box (a size under its header's), and after ``_BOXES_MAX``: a file of
+    millions of empty boxes costs no more than a real one."""
+    end = len(data) if end is None else end
+    position = start
+    for _ in range(_BOXES_MAX):
+        if position + 8 > end:
+            return
+        size = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        header = 8
+        if size == 1:  # a 64-bit size follows the type
+            if position + 16 > end:
+                return
+            size, header = int.from_bytes(data[position + 8 : position + 16], "big"), 16
+        elif size == 0:  # the last box: it runs to the end
+            size = end - position
+        if size < header:
+            return
+        yield kind, position + header, position + size
+        position += size
+
+
+# More boxes at one level than libheif takes items in a whole file (1,000, its security limit); real
+# photos have a handful at the top (ftyp, meta, mdat) and a few dozen item properties.
+_BOXES_MAX = 1_000
+
+
+def _boxes_complete(data: bytes) -> bool:
+    """True when every top-level box of an ISO-BMFF file (HEIF, AVIF) ends within the file."""
+    last_end = 0
+    for _, _, box_end in _boxes(data):
+        if box_end > len(data):
+            return False
+        last_end = box_end
+    return len(data) - last_end < 8  # what is left could not even hold a box header: padding at most
 
 
 def _jpeg_has_end(data: bytes) -> bool:
@@ -931,6 +1095,11 @@ def _exif_dict(image: Image.Image) -> dict:
         warnings.simplefilter("ignore", UserWarning)
         if exif := image.getexif():
             _copy_exif_fields(exif, result)
+    if image.format == "HEIF":
+        # libheif hands over the pixels already turned by the file's own transforms (irot, imir), and
+        # HEIF makes those, not EXIF, the rule: an iPhone writes both, alike, so turning by the EXIF tag
+        # as well would turn the photo twice. Its size is the displayed one; nothing is left to turn.
+        result.pop("orientation", None)
     orientation = result.get("orientation", 1)
     width, height = image.size
     if orientation in (5, 6, 7, 8):

@@ -201,7 +201,9 @@ def parse_upload(data, files) -> list[dict]:
 
 # The formats photos.imaging accepts, by content type (kept here so this module does not import Pillow;
 # a test checks the two agree).
-ACCEPTED_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff")
+ACCEPTED_CONTENT_TYPES = (
+    "image/jpeg", "image/png", "image/webp", "image/tiff", "image/heic", "image/heif", "image/avif",
+)  # fmt: skip
 
 
 @extend_schema_field({"type": "string", "maxLength": 255, "pattern": r"^[^\x00]*$"})
@@ -279,7 +281,7 @@ class PhotoUploadFormSerializer(serializers.Serializer):
     """The upload's fields as a form: the browsable API draws it for curators (one photo per submit) and
     OPTIONS describes it. Requests themselves are read by ``parse_upload``, which also takes many files."""
 
-    photos = serializers.FileField(help_text="A JPEG, PNG, WebP or TIFF photo.")
+    photos = serializers.FileField(help_text="A JPEG, PNG, WebP, TIFF, HEIC/HEIF or AVIF photo.")
     titles = serializers.CharField(
         required=False, max_length=MAX_TITLE_LENGTH, help_text="Defaults to the file name."
     )
@@ -304,7 +306,7 @@ class PhotoUploadSerializer(serializers.Serializer):
         min_length=1,
         help_text=(
             "The files, one `photos` part each (at most PHOTO_MAX_FILES_PER_UPLOAD, 50 by default): JPEG, "
-            "PNG, WebP or TIFF, each at most PHOTO_MAX_BYTES (40 MB by default)."
+            "PNG, WebP, TIFF, HEIC/HEIF or AVIF, each at most PHOTO_MAX_BYTES (40 MB by default)."
         ),
     )
     titles = serializers.ListField(

@@ -1,9 +1,12 @@
-"""Factories that synthesize real photos with Pillow (JPEGs with EXIF, PNGs, broken files)."""
+"""Factories that synthesize real photos with Pillow (JPEGs with EXIF, PNGs, broken files) and pillow-heif
+(HEIC with EXIF, turned, in tiles)."""
 
 import io
 import itertools
+import struct
 from pathlib import Path
 
+import pillow_heif
 from PIL import Image, ImageDraw
 
 _SHOTS = itertools.count(1)
@@ -24,10 +27,31 @@ def jpeg_bytes(
 ) -> bytes:
     """A real JPEG with a recognisable picture (a red block top-left on ``colour``) and the EXIF asked
     for."""
+    image = picture(width, height, colour)
+    exif = camera_exif(orientation=orientation, taken=taken, make=make, model=model, gps=gps)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, exif=exif)
+    return out.getvalue()
+
+
+def picture(width: int, height: int, colour: tuple[int, int, int] = (40, 90, 160)) -> Image.Image:
+    """A red block top-left and a yellow disc bottom-right on ``colour``: any turn or mirror shows."""
     image = Image.new("RGB", (width, height), colour)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, width // 3, height // 3), fill=(220, 30, 30))
     draw.ellipse((width // 2, height // 2, width - 1, height - 1), fill=(240, 220, 60))
+    return image
+
+
+def camera_exif(
+    *,
+    orientation: int | None = None,
+    taken: str | None = "2023:07:14 21:30:00",
+    make: str = "Canon",
+    model: str = "EOS R5",
+    gps: tuple[float, float] | None = None,
+) -> Image.Exif:
+    """EXIF as a camera writes it: make, model, a unique id, and the orientation, date and place asked for."""
     exif = Image.Exif()
     exif[0x010F] = make
     exif[0x0110] = model
@@ -44,9 +68,93 @@ def jpeg_bytes(
         exif.get_ifd(0x8825).update(
             {1: "N" if lat >= 0 else "S", 2: _dms(abs(lat)), 3: "E" if lon >= 0 else "W", 4: _dms(abs(lon))}
         )
+    return exif
+
+
+def heic_bytes(
+    width: int = 640,
+    height: int = 480,
+    *,
+    orientation: int | None = None,
+    exif_orientation: int | None = None,
+    taken: str | None = "2024:08:09 18:45:12",
+    make: str = "Apple",
+    model: str = "iPhone 15 Pro",
+    gps: tuple[float, float] | None = None,
+    tile_size: int = 0,
+    brand: bytes = b"heic",
+    more_images: int = 0,
+    quality: int = 80,
+) -> bytes:
+    """A real HEIC (HEVC in HEIF, encoded by libheif's x265 through pillow-heif) of ``picture``, as an
+    iPhone writes one: camera EXIF, and for ``orientation`` the stored pixels as the sensor saw them with
+    an ``irot``/``imir`` transform that turns them upright AND the same EXIF Orientation tag.
+
+    ``exif_orientation`` writes the EXIF tag alone, no transform (a converter that copied the tag).
+    ``tile_size`` stores the image as a grid of tiles of that size (iPhones use 512). ``brand`` replaces
+    the major brand (``mif1``: a plain HEIF). ``more_images`` adds other pictures after the primary one,
+    as a burst does. ``width`` x ``height`` is the picture as it should be seen."""
+    image = picture(width, height)
+    if orientation:
+        # What the sensor stored: the upright picture turned back by the inverse of the orientation.
+        image = image.transpose(_INVERSE_OF_ORIENTATION[orientation]) if orientation != 1 else image
+    exif = camera_exif(
+        orientation=orientation or (1 if exif_orientation else None),
+        taken=taken,
+        make=make,
+        model=model,
+        gps=gps,
+    )
+    heif = pillow_heif.from_pillow(image)
+    for index in range(more_images):
+        heif.add_from_pillow(picture(width, height, colour=(30 + 40 * index, 160, 60)))
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, exif=exif)
+    heif.save(out, quality=quality, exif=exif.tobytes(), tile_size=tile_size)
+    data = bytearray(out.getvalue())
+    if exif_orientation:
+        _exif_orientation_set(data, exif_orientation)
+    if brand != b"heic":
+        data[8:12] = brand
+    return bytes(data)
+
+
+def avif_bytes(
+    width: int = 640, height: int = 480, *, orientation: int | None = None, **exif_fields
+) -> bytes:
+    """A real AVIF (Pillow's libavif encoder) of ``picture`` with camera EXIF; ``orientation`` is stored as
+    ``irot``/``imir`` (and the stored pixels turned back), as libavif writes it."""
+    image = picture(width, height)
+    if orientation and orientation != 1:
+        image = image.transpose(_INVERSE_OF_ORIENTATION[orientation])
+    out = io.BytesIO()
+    image.save(out, "AVIF", quality=70, exif=camera_exif(orientation=orientation, **exif_fields).tobytes())
     return out.getvalue()
+
+
+# The transpose that undoes each EXIF orientation's turn: what a sensor stores for a photo to be shown
+# upright after that orientation is applied.
+_INVERSE_OF_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+def _exif_orientation_set(data: bytearray, orientation: int) -> None:
+    """Rewrite the value of the (one) EXIF Orientation entry in a file's bytes, in place."""
+    for order, entry in (
+        ("<", b"\x12\x01\x03\x00\x01\x00\x00\x00"),
+        (">", b"\x01\x12\x00\x03\x00\x00\x00\x01"),
+    ):
+        position = data.find(entry)
+        if position != -1:
+            data[position + 8 : position + 10] = struct.pack(order + "H", orientation)
+            return
+    raise ValueError("no EXIF Orientation entry to rewrite")
 
 
 def _dms(value: float) -> tuple[float, float, float]:
@@ -88,3 +196,21 @@ def bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 64))
         + chunk(b"IEND", b"")
     )
+
+
+def heic_claiming(width: int, height: int, *, tile_size: int = 0) -> bytes:
+    """A small real HEIC (256 x 128) whose header claims ``width`` x ``height`` pixels: its ``ispe``
+    property edited, and with ``tile_size`` (a grid) the grid's own output size too. What an "HEVC bomb"
+    shows the service before a byte of it is decoded."""
+    real = (256, 128)
+    data = bytearray(heic_bytes(*real, tile_size=tile_size, taken=None))
+    position = data.find(b"ispe")
+    while position != -1:  # ispe: size, type, version and flags, then width and height (32 bits each)
+        if struct.unpack_from(">II", data, position + 8) == real:
+            struct.pack_into(">II", data, position + 8, width, height)
+        position = data.find(b"ispe", position + 4)
+    if tile_size:
+        grid = data.find(b"idat") + 4  # ImageGrid: version, flags (0: 16-bit sizes), rows - 1, columns - 1
+        assert data[grid + 1] == 0 and struct.unpack_from(">HH", data, grid + 4) == real
+        struct.pack_into(">HH", data, grid + 4, width, height)
+    return bytes(data)

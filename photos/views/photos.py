@@ -83,7 +83,7 @@ def _upload_answers(*, body: str) -> dict:
         415: error(
             415,
             f"{body} not of the content type this operation takes, or no file was stored because none "
-            "was a JPEG, PNG, WebP or TIFF image: `details.files`.",
+            "was a JPEG, PNG, WebP, TIFF, HEIC/HEIF or AVIF image: `details.files`.",
         ),
         503: error(
             503,

@@ -32,7 +32,7 @@ from photos.imaging import (
     thumbhash,
 )
 from photos.prepare import photo_year
-from tests.factories import bomb_png
+from tests.factories import bomb_png, heic_bytes
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "exif"
 ORIENTATION_SAMPLES = SAMPLES / "orientation"
@@ -340,7 +340,7 @@ BAD_INPUTS = {
     "random": (random.Random(7).randbytes(4096), "not_an_image"),
     "gif": (encode(Image.new("P", (10, 10)), "GIF"), "unsupported_format"),
     "bmp": (encode(Image.new("RGB", (10, 10)), "BMP"), "unsupported_format"),
-    "heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200), "unsupported_format"),
+    "heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200), "corrupt"),
     "truncated_jpeg": (truncated_jpeg(), "corrupt"),
     "truncated_png": (encode(Image.effect_noise((100, 100), 60), "PNG")[:-400], "corrupt"),
     "bomb": (bomb_png(30_000, 30_000), "too_many_pixels"),
@@ -420,6 +420,29 @@ def test_mangled_files_raise_only_image_error():
     seeds = [encode(noise, name, exif=exif.tobytes()) for name in ("JPEG", "PNG", "WEBP")]
     seeds.append(encode(noise, "TIFF"))
     for _ in range(200):
+        data = bytearray(rng.choice(seeds))
+        if rng.random() < 0.6:
+            for _ in range(rng.randint(1, 6)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        else:
+            del data[rng.randrange(len(data)) :]
+        for call in (probe, read_exif, lambda data: process_image(data, edges=SMALL)):
+            try:
+                call(bytes(data))
+            except ImageError as error:
+                assert error.code in ERROR_CODES
+
+
+def test_mangled_heic_and_avif_files_raise_only_image_error():
+    """libheif and libavif parse boxes a file describes: bytes changed anywhere, or a cut anywhere, end
+    as an ImageError (never another exception, never a crash of the process)."""
+    rng = random.Random(13)
+    seeds = [
+        heic_bytes(96, 64, orientation=6, gps=(1.0, 2.0)),
+        heic_bytes(160, 96, tile_size=64),
+        encode(Image.effect_noise((48, 32), 40).convert("RGB"), "AVIF"),
+    ]
+    for _ in range(150):
         data = bytearray(rng.choice(seeds))
         if rng.random() < 0.6:
             for _ in range(rng.randint(1, 6)):
