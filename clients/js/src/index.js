@@ -105,6 +105,10 @@ const CONTENT_TYPES = {
   webp: 'image/webp',
   tif: 'image/tiff',
   tiff: 'image/tiff',
+  heic: 'image/heic',
+  heif: 'image/heif',
+  hif: 'image/heif',
+  avif: 'image/avif',
 };
 
 /**

@@ -373,9 +373,12 @@ export interface components {
          *     * `image/png` - image/png
          *     * `image/webp` - image/webp
          *     * `image/tiff` - image/tiff
+         *     * `image/heic` - image/heic
+         *     * `image/heif` - image/heif
+         *     * `image/avif` - image/avif
          * @enum {string}
          */
-        ContentTypeEnum: "image/jpeg" | "image/png" | "image/webp" | "image/tiff";
+        ContentTypeEnum: "image/jpeg" | "image/png" | "image/webp" | "image/tiff" | "image/heic" | "image/heif" | "image/avif";
         /**
          * @description * `Africa` - Africa
          *     * `Antarctica` - Antarctica
@@ -740,7 +743,7 @@ export interface components {
          *     goes with the i-th `photos` file; missing ones take their defaults.
          */
         PhotoUploadRequest: {
-            /** @description The files, one `photos` part each (at most PHOTO_MAX_FILES_PER_UPLOAD, 50 by default): JPEG, PNG, WebP or TIFF, each at most PHOTO_MAX_BYTES (40 MB by default). */
+            /** @description The files, one `photos` part each (at most PHOTO_MAX_FILES_PER_UPLOAD, 50 by default): JPEG, PNG, WebP, TIFF, HEIC/HEIF or AVIF, each at most PHOTO_MAX_BYTES (40 MB by default). */
             photos: string[];
             /** @description The i-th file's title, one `titles` part each (or one part holding a JSON array); no more than files. A missing or empty title is the file name without its extension. */
             titles?: string[];
@@ -991,6 +994,9 @@ export interface components {
              *     * `image/png` - image/png
              *     * `image/webp` - image/webp
              *     * `image/tiff` - image/tiff
+             *     * `image/heic` - image/heic
+             *     * `image/heif` - image/heif
+             *     * `image/avif` - image/avif
              */
             contentType: components["schemas"]["ContentTypeEnum"];
         };
@@ -1466,7 +1472,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The body's content type (or its charset) is not one this operation takes. / The body is not of the content type this operation takes, or no file was stored because none was a JPEG, PNG, WebP or TIFF image: `details.files`. */
+            /** @description The body's content type (or its charset) is not one this operation takes. / The body is not of the content type this operation takes, or no file was stored because none was a JPEG, PNG, WebP, TIFF, HEIC/HEIF or AVIF image: `details.files`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2469,7 +2475,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The body is not of the content type this operation takes, or no file was stored because none was a JPEG, PNG, WebP or TIFF image: `details.files`. */
+            /** @description The body is not of the content type this operation takes, or no file was stored because none was a JPEG, PNG, WebP, TIFF, HEIC/HEIF or AVIF image: `details.files`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3036,7 +3042,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The JSON body is not of the content type this operation takes, or no file was stored because none was a JPEG, PNG, WebP or TIFF image: `details.files`. */
+            /** @description The JSON body is not of the content type this operation takes, or no file was stored because none was a JPEG, PNG, WebP, TIFF, HEIC/HEIF or AVIF image: `details.files`. */
             415: {
                 headers: {
                     [name: string]: unknown;
