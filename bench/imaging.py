@@ -33,8 +33,10 @@ Both libraries run single-threaded and pinned to one core (``VIPS_CONCURRENCY=1`
 already works on the photos of a batch in parallel. Timings interleave the pipelines in one process, round
 after round (the machine is shared: whatever slows one round slows every pipeline in it), and report the
 median of ``--repeat`` rounds with the spread, wall clock and CPU time. Peak RSS is measured per pipeline
-in a fresh process (VmHWM). PSNR compares each pipeline's 1600 px JPEG with a full-resolution Lanczos
-resize of the whole decode, so no pipeline wins by cutting quality.
+in a fresh process (VmHWM), beside its RSS at rest (imports done, the file read); at 45 MP ours is measured
+once more in a fresh process that has set up Django and imported every view first, as a warm Lambda has,
+and the 512 MB verdicts hold both figures. PSNR compares each pipeline's 1600 px JPEG with a
+full-resolution Lanczos resize of the whole decode, so no pipeline wins by cutting quality.
 """
 
 from __future__ import annotations
@@ -316,11 +318,24 @@ def _placeholder_cost(renditions: dict, repeat: int) -> list[float]:
     return timings
 
 
-def child_rss(pipeline: str, source: Path) -> None:
-    """Peak RSS of one pipeline in this fresh process: imports, then the photo twice (a warm function)."""
+def child_rss(pipeline: str, source: Path, *, with_app: bool = False) -> None:
+    """Peak RSS of one pipeline in this fresh process: imports, then the photo twice (a warm function).
+
+    ``with_app``: Django set up and the app's URLs imported first (every view and service, as a warm
+    Lambda has them), so the peak is the function's, not the pipeline's alone.
+    """
     _child_setup()
     data = source.read_bytes()
     run = PIPELINES[pipeline]
+    if with_app:
+        os.environ.update(
+            {"DJANGO_SETTINGS_MODULE": "gallery_project.settings", "GALLERY_ENV_FILE": ""},
+        )
+        os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-a-secret")
+        import django
+
+        django.setup()
+        import gallery_project.urls  # noqa: F401
     if pipeline.startswith("vips"):
         import pyvips  # noqa: F401
     else:
@@ -413,6 +428,9 @@ def bench_size(kind: str, megapixels: int, repeat: int, workdir: Path, pipelines
             "psnr": psnr(jpeg, reference),
             **run_child(["rss", name, str(source)]),
         }
+        if name == "ours" and megapixels in (BIG_SIZE_MP, HEIC_BIG_SIZE_MP):
+            with_app = run_child(["rss-app", name, str(source)])
+            measured["app_before_mb"], measured["app_peak_mb"] = with_app["before_mb"], with_app["peak_mb"]
         if name == "ours+avif":
             avif = Image.open(output / f"{name}_{PSNR_EDGE}.avif").convert("RGB")
             webp = Image.open(output / f"{name}_{PSNR_EDGE}.webp").convert("RGB")
@@ -429,7 +447,7 @@ def report_size(results: dict, pipelines: list[str]) -> None:
     if not measured:
         return
     print(
-        f"  {'pipeline':<10} {'wall ms (IQR)':>19} {'CPU ms (IQR)':>19} {'peak RSS MB':>12} "
+        f"  {'pipeline':<10} {'wall ms (IQR)':>19} {'CPU ms (IQR)':>19} {'peak RSS MB':>12} {'at rest':>8} "
         f"{'PSNR ' + str(PSNR_EDGE) + ' jpg':>14} {'set KB':>8}  sizes"
     )
     for name in [name for name in pipelines if name in measured]:
@@ -438,8 +456,13 @@ def report_size(results: dict, pipelines: list[str]) -> None:
         total = sum(m["bytes"].values()) / 1024
         print(
             f"  {name:<10} {spread(m['wall']):>19} {spread(m['cpu']):>19} {m['peak_mb']:12.1f} "
-            f"{m['psnr']:11.2f} dB {total:8.0f}  {'/'.join(map(str, edges))}"
+            f"{m['before_mb']:8.1f} {m['psnr']:11.2f} dB {total:8.0f}  {'/'.join(map(str, edges))}"
         )
+        if "app_peak_mb" in m:
+            print(
+                f"  {name:<10} with the app loaded (Django, every view and service, as a warm Lambda): "
+                f"peak RSS {m['app_peak_mb']:.1f} MB, {m['app_before_mb']:.1f} MB at rest"
+            )
     if "ours" not in measured:
         return
     ours = measured["ours"]
@@ -536,7 +559,7 @@ def main() -> int:
             child_time(Path(source), Path(output), pipelines.split(","), args.repeat)
         else:
             pipeline, source = rest
-            child_rss(pipeline, Path(source))
+            child_rss(pipeline, Path(source), with_app=kind == "rss-app")
         return 0
 
     sys.path.insert(0, str(PROJECT_ROOT))
@@ -600,15 +623,24 @@ def main() -> int:
                     f"{BIG_SIZE_MP} MP {name} peak RSS {peak:.1f} MB < a {LAMBDA_MEMORY_MB} MB Lambda",
                     peak < BIG_RSS_MB,
                 )
+        if "app_peak_mb" in measured.get("ours", {}):
+            peak = measured["ours"]["app_peak_mb"]
+            passed &= verdict(
+                f"{BIG_SIZE_MP} MP ours with the app loaded: peak RSS {peak:.1f} MB "
+                f"< a {LAMBDA_MEMORY_MB} MB Lambda",
+                peak < BIG_RSS_MB,
+            )
     if ("heic", HEIC_BIG_SIZE_MP) in all_results:
         results = all_results["heic", HEIC_BIG_SIZE_MP]
         label = f"{HEIC_BIG_SIZE_MP} MP HEIC ours"
         if "ours" in results["pipelines"]:
-            peak = results["pipelines"]["ours"]["peak_mb"]
-            passed &= verdict(
-                f"{label} peak RSS {peak:.1f} MB (a fresh process) < a {LAMBDA_MEMORY_MB} MB Lambda",
-                peak < BIG_RSS_MB,
-            )
+            ours = results["pipelines"]["ours"]
+            for peak, where in ((ours["peak_mb"], "alone"), (ours["app_peak_mb"], "with the app loaded")):
+                passed &= verdict(
+                    f"{label} {where}: peak RSS {peak:.1f} MB (a fresh process) < a {LAMBDA_MEMORY_MB} MB "
+                    "Lambda",
+                    peak < BIG_RSS_MB,
+                )
         else:
             passed &= verdict(f"{label}: not measured, {results['refused'].get('ours')}", False)
     for (kind, megapixels), results in all_results.items():
