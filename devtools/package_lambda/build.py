@@ -47,13 +47,19 @@ class BuildResult:
         return self.needs.get("GLIBC", ())
 
     def summary(self) -> str:
-        glibc = symbol_version("GLIBC", self.max_glibc) if self.max_glibc else "none"
+        # Each family the runtime provides (GLIBC, and libstdc++'s GLIBCXX and CXXABI once C++ code ships):
+        # what the package needs beside what the runtime has, so the margin is seen, not only a pass.
+        needed = [
+            f"{symbol_version(family, self.needs[family])} (the runtime has {symbol_version(family, top)})"
+            for family, top in self.target.provides.items()
+            if family in self.needs
+        ]
         state = "up to date, reused" if self.reused else "built"
         return (
             f"{self.zip_path} ({state}) for {self.target.runtime} on {self.target.architecture}: "
-            f"zip {self.zip_bytes / 2**20:.1f} MiB, unzipped {self.unzipped_bytes / 1e6:.1f} MB, "
-            f"highest glibc symbol version needed: {glibc} "
-            f"(the runtime has {symbol_version('GLIBC', self.target.glibc)})"
+            f"zip {self.zip_bytes / 2**20:.1f} MiB ({self.zip_bytes:,} bytes), unzipped "
+            f"{self.unzipped_bytes / 1e6:.1f} MB, highest symbol versions needed: "
+            + (", ".join(needed) or "none")
         )
 
 

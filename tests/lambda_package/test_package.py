@@ -1,17 +1,22 @@
 """The built Lambda zip, unpacked and run alone in a fresh interpreter, answers API Gateway events."""
 
 import base64
+import io
 import json
 import re
 import sys
 import uuid
 import zipfile
 
+import pillow_heif
 import pytest
+import requests
+from PIL import Image
 
 from devtools.package_lambda.build import HANDLER_REQUIREMENTS, REQUIREMENTS_FILE, ZAPPA_REQUIREMENT
 from devtools.package_lambda.harness import scheduled_event
 from devtools.package_lambda.requirements import normalized_name, requirement_pins
+from devtools.package_lambda.target import read_shared_object
 from tests.factories import jpeg_bytes
 
 pytestmark = pytest.mark.integration
@@ -49,8 +54,27 @@ def test_package_fits_lambda_and_its_glibc(lambda_package):
     assert lambda_package.unzipped_bytes < UNZIPPED_MAX_BYTES
     assert (lambda_package.target.runtime, lambda_package.target.architecture) == ("python3.13", "x86_64")
     assert (0, 0) < lambda_package.max_glibc <= lambda_package.target.glibc == (2, 34)
-    # Other version nodes (LIBJPEG_6.2, ZLIB_1.2.3.4...) are met by libraries the wheels bring along.
-    assert not {"GLIBCXX", "CXXABI"} & set(lambda_package.needs)  # nothing needs the system's libstdc++
+    # Other version nodes (LIBJPEG_6.2, ZLIB_1.2.3.4...) are met by libraries the wheels bring along; the
+    # C++ ones by the runtime's own libstdc++ (GCC 11), which the build held every library to.
+    for family in ("GLIBCXX", "CXXABI"):
+        assert lambda_package.needs[family] <= lambda_package.target.provides[family]
+
+
+def test_heif_support_ships_and_only_it_needs_the_runtimes_libstdcxx(lambda_package, tmp_path):
+    """pillow-heif's module and the libraries its wheel carries (libheif, the libde265 decoder, the x265
+    encoder libheif links) are in the zip and within the runtime's glibc; they are the only C++ code, so
+    a new dependency that needs the system's libstdc++ is a choice made here, not a surprise on Lambda."""
+    with zipfile.ZipFile(lambda_package.zip_path) as archive:
+        libraries = [name for name in archive.namelist() if re.search(r"\.so(\.|$)", name)]
+        heif = [name for name in libraries if name.startswith(("_pillow_heif.", "pillow_heif.libs/"))]
+        archive.extractall(tmp_path, libraries)
+    assert "_pillow_heif.cpython-313-x86_64-linux-gnu.so" in heif
+    for library in ("libheif", "libde265", "libx265"):
+        assert any(name.startswith(f"pillow_heif.libs/{library}-") for name in heif), heif
+    needs = {name: read_shared_object(tmp_path / name).needs for name in libraries}
+    assert all(max(needs[name]["GLIBC"]) <= lambda_package.target.glibc for name in heif)
+    cxx = {name for name, need in needs.items() if {"GLIBCXX", "CXXABI"} & set(need)}
+    assert cxx and cxx <= set(heif)
 
 
 def test_package_is_built_for_the_runtime_python(lambda_package):
@@ -60,6 +84,8 @@ def test_package_is_built_for_the_runtime_python(lambda_package):
         names = archive.namelist()
         pillow = f"pillow-{PINS['pillow']}.dist-info"
         wheel_tags = re.findall(r"^Tag: (\S+)$", archive.read(f"{pillow}/WHEEL").decode(), re.M)
+        heif = f"pillow_heif-{PINS['pillow-heif']}.dist-info"
+        wheel_tags += re.findall(r"^Tag: (\S+)$", archive.read(f"{heif}/WHEEL").decode(), re.M)
     assert wheel_tags and all(re.fullmatch(r"cp313-cp313-manylinux_2_\d+_x86_64", tag) for tag in wheel_tags)
     assert any(name.startswith("PIL/_imaging.cpython-313-x86_64-linux-gnu.so") for name in names)
     pycs = [name for name in names if name.endswith(".pyc")]
@@ -71,7 +97,7 @@ def test_package_holds_the_prod_requirements_only(lambda_package):
         names = archive.namelist()
     tops = {name.split("/", 1)[0] for name in names}
     assert {"handler.py", "django_zappa_app.py", "zappa_settings.py", "gallery_project", "galleries"} <= tops
-    assert {"django", "rest_framework", "pynamodb", "PIL", "werkzeug", "zappa"} <= tops
+    assert {"django", "rest_framework", "pynamodb", "PIL", "pillow_heif", "werkzeug", "zappa"} <= tops
     for dev_only in ("pytest", "_pytest", "moto", "ruff", "selenium", "tests", "bench", "devtools", "click"):
         assert dev_only not in tops
     # Only checked-hash pycs: timestamp ones would be stale in a zip dated 1980 and recompiled per cold start.
@@ -201,28 +227,88 @@ def test_scheduled_metadata_scan_runs(packaged_service, function):
     assert isinstance(outcome["response"], dict), outcome
 
 
-def test_upload_photo_as_base64_multipart(packaged_service):
-    gallery = create_gallery(packaged_service)
+def upload_as_api_gateway(service, gallery_id: str, filename: str, content_type: str, data: bytes):
+    """One photo in a multipart body, base64-encoded as API Gateway hands a binary body to Lambda."""
     boundary = "lambda-harness-boundary"
     multipart = (
         (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="tram.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
         ).encode()
-        + jpeg_bytes()
+        + data
         + f"\r\n--{boundary}--\r\n".encode()
     )
-    status, body, _ = packaged_service.request(
+    return service.request(
         "POST",
-        query={"action": "upload_photos", "id": gallery["galleryId"]},
+        query={"action": "upload_photos", "id": gallery_id},
         headers={
-            "Authorization": f"Bearer {packaged_service.curator_key}",
+            "Authorization": f"Bearer {service.curator_key}",
             "Content-Type": f"multipart/form-data; boundary={boundary}",
         },
         body=base64.b64encode(multipart).decode(),
         base64_body=True,
     )
+
+
+def test_upload_photo_as_base64_multipart(packaged_service):
+    gallery = create_gallery(packaged_service)
+    status, body, _ = upload_as_api_gateway(
+        packaged_service, gallery["galleryId"], "tram.jpg", "image/jpeg", jpeg_bytes()
+    )
     assert status == 201, body
     assert len(body["photos"]) == 1 and body["errors"] == []
     status, after, _ = packaged_service.request("GET", query={"id": gallery["galleryId"]})
     assert status == 200 and after["photoCount"] == 1
+
+
+def heic_bytes(gps: tuple[float, float]) -> bytes:
+    """A HEIC as a phone writes one (HEVC, EXIF with camera, date and GPS), encoded by pillow-heif's x265
+    from the test JPEG's pixels and EXIF: a red block top-left on blue, a yellow disc bottom-right."""
+    photo = Image.open(io.BytesIO(jpeg_bytes(640, 480, make="Apple", model="iPhone 15 Pro", gps=gps)))
+    out = io.BytesIO()
+    pillow_heif.from_pillow(photo).save(out, quality=80)  # from_pillow carries the EXIF along
+    return out.getvalue()
+
+
+def test_upload_heic_as_base64_multipart(packaged_service):
+    """The packaged libheif decodes on the runtime: the answer, the stored original and a rendition."""
+    gallery = create_gallery(packaged_service)
+    heic = heic_bytes(gps=(38.7223, -9.1393))
+    assert heic[4:12] == b"ftypheic"
+    status, body, _ = upload_as_api_gateway(
+        packaged_service, gallery["galleryId"], "IMG_0001.HEIC", "image/heic", heic
+    )
+    assert status == 201, body
+    assert body["errors"] == []
+    [photo] = body["photos"]
+    assert photo["s3Key"].endswith(".heic")
+    assert (photo["width"], photo["height"]) == (640, 480)
+    assert {"jpg", "webp"} <= set(photo["renditions"]["400"]) and {"thumb", "web"} <= set(photo["renditions"])
+    exif = photo["exifData"]  # a curator's answer: the location too
+    assert (exif["make"], exif["model"], exif["dateTimeOriginal"]) == (
+        "Apple",
+        "iPhone 15 Pro",
+        "2023-07-14T21:30:00",
+    )
+    assert exif["gps"]["latitude"] == pytest.approx(38.7223, abs=1e-3)
+    assert exif["gps"]["longitude"] == pytest.approx(-9.1393, abs=1e-3)
+    # The original as uploaded, with its type; a rendition with the picture's pixels (signed moto URLs).
+    original = requests.get(photo["originalURL"], timeout=10)
+    assert original.status_code == 200 and original.content == heic
+    assert original.headers["Content-Type"] == "image/heic"
+    thumbnail = requests.get(photo["thumbnailURL"], timeout=10)
+    assert thumbnail.status_code == 200
+    rendition = Image.open(io.BytesIO(thumbnail.content))
+    assert rendition.format == "JPEG" and rendition.size == (400, 300)
+    red, blue = rendition.convert("RGB").getpixel((10, 10)), rendition.convert("RGB").getpixel((200, 60))
+    assert red[0] > 180 and red[1] < 80 and blue[2] > 120 and blue[0] < 80, (red, blue)
+
+    status, after, _ = packaged_service.request(
+        "GET",
+        query={"id": gallery["galleryId"]},
+        headers={"Authorization": f"Bearer {packaged_service.curator_key}"},
+    )
+    assert status == 200 and after["photoCount"] == 1
+    [listed] = after["photos"]["results"]
+    assert listed["photoId"] == photo["photoId"] and listed["s3Key"] == photo["s3Key"]
+    assert set(listed["renditions"]) == set(photo["renditions"])
