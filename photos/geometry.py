@@ -1,9 +1,20 @@
-"""The sizes of renditions (pure: no Django, no Pillow), shared by the pipeline that makes them
-(``photos.imaging``) and the answers that describe them (``photos.renditions``)."""
+"""The sizes and formats of renditions (pure: no Django, no Pillow), shared by the pipeline that makes
+them (``photos.imaging``), the settings that choose them (``photos.prepare``) and the answers that
+describe them (``photos.renditions``, ``photos.serializers``)."""
 
 # The long edges of the renditions every photo gets (never enlarged: a smaller photo gets those below its
 # own size, and its own size), for phones (400, 800), laptops (1600) and 4K/retina screens (2560).
 EDGES = (400, 800, 1600, 2560)
+
+
+# Every format a rendition can be written in: (file extension, content type). JPEG and WebP always; AVIF
+# when PHOTO_AVIF_RENDITIONS (bench/imaging.py prints its cost).
+RENDITION_FORMATS: dict[str, tuple[str, str]] = {
+    "jpeg": ("jpg", "image/jpeg"),
+    "webp": ("webp", "image/webp"),
+    "avif": ("avif", "image/avif"),
+}
+DEFAULT_FORMATS = ("jpeg", "webp")
 
 
 def fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:

@@ -35,7 +35,7 @@ from typing import cast
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageFile, ImageMath
 from pillow_heif import register_heif_opener
 
-from photos.geometry import EDGES, fit
+from photos.geometry import DEFAULT_FORMATS, EDGES, RENDITION_FORMATS, fit
 
 # Pillow reads AVIF itself (libavif); HEIC/HEIF needs libheif, which pillow-heif registers as an opener of
 # format "HEIF". Only the primary image is read: thumbnails, depth maps and auxiliary images (an iPhone's
@@ -135,13 +135,7 @@ _EXIF_FIELD_RANK = (
 # Long edges of the renditions (photos.geometry): 400 for grids, 800 and 1600 for pages on 1x and 2x
 # screens, 2560 for a full-screen view on a 4K or 5K screen.
 RENDITION_EDGES = EDGES
-# Every format a rendition can be written in: (extension, content type).
-RENDITION_FORMATS: dict[str, tuple[str, str]] = {
-    "jpeg": ("jpg", "image/jpeg"),
-    "webp": ("webp", "image/webp"),
-    "avif": ("avif", "image/avif"),
-}
-DEFAULT_FORMATS = ("jpeg", "webp")
+# The formats (RENDITION_FORMATS, DEFAULT_FORMATS) are photos.geometry's too.
 
 # libwebp method 0 encodes in a third of the time of method 4 (its default) for about 0.4 dB less at
 # the same size; methods 1-2 are slower than 0 and no better. Public so benchmarks encode alike.

@@ -29,6 +29,7 @@ from core.deadline import attempt_seconds, remaining
 from core.errors import Rejected, TooLarge, Unavailable, Unsupported
 from core.validation import clean_text
 from photos import renditions
+from photos.geometry import DEFAULT_FORMATS
 
 # A photo's title: one line of at most this many characters (the serializers check what clients send).
 MAX_TITLE_LENGTH = 200
@@ -196,7 +197,7 @@ def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
 
 def rendition_formats() -> tuple[str, ...]:
     """The formats every rendition is made in: JPEG and WebP, and AVIF when PHOTO_AVIF_RENDITIONS."""
-    return ("jpeg", "webp", "avif") if settings.PHOTO_AVIF_RENDITIONS else ("jpeg", "webp")
+    return (*DEFAULT_FORMATS, "avif") if settings.PHOTO_AVIF_RENDITIONS else DEFAULT_FORMATS
 
 
 def _wait_allowed() -> float:

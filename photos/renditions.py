@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from core import storage
 from photos import keys
-from photos.geometry import EDGES, fit
+from photos.geometry import EDGES, RENDITION_FORMATS, fit
 
 __all__ = ["EDGES", "fit"]  # the sizes, for callers that know renditions by this module
 
@@ -19,8 +19,8 @@ FULL_SIZE_EDGE = 1600
 PIPELINE_VERSION = 2
 _LEGACY_NAMES = {"thumb": THUMBNAIL_EDGE, "web": FULL_SIZE_EDGE}
 
-FORMAT_OF_EXTENSION = {"jpg": "jpeg", "webp": "webp", "avif": "avif"}
-CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
+FORMAT_OF_EXTENSION = {extension: name for name, (extension, _) in RENDITION_FORMATS.items()}
+CONTENT_TYPES = dict(RENDITION_FORMATS.values())
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from core.storage import key_from_stored_url, readable_url
 from core.validation import ID_PATTERN, IdField, TextField, clean_text
 from galleries.models import downloads_allowed
 from photos import keys, renditions
+from photos.geometry import RENDITION_FORMATS
 from photos.ordering import ORDERINGS, PHOTO_NUMBER
 from photos.prepare import MAX_TITLE_LENGTH, title_from_filename
 from photos.privacy import exif_for
@@ -513,7 +514,7 @@ class RenditionImageSerializer(serializers.Serializer):
 
     width = serializers.IntegerField(help_text="Pixels, as displayed.")
     height = serializers.IntegerField(help_text="Pixels, as displayed.")
-    format = serializers.ChoiceField(choices=["jpeg", "webp", "avif"])
+    format = serializers.ChoiceField(choices=list(RENDITION_FORMATS))
     bytes = serializers.IntegerField(
         allow_null=True,
         help_text="The file's size; null for photos made "
