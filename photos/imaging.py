@@ -26,6 +26,7 @@ import io
 import json
 import math
 import re
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -399,6 +400,10 @@ def stored_bytes_per_pixel(mode: str) -> int:
     return 4
 
 
+# Pillow's modes with an alpha band ("LAB" has an A band that is a colour axis, not alpha).
+_ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
+
+
 def working_mode(mode: str, *, transparency: bool = False) -> str:
     """The mode renditions are made from (L, RGB or RGBA) for a decode in ``mode``."""
     if mode in ("L", "RGB", "RGBA"):
@@ -407,7 +412,7 @@ def working_mode(mode: str, *, transparency: bool = False) -> str:
         return "RGB"
     if mode.startswith("I;16") or mode in ("I", "F"):
         return "L"
-    if "A" in mode or "a" in mode or transparency:
+    if mode in _ALPHA_MODES or transparency:
         return "RGBA"
     if mode == "1":
         return "L"
@@ -634,6 +639,9 @@ def _open(data: bytes, *, max_pixels: int | None) -> ImageFile.ImageFile:
     except Image.UnidentifiedImageError as error:
         if _is_heif_family(data):  # libheif and libavif refuse a damaged or cut file as they open it
             raise ImageError("corrupt", "The HEIC/HEIF/AVIF file is damaged or incomplete.") from error
+        named = _unreadable_kind(data)
+        if named is not None:
+            raise ImageError("unsupported_format", named) from error
         raise ImageError("not_an_image", "The file is not an image.") from error
     except Exception as error:
         raise ImageError("corrupt", "The image file is damaged and could not be read.") from error
@@ -642,6 +650,9 @@ def _open(data: bytes, *, max_pixels: int | None) -> ImageFile.ImageFile:
         raise ImageError(
             "unsupported_format", f"{image.format} images are not supported; use {_ACCEPTED_NAMES}."
         )
+    if image.format == "TIFF" and _is_camera_raw(image, data):
+        image.close()
+        raise ImageError("unsupported_format", _CAMERA_RAW)
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageError("corrupt", "The image file says it has no pixels.")
@@ -651,6 +662,69 @@ def _open(data: bytes, *, max_pixels: int | None) -> ImageFile.ImageFile:
 
 
 _ACCEPTED_NAMES = "JPEG, PNG, WebP, TIFF, HEIC or AVIF"
+
+
+_CAMERA_RAW = (
+    "Camera raw files (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2) are not supported; upload a JPEG, HEIC or "
+    "TIFF made from it."
+)
+
+# TIFF tags read from a file's first directory.
+_TIFF_NEW_SUBFILE_TYPE = 254  # bit 0: "a reduced-resolution version of another image" (a thumbnail)
+_TIFF_BITS_PER_SAMPLE = 258
+_TIFF_SAMPLES_PER_PIXEL = 277
+_TIFF_SAMPLE_FORMAT = 339  # 1 unsigned integer, 2 signed integer, 3 floating point
+_TIFF_DNG_VERSION = 50706
+_TIFF_SAMPLE_KINDS = {1: "integer", 2: "signed integer", 3: "floating-point"}
+
+
+def _is_camera_raw(image: ImageFile.ImageFile, data: bytes) -> bool:
+    """Whether a file Pillow opened as TIFF is a camera's raw file. Those are built on TIFF, and Pillow
+    opens their first directory: a DNG's or NEF's is a thumbnail (NewSubfileType says so), a CR2's a
+    preview. A photo made of it would be the thumbnail, so the file is refused instead."""
+    tags = getattr(image, "tag_v2", {})
+    subfile_type = tags.get(_TIFF_NEW_SUBFILE_TYPE, 0)
+    thumbnail = isinstance(subfile_type, int) and subfile_type & 1
+    return bool(_TIFF_DNG_VERSION in tags or data[8:10] == b"CR" or thumbnail)
+
+
+def _unreadable_kind(data: bytes) -> str | None:
+    """A sentence naming a kind of file that no opener reads but that a photographer may well upload, so
+    the refusal says what it is rather than "not an image"; None for anything else."""
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return (
+            f"This TIFF's pixels ({_tiff_layout(data)}) cannot be read; save it with 8 or 16 bits per "
+            "sample, in RGB, greyscale or CMYK."
+        )
+    raw_signatures = (b"FUJIFILMCCD-RAW", b"IIRO", b"IIRS", b"MMOR", b"IIU\x00")  # RAF, ORF, RW2
+    if data[4:12] == b"ftypcrx " or data.startswith(raw_signatures):  # CR3 is ISO-BMFF of brand crx
+        return _CAMERA_RAW
+    if data.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        return f"JPEG XL images are not supported; use {_ACCEPTED_NAMES}."
+    return None
+
+
+def _tiff_layout(data: bytes) -> str:
+    """What a TIFF's first directory says a pixel is ("3 samples of 32-bit floating-point"), read with
+    struct since Pillow refused the file; "a layout this service does not know" when it says no more."""
+    order = "<" if data[:2] == b"II" else ">"
+    found: dict[int, int] = {}
+    try:
+        (directory,) = struct.unpack_from(order + "I", data, 4)
+        (count,) = struct.unpack_from(order + "H", data, directory)
+        for index in range(min(count, _BOXES_MAX)):
+            tag, kind, number, value = struct.unpack_from(order + "HHI4s", data, directory + 2 + 12 * index)
+            if tag in (_TIFF_BITS_PER_SAMPLE, _TIFF_SAMPLES_PER_PIXEL, _TIFF_SAMPLE_FORMAT) and kind == 3:
+                # SHORT values: up to two sit in the entry itself; more are at the offset it holds.
+                where = value if number <= 2 else data[struct.unpack(order + "I", value)[0] :]
+                (found[tag],) = struct.unpack_from(order + "H", where)
+    except struct.error:
+        pass
+    if _TIFF_BITS_PER_SAMPLE not in found:
+        return "a layout this service does not know"
+    samples = found.get(_TIFF_SAMPLES_PER_PIXEL, 1)
+    kind = _TIFF_SAMPLE_KINDS.get(found.get(_TIFF_SAMPLE_FORMAT, 1), "unknown")
+    return f"{samples} sample{'s' if samples != 1 else ''} of {found[_TIFF_BITS_PER_SAMPLE]}-bit {kind}"
 
 
 def _is_heif_family(data: bytes) -> bool:
@@ -773,12 +847,26 @@ def _working_mode(image: Image.Image, icc_profile: bytes | None) -> tuple[Image.
         # High bit depth: scale to 8 bits rather than let convert() clip everything above 255.
         as_float = image.convert("F")
         extrema = cast(tuple[float, float], as_float.getextrema())  # one band: (low, high)
-        top = 65535.0 if mode.startswith("I;16") else max(extrema[1], 255.0)
+        top = _white_level(image, extrema[1])
         as_float = as_float.point(lambda value: value * (255.0 / top))
         return as_float.convert("L"), _icc_matching(icc_profile, "L")
     target = working_mode(mode, transparency=image.has_transparency_data)
     converted = image.convert(target)
     return converted, _icc_matching(icc_profile, target)
+
+
+def _white_level(image: Image.Image, brightest: float) -> float:
+    """The sample value that is white in a grey image of more than 8 bits: 2**bits - 1 for 16-bit samples
+    and for the 10-, 12- and 14-bit samples of a TIFF (Pillow holds those as 16-bit values as they come,
+    so 4095 is a 12-bit white); 1.0 for floating-point samples within 0..1, as scientific and HDR tools
+    write them; otherwise (32-bit integers, floats beyond 1) the brightest sample, so nothing clips."""
+    if image.mode.startswith("I;16"):
+        bits = getattr(image, "tag_v2", {}).get(_TIFF_BITS_PER_SAMPLE, (16,))
+        depth = bits[0] if isinstance(bits, tuple) and bits else 16
+        return float((1 << depth) - 1) if 8 < depth <= 16 else 65535.0
+    if image.mode == "F" and 0.0 < brightest <= 1.0:
+        return 1.0
+    return max(brightest, 255.0)
 
 
 def _icc_space(icc_profile: bytes | None) -> bytes | None:

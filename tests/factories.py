@@ -1,13 +1,15 @@
-"""Factories that synthesize real photos with Pillow (JPEGs with EXIF, PNGs, broken files) and pillow-heif
-(HEIC with EXIF, turned, in tiles)."""
+"""Factories that synthesize real photos with Pillow (JPEGs with EXIF, PNGs, broken files), pillow-heif
+(HEIC with EXIF, turned, in tiles) and by hand where no encoder writes the kind (16-bit RGB PNG and TIFF,
+12-bit and floating-point TIFF, YCCK JPEG)."""
 
 import io
 import itertools
 import struct
+import zlib
 from pathlib import Path
 
 import pillow_heif
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 _SHOTS = itertools.count(1)
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "exif"
@@ -213,4 +215,89 @@ def heic_claiming(width: int, height: int, *, tile_size: int = 0) -> bytes:
         grid = data.find(b"idat") + 4  # ImageGrid: version, flags (0: 16-bit sizes), rows - 1, columns - 1
         assert data[grid + 1] == 0 and struct.unpack_from(">HH", data, grid + 4) == real
         struct.pack_into(">HH", data, grid + 4, width, height)
+    return bytes(data)
+
+
+def png16_bytes(width: int, height: int, samples: bytes, *, colour_type: int) -> bytes:
+    """A PNG of 16-bit samples (big-endian, rows in order), which Pillow cannot write for RGB and RGBA:
+    ``colour_type`` 0 grey, 2 RGB, 4 grey with alpha, 6 RGBA."""
+    row_bytes = width * {0: 1, 2: 3, 4: 2, 6: 4}[colour_type] * 2
+    rows = b"".join(b"\0" + samples[y * row_bytes : (y + 1) * row_bytes] for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(rows))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def tiff_bytes(
+    pages: list[tuple[int, int, bytes]],
+    *,
+    bits: int,
+    samples_per_pixel: int,
+    photometric: int,
+    sample_format: int = 1,
+    extra_samples: int | None = None,
+    big_endian: bool = False,
+    extra_tags: tuple[tuple[int, int, int, int], ...] = (),
+) -> bytes:
+    """An uncompressed TIFF, one directory per page of (width, height, samples), written by hand for the
+    layouts Pillow does not write: 16-bit RGB(A), 12-bit grey, floating point, 16-bit CMYK. ``photometric``
+    1 grey, 2 RGB, 5 CMYK; ``sample_format`` 1 unsigned, 2 signed, 3 floating point; ``extra_samples`` 2
+    for an unassociated alpha; ``extra_tags`` more (tag, type, count, value) entries of the first page."""
+    order = ">" if big_endian else "<"
+    out = bytearray((b"MM\x00*" if big_endian else b"II*\x00") + bytes(4))
+    pointer = 4  # where the offset of the next directory goes
+    for number, (width, height, samples) in enumerate(pages):
+        strip = len(out)
+        out += samples + bytes(len(samples) % 2)
+        per_sample = len(out)
+        out += struct.pack(order + "H" * samples_per_pixel, *[bits] * samples_per_pixel)
+        formats = len(out)
+        out += struct.pack(order + "H" * samples_per_pixel, *[sample_format] * samples_per_pixel)
+        many = samples_per_pixel > 2  # up to two SHORTs sit in the entry itself
+        entries = [
+            (256, 4, 1, width), (257, 4, 1, height),
+            (258, 3, samples_per_pixel, per_sample if many else bits),
+            (259, 3, 1, 1), (262, 3, 1, photometric), (273, 4, 1, strip),
+            (277, 3, 1, samples_per_pixel), (278, 4, 1, height), (279, 4, 1, len(samples)), (284, 3, 1, 1),
+            (339, 3, samples_per_pixel, formats if many else sample_format),
+        ]  # fmt: skip
+        if extra_samples is not None:
+            entries.append((338, 3, 1, extra_samples))
+        if number == 0:
+            entries.extend(extra_tags)
+        struct.pack_into(order + "I", out, pointer, len(out))
+        out += struct.pack(order + "H", len(entries))
+        for tag, kind, count, value in sorted(entries):
+            if kind == 3 and count <= 2:
+                out += struct.pack(order + "HHIHH", tag, kind, count, value, value if count == 2 else 0)
+            elif kind == 1 and count <= 4:
+                out += struct.pack(order + "HHI", tag, kind, count) + value.to_bytes(4, "big")
+            else:
+                out += struct.pack(order + "HHII", tag, kind, count, value)
+        pointer = len(out)
+        out += bytes(4)
+    return bytes(out)
+
+
+def ycck_jpeg_bytes(cmyk: Image.Image) -> bytes:
+    """A YCCK JPEG of a CMYK image, as Photoshop writes them: the inverted C, M and Y stored as YCbCr, K as
+    it is, with an Adobe APP14 segment of transform 2. Pillow writes CMYK JPEGs inverted with transform 0,
+    so it is handed what makes the stored samples right and the transform byte is then set."""
+    cyan, magenta, yellow, black = cmyk.split()
+    ycc = Image.merge("RGB", (cyan, magenta, yellow)).convert("YCbCr").split()
+    out = io.BytesIO()
+    stored = [ImageChops.invert(band) for band in ycc] + [black]  # Pillow inverts CMYK as it writes
+    Image.merge("CMYK", stored).save(out, "JPEG", quality=95, subsampling=0)
+    data = bytearray(out.getvalue())
+    adobe = data.find(b"Adobe")  # "Adobe", version, flags0, flags1, then the transform byte
+    assert adobe > 0 and data[adobe + 11] == 0
+    data[adobe + 11] = 2
     return bytes(data)
