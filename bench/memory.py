@@ -1,5 +1,6 @@
 """Bounded memory: peak RSS of the prepare step next to the Lambda's memory; run
-`.venv/bin/python bench/memory.py [--calibrate] [--budget-fraction 0.45] [--skip-slow]`.
+`.venv/bin/python bench/memory.py [--calibrate] [--budget-fraction 0.45] [--skip-slow]
+[--small-function-only]`.
 
 Each case runs in a fresh child process that configures Django and imports the app (its URLs, hence every
 view and service) as a warm Lambda has, prepares a small JPEG and PNG to load the codecs, then prepares its
@@ -11,6 +12,8 @@ Cases: the largest file of each kind the default budget accepts (searched from t
 issue (a 9,999 x 10,000 16-bit RGBA PNG; four 100 MP PNGs in one request), batches of files that each take
 just under half the budget (two decode at once), and the four 100 MP PNGs with the budget off, for the
 figure before it, and once more with glibc's malloc as it is without ``photos.imaging``'s allocator setting.
+Then a 512 MB function (AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512, its default budget and reserve): a 45 MP HEIC
+(over the shared budget: it decodes alone), alone and in a batch with two 12 MP JPEGs.
 ``--calibrate`` adds a table of the rule against measured peaks, mode by mode, with and without AVIF twins
 (those rows call ``photos.imaging.process_image`` directly, with ``formats`` naming AVIF);
 ``--calibrate-only`` prints that table alone.
@@ -256,6 +259,9 @@ def main() -> int:
     parser.add_argument(
         "--skip-slow", action="store_true", help="no WebP or progressive JPEG cases (~40 s less)"
     )
+    parser.add_argument(
+        "--small-function-only", action="store_true", help="only the 45 MP HEIC in a 512 MB function"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -273,6 +279,8 @@ def main() -> int:
 
     from photos import imaging
 
+    if args.small_function_only:
+        return 0 if small_function() else 1
     memory = settings.FUNCTION_MEMORY_MB * MIB
     env = {}
     budget = settings.PHOTO_DECODE_BUDGET_BYTES
@@ -296,7 +304,9 @@ def main() -> int:
             calibrate(workdir, env)
             return 0
         started = time.perf_counter()
-        singles, batches = make_cases(workdir, budget, max_pixels, env, slow=not args.skip_slow)
+        singles, batches = make_cases(
+            workdir, budget, settings.PHOTO_DECODE_ALONE_BYTES, max_pixels, env, slow=not args.skip_slow
+        )
         print(f"(files made in {time.perf_counter() - started:.0f} s)")
 
         if args.calibrate:
@@ -309,10 +319,54 @@ def main() -> int:
         for case in batches:
             report(case, run_case(case, workdir), memory)
 
-    return verdicts(singles, batches, memory, budget, settings)
+    passed = verdicts(singles, batches, memory, budget, settings) == 0
+    return 0 if small_function() and passed else 1
 
 
-def make_cases(workdir: Path, budget: int, max_pixels: int, env: dict, *, slow: bool):
+SMALL_FUNCTION_MB = 512
+
+
+def small_function() -> bool:
+    """A 45 MP HEIC in a 512 MB function, through photo_prepare with that function's default budget (45%)
+    and what may decode alone (memory less PHOTO_DECODE_RESERVE_BYTES): PASS when it is accepted and the
+    process peaks inside the function's memory, alone and beside two 12 MP JPEGs."""
+    from bench.imaging import camera_heic, camera_jpeg
+
+    memory = SMALL_FUNCTION_MB * MIB
+    env = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(SMALL_FUNCTION_MB)}
+    print(f"\nIn a {SMALL_FUNCTION_MB} MB function (its default budget and reserve):")
+    passed = True
+    with tempfile.TemporaryDirectory(prefix="bench-memory-small-") as tmp:
+        workdir = Path(tmp)
+        warm = workdir / "warm"
+        warm.mkdir()
+        write(warm, "warm.jpg", pillow_bytes(640, 480, "RGB", "JPEG", quality=85))
+        heic = write(workdir, "camera45.heic", camera_heic(45))
+        jpegs = [write(workdir, f"camera12_{n}.jpg", camera_jpeg(12, seed=n + 2)) for n in range(2)]
+        cases = [
+            Case("45 MP HEIC, one file", [heic], env, rounds=2),
+            Case("45 MP HEIC and two 12 MP JPEGs, one request (2 workers)", [heic, *jpegs],
+                 {**env, "PHOTO_PROCESSING_WORKERS": "2"}, rounds=2),
+        ]  # fmt: skip
+        before = Case("before: the same HEIC, nothing decodes alone", [heic],
+                      {**env, "PHOTO_DECODE_ALONE_BYTES": "0"})  # fmt: skip
+        print(f"  {before.label}: {', '.join(run_case(before, workdir)['outcomes'])}")
+        for case in cases:
+            measured = run_case(case, workdir)
+            report(case, measured, memory)
+            peak, accepted = measured["peak"], measured["outcomes"].count("ok")
+            inside = peak < memory and accepted == len(case.files)
+            passed &= inside
+            print(
+                f"{'PASS' if inside else 'FAIL'}: {case.label}: {accepted}/{len(case.files)} accepted, "
+                f"peak {peak / MIB:,.0f} MiB < {SMALL_FUNCTION_MB} MiB, {(memory - peak) / MIB:,.0f} MiB "
+                f"to spare (shared budget {measured['budget'] / MIB:,.0f} MiB, the decode alone held "
+                f"{measured['high_water'] / MIB:,.0f} MiB)"
+            )
+    return passed
+
+
+def make_cases(workdir: Path, budget: int, alone: int, max_pixels: int, env: dict, *, slow: bool):
     """The files of each case: the largest accepted per kind, the issue's files, and half-budget batches."""
     singles: list[Case] = []
     batches: list[Case] = []
@@ -327,6 +381,10 @@ def make_cases(workdir: Path, budget: int, max_pixels: int, env: dict, *, slow: 
         width, height = largest_png_within(budget, depth, colour, max_pixels)
         path = write(workdir, f"largest_{depth}_{colour}.png", png_bytes(width, height, depth, colour))
         singles.append(Case(f"largest {label}: {width:,} x {height:,}", [path], env))
+    # Over the shared budget, a file decodes alone up to PHOTO_DECODE_ALONE_BYTES: the largest such one.
+    width, height = largest_png_within(alone, 16, 6, max_pixels)
+    path = write(workdir, "largest_alone_16_6.png", png_bytes(width, height, 16, 6))
+    singles.append(Case(f"largest 16-bit RGBA PNG decoding alone: {width:,} x {height:,}", [path], env))
     if slow:
         # WebP holds ~16 bytes per pixel (libwebp's canvases): the largest 3:2 one within the budget.
         side = int((budget / 16.5 / 1.5) ** 0.5)

@@ -7,9 +7,11 @@ to S3 or DynamoDB here. A file that cannot become a photo raises a ``core.errors
 Bounded memory: before a file is decoded, the bytes its decode will hold at the peak are read from its
 header (``photos.imaging.decode_plan`` and ``peak_bytes``) and reserved from ``decode_budget``, one budget
 for the whole process (PHOTO_DECODE_BUDGET_BYTES, derived from the function's memory), released once its
-renditions are made. A file that needs more than the whole budget is refused (413 ``decode_too_large``);
-one that fits waits for the decodes running in other threads, at most REQUEST_DEADLINE_SECONDS, then is
-refused as ``Unavailable`` (503 ``busy``).
+renditions are made. One that fits waits for the decodes running in other threads, at most
+REQUEST_DEADLINE_SECONDS, then is refused as ``Unavailable`` (503 ``decode_busy``). One that needs more
+than the whole budget decodes alone (PHOTO_DECODE_ALONE_BYTES: the function's memory less what the
+process holds besides decodes): it waits until no other decode runs, and none starts beside it. A file
+over that too is refused (413 ``decode_too_large``).
 """
 
 import hashlib
@@ -108,9 +110,11 @@ class DecodeBudget:
     """Bytes of decoding that the threads of this process may hold at once.
 
     ``held(nbytes)`` reserves before a decode and releases afterwards, whatever happens inside. A
-    reservation over the whole capacity is refused at once (it could never fit, so it never waits);
-    one that fits waits its turn, first come first served, so a large file is not passed forever by
-    small ones, and for at most ``timeout`` seconds. Nothing else is awaited while holding, so waits end.
+    reservation waits its turn, first come first served, so a large file is not passed forever by small
+    ones, and for at most ``timeout`` seconds. One over the shared capacity but within ``alone`` runs
+    alone: its turn comes when nothing is held, and while it holds more than the capacity nothing else
+    fits beside it. One over both is refused at once (it could never fit, so it never waits). Nothing
+    else is awaited while holding, so waits end.
     """
 
     def __init__(self) -> None:
@@ -129,21 +133,26 @@ class DecodeBudget:
         return len(self._queue)
 
     @contextmanager
-    def held(self, nbytes: int, *, capacity: int, timeout: float) -> Iterator[None]:
-        """Hold ``nbytes`` of the ``capacity`` for the block. Raises TooLarge (``decode_too_large``) when
-        ``nbytes`` exceeds the capacity, Unavailable (``busy``) when no room came within ``timeout``."""
-        if nbytes > capacity:
+    def held(self, nbytes: int, *, capacity: int, timeout: float, alone: int = 0) -> Iterator[None]:
+        """Hold ``nbytes`` of the ``capacity`` for the block (or, over it, up to ``alone`` bytes with nothing
+        else held). Raises TooLarge (``decode_too_large``) when ``nbytes`` exceeds both, Unavailable
+        (``decode_busy``) when no room came within ``timeout``."""
+        if nbytes > max(capacity, alone):
             raise photo_rejected(
                 "decode_too_large",
                 f"Decoding this image would take about {_mib(nbytes)} of memory; "
-                f"photos are decoded within {_mib(capacity)}. Send it with fewer pixels.",
+                f"photos are decoded within {_mib(max(capacity, alone))}. Send it with fewer pixels.",
             )
+        solo = nbytes > capacity
         turn = object()
         with self._changed:
             self._queue.append(turn)
             try:
                 fits = self._changed.wait_for(
-                    lambda: self._queue[0] is turn and self._held + nbytes <= capacity,
+                    lambda: (
+                        self._queue[0] is turn
+                        and (self._held == 0 if solo else self._held + nbytes <= capacity)
+                    ),
                     timeout=max(0.0, timeout),
                 )
             finally:
@@ -183,6 +192,7 @@ def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
         with decode_budget.held(
             imaging.peak_bytes(plan),
             capacity=settings.PHOTO_DECODE_BUDGET_BYTES,
+            alone=settings.PHOTO_DECODE_ALONE_BYTES,
             timeout=_wait_allowed(),
         ):
             processed = imaging.process_image(

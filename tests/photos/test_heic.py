@@ -411,6 +411,7 @@ def test_a_header_over_the_decode_budget_is_refused_before_decoding(
     decodes = count_heif_decodes(monkeypatch)
     claimed = heic_claiming(9_000, 9_000)  # 81 MP: about 740 MiB at the peak
     settings.PHOTO_DECODE_BUDGET_BYTES = 200 * 1024 * 1024
+    settings.PHOTO_DECODE_ALONE_BYTES = 400 * 1024 * 1024
     response = upload(gallery_id, {"pano.heic": claimed})
     assert response.status_code == 413, response.content
     assert response.json()["details"]["files"][0]["code"] == "decode_too_large"
