@@ -10,6 +10,7 @@ that, the photo item itself (its ``s3Key``, in the run's index of the gallery) i
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from core import records
@@ -30,8 +31,16 @@ def new_owner() -> str:
     return uuid.uuid4().hex
 
 
-def claim_take(*, gallery_id: str, original_key: str, owner: str) -> records.ServiceRecord | None:
-    """The claim, if this run may adopt the original; None when another run holds it or adopted it."""
+@dataclass(frozen=True)
+class Taken:
+    """Another run holds the claim on an original no photo holds yet: why this run leaves it."""
+
+    reason: str
+
+
+def claim_take(*, gallery_id: str, original_key: str, owner: str) -> records.ServiceRecord | Taken | None:
+    """The claim, if this run may adopt the original; None when a photo holds it already (adopted);
+    ``Taken`` when another run is adopting it, or found it a duplicate lately."""
     claim_id = claim_id_for(original_key)
     data = {"galleryId": gallery_id, "s3Key": original_key}
 
@@ -60,7 +69,10 @@ def claim_take(*, gallery_id: str, original_key: str, owner: str) -> records.Ser
         # The adopted photo was deleted (e.g. through the API) and the file synced again.
         return take(replacing=current)
     if not current.expired:
-        return None  # another run is adopting it right now
+        if current.status == DUPLICATE:
+            duplicate_of = current.data.as_dict().get("duplicateOf") if current.data else None
+            return Taken(f"it has the bytes of photo {duplicate_of} of the gallery")
+        return Taken("another scan or event is adopting it right now")
     # A run died holding the claim; it may have committed the photo before dying.
     if photo_with_key_exists(gallery_id=gallery_id, original_key=original_key):
         return None

@@ -11,8 +11,9 @@ the return value is the run summary (or, for a gallery that does not exist, the 
 import logging
 
 from core.entrypoints import lambda_event
+from core.errors import storage_errors
 from scans.galleries_scan import galleries_metadata_scan
-from scans.object_events import created_keys, object_created
+from scans.object_events import TryLater, created_keys, object_created
 from scans.photos_scan import gallery_photos_scan
 
 logger = logging.getLogger(__name__)
@@ -44,10 +45,26 @@ def update_galleries_metadata(event, context=None) -> dict:
 
 @lambda_event
 def photo_object_created(event, context=None) -> dict:
-    """An S3 ObjectCreated notification: each new object's photo, exactly once (``scans.object_events``)."""
-    outcomes = [{"key": key, "outcome": object_created(key)} for key in created_keys(event)]
-    for outcome in outcomes:
-        logger.info("object created: %s -> %s", outcome["key"], outcome["outcome"])
+    """An S3 ObjectCreated notification: each new object's photo, exactly once (``scans.object_events``).
+
+    Every object of the event is tried; when any failed in a way a later attempt may get past (S3 or
+    DynamoDB failed or throttled), ``TryLater`` is raised at the end, so Lambda delivers the event again
+    (the objects already made answer "exists" then)."""
+    outcomes, failures = [], []
+    for key in created_keys(event):
+        try:
+            outcome = object_created(key)
+        except TryLater as later:
+            failures += later.failures
+            outcome = "failed, to be tried again"
+        except storage_errors() as error:
+            logger.exception("object created: %s failed", key)
+            failures.append({"key": key, "reason": f"Storage failed: {error}"})
+            outcome = "failed, to be tried again"
+        outcomes.append({"key": key, "outcome": outcome})
+        logger.info("object created: %s -> %s", key, outcome)
+    if failures:
+        raise TryLater(failures)
     return {"objects": outcomes}
 
 

@@ -12,8 +12,11 @@ so any mix of them ends in exactly one photo:
   completes becomes a photo is the S3-events issue's to decide; today the photos scan removes it after
   a day.
 
-Subscribing the function to the bucket's events (Zappa) and delivering the local store's events are the
-S3-events issue's; this module is what they call.
+A failure that a later attempt may get past (S3 or DynamoDB failed or throttled, the decode budget busy)
+raises ``TryLater``, after the event's other objects are done: Lambda then runs the event again (twice,
+then it goes to the function's failure destination, docs/deploy.md), and locally the courier of
+``devtools.local_services.s3_events`` does the same. A file that can never be a photo is not retried: the
+outcome says why, and the photos scan lists it among its failures.
 """
 
 import logging
@@ -24,15 +27,25 @@ from core.errors import DomainError
 from galleries.selectors import gallery_get
 from photos import keys
 from photos.services.direct_upload import upload_result
-from scans.photos_scan import listed_object, original_adopt
+from scans.photos_scan import Left, TryAgain, listed_object, original_adopt
 
 logger = logging.getLogger(__name__)
 
 UPLOAD_KEY_PARTS = 3  # uploads/{galleryId}/{uploadId}
 
 
+class TryLater(Exception):
+    """Objects of an event that a later attempt may make into photos (``failures``: key and reason each);
+    raised so that the event is delivered again."""
+
+    def __init__(self, failures: list[dict]):
+        super().__init__("; ".join(f"{failure['key']}: {failure['reason']}" for failure in failures))
+        self.failures = failures
+
+
 def object_created(key: str) -> str:
-    """Make the photo of one new object; a word saying what became of it (for the logs and tests)."""
+    """Make the photo of one new object; a word saying what became of it (for the logs and tests).
+    Raises ``TryLater`` for a failure a later attempt may get past."""
     if key.startswith(keys.UPLOADS_ROOT):
         return _upload_completed(key)
     parsed = keys.parse_original_key(key)
@@ -49,6 +62,11 @@ def object_created(key: str) -> str:
     outcome = original_adopt(gallery_id, listed, owner=uuid.uuid4().hex)
     if outcome is None:
         return "exists"
+    if isinstance(outcome, Left):
+        return f"left: {outcome.reason}"
+    if isinstance(outcome, TryAgain):
+        _, reason = outcome
+        raise TryLater([{"key": key, "reason": reason}])
     if isinstance(outcome, tuple):
         _, reason = outcome
         return f"refused: {reason}"

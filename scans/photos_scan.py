@@ -17,8 +17,13 @@
 Memory is one listing page plus the index of one gallery's photo items; the listing is never held.
 
 Two runs at once: before adopting an original a run takes a claim on it (``scans.claims``), so only one
-run adopts it. Objects younger than ``settings.SCAN_SETTLE_SECONDS`` are left for the next run: an upload
-in flight puts its objects before its item, and must not be adopted or swept meanwhile.
+run adopts it. No object is judged by its age: an upload in flight records its intent (``photos.intents``)
+before it puts its first object, so an original an intent names is left to that upload, and every other
+original is adopted at once (an object appears in a listing only once it is whole). A rendition no item
+lists is removed only when it was written before any write still alive could have begun
+(``_before_live_writes``: a re-render or move puts its new objects before its item lists them, and no
+write lives longer than ``core.records.WRITE_LIFETIME``). Whatever a run leaves, it lists by key with
+the reason (``ScanSummary.left``).
 """
 
 import contextlib
@@ -31,9 +36,9 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from core import storage
+from core import records, storage
 from core.deadline import carried, remaining
-from core.errors import Conflict, DomainError, NotFound, storage_errors
+from core.errors import Conflict, DomainError, NotFound, Unavailable, storage_errors
 from core.validation import is_valid_id
 from galleries.models import visibility_of
 from galleries.selectors import galleries_existing, gallery_get, gallery_ids
@@ -224,7 +229,16 @@ class _Listed:
     key: str
     size: int
     etag: str
-    settled: bool
+
+
+@dataclass(frozen=True)
+class Left:
+    """An object a run saw and left as it is, and why (the summary lists it by key)."""
+
+    reason: str
+
+
+WRITING = "a photo write is under way for it (an upload in flight); that upload makes its photo"
 
 
 class _PhotosRun:
@@ -268,7 +282,7 @@ class _PhotosRun:
                 self.summary.scanned += 1
                 holders = by_key.get(listed.key, [])
                 if not holders and listed.key in self.named:
-                    self._count(None)  # a photo write under way (or failed: cleaned up above)
+                    self._count(Left(WRITING), key=listed.key)  # (a failed one was cleaned up above)
                     continue
                 for known in holders:
                     if known.deleting:
@@ -282,11 +296,7 @@ class _PhotosRun:
                         jobs.append((self._remake, gallery_id, listed, known))
                     else:
                         self._count(None)
-                if holders:
-                    continue
-                if not listed.settled:
-                    self._count(None)  # maybe an upload in flight: the next run looks again
-                else:
+                if not holders:
                     jobs.append((self._adopt, gallery_id, listed, None))
             self._run_jobs(jobs)
         self._remove_gone(gallery_id, [index[photo_id] for photo_id in sorted(unmatched)])
@@ -346,9 +356,11 @@ class _PhotosRun:
         and private): those of numbers no item holds (looked up again before deleting: the index was
         read before the listing), and those of a held number that its item no longer lists (a move
         between placements, or a re-render, that died between its copy and its cleanup). Only objects
-        already settled when the index was read (a move's copies made after that read are listed by an
-        item the index does not show). Returns the rendition keys present of numbers items hold, so
-        items whose renditions are missing are re-rendered."""
+        written before any write alive when the index was read could have begun (a move's or re-render's
+        new objects are listed by its item only once it commits: younger ones are left, and listed, for
+        the next run). Returns the
+        rendition keys present of numbers items hold, so items whose renditions are missing are
+        re-rendered."""
         owned_numbers = {known.number for known in index.values()}
         listed_by_number: dict[int, set[str]] = {}
         for known in index.values():
@@ -356,6 +368,9 @@ class _PhotosRun:
                 listed_by_number.setdefault(known.number, set()).update(known.renditions)
         present: set[str] = set()
         confirmed: dict[int | None, bool] = {}
+
+        def _listed_by_index(key: str) -> bool:
+            return key in listed_by_number.get(keys.photo_number_of(key), ())
 
         def orphan(key: str) -> bool:
             number = keys.photo_number_of(key)
@@ -377,11 +392,13 @@ class _PhotosRun:
                 present.update(
                     item["Key"] for item in page if keys.photo_number_of(item["Key"]) in owned_numbers
                 )
-                orphans = [
-                    item["Key"]
-                    for item in page
-                    if _listed(item).settled and _settled_at(item, index_read_at) and orphan(item["Key"])
-                ]
+                orphans = []
+                for item in page:
+                    if not _before_live_writes(item, index_read_at):
+                        if not _listed_by_index(item["Key"]):
+                            self.summary.leave(item["Key"], _WRITTEN_DURING_RUN)
+                    elif orphan(item["Key"]):
+                        orphans.append(item["Key"])
                 if orphans and not self.dry_run:
                     storage.objects_delete(orphans)
                 self.summary.orphan_objects_removed += len(orphans)
@@ -496,14 +513,17 @@ class _PhotosRun:
                 self._count(would.get(job, "updated"))
             return
         with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
-            for outcome in pool.map(carried(_run_job), jobs):
-                self._count(outcome)
+            for job, outcome in zip(jobs, pool.map(carried(_run_job), jobs), strict=True):
+                self._count(outcome, key=job[2].key)
 
-    def _count(self, outcome) -> None:
-        """Book one object's outcome: None, "created", "updated", "rerendered", or a failure (where,
-        reason)."""
+    def _count(self, outcome, key: str | None = None) -> None:
+        """Book one object's outcome: None, "created", "updated", "rerendered", ``Left`` (with its key),
+        or a failure (where, reason)."""
         if outcome is None:
             self.summary.unchanged += 1
+        elif isinstance(outcome, Left):
+            self.summary.unchanged += 1
+            self.summary.leave(key or "", outcome.reason)
         elif isinstance(outcome, tuple):
             where, reason = outcome
             self.summary.fail(reason, **where)
@@ -575,15 +595,18 @@ def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str, visibility
     """Make the photo an upload would make from an original already in the bucket, exactly once: not
     while a photo write names it (its intent), not when a photo holds it, not twice (a claim), not when
     a photo of the gallery has its bytes. ``visibility`` is the gallery's when the caller read it (else
-    read here). Returns "created", None (nothing to do), "duplicates", or a
-    failure (where, reason) for the summary."""
+    read here). Returns "created", None (a photo holds it), "duplicates", ``Left`` (why it stays as it
+    is), or a failure (where, reason) for the summary; ``TryAgain`` is such a failure that a later
+    attempt may get past."""
     where = {"galleryId": gallery_id, "key": listed.key}
     number = keys.photo_number_of(listed.key)
     if number is not None and intents.intent_of(gallery_id, number) is not None:
-        return None  # a photo write of this number is under way (or failed: the scan cleans it)
+        return Left(WRITING)  # (or a write that failed: the photos scan cleans it up)
     claim = claims.claim_take(gallery_id=gallery_id, original_key=listed.key, owner=owner)
     if claim is None:
-        return None  # another run adopts (or adopted) this original
+        return None  # a photo holds this original
+    if isinstance(claim, claims.Taken):
+        return Left(claim.reason)
     if photo_with_key_exists(gallery_id=gallery_id, original_key=listed.key):
         # Committed after the caller read the gallery's items (the intent read above came first, and a
         # commit removes the intent and writes the item at once).
@@ -605,13 +628,16 @@ def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str, visibility
         except storage_errors():
             _release_quietly(claim)
         return "duplicates"  # a photo of the gallery has these bytes: never adopted twice
+    except Unavailable as busy:  # throttled, timed out, the decode budget busy: a later attempt may do it
+        _release_quietly(claim)
+        return TryAgain((where, busy.message))
     except DomainError as refused:
         _release_quietly(claim)
         return where, refused.message
     except storage_errors() as error:
         _release_quietly(claim)
         logger.exception("adopting %s failed", listed.key)
-        return where, f"Storage failed: {error}"
+        return TryAgain((where, f"Storage failed: {error}"))
     try:
         claims.claim_adopted(claim, photo_id=photo.photo_id)
     except storage_errors():
@@ -620,12 +646,17 @@ def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str, visibility
     return "created"
 
 
+class TryAgain(tuple):
+    """A failure (where, reason) that a later attempt at the same adoption may get past: S3 or DynamoDB
+    failed or throttled, or the process's decode budget stayed busy."""
+
+
 def listed_object(key: str) -> "_Listed | None":
     """An object as a listing would show it (size, ETag), from a HEAD; None when it is gone."""
     head = storage.object_head(key)
     if head is None:
         return None
-    return _Listed(key, head.size, head.etag, settled=True)
+    return _Listed(key, head.size, head.etag)
 
 
 # ---------------------------------------------------------------- helpers
@@ -653,18 +684,21 @@ def _release_quietly(claim) -> None:
 
 
 def _listed(item: dict) -> _Listed:
-    modified = item.get("LastModified")
-    settle_seconds = settings.SCAN_SETTLE_SECONDS
-    age = (datetime.now(UTC) - modified).total_seconds() if modified else settle_seconds
-    return _Listed(
-        item["Key"], int(item.get("Size", 0)), item.get("ETag", "").strip('"'), age >= settle_seconds
-    )
+    return _Listed(item["Key"], int(item.get("Size", 0)), item.get("ETag", "").strip('"'))
 
 
-def _settled_at(item: dict, moment: datetime) -> bool:
-    """Whether the object was already settled at ``moment`` (older than the settle time then)."""
+_WRITTEN_DURING_RUN = (
+    "a rendition no photo lists yet, written less than "
+    f"{int(records.WRITE_LIFETIME.total_seconds() // 60)} minutes before this run read the photos: a "
+    "re-render or move still at work may list it; the next run judges it"
+)
+
+
+def _before_live_writes(item: dict, moment: datetime) -> bool:
+    """Whether the listed object was written before any write still alive at ``moment`` began (no write
+    lives longer than ``WRITE_LIFETIME``), so no write in flight can still list it."""
     modified = item.get("LastModified")
-    return modified is None or (moment - modified).total_seconds() >= settings.SCAN_SETTLE_SECONDS
+    return modified is None or modified <= moment - records.WRITE_LIFETIME
 
 
 def _unchanged(known: _Known, listed: _Listed) -> bool:

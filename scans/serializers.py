@@ -63,6 +63,19 @@ class ScanFailureSerializer(serializers.Serializer):
         ref_name = "ScanFailure"
 
 
+class ScanLeftSerializer(serializers.Serializer):
+    """An object a scan saw and left as it is, and why."""
+
+    key = serializers.CharField(help_text="The object's key in the bucket.")
+    reason = serializers.CharField(
+        help_text="Why it was left: e.g. an upload in flight is writing it, another scan or event is "
+        "adopting it, it has the bytes of a photo of the gallery, or it is a rendition too young to judge."
+    )
+
+    class Meta:
+        ref_name = "ScanLeft"
+
+
 class ScanSummarySerializer(serializers.Serializer):
     """What a scan did (or, in a dry run, would do). Counts that do not apply to a scan are 0 and its lists
     empty (the galleries scan only scans, updates and fails)."""
@@ -96,6 +109,14 @@ class ScanSummarySerializer(serializers.Serializer):
     failed = serializers.IntegerField(help_text="How many things failed (all of them, even past the list).")
     failures = ScanFailureSerializer(
         many=True, help_text=f"What failed and where: the first {REPORTED_FAILURES} failures."
+    )
+    leftCount = serializers.IntegerField(
+        help_text="Objects the scan saw and left as they are (all of them, even past the list)."
+    )
+    left = ScanLeftSerializer(
+        many=True,
+        help_text=f"The objects left as they are, by key with the reason: the first {REPORTED_FAILURES}. "
+        "Nothing is skipped without being listed here.",
     )
     missingGalleries = serializers.ListField(
         child=serializers.CharField(),

@@ -23,6 +23,10 @@ class ScanSummary:
     unchanged: int = 0
     failed: int = 0
     failures: list[dict] = field(default_factory=list)
+    # Objects this run saw and left as they are, by key with the reason (an upload writing them, another
+    # run adopting them...): never a silent skip.
+    left_count: int = 0
+    left: list[dict] = field(default_factory=list)
     missing_galleries: list[str] = field(default_factory=list)
     galleries_created: list[str] = field(default_factory=list)
     orphan_objects_removed: int = 0
@@ -44,6 +48,11 @@ class ScanSummary:
         self.failed += 1
         if len(self.failures) < MAX_REPORTED_FAILURES:
             self.failures.append({**where, "reason": reason})
+
+    def leave(self, key: str, reason: str) -> None:
+        self.left_count += 1
+        if len(self.left) < MAX_REPORTED_FAILURES:
+            self.left.append({"key": key, "reason": reason})
 
     @property
     def changed(self) -> bool:
@@ -84,6 +93,8 @@ class ScanSummary:
         ]
         if self.failed:
             parts.append(f"{self.failed} failed")
+        if self.left_count:
+            parts.append(f"{self.left_count} left as they are (see left)")
         if self.missing_galleries:
             parts.append(f"{len(self.missing_galleries)} galleries missing")
         head = f"Scanned {self.scanned}: "
@@ -104,6 +115,8 @@ class ScanSummary:
             "unchanged": self.unchanged,
             "failed": self.failed,
             "failures": self.failures,
+            "leftCount": self.left_count,
+            "left": self.left,
             "missingGalleries": self.missing_galleries,
             "galleriesCreated": self.galleries_created,
             "orphanObjectsRemoved": self.orphan_objects_removed,

@@ -2,13 +2,16 @@
 
 from urllib.parse import quote_plus
 
+import pytest
 from django.conf import settings
 
 from core.aws import s3_client
+from photos import intents
 from photos.models import GalleryPhoto
 from scans import events
-from scans.object_events import object_created
-from scans.photos_scan import gallery_photos_scan
+from scans.object_events import TryLater, object_created
+from scans.photos_scan import WRITING, gallery_photos_scan
+from tests.aws_faults import fail_nth
 from tests.factories import jpeg_bytes
 from tests.photos.test_direct_uploads import post_to_slot, slots
 
@@ -95,3 +98,36 @@ def test_objects_of_no_gallery_and_other_keys_are_left_to_the_scan(aws, put_obje
     }
     assert events.photo_object_created(deleted) == {"objects": []}
     s3_client().delete_object(Bucket=settings.BUCKET_NAME, Key="galleries/no-such-gallery/a.jpg")
+
+
+def test_a_failure_a_retry_may_get_past_raises_after_the_other_objects_and_the_retry_makes_one_each(
+    aws, make_gallery, put_object
+):
+    """S3 failing while one object's photo is made: the other object still becomes a photo, the event
+    raises so Lambda delivers it again, and the delivery again makes the missing photo, no second one."""
+    gallery_id = make_gallery()
+    first = put_object(f"galleries/{gallery_id}/a.jpg", jpeg_bytes(64, 48))
+    second = put_object(f"galleries/{gallery_id}/b.jpg", jpeg_bytes(48, 64))
+    with fail_nth("GetObject", 1, code="SlowDown"), pytest.raises(TryLater) as later:
+        events.photo_object_created(notification(first, second))
+    assert [failure["key"] for failure in later.value.failures] == [first]
+    assert {p.s3_key for p in photo_items(gallery_id)} == {second}
+    again = events.photo_object_created(notification(first, second))
+    assert again["objects"] == [{"key": first, "outcome": "created"}, {"key": second, "outcome": "exists"}]
+    assert len(photo_items(gallery_id)) == 2
+
+
+def test_a_file_that_can_never_be_a_photo_is_not_retried(aws, make_gallery, put_object):
+    gallery_id = make_gallery()
+    key = put_object(f"galleries/{gallery_id}/notes.txt", b"not a photo")
+    [answer] = events.photo_object_created(notification(key))["objects"]
+    assert answer["outcome"].startswith("refused: ") and not photo_items(gallery_id)
+
+
+def test_an_original_an_upload_is_writing_is_left_to_it(aws, make_gallery, put_object):
+    gallery_id = make_gallery()
+    key = f"galleries/{gallery_id}/photo4.jpg"
+    intents.intent_open(gallery_id=gallery_id, number=4, photo_id="p4", objects=[key])
+    put_object(key)
+    assert object_created(key) == f"left: {WRITING}"
+    assert not photo_items(gallery_id)
