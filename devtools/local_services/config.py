@@ -65,6 +65,16 @@ class LocalDirs:
         return self.local / "env"
 
     @property
+    def s3_events_pending(self) -> Path:
+        """The local store's object-created events, one file each, until they are delivered."""
+        return self.local / "s3-events" / "pending"
+
+    @property
+    def s3_events_failed(self) -> Path:
+        """Events whose delivery kept failing, each with its error beside it (AWS's failure destination)."""
+        return self.local / "s3-events" / "failed"
+
+    @property
     def static(self) -> Path:
         """Static files as `collectstatic` writes them for `make run` (hashed names, gzip copies)."""
         return self.local / "static"

@@ -54,16 +54,25 @@ def dynamodb_command(port: int, tmp_dir: Path, db_path: Path | None) -> list[str
 S3RVER_PRELOAD = Path(__file__).with_name("s3rver_store_lock.js")
 
 
-def s3rver_command(port: int, data_dir: Path) -> list[str]:
-    script = NODE_MODULES / ".bin" / "s3rver"
-    if not script.exists():
-        raise LocalServiceError(f"s3rver not found at {script}; run `npm ci` first")
+# s3rver run by a small program of ours, which also writes S3's object-created events as files (see it).
+S3RVER_EVENTS = Path(__file__).with_name("s3rver_events.js")
+# How the argument naming an s3rver program ends: ours, or s3rver's own CLI as an older checkout ran it.
+S3RVER_PROGRAMS = ("s3rver", S3RVER_EVENTS.name)
+
+
+def s3rver_command(port: int, data_dir: Path, events_dir: Path | None = None) -> list[str]:
+    """s3rver on loopback; with ``events_dir``, its object-created events written there as files, which
+    ``devtools.local_services.s3_events`` delivers to the handler S3 calls on AWS."""
+    if not (NODE_MODULES / "s3rver").exists():
+        raise LocalServiceError(f"s3rver not found in {NODE_MODULES}; run `npm ci` first")
+    events = ["--events", str(events_dir)] if events_dir is not None else []
     return [
         required_program("node"),
         "--require",
         str(S3RVER_PRELOAD),
-        str(script),
+        str(S3RVER_EVENTS),
         *("-d", str(data_dir), "-a", LOOPBACK, "-p", str(port), "-s"),
+        *events,
     ]
 
 

@@ -30,9 +30,13 @@ const fs = require('fs');
 const path = require('path');
 const { createRequire } = require('module');
 
-// Resolve s3rver's modules from the script being run, so these are the very modules it loads itself.
-const s3rverRequire = createRequire(fs.realpathSync(process.argv[1]));
-const utils = s3rverRequire('../lib/utils');
+// Resolve s3rver's modules as the program being run resolves them (s3rver's own bin script, or
+// s3rver_events.js beside this file), so these are the very modules it loads itself.
+const s3rverPackage = require.resolve('s3rver/package.json', {
+  paths: [path.dirname(fs.realpathSync(process.argv[1]))],
+});
+const s3rverRequire = createRequire(s3rverPackage);
+const utils = s3rverRequire('./lib/utils');
 const originalWalk = utils.walk;
 
 /*
@@ -70,7 +74,7 @@ if (typeof originalWalk !== 'function') {
 }
 utils.walk = tolerantWalk;
 
-const FilesystemStore = s3rverRequire('../lib/stores/filesystem');
+const FilesystemStore = s3rverRequire('./lib/stores/filesystem');
 const store = FilesystemStore.prototype;
 const REQUIRED = [
   'getBucketPath',

@@ -13,7 +13,13 @@ from functools import partial
 from pathlib import Path
 
 from devtools.local_services.config import LocalDirs, dynamodb_port, loopback_url, s3_port
-from devtools.local_services.emulators import S3RVER_PRELOAD, dynamodb_command, s3rver_command
+from devtools.local_services.emulators import (
+    S3RVER_EVENTS,
+    S3RVER_PRELOAD,
+    S3RVER_PROGRAMS,
+    dynamodb_command,
+    s3rver_command,
+)
 from devtools.local_services.probes import dynamodb_answers, s3_answers
 from devtools.local_services.processes import (
     LocalServiceError,
@@ -32,7 +38,9 @@ class BackgroundService:
     port: int
     command: list[str]
     data_dir: Path
-    program_suffix: str  # how the argument naming the program ends, e.g. "DynamoDBLocal.jar"
+    # How the argument naming the program ends, e.g. "DynamoDBLocal.jar" (or several: an older checkout
+    # started it by another name, and it is found, then replaced for lacking a required argument).
+    program_suffix: str | tuple[str, ...]
     port_flag: str
     answers: Callable[[], bool]
     dirs: LocalDirs
@@ -93,13 +101,13 @@ def background_services(dirs: LocalDirs) -> list[BackgroundService]:
         BackgroundService(
             name="s3",
             port=s3_port(),
-            command=s3rver_command(s3_port(), s3_data),
+            command=s3rver_command(s3_port(), s3_data, dirs.s3_events_pending),
             data_dir=s3_data,
-            program_suffix="s3rver",
+            program_suffix=S3RVER_PROGRAMS,
             port_flag="-p",
             answers=s3_answers(s3_port()),
             dirs=dirs,
-            required_arguments=(str(S3RVER_PRELOAD),),
+            required_arguments=(str(S3RVER_PRELOAD), str(S3RVER_EVENTS), str(dirs.s3_events_pending)),
         ),
     ]
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from urllib.parse import quote_plus
 
 from devtools.local_services.config import LOOPBACK, loopback_url
 from devtools.local_services.processes import (
@@ -91,6 +92,27 @@ def scheduled_event(function: str, project_stage: str = "gallery-backend-prod") 
         "source": "aws.events",
         "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{project_stage}-{function}"],
         "detail": {},
+    }
+
+
+def s3_object_created_event(bucket: str, key: str, size: int, function: str = "gallery-backend-prod") -> dict:
+    """The notification S3 sends the function when an object is created (its key URL-encoded, as S3 does);
+    ``configurationId`` is the notification's Id, which Zappa makes the function's name."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": function,
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": quote_plus(key), "size": size},
+                },
+            }
+        ]
     }
 
 

@@ -13,7 +13,7 @@ import environ
 import pytest
 
 from devtools.local_services.config import CODE_ROOT, LOOPBACK, loopback_url
-from devtools.local_services.emulators import S3RVER_PRELOAD, DynamoDBLocal, s3rver_command
+from devtools.local_services.emulators import S3RVER_PRELOAD, S3RVER_PROGRAMS, DynamoDBLocal, s3rver_command
 from devtools.local_services.env import read_env_file
 from devtools.local_services.probes import local_aws_client, s3_answers
 from devtools.local_services.processes import process_arguments, wait_until_ready
@@ -51,7 +51,7 @@ class LocalProject:
             for start in starts
         ]
 
-    def processes(self, program_suffix: str) -> list[int]:
+    def processes(self, program_suffix: str | tuple[str, ...]) -> list[int]:
         """Live processes of `program_suffix` working on this root."""
         pids = []
         for entry in Path("/proc").iterdir():
@@ -95,7 +95,7 @@ def project(tmp_path):
     yield project
     project.cli("stop")
     # Whatever `stop` missed (e.g. because it is the thing under test) must not outlive the test.
-    for pid in project.processes("DynamoDBLocal.jar") + project.processes("s3rver"):
+    for pid in project.processes("DynamoDBLocal.jar") + project.processes(S3RVER_PROGRAMS):
         os.kill(pid, signal.SIGKILL)
 
 
@@ -137,7 +137,7 @@ def test_start_is_idempotent_and_data_survives_a_restart(project):
     project.client("s3").put_object(Bucket="kept", Key="a.jpg", Body=b"jpeg bytes")
 
     assert project.cli("stop").returncode == 0
-    assert project.processes("DynamoDBLocal.jar") == project.processes("s3rver") == []
+    assert project.processes("DynamoDBLocal.jar") == project.processes(S3RVER_PROGRAMS) == []
     assert not list((project.root / ".local" / "run").glob("*.pid"))
     assert project.cli("status").stdout.splitlines() == ["dynamodb: stopped", "s3: stopped"]
 
@@ -152,7 +152,7 @@ def test_concurrent_starts_leave_one_process_per_service(project):
 
     assert [result.returncode for result in results] == [0, 0]
     assert project.processes("DynamoDBLocal.jar") == [project.pid("dynamodb")]
-    assert project.processes("s3rver") == [project.pid("s3")]
+    assert project.processes(S3RVER_PROGRAMS) == [project.pid("s3")]
 
 
 def test_start_replaces_an_s3rver_started_without_the_race_guard(project):
@@ -174,7 +174,7 @@ def test_start_replaces_an_s3rver_started_without_the_race_guard(project):
 
     assert result.returncode == 0, result.stderr
     assert f"s3: stopped pid {unguarded.pid}, started without {S3RVER_PRELOAD}" in result.stdout
-    assert project.processes("s3rver") == [project.pid("s3")] != [unguarded.pid]
+    assert project.processes(S3RVER_PROGRAMS) == [project.pid("s3")] != [unguarded.pid]
     assert str(S3RVER_PRELOAD) in process_arguments(project.pid("s3"))
     assert f"s3: already running (pid {project.pid('s3')}" in project.cli("start").stdout  # kept from now on
 
@@ -187,7 +187,7 @@ def test_start_refuses_a_port_taken_by_another_program(project):
 
     assert result.returncode == 1
     assert "is taken by another program" in result.stderr
-    assert project.processes("DynamoDBLocal.jar") == project.processes("s3rver") == []
+    assert project.processes("DynamoDBLocal.jar") == project.processes(S3RVER_PROGRAMS) == []
 
 
 def test_env_file_is_written_once_and_only_gains_missing_keys(project):

@@ -177,8 +177,10 @@ class FaultServices:
             dynamodb_answers(dynamodb_port),
             log_dir,
         )
-        # Without -s (silent), s3rver logs each request: the post-mortem of a fault test.
-        s3_command = [part for part in s3rver_command(s3_port, s3_data) if part != "-s"]
+        # Without -s (silent), s3rver logs each request: the post-mortem of a fault test. Its object-created
+        # events are written as files into s3_events, as `make run`'s are (a test delivers them itself).
+        self.s3_events = self.data_dir / "s3-events"
+        s3_command = [part for part in s3rver_command(s3_port, s3_data, self.s3_events) if part != "-s"]
         self.s3 = LocalService("s3", s3_port, s3_command, s3_answers(s3_port), log_dir)
 
     @property

@@ -66,6 +66,8 @@ def store_wipe(services: FaultServices) -> None:
         # devtools preloads, siblings emptying one folder race (ENOENT, 500).
         for key in [item["Key"] for page in pages for item in page.get("Contents", ())]:
             s3.delete_object(Bucket=bucket["Name"], Key=key)
+    for announced in services.s3_events.glob("*"):  # what the test's writes announced
+        announced.unlink(missing_ok=True)
 
 
 def _table_empty(dynamodb, name: str) -> None:

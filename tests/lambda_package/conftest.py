@@ -36,6 +36,7 @@ class PackagedService:
     runtime: PackagedLambda
     setup_outputs: dict[str, dict] = field(default_factory=dict)
     curator_key: str = ""
+    aws_url: str = ""  # moto's endpoint, for what a test puts into the bucket itself
 
     def invoke(self, event: dict) -> dict:
         outcome = self.runtime.invoke(event)
@@ -63,7 +64,7 @@ def packaged_service(lambda_package, tmp_path_factory):
     environment = lambda_environment(dynamodb_url=moto.url, s3_url=moto.url)
     runtime = PackagedLambda(task, environment, directory / "lambda-stderr.log")
     try:
-        service = PackagedService(runtime)
+        service = PackagedService(runtime, aws_url=moto.url)
         for command in ("ensure_resources", "create_curator_key --label lambda"):
             service.setup_outputs[command] = service.invoke({"manage": command})
         service.curator_key = service.setup_outputs["create_curator_key --label lambda"]["stdout"].strip()

@@ -81,7 +81,11 @@ class Rehearsal:
     @property
     def schedules(self) -> dict[str, str]:
         """Rule name -> schedule for each of the stage's events, plus Zappa's keep-warm rule."""
-        rules = {f"{FUNCTION}-{event['function']}": event["expression"] for event in self.stage["events"]}
+        rules = {
+            f"{FUNCTION}-{event['function']}": event["expression"]
+            for event in self.stage["events"]
+            if "expression" in event
+        }
         rules[f"{FUNCTION}-zappa-keep-warm-handler.keep_warm_callback"] = self.stage["keep_warm_expression"]
         return rules
 
@@ -117,6 +121,9 @@ class Rehearsal:
                 rule.get("ScheduleExpression"),
                 [target["Arn"] for target in targets],
             )
+        bucket = self.stage["environment_variables"]["BUCKET_NAME"]
+        notifications = self.client("s3").get_bucket_notification_configuration(Bucket=bucket)
+        state["notifications"] = notifications.get("LambdaFunctionConfigurations", [])
         state["apis"] = self.client("apigateway").get_rest_apis()["items"]
         stacks = self.client("cloudformation").list_stacks()["StackSummaries"]
         state["stacks"] = {stack["StackName"]: stack["StackStatus"] for stack in stacks}
@@ -158,6 +165,9 @@ def rehearsal(lambda_package, prod_stage, tmp_path_factory):
     zappa = [sys.executable, "-m", "zappa.cli"]
     result = Rehearsal(moto.url, lambda_package.zip_path, prod_stage)
     try:
+        # The bucket exists before the first deploy (ensure_resources, docs/deploy.md): Zappa subscribes the
+        # function to its events.
+        result.client("s3").create_bucket(Bucket=prod_stage["environment_variables"]["BUCKET_NAME"])
         result.steps["deploy"] = _run(deploy, environment)
         result.seen["deployed"] = result.snapshot()
 
@@ -237,7 +247,8 @@ def test_deploy_ships_the_project_package_itself(rehearsal):
 
 def test_deploy_schedules_the_scans_and_keep_warm(rehearsal):
     scans = {"scans.events.update_gallery_photos", "scans.events.update_galleries_metadata"}
-    assert {event["function"] for event in rehearsal.stage["events"]} == scans
+    scheduled = {event["function"] for event in rehearsal.stage["events"] if "expression" in event}
+    assert scheduled == scans
     assert len(rehearsal.schedules) == 3
     deployed = rehearsal.seen["deployed"]
     arn = deployed["function"]["FunctionArn"]
@@ -252,6 +263,34 @@ def test_deploy_schedules_the_scans_and_keep_warm(rehearsal):
         if statement["Principal"] == {"Service": "events.amazonaws.com"}
     }
     assert allowed == {f"arn:aws:events:us-east-1:123456789012:rule/{name}" for name in rehearsal.schedules}
+
+
+def s3_subscriptions(state: dict) -> list[tuple]:
+    return [
+        (config["Id"], config["LambdaFunctionArn"], config["Events"], config.get("Filter"))
+        for config in state["notifications"]
+    ]
+
+
+def test_deploy_subscribes_the_function_to_the_buckets_new_objects_once(rehearsal):
+    """One notification for the whole bucket (Zappa 0.63 reads no key filter, and gives every subscription
+    of one function the same Id, so a second one for the other prefix would replace the first on update):
+    the handler ignores keys outside galleries/ and uploads/ before any AWS call."""
+    deployed = rehearsal.seen["deployed"]
+    arn = deployed["function"]["FunctionArn"]
+    assert s3_subscriptions(deployed) == [(FUNCTION, arn, ["s3:ObjectCreated:*"], None)]
+    bucket = rehearsal.stage["environment_variables"]["BUCKET_NAME"]
+    allowed = {
+        statement["Condition"]["ArnLike"]["AWS:SourceArn"]
+        for statement in deployed["invoke_policy"]["Statement"]
+        if statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    }
+    assert allowed == {f"arn:aws:s3:::{bucket}"}
+    updated, undeployed = rehearsal.seen["updated"], rehearsal.seen["undeployed"]
+    assert s3_subscriptions(updated) == [
+        (FUNCTION, updated["function"]["FunctionArn"], ["s3:ObjectCreated:*"], None)
+    ]
+    assert s3_subscriptions(undeployed) == []
 
 
 def test_deploy_creates_the_api_through_cloudformation(rehearsal):

@@ -8,13 +8,14 @@ import sys
 import uuid
 import zipfile
 
+import boto3
 import pillow_heif
 import pytest
 import requests
 from PIL import Image
 
 from devtools.package_lambda.build import HANDLER_REQUIREMENTS, REQUIREMENTS_FILE, ZAPPA_REQUIREMENT
-from devtools.package_lambda.harness import scheduled_event
+from devtools.package_lambda.harness import s3_object_created_event, scheduled_event
 from devtools.package_lambda.requirements import normalized_name, requirement_pins
 from devtools.package_lambda.target import read_shared_object
 from tests.factories import jpeg_bytes
@@ -225,6 +226,35 @@ def test_keep_warm_event_is_answered(packaged_service):
 def test_scheduled_metadata_scan_runs(packaged_service, function):
     outcome = packaged_service.invoke(scheduled_event(f"scans.events.{function}"))
     assert isinstance(outcome["response"], dict), outcome
+
+
+def test_an_object_copied_into_the_bucket_becomes_a_photo_through_its_s3_event(packaged_service, prod_stage):
+    """What `aws s3 cp` into a gallery's folder sets off on AWS: S3's notification, routed by Zappa's
+    handler from the bucket's ARN to the function zappa_settings.json subscribes; once is one photo."""
+    gallery = create_gallery(packaged_service)
+    bucket = prod_stage["environment_variables"]["BUCKET_NAME"]
+    key = f"galleries/{gallery['galleryId']}/IMG 0002.jpg"
+    data = jpeg_bytes()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=packaged_service.aws_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    subscribed = {
+        event["event_source"]["arn"]: event["function"]
+        for event in prod_stage["events"]
+        if "event_source" in event
+    }
+    assert subscribed == {f"arn:aws:s3:::{bucket}": "scans.events.photo_object_created"}
+    first = packaged_service.invoke(s3_object_created_event(bucket, key, len(data)))
+    again = packaged_service.invoke(s3_object_created_event(bucket, key, len(data)))
+    assert first["response"] == {"objects": [{"key": key, "outcome": "created"}]}
+    assert again["response"] == {"objects": [{"key": key, "outcome": "exists"}]}
+    status, after, _ = packaged_service.request("GET", query={"id": gallery["galleryId"]})
+    assert status == 200 and after["photoCount"] == 1
 
 
 def upload_as_api_gateway(service, gallery_id: str, filename: str, content_type: str, data: bytes):
