@@ -241,10 +241,12 @@ def test_refusals_before_any_write(versioned, curator, client):
     assert live_items(gallery_id, photo_ids) == {"gallery": [], "photos": [], "ratings": [], "tags": []}
 
 
-def test_a_bucket_without_versions_is_refused(aws, curator, client):
+def test_a_bucket_without_versions_is_refused(versioned, curator, client, settings):
     gallery_id, photo_ids = gallery_build(curator, client, {})
     tables_restore()
     assert curator.delete(f"/api/galleries/{gallery_id}").status_code == 200
+    settings.BUCKET_NAME = "never-versioned"  # a bucket made before versioning was turned on
+    s3_client().create_bucket(Bucket=settings.BUCKET_NAME)
     with pytest.raises(CommandError, match="never kept versions"):
         run(gallery_id)
     assert live_items(gallery_id, photo_ids) == {"gallery": [], "photos": [], "ratings": [], "tags": []}
