@@ -405,7 +405,10 @@ _ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 
 
 def working_mode(mode: str, *, transparency: bool = False) -> str:
-    """The mode renditions are made from (L, RGB or RGBA) for a decode in ``mode``."""
+    """The mode renditions are made from (L, RGB or RGBA) for a decode in ``mode``; ``transparency`` is a
+    palette's or a colour key's (PNG tRNS: optimisers turn RGBA with all-or-nothing alpha into it)."""
+    if transparency and (mode in ("L", "RGB") or mode.startswith("I;16")):
+        return "RGBA"
     if mode in ("L", "RGB", "RGBA"):
         return mode
     if mode == "CMYK":
@@ -425,7 +428,10 @@ def conversion_bytes_per_pixel(mode: str, *, transparency: bool = False) -> int:
     if working == mode:
         return 0
     if mode.startswith("I;16") or mode in ("I", "F"):
-        return 2 * stored_bytes_per_pixel("F")  # convert("F"), then point() makes a second float image
+        scaled = 2 * stored_bytes_per_pixel("F")  # convert("F"), then point() makes a second float image
+        if working == "RGBA":  # a colour key: a copy without it, its 32-bit mask, the RGBA
+            return scaled + stored_bytes_per_pixel(mode) + 4 + stored_bytes_per_pixel("RGBA")
+        return scaled
     return stored_bytes_per_pixel(working)
 
 
@@ -676,6 +682,8 @@ _TIFF_SAMPLES_PER_PIXEL = 277
 _TIFF_SAMPLE_FORMAT = 339  # 1 unsigned integer, 2 signed integer, 3 floating point
 _TIFF_DNG_VERSION = 50706
 _TIFF_SAMPLE_KINDS = {1: "integer", 2: "signed integer", 3: "floating-point"}
+_TIFF_LAYOUT_TAGS = (_TIFF_BITS_PER_SAMPLE, _TIFF_SAMPLES_PER_PIXEL, _TIFF_SAMPLE_FORMAT)
+_TIFF_ENTRIES_MAX = 1_000  # far more than any real directory holds (a few dozen)
 
 
 def _is_camera_raw(image: ImageFile.ImageFile, data: bytes) -> bool:
@@ -693,8 +701,8 @@ def _unreadable_kind(data: bytes) -> str | None:
     the refusal says what it is rather than "not an image"; None for anything else."""
     if data[:4] in (b"II*\x00", b"MM\x00*"):
         return (
-            f"This TIFF's pixels ({_tiff_layout(data)}) cannot be read; save it with 8 or 16 bits per "
-            "sample, in RGB, greyscale or CMYK."
+            f"This TIFF's pixels ({_tiff_layout(data)}) cannot be read; save it as 8- or 16-bit RGB (with or "
+            "without alpha), 8- or 16-bit greyscale, or 8-bit CMYK."
         )
     raw_signatures = (b"FUJIFILMCCD-RAW", b"IIRO", b"IIRS", b"MMOR", b"IIU\x00")  # RAF, ORF, RW2
     if data[4:12] == b"ftypcrx " or data.startswith(raw_signatures):  # CR3 is ISO-BMFF of brand crx
@@ -712,12 +720,18 @@ def _tiff_layout(data: bytes) -> str:
     try:
         (directory,) = struct.unpack_from(order + "I", data, 4)
         (count,) = struct.unpack_from(order + "H", data, directory)
-        for index in range(min(count, _BOXES_MAX)):
+        for index in range(min(count, _TIFF_ENTRIES_MAX)):
             tag, kind, number, value = struct.unpack_from(order + "HHI4s", data, directory + 2 + 12 * index)
-            if tag in (_TIFF_BITS_PER_SAMPLE, _TIFF_SAMPLES_PER_PIXEL, _TIFF_SAMPLE_FORMAT) and kind == 3:
-                # SHORT values: up to two sit in the entry itself; more are at the offset it holds.
-                where = value if number <= 2 else data[struct.unpack(order + "I", value)[0] :]
-                (found[tag],) = struct.unpack_from(order + "H", where)
+            if tag in _TIFF_LAYOUT_TAGS and kind == 3 and tag not in found:
+                # SHORT values: up to two sit in the entry itself; more are at the offset it holds (read
+                # in place: a copy of the rest of the file per entry made a crafted file cost seconds).
+                if number <= 2:
+                    (found[tag],) = struct.unpack_from(order + "H", value)
+                else:
+                    (offset,) = struct.unpack(order + "I", value)
+                    (found[tag],) = struct.unpack_from(order + "H", data, offset)
+                if len(found) == len(_TIFF_LAYOUT_TAGS):
+                    break
     except struct.error:
         pass
     if _TIFF_BITS_PER_SAMPLE not in found:
@@ -830,6 +844,9 @@ def _jpeg_has_end(data: bytes) -> bool:
 def _working_mode(image: Image.Image, icc_profile: bytes | None) -> tuple[Image.Image, bytes | None]:
     """Bring any decoded mode to L, RGB or RGBA; returns the ICC profile that fits the result (or None)."""
     mode = image.mode
+    keyed = mode in ("L", "RGB") or mode.startswith("I;16")
+    if keyed and image.has_transparency_data:  # a colour key: pixels of that value are transparent
+        return _colour_keyed(image), _icc_matching(icc_profile, "RGBA")
     if mode in ("L", "RGB", "RGBA"):
         return image, _icc_matching(icc_profile, mode)
     if mode == "CMYK":
@@ -855,11 +872,31 @@ def _working_mode(image: Image.Image, icc_profile: bytes | None) -> tuple[Image.
     return converted, _icc_matching(icc_profile, target)
 
 
+def _colour_keyed(image: Image.Image) -> Image.Image:
+    """RGBA of an L, RGB or 16-bit grey image with a colour key (``info["transparency"]``): transparent
+    where a pixel has the key's value, opaque elsewhere. A 16-bit grey's key is a 16-bit value, compared
+    before the grey is scaled to 8 bits."""
+    if not image.mode.startswith("I;16"):
+        return image.convert("RGBA")  # Pillow applies the key as it adds the alpha band
+    key = image.info["transparency"]
+    alpha = ImageMath.lambda_eval(lambda names: (names["grey"] != key) * 255, grey=image.convert("I"))
+    grey, _ = _working_mode(_without_key(image), None)
+    rgba = grey.convert("RGBA")
+    rgba.putalpha(alpha.convert("L"))
+    return rgba
+
+
+def _without_key(image: Image.Image) -> Image.Image:
+    plain = image.copy()
+    plain.info.pop("transparency", None)
+    return plain
+
+
 def _white_level(image: Image.Image, brightest: float) -> float:
     """The sample value that is white in a grey image of more than 8 bits: 2**bits - 1 for 16-bit samples
-    and for the 10-, 12- and 14-bit samples of a TIFF (Pillow holds those as 16-bit values as they come,
-    so 4095 is a 12-bit white); 1.0 for floating-point samples within 0..1, as scientific and HDR tools
-    write them; otherwise (32-bit integers, floats beyond 1) the brightest sample, so nothing clips."""
+    and for a TIFF's 12-bit ones (Pillow holds those, little-endian only, as 16-bit values as they come, so
+    4095 is a 12-bit white); 1.0 for floating-point samples within 0..1, as scientific and HDR tools write
+    them; otherwise (32-bit integers, floats beyond 1) the brightest sample, so nothing clips."""
     if image.mode.startswith("I;16"):
         bits = getattr(image, "tag_v2", {}).get(_TIFF_BITS_PER_SAMPLE, (16,))
         depth = bits[0] if isinstance(bits, tuple) and bits else 16

@@ -11,6 +11,7 @@ resampling. JPEG renditions are compared with the reference laid on white; WebP 
 import io
 import math
 import struct
+import time
 
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageStat
@@ -99,6 +100,28 @@ def lab_reference() -> Image.Image:
     lab, srgb = ImageCms.createProfile("LAB", 6500), ImageCms.createProfile("sRGB")
     transform = ImageCms.buildTransform(lab, srgb, "LAB", "RGB")
     return ImageCms.applyTransform(chart().convert("LAB"), transform)
+
+
+KEY_RGB, KEY_GREY = (1, 2, 3), 1  # colours the chart never has
+
+
+def colour_keyed(mode: str) -> tuple[Image.Image, Image.Image]:
+    """The chart (in ``mode``, L or RGB) with its right quarter painted the key colour, and what it shows:
+    that quarter transparent."""
+    image = chart().convert(mode)
+    key = KEY_RGB if mode == "RGB" else KEY_GREY
+    image.paste(key, (3 * WIDTH // 4, 0, WIDTH, HEIGHT))
+    shown = image.convert("RGBA")
+    shown.paste((255, 255, 255, 0), (3 * WIDTH // 4, 0, WIDTH, HEIGHT))
+    return image, shown
+
+
+def grey16_keyed() -> bytes:
+    """A 16-bit grey PNG of the chart whose right quarter holds the 16-bit key value (tRNS)."""
+    grey, _ = colour_keyed("L")
+    values = [257 * value for value in grey.tobytes()]
+    image = Image.frombytes("I;16", grey.size, struct.pack(f"<{len(values)}H", *values))
+    return encoded(image, "PNG", transparency=257 * KEY_GREY)
 
 
 def palette_with_transparency() -> Image.Image:
@@ -206,6 +229,15 @@ KINDS = {
     ),
     "palette PNG": lambda: (encoded(chart().quantize(256), "PNG"), chart().quantize(256)),
     "RGBA PNG": lambda: (encoded(with_alpha(), "PNG"), with_alpha()),
+    "RGB PNG with a colour key": lambda: (
+        encoded(colour_keyed("RGB")[0], "PNG", transparency=KEY_RGB),
+        colour_keyed("RGB")[1],
+    ),
+    "grey PNG with a colour key": lambda: (
+        encoded(colour_keyed("L")[0], "PNG", transparency=KEY_GREY),
+        colour_keyed("L")[1],
+    ),
+    "16-bit grey PNG with a colour key": lambda: (grey16_keyed(), colour_keyed("L")[1]),
     "RGBA TIFF": lambda: (encoded(with_alpha(), "TIFF"), with_alpha()),
     "RGBA WebP": lambda: (encoded(with_alpha(), "WEBP", lossless=True), with_alpha()),
     "multi-page TIFF (first page)": lambda: (
@@ -290,6 +322,44 @@ def test_transparency_is_white_in_jpeg_and_kept_in_webp(kind):
     assert webp.getpixel((5, 20))[3] == 255
     wanted = reference.convert("RGBA").getpixel((WIDTH // 2 + 5, 20))[3]
     assert abs(webp.getpixel((WIDTH // 2 + 5, 20))[3] - wanted) <= 2
+
+
+COLOUR_KEYED = [
+    "RGB PNG with a colour key",
+    "grey PNG with a colour key",
+    "16-bit grey PNG with a colour key",
+]
+
+
+@pytest.mark.parametrize("kind", COLOUR_KEYED)
+def test_a_colour_key_is_transparency_white_in_jpeg_and_kept_in_webp(kind):
+    """PNG optimisers turn RGBA whose alpha is all or nothing into RGB (or grey) with a tRNS colour key."""
+    renditions = renditions_of(KINDS[kind]()[0])
+    transparent, opaque = (WIDTH - 5, 20), (5, 20)
+    assert min(_tuple(renditions["jpeg"].convert("RGB").getpixel(transparent))) >= 250
+    webp = renditions["webp"].convert("RGBA")
+    assert (webp.getpixel(transparent)[3], webp.getpixel(opaque)[3]) == (0, 255)
+
+
+def test_dark_high_bit_depth_grey_stays_dark():
+    """Scaled by the depth's white, not stretched to the brightest sample: a 16-bit or 12-bit night shot
+    whose brightest pixel is a quarter of white stays a quarter of white."""
+    ramp = chart().convert("L").point(lambda value: value // 4)
+    sixteen = [257 * value for value in ramp.tobytes()]
+    files = {
+        "16-bit": tiff_bytes(
+            [(WIDTH, HEIGHT, struct.pack(f"<{len(sixteen)}H", *sixteen))],
+            bits=16,
+            samples_per_pixel=1,
+            photometric=1,
+        ),
+        "12-bit": tiff_bytes(
+            [(WIDTH, HEIGHT, twelve_bit_grey(ramp))], bits=12, samples_per_pixel=1, photometric=1
+        ),
+    }
+    for depth, data in files.items():
+        jpeg = renditions_of(data)["jpeg"].convert("L")
+        assert 58 <= jpeg.getpixel((WIDTH - 1, 60)) <= 70, depth
 
 
 def test_cmyk_inks_come_out_as_their_colours_not_their_negative():
@@ -396,3 +466,16 @@ def test_the_fixtures_are_what_they_say():
     with Image.open(io.BytesIO(KINDS["multi-page TIFF (first page)"]()[0])) as opened:
         assert opened.n_frames == 2
     assert KINDS["HEIC"]()[0][4:12] == b"ftypheic"
+
+
+def test_a_tiff_directory_of_many_entries_is_refused_in_milliseconds():
+    """A crafted directory of 1,000 entries pointing into a file of several MB: each entry is read in place,
+    not by copying the rest of the file (which took seconds a file)."""
+    entry = struct.pack("<HHII", 258, 3, 3, 8)
+    data = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1000) + entry * 1000
+    data += bytes(6 * 1024 * 1024)
+    started = time.perf_counter()
+    with pytest.raises(ImageError) as refused:
+        process_image(data)
+    assert time.perf_counter() - started < 1.0
+    assert refused.value.code in ("unsupported_format", "corrupt", "not_an_image")
