@@ -87,6 +87,16 @@ def s3_client():
 
 
 @cache
+def service_client(service: str):
+    """A raw client of another AWS service the operator's set-up configures (``logs``, ``sqs``,
+    ``lambda``), bounded in time like the others; its endpoint comes from the SDK's environment too
+    (``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``...), else AWS's own."""
+    import boto3  # third-party, lazy, as above
+
+    return boto3.session.Session(botocore_session=botocore_session()).client(service, config=client_config())
+
+
+@cache
 def transaction_connection():
     """The PynamoDB connection that carries multi-item transactions (TransactWriteItems)."""
     return Connection(**pynamodb_limits())  # type: ignore[arg-type]
@@ -96,6 +106,7 @@ def reset_connections(models: Iterable[type[Model]]) -> None:
     """Forget cached clients, so the next call picks up changed endpoints and time bounds (tests switch
     backends and shorten timeouts)."""
     s3_client.cache_clear()
+    service_client.cache_clear()
     transaction_connection.cache_clear()
     storages._storages.pop("default", None)  # type: ignore[attr-defined]  # Django caches backends here
     for model in models:

@@ -258,14 +258,67 @@ def key_from_stored_url(url: str | None) -> str | None:
 
 # ---------------------------------------------------------------- the bucket
 
+# The one CORS rule the service owns on the bucket (found by this ID; rules of other IDs are kept).
+CORS_RULE_ID = "browser-uploads-and-reads"
+# How long a browser may reuse a preflight's answer (browsers cap it lower: Chrome at 2 hours).
+CORS_MAX_AGE_SECONDS = 3600
 
-def bucket_ensure(bucket: str, *, lifecycle_rules: Sequence[dict] = ()) -> str:
-    """Create the bucket when it is missing and put the given lifecycle rules on it (each replaces the
-    rule of the same ID; other rules are kept); one line saying what was done."""
+
+def bucket_cors_rules(origins: Sequence[str]) -> list[dict]:
+    """The bucket's CORS rules for pages on ``origins`` (``["*"]``: any page), in S3's own shape
+    (``PutBucketCors``'s ``CORSRules``); none when there is no origin. Pure: ``bucket_ensure`` puts it on
+    the bucket on AWS, and the local S3 is configured from the same rule.
+
+    - ``POST``: a page posts a file straight to S3 with a presigned form (``presigned_post``). The form
+      itself is a simple request, but a page that watches the upload's progress makes the browser ask
+      first (a preflight), and without ``Access-Control-Allow-Origin`` on S3's answer the page cannot read
+      whether it worked.
+    - ``GET``, ``HEAD``: a page that reads renditions or originals with ``fetch`` (drawing on a canvas,
+      caching them) rather than an ``<img>``. ``PUT`` is not allowed: no URL for it is ever signed.
+    - Headers a page may send: ``Range`` (part of an original), ``If-None-Match``/``If-Modified-Since``
+      (revalidating a copy it keeps), ``Content-Type`` (a form whose type a client sets explicitly).
+      Signatures travel in the form or the query string, never in ``x-amz-*`` headers.
+    - Headers a page may read: ``ETag`` (what S3 stored, to compare or revalidate) and
+      ``x-amz-version-id`` (which version an upload made, the bucket being versioned).
+    """
+    if not origins:
+        return []
+    return [
+        {
+            "ID": CORS_RULE_ID,
+            "AllowedOrigins": list(origins),
+            "AllowedMethods": ["GET", "HEAD", "POST"],
+            "AllowedHeaders": ["Content-Type", "Range", "If-None-Match", "If-Modified-Since"],
+            "ExposeHeaders": ["ETag", "x-amz-version-id"],
+            "MaxAgeSeconds": CORS_MAX_AGE_SECONDS,
+        }
+    ]
+
+
+def cors_origins() -> list[str]:
+    """The origins whose pages may call the service, as django-cors-headers is configured: ``["*"]`` when
+    every origin may (``CORS_ALLOW_ALL_ORIGINS``), else ``CORS_ALLOWED_ORIGINS``."""
+    if settings.CORS_ALLOW_ALL_ORIGINS:
+        return ["*"]
+    return list(settings.CORS_ALLOWED_ORIGINS)
+
+
+def bucket_ensure(
+    bucket: str,
+    *,
+    lifecycle_rules: Sequence[dict] = (),
+    cors_rules: Sequence[dict] | None = None,
+    versioning: bool = False,
+) -> str:
+    """Create the bucket when it is missing, then bring what is asked to the wanted state: the given
+    lifecycle rules (each replaces the rule of the same ID; other rules are kept), the CORS rules (same,
+    with ``CORS_RULE_ID`` removed when there are none), versioning turned on. One line saying what was
+    done, a clause per setting: "in place" when it already was, and which settings this S3 cannot hold
+    (the local s3rver implements CORS only)."""
     client = s3_client()
     try:
         client.head_bucket(Bucket=bucket)
-        done = f"bucket {bucket}: exists"
+        clauses = [f"bucket {bucket}: exists"]
     except ClientError as exc:
         if not _is_missing(exc):
             raise
@@ -274,21 +327,34 @@ def bucket_ensure(bucket: str, *, lifecycle_rules: Sequence[dict] = ()) -> str:
             client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
         else:
             client.create_bucket(Bucket=bucket)
-        done = f"bucket {bucket}: created"
+        clauses = [f"bucket {bucket}: created"]
     if lifecycle_rules:
-        done += ", " + _lifecycle_ensure(client, bucket, list(lifecycle_rules))
-    return done
+        clauses.append(_lifecycle_ensure(client, bucket, list(lifecycle_rules)))
+    if cors_rules is not None:
+        clauses.append(_cors_ensure(client, bucket, list(cors_rules)))
+    if versioning:
+        clauses.append(_versioning_ensure(client, bucket))
+    return ", ".join(clauses)
+
+
+def _cannot_hold(setting: str, error: ClientError, *, note: str = "") -> str:
+    code = error.response.get("Error", {}).get("Code") or error.response.get("ResponseMetadata", {}).get(
+        "HTTPStatusCode"
+    )
+    return f"{setting}: this S3 cannot hold it (it answers {code}{note})"
+
+
+_LIFECYCLE_LOCALLY = "; locally the photos scan removes stale uploads"
 
 
 def _lifecycle_ensure(client, bucket: str, rules: list[dict]) -> str:
     try:
         current = client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code == "NoSuchLifecycleConfiguration":
+        if exc.response.get("Error", {}).get("Code") == "NoSuchLifecycleConfiguration":
             current = []
-        elif code in {"NotImplemented", "MethodNotAllowed", "501"}:
-            return "lifecycle rules not supported by this S3 (locally the photos scan does their work)"
+        elif _not_implemented(exc):
+            return _cannot_hold("lifecycle rules", exc, note=_LIFECYCLE_LOCALLY)
         else:
             raise
     ours = {rule["ID"] for rule in rules}
@@ -298,10 +364,68 @@ def _lifecycle_ensure(client, bucket: str, rules: list[dict]) -> str:
     try:
         client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": wanted})
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"NotImplemented", "MethodNotAllowed", "501"}:
-            return "lifecycle rules not supported by this S3 (locally the photos scan does their work)"
+        if _not_implemented(exc):
+            return _cannot_hold("lifecycle rules", exc, note=_LIFECYCLE_LOCALLY)
         raise
     return f"lifecycle rules set ({', '.join(sorted(ours))})"
+
+
+def _cors_comparable(rules: list[dict]) -> list[dict]:
+    """Rules as S3 compares them: the order of rules matters (the first that matches applies), the
+    order of origins, methods and headers inside one does not."""
+    return [
+        {key: sorted(value) if isinstance(value, list) else value for key, value in rule.items()}
+        for rule in rules
+    ]
+
+
+def _cors_ensure(client, bucket: str, rules: list[dict]) -> str:
+    try:
+        current = client.get_bucket_cors(Bucket=bucket).get("CORSRules", [])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchCORSConfiguration":
+            current = []
+        elif _not_implemented(exc):
+            return _cannot_hold("CORS", exc)
+        else:
+            raise
+    ours = {CORS_RULE_ID} | {rule["ID"] for rule in rules}
+    # Ours first: S3 applies the first rule that matches a request's origin and method.
+    wanted = rules + [rule for rule in current if rule.get("ID") not in ours]
+    if _cors_comparable(current) == _cors_comparable(wanted):
+        return "CORS rule in place" if rules else "no CORS rule (no origins configured)"
+    try:
+        if wanted:
+            client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": wanted})
+        else:  # S3 takes no empty configuration
+            client.delete_bucket_cors(Bucket=bucket)
+    except ClientError as exc:
+        if _not_implemented(exc):
+            return _cannot_hold("CORS", exc)
+        raise
+    if not rules:
+        return "CORS rule removed (no origins configured)"
+    origins = sorted({origin for rule in rules for origin in rule["AllowedOrigins"]})
+    return f"CORS rule set for {', '.join(origins)}"
+
+
+def _versioning_ensure(client, bucket: str) -> str:
+    """Turn versioning on (it is never turned off here: once on, S3 can only suspend it). The local
+    s3rver knows no ?versioning: it lists the bucket for a GET of it (an answer with no status, as for a
+    bucket never versioned) and takes a PUT of it for a CreateBucket, answering BucketAlreadyExists (or
+    BucketAlreadyOwnedByYou), which no real PutBucketVersioning answers. Not read back after the PUT: S3
+    may take minutes to show a bucket's first versioning change."""
+    try:
+        status = client.get_bucket_versioning(Bucket=bucket).get("Status")
+        if status == "Enabled":
+            return "versioning in place"
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if _not_implemented(exc) or code in {"BucketAlreadyExists", "BucketAlreadyOwnedByYou"}:
+            return _cannot_hold("versioning", exc)
+        raise
+    return "versioning turned on" + (" (it was suspended)" if status == "Suspended" else "")
 
 
 # ---------------------------------------------------------------- what the privacy audit reads

@@ -1,17 +1,30 @@
 """Create the tables and the bucket the service needs, if they are missing (idempotent); tidy what an
-older release left (``photos.legacy``)."""
+older release left (``photos.legacy``); and what keeps a stage recoverable and watched: point-in-time
+recovery and deletion protection on every table (``tables_protect``), the function's log retention and a
+queue for the events it failed on (``function_ensure``).
+
+Every setting is brought to the wanted state and reported in one line or clause, "in place" when it
+already was, so a second run changes nothing. The local default (DynamoDB Local and s3rver, `make run`)
+cannot hold some of them: each such setting is named in the report and the run still succeeds. An answer
+counts as "cannot hold" only when it says the service does not know the operation (which AWS never
+answers for these), or, for CloudWatch Logs, SQS and Lambda, when nothing answers at an endpoint that is
+not AWS's own; AccessDenied and every other error end the run.
+"""
 
 import time
+from urllib.parse import urlsplit
 
+from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 from django.conf import settings
 from pynamodb.attributes import TTLAttribute
 from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from core.aws import reset_connections
-from core.errors import Unavailable
+from core.aws import reset_connections, service_client
+from core.errors import Forbidden, Unavailable
 from core.records import ServiceRecord
-from core.storage import bucket_ensure
+from core.storage import bucket_cors_rules, bucket_ensure, cors_origins
 from galleries.models import Gallery
 from gallery_project.models import CuratorKey
 from photos.keys import LIFECYCLE_RULES
@@ -52,7 +65,14 @@ def resources_ensure(*, create_bucket: bool = True) -> list[str]:
             model.create_table(wait=True)  # PynamoDB also turns on the TTL attribute, when one is declared
             report.append(f"table {name}: created")
     if create_bucket:
-        report.append(bucket_ensure(settings.BUCKET_NAME, lifecycle_rules=LIFECYCLE_RULES))
+        report.append(
+            bucket_ensure(
+                settings.BUCKET_NAME,
+                lifecycle_rules=LIFECYCLE_RULES,
+                cors_rules=bucket_cors_rules(cors_origins()),
+                versioning=True,
+            )
+        )
     return report
 
 
@@ -138,3 +158,300 @@ def _index_wait_active(client, table_name: str, index_name: str) -> None:
         f"Index {index_name} of {table_name} is still being built after {INDEX_WAIT_SECONDS} s; "
         "run ensure_resources again once it is active."
     )
+
+
+# ---------------------------------------------------------------- tables: recovery and protection
+
+# DynamoDB refuses to turn on point-in-time recovery for a few minutes after a table is created
+# (ContinuousBackupsUnavailableException), and any update of a table still being updated
+# (ResourceInUseException): each is tried again this long.
+TABLE_BUSY_WAIT_SECONDS = 300
+TABLE_BUSY_POLL_SECONDS = 5.0
+# What a DynamoDB that does not implement an operation answers (DynamoDB Local: point-in-time recovery).
+_UNKNOWN_OPERATION = {"UnknownOperationException", "UnknownOperation", "NotImplemented"}
+
+
+class _CannotHold(Exception):
+    """This service does not implement the setting (an emulator): the reason, for the report."""
+
+
+def tables_protect() -> list[str]:
+    """Point-in-time recovery (restore any second of the last 35 days, to a new table) and deletion
+    protection (DeleteTable refused until it is turned off) on every table; one line per setting.
+
+    Not part of ``resources_ensure``: tests and fault runs drop and remake tables, which deletion
+    protection would refuse. ``manage.py ensure_resources`` runs both."""
+    return [
+        _tables_setting_ensure("point-in-time recovery", _point_in_time_recovery_ensure),
+        _tables_setting_ensure("deletion protection", _deletion_protection_ensure),
+    ]
+
+
+def _tables_setting_ensure(setting: str, ensure) -> str:
+    changed: list[str] = []
+    kept: list[str] = []
+    for model in table_models():
+        client = model._get_connection().connection.client
+        try:
+            done = ensure(client, model.Meta.table_name)
+        except _CannotHold as reason:
+            # One endpoint serves every table: the first answer says it for all.
+            return (
+                f"tables: {setting}: this DynamoDB cannot hold it ({reason}); on AWS this command turns it on"
+            )
+        (changed if done else kept).append(model.Meta.table_name)
+    if not changed:
+        return f"tables: {setting} in place"
+    return f"tables: {setting} turned on for {', '.join(changed)}" + (
+        f" (already on for {len(kept)} more)" if kept else ""
+    )
+
+
+def _point_in_time_recovery_ensure(client, table: str) -> bool:
+    """Turn on point-in-time recovery; False when it already was."""
+    described = _unless_unknown(client.describe_continuous_backups, TableName=table)
+    status = described["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
+    if status.get("PointInTimeRecoveryStatus") == "ENABLED":
+        return False
+    _while_busy(
+        lambda: _unless_unknown(
+            client.update_continuous_backups,
+            TableName=table,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        ),
+        table,
+        "ContinuousBackupsUnavailableException",
+    )
+    return True
+
+
+def _deletion_protection_ensure(client, table: str) -> bool:
+    """Turn on deletion protection; False when it already was."""
+    if _unless_unknown(client.describe_table, TableName=table)["Table"].get("DeletionProtectionEnabled"):
+        return False
+    answer = _while_busy(
+        lambda: _unless_unknown(client.update_table, TableName=table, DeletionProtectionEnabled=True),
+        table,
+        "ResourceInUseException",
+    )
+    if not answer.get("TableDescription", {}).get("DeletionProtectionEnabled"):
+        # A DynamoDB that ignores the parameter (DynamoDB Local before it knew it) answers without it.
+        raise _CannotHold("it answers without DeletionProtectionEnabled")
+    return True
+
+
+def _unless_unknown(call, **params):
+    """``call(**params)``; ``_CannotHold`` when the service does not know the operation."""
+    try:
+        return call(**params)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _UNKNOWN_OPERATION or status == 501:
+            raise _CannotHold(f"it answers {code or status}") from error
+        raise
+
+
+def _while_busy(call, table: str, busy_code: str):
+    """``call()``, tried again while DynamoDB answers ``busy_code`` (up to ``TABLE_BUSY_WAIT_SECONDS``)."""
+    waited = 0.0
+    while True:
+        try:
+            return call()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != busy_code:
+                raise
+            if waited >= TABLE_BUSY_WAIT_SECONDS:
+                raise Unavailable(
+                    f"Table {table} is still busy ({busy_code}) after {TABLE_BUSY_WAIT_SECONDS} s; "
+                    "run ensure_resources again in a few minutes."
+                ) from error
+        time.sleep(TABLE_BUSY_POLL_SECONDS)
+        waited += TABLE_BUSY_POLL_SECONDS
+
+
+# ---------------------------------------------------------------- the function: logs and failed events
+
+# Days CloudWatch keeps the function's logs (Zappa sets no retention: without it they are kept forever).
+LOG_RETENTION_DAYS = 30
+# The values CloudWatch Logs accepts for a retention.
+# fmt: off
+LOG_RETENTION_CHOICES = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+# fmt: on
+# An asynchronous invocation (an S3 event) that fails is tried again twice by Lambda, then its event goes
+# to the failed-events queue, kept there 14 days (SQS's longest) for an operator to read or replay.
+EVENT_RETRY_ATTEMPTS = 2
+EVENT_MAX_AGE_SECONDS = 6 * 3600
+FAILED_EVENTS_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+def failed_events_queue_name(function_name: str) -> str:
+    return f"{function_name}-failed-events"
+
+
+def function_ensure(function_name: str | None, *, log_retention_days: int = LOG_RETENTION_DAYS) -> list[str]:
+    """The function's log retention, its failed-events queue and its asynchronous invocation settings
+    (retries, then the queue); one line each. The log group and the queue are made before the first
+    deploy if need be; the invocation settings wait until the function exists (run this again after it).
+    """
+    if not function_name:
+        return [
+            "function: none named (--function NAME): its log retention, failed-events queue and retries "
+            "are not set"
+        ]
+    log_group = f"/aws/lambda/{function_name}"
+    queue = failed_events_queue_name(function_name)
+    lines = []
+    try:
+        lines.append(_log_retention_ensure(log_group, log_retention_days))
+    except _CannotHold as reason:
+        lines.append(f"log group {log_group}: {reason}")
+    try:
+        queue_line, queue_arn = _queue_ensure(queue)
+        lines.append(queue_line)
+    except _CannotHold as reason:
+        return [
+            *lines,
+            f"queue {queue}: {reason}",
+            f"function {function_name}: its failed events have no queue here",
+        ]
+    try:
+        lines.append(_event_invoke_ensure(function_name, queue, queue_arn))
+    except _CannotHold as reason:
+        lines.append(f"function {function_name}: {reason}")
+    return lines
+
+
+_SERVICE_NAMES = {"logs": "CloudWatch Logs", "sqs": "SQS", "lambda": "Lambda"}
+
+
+def _aws_endpoint(url: str | None) -> bool:
+    host = urlsplit(url or "").hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+
+
+def _reachable_client(service: str):
+    """The service's client, or ``_CannotHold`` when the tables are on an emulator and this service has
+    no endpoint but AWS's (the local default: calling AWS with the emulators' made-up keys is no use)."""
+    client = service_client(service)
+    tables_endpoint = table_models()[0]._get_connection().connection.client.meta.endpoint_url
+    if _aws_endpoint(client.meta.endpoint_url) and not _aws_endpoint(tables_endpoint):
+        raise _CannotHold(f"the local services have no {_SERVICE_NAMES[service]}: not set here")
+    return client
+
+
+def _call(client, operation: str, **params):
+    """One call; ``_CannotHold`` when an endpoint that is not AWS's does not answer or does not know the
+    operation (a local emulator). On AWS every error is raised."""
+    try:
+        return getattr(client, operation)(**params)
+    except AwsConnectionError as error:
+        if _aws_endpoint(client.meta.endpoint_url):
+            raise
+        raise _CannotHold(f"nothing answers at {client.meta.endpoint_url}: not set here") from error
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        unknown = code in _UNKNOWN_OPERATION or code == "InvalidAction" or status == 501
+        if unknown and not _aws_endpoint(client.meta.endpoint_url):
+            raise _CannotHold(
+                f"{client.meta.endpoint_url} cannot hold it (it answers {code or status})"
+            ) from error
+        raise
+
+
+def _error_code(error: ClientError) -> str | None:
+    return error.response.get("Error", {}).get("Code")
+
+
+def _log_retention_ensure(name: str, days: int) -> str:
+    """Create the log group when the function has not logged yet (it makes its own on its first
+    invocation, kept forever), and set its retention."""
+    client = _reachable_client("logs")
+    # Groups come sorted by name, so a group of exactly this name comes before any it prefixes.
+    groups = _call(client, "describe_log_groups", logGroupNamePrefix=name, limit=1)["logGroups"]
+    group = groups[0] if groups and groups[0]["logGroupName"] == name else None
+    done = f"log group {name}: exists"
+    if group is None:
+        try:
+            _call(client, "create_log_group", logGroupName=name)
+            done = f"log group {name}: created"
+        except ClientError as error:
+            if _error_code(error) != "ResourceAlreadyExistsException":  # the function's first log, just now
+                raise
+        group = {}
+    current = group.get("retentionInDays")
+    if current == days:
+        return f"{done}, retention {days} days in place"
+    _call(client, "put_retention_policy", logGroupName=name, retentionInDays=days)
+    was = f" (was {current} days)" if current else " (was: kept forever)" if group else ""
+    return f"{done}, retention set to {days} days{was}"
+
+
+def _queue_ensure(name: str) -> tuple[str, str]:
+    """The failed-events queue, made when missing, keeping messages 14 days; its line and ARN."""
+    client = _reachable_client("sqs")
+    wanted = str(FAILED_EVENTS_RETENTION_SECONDS)
+    try:
+        url = _call(client, "get_queue_url", QueueName=name)["QueueUrl"]
+        done = f"queue {name}: exists"
+    except ClientError as error:
+        if _error_code(error) not in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+            raise
+        url = _call(client, "create_queue", QueueName=name, Attributes={"MessageRetentionPeriod": wanted})[
+            "QueueUrl"
+        ]
+        done = f"queue {name}: created"
+    attributes = _call(
+        client, "get_queue_attributes", QueueUrl=url, AttributeNames=["QueueArn", "MessageRetentionPeriod"]
+    )["Attributes"]
+    days = FAILED_EVENTS_RETENTION_SECONDS // 86400
+    if attributes.get("MessageRetentionPeriod") == wanted:
+        return f"{done}, keeps messages {days} days", attributes["QueueArn"]
+    _call(client, "set_queue_attributes", QueueUrl=url, Attributes={"MessageRetentionPeriod": wanted})
+    return f"{done}, now keeps messages {days} days", attributes["QueueArn"]
+
+
+def _event_invoke_ensure(function_name: str, queue: str, queue_arn: str) -> str:
+    """Lambda's settings for the function's asynchronous invocations (S3 events): two retries within
+    six hours, then the event goes to the queue. Another destination on success is kept."""
+    client = _reachable_client("lambda")
+    try:
+        _call(client, "get_function_configuration", FunctionName=function_name)
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFoundException":
+            raise
+        return (
+            f"function {function_name}: does not exist yet; after the first deploy, run "
+            f"ensure_resources --function {function_name} again to send its failed events to {queue}"
+        )
+    try:
+        current = _call(client, "get_function_event_invoke_config", FunctionName=function_name)
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFoundException":
+            raise
+        current = {}
+    destinations = dict(current.get("DestinationConfig") or {})
+    destinations["OnFailure"] = {"Destination": queue_arn}
+    wanted = {
+        "MaximumRetryAttempts": EVENT_RETRY_ATTEMPTS,
+        "MaximumEventAgeInSeconds": EVENT_MAX_AGE_SECONDS,
+        "DestinationConfig": destinations,
+    }
+    settled = f"failed events retried {EVENT_RETRY_ATTEMPTS} times, then sent to {queue}"
+    if all(current.get(key) == value for key, value in wanted.items()):
+        return f"function {function_name}: {settled} (in place)"
+    try:
+        _call(client, "put_function_event_invoke_config", FunctionName=function_name, **wanted)
+    except ClientError as error:
+        # Lambda checks the destination against the function's role before it takes it.
+        if _error_code(error) == "InvalidParameterValueException" and "permission" in str(error).lower():
+            raise Forbidden(
+                f"Lambda refused {queue} as the destination of {function_name}'s failed events: its role "
+                f"may not send to it. Allow sqs:SendMessage on {queue_arn} in the role's policy "
+                "(docs/deploy.md), then run ensure_resources again."
+            ) from error
+        raise
+    return f"function {function_name}: {settled} (set)"

@@ -168,20 +168,36 @@ def belongs_to_gallery(key: str, gallery_id: str) -> bool:
 # Direct uploads nobody completed are removed after this many days (lifecycle rule and photos scan).
 UPLOAD_EXPIRY_DAYS = 1
 
+# The bucket keeps versions (ensure_resources turns versioning on): a deleted or overwritten object stays
+# restorable for this many days as a non-current version, e.g. the photos of a gallery deleted by mistake.
+NONCURRENT_VERSION_DAYS = 30
+
 # The bucket's lifecycle rules (put by ensure_resources): upload objects nobody completed expire after a
-# day (the photos scan removes them too, also locally), and multipart uploads a client abandoned are
-# aborted, so their parts stop costing storage.
+# day (the photos scan removes them too, also locally); multipart uploads a client abandoned are
+# aborted, so their parts stop costing storage; non-current versions expire after
+# NONCURRENT_VERSION_DAYS, and a delete marker left with no versions behind it goes too. An upload
+# object's old versions (it was completed, so copied into its gallery and deleted, or it expired) hold
+# nothing worth restoring: they go after a day (where two rules expire the same version, S3 honours the
+# shorter).
 LIFECYCLE_RULES = [
     {
         "ID": "stale-uploads",
         "Status": "Enabled",
         "Filter": {"Prefix": UPLOADS_ROOT},
         "Expiration": {"Days": UPLOAD_EXPIRY_DAYS},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": UPLOAD_EXPIRY_DAYS},
     },
     {
         "ID": "abort-incomplete-multipart-uploads",
         "Status": "Enabled",
         "Filter": {"Prefix": ""},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+    },
+    {
+        "ID": "noncurrent-versions",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_VERSION_DAYS},
+        "Expiration": {"ExpiredObjectDeleteMarker": True},
     },
 ]

@@ -13,11 +13,18 @@ from tests.factories import jpeg_bytes
 
 
 def test_ensure_resources_is_idempotent(aws, capsys):
-    call_command("ensure_resources")  # the aws fixture created everything already
+    call_command("ensure_resources")  # turns on what the aws fixture leaves off: the tables' protection
+    capsys.readouterr()
+    call_command("ensure_resources")
     report = capsys.readouterr().out.splitlines()
-    *tables, bucket = report
+    *tables, bucket, recovery, protection, function = report
     assert len(tables) == 6 and all(line.endswith(": exists") for line in tables), report
-    assert bucket.endswith(": exists, lifecycle rules in place"), report
+    assert bucket.endswith(": exists, lifecycle rules in place, CORS rule in place, versioning in place"), (
+        report
+    )
+    assert recovery == "tables: point-in-time recovery in place", report
+    assert protection == "tables: deletion protection in place", report
+    assert function.startswith("function: none named (--function NAME)"), report
 
 
 def table_as_an_older_release_made_it(model, key: str) -> None:
@@ -34,7 +41,7 @@ def table_as_an_older_release_made_it(model, key: str) -> None:
 
 def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(backend):
     table_as_an_older_release_made_it(Gallery, "galleryId")
-    call_command("ensure_resources")
+    resources.resources_ensure()
     table = Gallery._get_connection().connection.client.describe_table(TableName=Gallery.Meta.table_name)[
         "Table"
     ]
@@ -46,7 +53,7 @@ def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(back
 
 def test_ensure_resources_turns_on_the_records_time_to_live_a_table_made_earlier_lacks(backend):
     table_as_an_older_release_made_it(ServiceRecord, "recordKey")
-    call_command("ensure_resources")
+    resources.resources_ensure()
     client = ServiceRecord._get_connection().connection.client
     described = client.describe_time_to_live(TableName=ServiceRecord.Meta.table_name)["TimeToLiveDescription"]
     assert described["TimeToLiveStatus"] in {"ENABLED", "ENABLING"}
@@ -62,7 +69,7 @@ def test_a_new_records_table_expires_by_its_expires_at_attribute(backend):
     }
 
 
-def test_upgrading_removes_the_scan_claims_an_older_release_kept_in_gallery_photos(backend, capsys, settings):
+def test_upgrading_removes_the_scan_claims_an_older_release_kept_in_gallery_photos(backend, settings):
     """A release before ServiceRecords: no such table, and a claim item beside the photos."""
     ServiceRecord.delete_table()
     gallery_id = gallery_create(name="Old", continent="Asia", country="Japan").gallery_id
@@ -80,8 +87,7 @@ def test_upgrading_removes_the_scan_claims_an_older_release_kept_in_gallery_phot
             "adoptedPhotoId": {"S": "gone"},
         },
     )
-    call_command("ensure_resources")
-    report = capsys.readouterr().out
+    report = "\n".join(resources.resources_ensure())
     assert "removed 1 scan claims" in report and f"table {ServiceRecord.Meta.table_name}: created" in report
     assert not list(GalleryPhoto.query(gallery_id))
     settings.SCAN_SETTLE_SECONDS = 0
