@@ -216,14 +216,54 @@ class FilenameField(serializers.CharField):
         super().__init__(max_length=255, required=False, allow_blank=True, **kwargs)
 
 
-class UploadSlotRequestSerializer(serializers.Serializer):
-    filename = FilenameField(help_text="The file's name (not used for the key).")
+class UploadMetadataSerializer(serializers.Serializer):
+    """A directly uploaded photo's metadata, as a slot's request and a completion send it, checked and
+    cleaned alike. A field not sent stays out of the data (no defaults here): a completion's fields win
+    over the slot's one by one (``photos.services.direct_upload``), so "not sent" and "sent empty"
+    differ."""
+
+    filename = FilenameField(
+        help_text="The file's name: the title when none is given; its extension must match the content."
+    )
+    title = TextField(
+        one_line=True,
+        max_length=MAX_TITLE_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Defaults to the file name without its extension.",
+    )
+    description = TextField(
+        one_line=False, max_length=MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True
+    )
+    altText = TextField(
+        one_line=True,
+        max_length=MAX_ALT_TEXT_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="What a screen reader says in place of the photo (one line).",
+    )
+    tags = TagsField(
+        required=False,
+        help_text=f"At most {MAX_TAGS} tags; each is stored in lower case, spaces collapsed, once.",
+    )
+
+
+class UploadSlotRequestSerializer(UploadMetadataSerializer):
+    """One file to upload: its type, and optionally the photo's metadata, kept for the photo that S3's
+    event makes once the file is in (a completion may still send it, or change it)."""
+
     contentType = serializers.ChoiceField(
         choices=ACCEPTED_CONTENT_TYPES, help_text="The file's type: the form lets S3 take only this one."
     )
 
     class Meta:
         ref_name = "UploadSlotFile"
+
+
+KEEP_DUPLICATE_HELP = (
+    "Store a file even when a photo of the gallery has the same bytes; by default such a file is "
+    "answered by that photo (`duplicateOf`) and not stored again."
+)
 
 
 def _files_per_upload() -> int:
@@ -237,6 +277,11 @@ class UploadSlotsInputSerializer(serializers.Serializer):
         most=_files_per_upload,
         too_many="At most {limit} files at once.",
         help_text="One entry per file to upload (at most PHOTO_MAX_FILES_PER_UPLOAD, 50 by default).",
+    )
+    keepDuplicate = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=KEEP_DUPLICATE_HELP + " For the photos S3's events make; a completion sends its own.",
     )
 
     class Meta:
@@ -270,12 +315,6 @@ class UploadSlotsOutputSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "UploadSlotList"
-
-
-KEEP_DUPLICATE_HELP = (
-    "Store a file even when a photo of the gallery has the same bytes; by default such a file is "
-    "answered by that photo (`duplicateOf`) and not stored again."
-)
 
 
 class PhotoUploadFormSerializer(serializers.Serializer):
@@ -347,40 +386,15 @@ class PhotoUploadSerializer(serializers.Serializer):
 _NOT_AN_UPLOAD_KEY = "Not an upload key this gallery handed out."
 
 
-class FromUploadSerializer(serializers.Serializer):
+class FromUploadSerializer(UploadMetadataSerializer):
+    """One upload to make a photo of; the metadata sent here wins over the slot's, field by field."""
+
     uploadKey = serializers.CharField(
         max_length=300,
         # The shape of every key upload_slots_create hands out (the schema shows it); validate_uploadKey
         # checks the gallery, with the same message.
         validators=[RegexValidator(rf"^uploads/{ID_PATTERN}/[0-9a-f]{{32}}\Z", _NOT_AN_UPLOAD_KEY)],
         help_text="An `uploadKey` a slot of this gallery gave, its file posted to S3.",
-    )
-    filename = FilenameField(
-        default="",
-        help_text="The file's name: the title when none is given; its extension must match the content.",
-    )
-    title = TextField(
-        one_line=True,
-        max_length=MAX_TITLE_LENGTH,
-        required=False,
-        allow_blank=True,
-        help_text="Defaults to the file name without its extension.",
-    )
-    description = TextField(
-        one_line=False, max_length=MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True, default=""
-    )
-    altText = TextField(
-        one_line=True,
-        max_length=MAX_ALT_TEXT_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="What a screen reader says in place of the photo (one line).",
-    )
-    tags = TagsField(
-        required=False,
-        default=list,
-        help_text=f"At most {MAX_TAGS} tags; each is stored in lower case, spaces collapsed, once.",
     )
 
     class Meta:
@@ -390,10 +404,6 @@ class FromUploadSerializer(serializers.Serializer):
         if not keys.is_upload_key_of(key, self.context["gallery_id"]):
             raise serializers.ValidationError(_NOT_AN_UPLOAD_KEY)
         return key
-
-    def validate(self, data):
-        data.setdefault("title", title_from_filename(data["filename"]))
-        return data
 
 
 class FromUploadsInputSerializer(serializers.Serializer):

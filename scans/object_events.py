@@ -6,11 +6,10 @@ so any mix of them ends in exactly one photo:
 - ``galleries/{id}/{name}``: the scan's adoption (``scans.photos_scan.original_adopt``): nothing while a
   photo write's intent names the object (our own upload, in flight), nothing when a photo holds it, one
   adopter through the original's claim, and no second photo of the same bytes (``photos.content``);
-- ``uploads/{id}/{uploadId}``: left to the browser's completion, which carries the title, description and
-  tags (an event usually arrives first and would make the photo without them); once completed, an event
-  for it answers the photo the completion made (the upload claim's result). How an upload nobody
-  completes becomes a photo is the S3-events issue's to decide; today the photos scan removes it after
-  a day.
+- ``uploads/{id}/{uploadId}``: made into a photo with the metadata its slot's request gave, through the
+  same claim as the browser's completion (``photos.services.direct_upload.photo_from_upload_event``), so
+  a direct upload needs no second call; an event after the completion answers the photo it made. A slot
+  of an older release (no slot record) is left to its completion, which carries the metadata.
 
 A failure that a later attempt may get past (S3 or DynamoDB failed or throttled, the decode budget busy)
 raises ``TryLater``, after the event's other objects are done: Lambda then runs the event again (twice,
@@ -23,10 +22,10 @@ import logging
 import uuid
 from urllib.parse import unquote_plus
 
-from core.errors import DomainError
+from core.errors import Conflict, DomainError, Internal, Unavailable, storage_errors
 from galleries.selectors import gallery_get
 from photos import keys
-from photos.services.direct_upload import upload_result
+from photos.services.direct_upload import UploadEvent, photo_from_upload_event
 from scans.photos_scan import Left, TryAgain, listed_object, original_adopt
 
 logger = logging.getLogger(__name__)
@@ -77,8 +76,30 @@ def _upload_completed(key: str) -> str:
     parts = key.split("/")
     if len(parts) != UPLOAD_KEY_PARTS or not keys.is_upload_key_of(key, parts[1]):
         return "ignored"
-    made = upload_result(upload_key=key)
-    return f"photo {made}" if made else "left to its completion"
+    gallery_id = parts[1]
+    try:
+        answer = photo_from_upload_event(gallery_id=gallery_id, upload_key=key)
+    except storage_errors() as error:  # the claim was released and the object kept: a retry may do it
+        logger.exception("making the photo of %s failed", key)
+        raise TryLater([{"key": key, "reason": f"Storage failed: {error}"}]) from error
+    except DomainError as error:
+        answer = UploadEvent(error=error)
+    if answer.error is not None:
+        if isinstance(answer.error, RETRIED):
+            raise TryLater([{"key": key, "reason": answer.error.message}])
+        if answer.error.code == "upload_missing":
+            return "gone"
+        return f"refused: {answer.error.message}"
+    if answer.photo_id is None:
+        return "left to its completion"
+    if answer.duplicate:
+        return "duplicates"
+    return "created" if answer.made else f"photo {answer.photo_id}"
+
+
+# What a later delivery may get past: storage throttled or failing, the decode budget busy, another door
+# still at work on the same upload.
+RETRIED = (Unavailable, Internal, Conflict)
 
 
 def created_keys(event) -> list[str]:

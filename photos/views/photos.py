@@ -297,8 +297,13 @@ class PhotoViewSet(BaseViewSet):
         description=(
             "Curators get one presigned S3 form per file, for files too large to send through the API. "
             "Post each form's `fields`, then the file (as the last field, named `file`) to its `url` within "
-            "15 minutes (S3 takes only the declared content type and at most `maxBytes`), then make the "
-            "photos with `createPhotosFromUploads`, naming each `uploadKey`."
+            "15 minutes (S3 takes only the declared content type and at most `maxBytes`). Each file may "
+            "carry its photo's `filename`, `title`, `description`, `tags` and `altText` (checked as "
+            "`createPhotosFromUploads` checks them), and the request `keepDuplicate`: once S3 has a file, "
+            "its photo is made with them, with no further call (a photo appears in the gallery within "
+            "seconds; a file that is not a photo is refused and removed). `createPhotosFromUploads` "
+            "naming each `uploadKey` still works, whether it comes before or after that: it answers the "
+            "photos, and applies the metadata it sends (which wins over the slot's)."
         ),
         request={"application/json": UploadSlotsInputSerializer},
         responses={201: UploadSlotsOutputSerializer},
@@ -306,8 +311,9 @@ class PhotoViewSet(BaseViewSet):
     def upload_slots(self, request, gallery_pk=None):
         """Presigned S3 POST forms for files too large for API Gateway (see photos.services.direct_upload)."""
         data = self.validated(UploadSlotsInputSerializer, request.data)
-        content_types = [file["contentType"] for file in data["files"]]
-        slots = direct_upload.upload_slots_create(gallery_id=gallery_pk, content_types=content_types)
+        slots = direct_upload.upload_slots_create(
+            gallery_id=gallery_pk, files=data["files"], keep_duplicate=data["keepDuplicate"]
+        )
         return Response(UploadSlotsOutputSerializer({"uploads": slots}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -316,9 +322,15 @@ class PhotoViewSet(BaseViewSet):
         summary="Make photos from uploaded files",
         description=(
             "Curators make photos of files posted to upload slots (`createUploadSlots`), with the same "
-            "checks and answers as `uploadPhotos`. Each `uploadKey` is made into a photo once: asking "
-            "again (a retry) answers the photo the first request made, or the same refusal; a key still "
-            "being completed by another request is refused with the code `upload_busy` (409)."
+            "checks and answers as `uploadPhotos`; since S3's event makes each photo by itself, this call "
+            "is needed only to learn the answer or to send metadata the slots did not carry. Each "
+            "`uploadKey` is made into a photo once: asking again (a retry), or after the event made it, "
+            "answers that photo, or the same refusal. The metadata sent wins over the slot's, field by "
+            "field (what is left out keeps the slot's value); sent after the photo was made, it is "
+            "applied to the photo as an edit would (`updatePhoto`), once: the same request again changes "
+            "nothing. A key S3's event is making into a photo at that moment is waited for (a few "
+            "seconds); one still at work after that, or being completed by another request, is refused "
+            "with the code `upload_busy` (409): ask again."
         ),
         request={"application/json": FromUploadsInputSerializer},
         responses=_upload_answers(body="The JSON body is"),

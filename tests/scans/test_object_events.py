@@ -1,13 +1,17 @@
 """S3 ObjectCreated events: at least once and in any order, every mix of doors ends in exactly one photo."""
 
+import hashlib
 from urllib.parse import quote_plus
 
 import pytest
 from django.conf import settings
 
+from core import records
 from core.aws import s3_client
+from core.records import ServiceRecord
 from photos import intents
 from photos.models import GalleryPhoto
+from photos.services import direct_upload
 from scans import events
 from scans.object_events import TryLater, object_created
 from scans.photos_scan import WRITING, gallery_photos_scan
@@ -18,6 +22,11 @@ from tests.photos.test_direct_uploads import post_to_slot, slots
 
 def photo_items(gallery_id: str) -> list[GalleryPhoto]:
     return list(GalleryPhoto.query(gallery_id, consistent_read=True))
+
+
+def uploads_left() -> set[str]:
+    listing = s3_client().list_objects_v2(Bucket=settings.BUCKET_NAME, Prefix="uploads/")
+    return {item["Key"] for item in listing.get("Contents", [])}
 
 
 def notification(*keys: str) -> dict:
@@ -71,13 +80,34 @@ def test_a_copy_of_a_photo_already_there_is_not_a_second_photo(aws, make_gallery
     assert len(photo_items(gallery_id)) == 1
 
 
-def test_a_direct_upload_is_left_to_the_browsers_completion_which_carries_its_metadata(
+def test_a_direct_uploads_event_makes_its_photo_with_the_slots_metadata_and_a_completion_answers_it(
     aws, curator, make_gallery
 ):
     gallery_id = make_gallery()
-    [slot] = slots(curator, gallery_id, "image/jpeg")
+    [slot] = slots(curator, gallery_id, "image/jpeg", title="Dunes at dusk", tags=["Sahara"])
     post_to_slot(slot, jpeg_bytes(64, 48))
-    assert object_created(slot["uploadKey"]) == "left to its completion"  # the event comes first
+    first = events.photo_object_created(notification(slot["uploadKey"]))
+    assert first["objects"] == [{"key": slot["uploadKey"], "outcome": "created"}]
+    [item] = photo_items(gallery_id)
+    assert (item.title, item.tags) == ("Dunes at dusk", ["sahara"])
+    upload = {"uploadKey": slot["uploadKey"]}
+    completion = curator.post(
+        f"/api/galleries/{gallery_id}/photos/from-uploads", {"uploads": [upload]}, format="json"
+    )
+    assert completion.status_code == 201
+    assert [photo["photoId"] for photo in completion.json()["photos"]] == [item.photo_id]
+    again = events.photo_object_created(notification(slot["uploadKey"]))  # delivered again, later
+    assert again["objects"] == [{"key": slot["uploadKey"], "outcome": f"photo {item.photo_id}"}]
+    assert len(photo_items(gallery_id)) == 1
+
+
+def test_a_slot_of_an_older_release_is_left_to_its_completion(aws, curator, make_gallery):
+    """No slot record (made before slots kept one, or expired): the completion carries the metadata."""
+    gallery_id = make_gallery()
+    [slot] = slots(curator, gallery_id, "image/jpeg")
+    records.record_drop(direct_upload.SLOT_KIND, hashlib.sha256(slot["uploadKey"].encode()).hexdigest()[:40])
+    post_to_slot(slot, jpeg_bytes(64, 48))
+    assert object_created(slot["uploadKey"]) == "left to its completion"
     upload = {"uploadKey": slot["uploadKey"], "title": "Dunes at dusk", "tags": ["sahara"]}
     completion = curator.post(
         f"/api/galleries/{gallery_id}/photos/from-uploads", {"uploads": [upload]}, format="json"
@@ -85,8 +115,40 @@ def test_a_direct_upload_is_left_to_the_browsers_completion_which_carries_its_me
     assert completion.status_code == 201
     [photo] = completion.json()["photos"]
     assert (photo["title"], photo["tags"]) == ("Dunes at dusk", ["sahara"])
-    assert object_created(slot["uploadKey"]) == f"photo {photo['photoId']}"  # delivered again, later
+    assert object_created(slot["uploadKey"]) == f"photo {photo['photoId']}"
     assert len(photo_items(gallery_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "times"),
+    [("GetObject", 1), ("TransactWriteItems", 10)],
+    ids=["reading the upload", "the commit"],
+)
+def test_a_direct_uploads_event_that_meets_a_storage_failure_is_tried_again_and_makes_one_photo(
+    aws, curator, make_gallery, operation, times
+):
+    gallery_id = make_gallery()
+    [slot] = slots(curator, gallery_id, "image/jpeg", title="Dunes")
+    post_to_slot(slot, jpeg_bytes(64, 48))
+    with fail_nth(operation, 1, times=times, code="SlowDown"), pytest.raises(TryLater) as later:
+        events.photo_object_created(notification(slot["uploadKey"]))
+    assert [failure["key"] for failure in later.value.failures] == [slot["uploadKey"]]
+    assert not photo_items(gallery_id)
+    assert slot["uploadKey"] in uploads_left()  # kept for the next delivery, its claim released
+    assert not [record for record in ServiceRecord.scan() if record.kind == "upload"]
+    again = events.photo_object_created(notification(slot["uploadKey"]))
+    assert again["objects"] == [{"key": slot["uploadKey"], "outcome": "created"}]
+    [photo] = photo_items(gallery_id)
+    assert photo.title == "Dunes" and not uploads_left()
+
+
+def test_a_direct_upload_that_is_not_an_image_is_refused_not_retried(aws, curator, make_gallery):
+    gallery_id = make_gallery()
+    [slot] = slots(curator, gallery_id, "image/jpeg")
+    post_to_slot(slot, b"not a photo")
+    [answer] = events.photo_object_created(notification(slot["uploadKey"]))["objects"]
+    assert answer["outcome"].startswith("refused: ") and not photo_items(gallery_id)
+    assert not uploads_left()
 
 
 def test_objects_of_no_gallery_and_other_keys_are_left_to_the_scan(aws, put_object):

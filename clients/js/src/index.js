@@ -451,6 +451,12 @@ class Galleries {
  */
 
 /**
+ * @typedef {object} SentFile A file posted straight to S3, whose photo the service makes by itself.
+ * @property {string} uploadKey the slot's key (`photos.upload` would name it to make the photo)
+ * @property {string} filename
+ */
+
+/**
  * @typedef {object} PreparedFile
  * @property {Blob} blob
  * @property {string} filename
@@ -477,6 +483,21 @@ function prepared(file, index) {
   const blob =
     data instanceof Blob ? data : new Blob([/** @type {BlobPart} */ (data)], { type: contentType });
   return { blob, filename: name, contentType, title, description, altText, tags };
+}
+
+/**
+ * A file's name and the metadata given with it, as a slot's request and a completion send them (only
+ * what was given: "" is no title, and the service makes the file name the title).
+ * @param {PreparedFile} file
+ */
+function metadataOf(file) {
+  return {
+    filename: file.filename,
+    ...(file.title ? { title: file.title } : {}),
+    ...(file.description ? { description: file.description } : {}),
+    ...(file.altText ? { altText: file.altText } : {}),
+    ...(file.tags?.length ? { tags: file.tags } : {}),
+  };
 }
 
 /**
@@ -631,18 +652,52 @@ class Photos {
   }
 
   /**
-   * Slots, a form post of each file to S3, then the photos made from the uploads.
+   * Posts photos straight to S3 (curator), whatever their size, and returns once S3 has them, without
+   * waiting for the photos: the service makes each one from S3's event, with the metadata sent here,
+   * within seconds (list the gallery to see them). A file the service refuses (not a photo) never
+   * appears. A file over the service's limit throws RangeError before anything is posted; S3 refusing a
+   * post throws GalleryApiError.
+   * @param {string} galleryId
+   * @param {PhotoFile[]} files
+   * @param {{keepDuplicate?: boolean}} [options]
+   * @returns {Promise<SentFile[]>}
+   */
+  async sendDirect(galleryId, files, { keepDuplicate = false } = {}) {
+    const batch = files.map(prepared);
+    const slots = await this.#sendToSlots(galleryId, batch, keepDuplicate);
+    return batch.map((file, index) => ({ uploadKey: slots[index].uploadKey, filename: file.filename }));
+  }
+
+  /**
+   * Slots (with each photo's metadata), a form post of each file to S3, then the photos made from the
+   * uploads: the completion answers the photos, whether S3's event made them first or not.
    * @param {string} galleryId
    * @param {PreparedFile[]} batch
    * @param {boolean} keepDuplicate
    */
   async #uploadDirect(galleryId, batch, keepDuplicate) {
-    const files = batch.map((file) => ({ filename: file.filename, contentType: file.contentType }));
+    const slots = await this.#sendToSlots(galleryId, batch, keepDuplicate);
+    // The same metadata again: a photo the event made already is answered unchanged (the service
+    // applies only what differs), and one it has not made yet is made with it.
+    const uploads = batch.map((file, index) => ({ uploadKey: slots[index].uploadKey, ...metadataOf(file) }));
+    return this.#client.request('POST', `/api/galleries/${enc(galleryId)}/photos/from-uploads`, {
+      json: { uploads, keepDuplicate },
+    });
+  }
+
+  /**
+   * Slots for the batch, each carrying its photo's metadata, then a form post of each file to S3.
+   * @param {string} galleryId
+   * @param {PreparedFile[]} batch
+   * @param {boolean} keepDuplicate
+   */
+  async #sendToSlots(galleryId, batch, keepDuplicate) {
+    const files = batch.map((file) => ({ contentType: file.contentType, ...metadataOf(file) }));
     const { uploads: slots } = await this.#client.request(
       'POST',
       `/api/galleries/${enc(galleryId)}/uploads`,
       {
-        json: { files },
+        json: { files, ...(keepDuplicate ? { keepDuplicate } : {}) },
       },
     );
     // Every file checked against its slot before any is posted, and no post started after one failed:
@@ -668,17 +723,7 @@ class Photos {
       }
     };
     await Promise.all(Array.from({ length: Math.min(S3_POSTS_AT_ONCE, batch.length) }, postNext));
-    const uploads = batch.map((file, index) => ({
-      uploadKey: slots[index].uploadKey,
-      filename: file.filename,
-      ...(file.title ? { title: file.title } : {}),
-      ...(file.description ? { description: file.description } : {}),
-      ...(file.altText ? { altText: file.altText } : {}),
-      ...(file.tags?.length ? { tags: file.tags } : {}),
-    }));
-    return this.#client.request('POST', `/api/galleries/${enc(galleryId)}/photos/from-uploads`, {
-      json: { uploads, keepDuplicate },
-    });
+    return slots;
   }
 
   /**

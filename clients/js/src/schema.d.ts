@@ -190,7 +190,7 @@ export interface paths {
         put?: never;
         /**
          * Make photos from uploaded files
-         * @description Curators make photos of files posted to upload slots (`createUploadSlots`), with the same checks and answers as `uploadPhotos`. Each `uploadKey` is made into a photo once: asking again (a retry) answers the photo the first request made, or the same refusal; a key still being completed by another request is refused with the code `upload_busy` (409).
+         * @description Curators make photos of files posted to upload slots (`createUploadSlots`), with the same checks and answers as `uploadPhotos`; since S3's event makes each photo by itself, this call is needed only to learn the answer or to send metadata the slots did not carry. Each `uploadKey` is made into a photo once: asking again (a retry), or after the event made it, answers that photo, or the same refusal. The metadata sent wins over the slot's, field by field (what is left out keeps the slot's value); sent after the photo was made, it is applied to the photo as an edit would (`updatePhoto`), once: the same request again changes nothing. A key S3's event is making into a photo at that moment is waited for (a few seconds); one still at work after that, or being completed by another request, is refused with the code `upload_busy` (409): ask again.
          */
         post: operations["createPhotosFromUploads"];
         delete?: never;
@@ -210,7 +210,7 @@ export interface paths {
         put?: never;
         /**
          * Get upload slots for large files
-         * @description Curators get one presigned S3 form per file, for files too large to send through the API. Post each form's `fields`, then the file (as the last field, named `file`) to its `url` within 15 minutes (S3 takes only the declared content type and at most `maxBytes`), then make the photos with `createPhotosFromUploads`, naming each `uploadKey`.
+         * @description Curators get one presigned S3 form per file, for files too large to send through the API. Post each form's `fields`, then the file (as the last field, named `file`) to its `url` within 15 minutes (S3 takes only the declared content type and at most `maxBytes`). Each file may carry its photo's `filename`, `title`, `description`, `tags` and `altText` (checked as `createPhotosFromUploads` checks them), and the request `keepDuplicate`: once S3 has a file, its photo is made with them, with no further call (a photo appears in the gallery within seconds; a file that is not a photo is refused and removed). `createPhotosFromUploads` naming each `uploadKey` still works, whether it comes before or after that: it answers the photos, and applies the metadata it sends (which wins over the slot's).
          */
         post: operations["createUploadSlots"];
         delete?: never;
@@ -351,22 +351,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One upload to make a photo of; the metadata sent here wins over the slot's, field by field. */
         CompletedUploadRequest: {
-            /** @description An `uploadKey` a slot of this gallery gave, its file posted to S3. */
-            uploadKey: string;
             /** @description The file's name: the title when none is given; its extension must match the content. */
             filename?: string;
             /** @description Defaults to the file name without its extension. */
             title?: string;
-            /** @default  */
             description?: string;
-            /**
-             * @description What a screen reader says in place of the photo (one line).
-             * @default
-             */
+            /** @description What a screen reader says in place of the photo (one line). */
             altText?: string;
             /** @description At most 30 tags; each is stored in lower case, spaces collapsed, once. */
             tags?: string[];
+            /** @description An `uploadKey` a slot of this gallery gave, its file posted to S3. */
+            uploadKey: string;
         };
         /**
          * @description * `image/jpeg` - image/jpeg
@@ -875,6 +872,13 @@ export interface components {
              */
             rerender?: boolean;
         };
+        /** @description An object a scan saw and left as it is, and why. */
+        ScanLeft: {
+            /** @description The object's key in the bucket. */
+            key: string;
+            /** @description Why it was left: e.g. an upload in flight is writing it, another scan or event is adopting it, it has the bytes of a photo of the gallery, or it is a rendition too young to judge. */
+            reason: string;
+        };
         /**
          * @description What a scan did (or, in a dry run, would do). Counts that do not apply to a scan are 0 and its lists
          *     empty (the galleries scan only scans, updates and fails).
@@ -905,6 +909,10 @@ export interface components {
             failed: number;
             /** @description What failed and where: the first 100 failures. */
             failures: components["schemas"]["ScanFailure"][];
+            /** @description Objects the scan saw and left as they are (all of them, even past the list). */
+            leftCount: number;
+            /** @description The objects left as they are, by key with the reason: the first 100. Nothing is skipped without being listed here. */
+            left: components["schemas"]["ScanLeft"][];
             /** @description Gallery ids with objects in the bucket and no gallery (left alone: see `createMissingGalleries`). */
             missingGalleries: string[];
             /** @description Galleries made (private) for such objects, with `createMissingGalleries`. */
@@ -984,9 +992,20 @@ export interface components {
             /** @description The largest file S3 takes through this form. */
             maxBytes: number;
         };
+        /**
+         * @description One file to upload: its type, and optionally the photo's metadata, kept for the photo that S3's
+         *     event makes once the file is in (a completion may still send it, or change it).
+         */
         UploadSlotFileRequest: {
-            /** @description The file's name (not used for the key). */
+            /** @description The file's name: the title when none is given; its extension must match the content. */
             filename?: string;
+            /** @description Defaults to the file name without its extension. */
+            title?: string;
+            description?: string;
+            /** @description What a screen reader says in place of the photo (one line). */
+            altText?: string;
+            /** @description At most 30 tags; each is stored in lower case, spaces collapsed, once. */
+            tags?: string[];
             /**
              * @description The file's type: the form lets S3 take only this one.
              *
@@ -1007,6 +1026,11 @@ export interface components {
         UploadSlotsRequest: {
             /** @description One entry per file to upload (at most PHOTO_MAX_FILES_PER_UPLOAD, 50 by default). */
             files: components["schemas"]["UploadSlotFileRequest"][];
+            /**
+             * @description Store a file even when a photo of the gallery has the same bytes; by default such a file is answered by that photo (`duplicateOf`) and not stored again. For the photos S3's events make; a completion sends its own.
+             * @default false
+             */
+            keepDuplicate?: boolean;
         };
         /** @description A photo an upload answers; `duplicateOf` when the file's bytes were a photo of the gallery already. */
         UploadedPhoto: {

@@ -385,6 +385,68 @@ describe('alt text on upload', () => {
     assert.equal(without.has('altTexts'), false);
   });
 
+  /** A fetch answering slots (one per file), S3 posts and the completion, recording every call. */
+  const slotsFetch = () =>
+    recordingFetch((url, init) => {
+      if (url.pathname.endsWith('/uploads')) {
+        const { files } = JSON.parse(String(init?.body));
+        const uploads = files.map((/** @type {any} */ _f, /** @type {number} */ at) => ({
+          uploadKey: `uploads/g/${at}`,
+          url: 'https://s3.example.test/bucket',
+          fields: { key: `k${at}` },
+          maxBytes: 100,
+        }));
+        return { body: { uploads }, status: 201 };
+      }
+      if (url.host === 's3.example.test') return { body: {}, status: 201 }; // S3 says 204, with no body
+      return { body: { photos: [], errors: [] }, status: 201 };
+    });
+
+  test('straight to S3: the slots carry each photo’s metadata (S3’s event makes the photo with it)', async () => {
+    const { sent, recording } = slotsFetch();
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', curatorKey: 'k', fetch: recording });
+    const batch = [file('a.jpg', { title: 'Reeds', tags: ['fog'], altText: 'Reeds in fog' }), file('b.jpg')];
+    await client.photos.upload('g', batch, { directUploadThreshold: 1, keepDuplicate: true });
+    assert.equal(sent[0].url.pathname, '/api/galleries/g/uploads');
+    assert.deepEqual(sent[0].body, {
+      files: [
+        { contentType: 'image/jpeg', filename: 'a.jpg', title: 'Reeds', tags: ['fog'], altText: 'Reeds in fog' },
+        { contentType: 'image/jpeg', filename: 'b.jpg' },
+      ],
+      keepDuplicate: true,
+    });
+    // The completion still follows by default, with the same metadata (nothing to change on the photo).
+    assert.equal(sent.at(-1)?.url.pathname, '/api/galleries/g/photos/from-uploads');
+    assert.deepEqual(sent.at(-1)?.body.uploads[0], {
+      uploadKey: 'uploads/g/0',
+      filename: 'a.jpg',
+      title: 'Reeds',
+      tags: ['fog'],
+      altText: 'Reeds in fog',
+    });
+  });
+
+  test('sendDirect posts the files to S3 and makes no completion call', async () => {
+    const { sent, recording } = slotsFetch();
+    const client = new GalleryClient({ baseUrl: 'https://api.example.test', curatorKey: 'k', fetch: recording });
+    const small = file('a.jpg', { title: 'Reeds' }); // small files too: no threshold applies
+    const keys = await client.photos.sendDirect('g', [small, file('b.jpg')]);
+    assert.deepEqual(keys, [
+      { uploadKey: 'uploads/g/0', filename: 'a.jpg' },
+      { uploadKey: 'uploads/g/1', filename: 'b.jpg' },
+    ]);
+    assert.deepEqual(
+      sent.map(({ method, url }) => [method, url.host, url.pathname]),
+      [
+        ['POST', 'api.example.test', '/api/galleries/g/uploads'],
+        ['POST', 's3.example.test', '/bucket'],
+        ['POST', 's3.example.test', '/bucket'],
+      ],
+    );
+    assert.deepEqual(sent[0].body.files[0], { contentType: 'image/jpeg', filename: 'a.jpg', title: 'Reeds' });
+    assert.equal('keepDuplicate' in sent[0].body, false);
+  });
+
   test('straight to S3: each upload of from-uploads carries its own altText', async () => {
     const { sent, recording } = recordingFetch((url, init) => {
       if (url.pathname.endsWith('/uploads')) {
