@@ -192,11 +192,12 @@ FUNCTION_MEMORY_MB = env.int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", default=1769)
 PHOTO_DECODE_BUDGET_BYTES = env.int(
     "PHOTO_DECODE_BUDGET_BYTES", default=FUNCTION_MEMORY_MB * 1024 * 1024 * 45 // 100
 )
-# A photo over that shared budget decodes alone (no other decode runs beside it) when its peak fits in the
-# function's memory less what the process holds besides decodes: the app at rest, its runtime, the files
-# of the request and the renditions made (bench/memory.py: 77 MiB at rest, 87 MiB with a 45 MP HEIC read).
-# It is what lets a 512 MB function take a 45 MP HEIC (375 MiB by the rule, 420 MiB peak RSS measured).
-PHOTO_DECODE_RESERVE_BYTES = env.int("PHOTO_DECODE_RESERVE_BYTES", default=128 * 1024 * 1024)
+# A photo over that shared budget decodes alone (no other decode runs, and no file is read, beside it)
+# when its peak and the files the process holds (its own, and what other threads read) fit in the
+# function's memory less what the process holds at rest: the app and its runtime (bench/memory.py: 77 MiB)
+# and the renditions made. It is what lets a 512 MB function take a 45 MP HEIC (375 MiB by the rule with an
+# 11 MB file: 420 MiB peak RSS measured).
+PHOTO_DECODE_RESERVE_BYTES = env.int("PHOTO_DECODE_RESERVE_BYTES", default=112 * 1024 * 1024)
 PHOTO_DECODE_ALONE_BYTES = env.int(
     "PHOTO_DECODE_ALONE_BYTES", default=max(0, FUNCTION_MEMORY_MB * 1024 * 1024 - PHOTO_DECODE_RESERVE_BYTES)
 )

@@ -10,8 +10,9 @@ for the whole process (PHOTO_DECODE_BUDGET_BYTES, derived from the function's me
 renditions are made. One that fits waits for the decodes running in other threads, at most
 REQUEST_DEADLINE_SECONDS, then is refused as ``Unavailable`` (503 ``decode_busy``). One that needs more
 than the whole budget decodes alone (PHOTO_DECODE_ALONE_BYTES: the function's memory less what the
-process holds besides decodes): it waits until no other decode runs, and none starts beside it. A file
-over that too is refused (413 ``decode_too_large``).
+process holds at rest), counting the files the process holds (its own, and those other threads read):
+it waits until no other decode runs, and none starts nor any file is read beside it. A file that could
+never fit alone is refused (413 ``decode_too_large``).
 """
 
 import hashlib
@@ -112,16 +113,45 @@ class DecodeBudget:
     ``held(nbytes)`` reserves before a decode and releases afterwards, whatever happens inside. A
     reservation waits its turn, first come first served, so a large file is not passed forever by small
     ones, and for at most ``timeout`` seconds. One over the shared capacity but within ``alone`` runs
-    alone: its turn comes when nothing is held, and while it holds more than the capacity nothing else
-    fits beside it. One over both is refused at once (it could never fit, so it never waits). Nothing
-    else is awaited while holding, so waits end.
+    alone: its turn comes when nothing is held and no file is being read, and it runs only if it fits in
+    ``alone`` together with the files the process holds (``file_read``: its own and other threads'),
+    else it is busy at once (waiting could not help: those files are held by decodes in line behind it);
+    while it runs, nothing else fits beside it and no file is read. One over the shared capacity that
+    could never fit alone is refused at once. Nothing else is awaited while holding, so waits end.
     """
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._held = 0
         self._queue: deque[object] = deque()
+        self._file_bytes = 0  # files read by prepare steps and not yet done with
+        self._reads = 0  # files being read (their size not known yet)
+        self._solo = False  # a decode running alone
         self.high_water = 0  # the most bytes ever held at once (bench and tests read it)
+
+    @contextmanager
+    def file_read(self, read: Callable[[], bytes], *, timeout: float) -> Iterator[bytes]:
+        """``read()``'s bytes, counted as held by this process until the block ends. The read waits while a
+        decode runs alone (at most ``timeout`` seconds), so no file grows the process beside it."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: not self._solo, timeout=max(0.0, timeout)):
+                raise _decode_busy()
+            self._reads += 1
+        size = 0
+        try:
+            data = read()
+            size = len(data)
+        finally:
+            with self._changed:
+                self._reads -= 1
+                self._file_bytes += size
+                self._changed.notify_all()
+        try:
+            yield data
+        finally:
+            with self._changed:
+                self._file_bytes -= size
+                self._changed.notify_all()
 
     @property
     def held_bytes(self) -> int:
@@ -133,15 +163,19 @@ class DecodeBudget:
         return len(self._queue)
 
     @contextmanager
-    def held(self, nbytes: int, *, capacity: int, timeout: float, alone: int = 0) -> Iterator[None]:
-        """Hold ``nbytes`` of the ``capacity`` for the block (or, over it, up to ``alone`` bytes with nothing
-        else held). Raises TooLarge (``decode_too_large``) when ``nbytes`` exceeds both, Unavailable
-        (``decode_busy``) when no room came within ``timeout``."""
-        if nbytes > max(capacity, alone):
+    def held(
+        self, nbytes: int, *, capacity: int, timeout: float, alone: int = 0, own_bytes: int = 0
+    ) -> Iterator[None]:
+        """Hold ``nbytes`` of the ``capacity`` for the block (or, over it, up to ``alone`` bytes with the
+        files held, ``own_bytes`` of which are this decode's own). Raises TooLarge (``decode_too_large``)
+        when ``nbytes`` could never fit, Unavailable (``decode_busy``) when no room came within ``timeout``
+        or the files other threads hold leave no room to decode alone."""
+        limit = max(capacity, alone - own_bytes)
+        if nbytes > limit:
             raise photo_rejected(
                 "decode_too_large",
                 f"Decoding this image would take about {_mib(nbytes)} of memory; "
-                f"photos are decoded within {_mib(max(capacity, alone))}. Send it with fewer pixels.",
+                f"photos are decoded within {_mib(limit)}. Send it with fewer pixels.",
             )
         solo = nbytes > capacity
         turn = object()
@@ -151,26 +185,33 @@ class DecodeBudget:
                 fits = self._changed.wait_for(
                     lambda: (
                         self._queue[0] is turn
-                        and (self._held == 0 if solo else self._held + nbytes <= capacity)
+                        and (self._held == self._reads == 0 if solo else self._held + nbytes <= capacity)
                     ),
                     timeout=max(0.0, timeout),
                 )
+                if fits and solo and nbytes + self._file_bytes > alone:
+                    fits = False  # other threads' files: they go first, this one is tried again later
             finally:
                 self._queue.remove(turn)
                 self._changed.notify_all()  # the next in line may fit now, or be first
             if not fits:
-                raise Unavailable(
-                    "The server is busy decoding other photos; this one was not processed. Try again.",
-                    code="decode_busy",
-                )
+                raise _decode_busy()
             self._held += nbytes
+            self._solo = solo
             self.high_water = max(self.high_water, self._held)
         try:
             yield
         finally:
             with self._changed:
                 self._held -= nbytes
+                self._solo = self._solo and not solo
                 self._changed.notify_all()
+
+
+def _decode_busy() -> Unavailable:
+    return Unavailable(
+        "The server is busy decoding other photos; this one was not processed. Try again.", code="decode_busy"
+    )
 
 
 decode_budget = DecodeBudget()  # one per process: every thread's decodes share it
@@ -180,29 +221,30 @@ def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
     """Check the file and make its renditions in memory, within the process's decode budget."""
     if incoming.size is not None:
         size_check(incoming.size)  # before reading a byte, when the size is known up front
-    data = incoming.read()
-    size_check(len(data))
-    imaging = load_imaging()
-    try:
-        formats = rendition_formats()
-        plan = imaging.decode_plan(
-            data, edges=renditions.EDGES, formats=formats, max_pixels=settings.PHOTO_MAX_PIXELS
-        )
-        _check_extension(incoming.filename, plan.format)  # from the header: a lying name costs no decode
-        with decode_budget.held(
-            imaging.peak_bytes(plan),
-            capacity=settings.PHOTO_DECODE_BUDGET_BYTES,
-            alone=settings.PHOTO_DECODE_ALONE_BYTES,
-            timeout=_wait_allowed(),
-        ):
-            processed = imaging.process_image(
+    with decode_budget.file_read(incoming.read, timeout=_wait_allowed()) as data:
+        size_check(len(data))
+        imaging = load_imaging()
+        try:
+            formats = rendition_formats()
+            plan = imaging.decode_plan(
                 data, edges=renditions.EDGES, formats=formats, max_pixels=settings.PHOTO_MAX_PIXELS
             )
-    except imaging.ImageError as error:
-        raise photo_rejected(error.code, error.message) from None
-    return PreparedPhoto(
-        processed, len(data), hashlib.sha256(data).hexdigest(), renditions.renditions_version(formats)
-    )
+            _check_extension(incoming.filename, plan.format)  # from the header: a lie costs no decode
+            with decode_budget.held(
+                imaging.peak_bytes(plan),
+                capacity=settings.PHOTO_DECODE_BUDGET_BYTES,
+                alone=settings.PHOTO_DECODE_ALONE_BYTES,
+                own_bytes=len(data),
+                timeout=_wait_allowed(),
+            ):
+                processed = imaging.process_image(
+                    data, edges=renditions.EDGES, formats=formats, max_pixels=settings.PHOTO_MAX_PIXELS
+                )
+        except imaging.ImageError as error:
+            raise photo_rejected(error.code, error.message) from None
+        return PreparedPhoto(
+            processed, len(data), hashlib.sha256(data).hexdigest(), renditions.renditions_version(formats)
+        )
 
 
 def rendition_formats() -> tuple[str, ...]:

@@ -370,7 +370,8 @@ class _PhotosRun:
         confirmed: dict[int | None, bool] = {}
 
         def _listed_by_index(key: str) -> bool:
-            return key in listed_by_number.get(keys.photo_number_of(key), ())
+            number = keys.photo_number_of(key)
+            return number is not None and key in listed_by_number.get(number, ())
 
         def orphan(key: str) -> bool:
             number = keys.photo_number_of(key)
