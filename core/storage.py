@@ -142,6 +142,38 @@ def objects_delete(keys: Iterable[str]) -> int:
     return deleted
 
 
+# ---- versions (the bucket keeps them: an operator's restore reads and removes delete markers)
+
+
+def bucket_versioning() -> str | None:
+    """The bucket's versioning: "Enabled", "Suspended", or None when it never kept versions."""
+    return s3_client().get_bucket_versioning(Bucket=settings.BUCKET_NAME).get("Status")
+
+
+def object_versions_list(prefix: str) -> Iterator[tuple[str, dict]]:
+    """Every version and delete marker under a prefix, as ("version" or "marker", its listing entry:
+    Key, VersionId, IsLatest, LastModified...), one listing page at a time."""
+    paginator = s3_client().get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=settings.BUCKET_NAME, Prefix=prefix):
+        for version in page.get("Versions", ()):
+            yield "version", version
+        for marker in page.get("DeleteMarkers", ()):
+            yield "marker", marker
+
+
+def object_versions_delete(versions: list[dict]) -> list[dict]:
+    """Delete these versions (``{"Key", "VersionId"}``; a delete marker's undeletes its object), in
+    batches; the ones S3 refused, each with its Key and Message."""
+    client, refused = s3_client(), []
+    for start in range(0, len(versions), _DELETE_BATCH):
+        batch = versions[start : start + _DELETE_BATCH]
+        response = client.delete_objects(
+            Bucket=settings.BUCKET_NAME, Delete={"Objects": batch, "Quiet": True}
+        )
+        refused += response.get("Errors") or []
+    return refused
+
+
 def _delete_batch(client, batch: list[dict]) -> int:
     response = client.delete_objects(Bucket=settings.BUCKET_NAME, Delete={"Objects": batch, "Quiet": True})
     errors = response.get("Errors") or []

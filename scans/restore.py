@@ -52,8 +52,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from django.conf import settings
 
-from core import records
-from core.aws import botocore_session, client_config, s3_client
+from core import records, storage
+from core.aws import botocore_session, client_config
 from core.clock import now_iso
 from core.conditional import applied
 from core.errors import Conflict, NotFound, Rejected, Unavailable
@@ -286,7 +286,7 @@ def _live_check(gallery_id: str, report: RestoreReport) -> None:
 
 
 def _versioning_check(report: RestoreReport) -> None:
-    status = s3_client().get_bucket_versioning(Bucket=settings.BUCKET_NAME).get("Status")
+    status = storage.bucket_versioning()
     if status not in ("Enabled", "Suspended"):
         raise Rejected(
             f"Bucket {settings.BUCKET_NAME} has never kept versions: deleted objects cannot be restored.",
@@ -439,22 +439,20 @@ def _key_versions(gallery_id: str) -> dict[str, _KeyVersions]:
     """The history of every key under the gallery's original and rendition prefixes (download copies
     are not restored: they are made again on a visitor's next download)."""
     histories: dict[str, _KeyVersions] = {}
-    paginator = s3_client().get_paginator("list_object_versions")
     prefixes = [
         keys.gallery_prefix(gallery_id),
         keys.renditions_prefix(gallery_id),
         keys.renditions_prefix(gallery_id, private=True),
     ]
     for prefix in prefixes:
-        for page in paginator.paginate(Bucket=settings.BUCKET_NAME, Prefix=prefix):
-            for version in page.get("Versions", ()):
-                history = histories.setdefault(version["Key"], _KeyVersions())
-                if history.newest is None or version["LastModified"] > history.newest["LastModified"]:
-                    history.newest = version
-            for marker in page.get("DeleteMarkers", ()):
-                history = histories.setdefault(marker["Key"], _KeyVersions())
-                history.markers.append(marker)
-                history.latest_is_marker = history.latest_is_marker or bool(marker.get("IsLatest"))
+        for kind, entry in storage.object_versions_list(prefix):
+            history = histories.setdefault(entry["Key"], _KeyVersions())
+            if kind == "version":
+                if history.newest is None or entry["LastModified"] > history.newest["LastModified"]:
+                    history.newest = entry
+            else:
+                history.markers.append(entry)
+                history.latest_is_marker = history.latest_is_marker or bool(entry.get("IsLatest"))
     return histories
 
 
@@ -579,13 +577,10 @@ def _claims_make(gallery_id: str, plan: _Plan, report: RestoreReport) -> None:
 
 
 def _markers_remove(markers: list[dict], mark: _Mark, report: RestoreReport) -> None:
-    client, failed = s3_client(), set()
+    failed = set()
     for batch in _batches(markers, _DELETE_BATCH):
         mark.renew()
-        response = client.delete_objects(
-            Bucket=settings.BUCKET_NAME, Delete={"Objects": batch, "Quiet": True}
-        )
-        for error in response.get("Errors") or []:
+        for error in storage.object_versions_delete(batch):
             failed.add(error.get("Key"))
             report.problem(f"{error.get('Key')}: delete marker not removed: {error.get('Message')}")
     report.objects_undeleted = len({marker["Key"] for marker in markers} - failed)
