@@ -59,7 +59,7 @@ def png_bytes(width: int, height: int, bit_depth: int = 8, colour_type: int = 2)
 
 def noise_png_bytes(width: int, height: int, seed: int = 0, every: int = 6) -> bytes:
     """An 8-bit RGB PNG whose every ``every``-th row is noise (zlib cannot shrink it) and the rest black:
-    a file of about width x height x 3 / every bytes (8,505 x 8,505: ~36 MB, near PHOTO_MAX_BYTES)."""
+    a file of about width x height x 3 / every bytes (8,000 x 8,000: ~32 MB)."""
     import random
 
     generator = random.Random(seed)
@@ -357,14 +357,15 @@ def small_function() -> bool:
         write(warm, "warm.jpg", pillow_bytes(640, 480, "RGB", "JPEG", quality=85))
         heic = write(workdir, "camera45.heic", camera_heic(45))
         jpegs = [write(workdir, f"camera12_{n}.jpg", camera_jpeg(12, seed=n + 2)) for n in range(2)]
-        # Two large files whose decode runs alone, each file near PHOTO_MAX_BYTES (an incompressible PNG
-        # of 8,505 x 8,505): the decode alone counts the other's file, so neither pushes the function over.
-        noisy = [write(workdir, f"noisy_{n}.png", noise_png_bytes(8505, 8505, seed=n)) for n in range(2)]
+        # Two large files whose decodes run alone, each fitting alone with its own file (64 MP: 340 MiB by the
+        # rule, a ~32 MB file) but not beside the other's: one decodes, the other is busy (503, try again),
+        # and neither pushes the function over.
+        noisy = [write(workdir, f"noisy_{n}.png", noise_png_bytes(8000, 8000, seed=n)) for n in range(2)]
         cases = [
             Case("45 MP HEIC, one file", [heic], env, rounds=2),
             Case("45 MP HEIC and two 12 MP JPEGs, one request (2 workers)", [heic, *jpegs],
                  {**env, "PHOTO_PROCESSING_WORKERS": "2"}, rounds=2),
-            Case("two 72 MP PNGs of ~40 MB, one request (2 workers)", noisy,
+            Case("two 64 MP PNGs of ~32 MB, one request (2 workers)", noisy,
                  {**env, "PHOTO_PROCESSING_WORKERS": "2"}),
         ]  # fmt: skip
         before = Case("before: the same HEIC, nothing decodes alone", [heic],
@@ -374,7 +375,7 @@ def small_function() -> bool:
             measured = run_case(case, workdir)
             report(case, measured, memory)
             peak, accepted = measured["peak"], measured["outcomes"].count("ok")
-            # The two 40 MB files may not both fit: busy (503, try again) is right, a kill is not.
+            # The two large files do not both fit: busy (503, try again) is right, a kill is not.
             enough = accepted >= (1 if case is cases[-1] else len(case.files))
             inside = peak < memory and enough
             passed &= inside

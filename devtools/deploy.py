@@ -8,8 +8,12 @@ and `zappa update --zip` after. Why and how: docs/deploy.md, "Deploy, update, ro
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,8 +63,33 @@ def deploy(
     cli, _settings = zappa_stage(stage, settings_file)  # Zappa's reading, ~1 s: once
     ensure_role(cli, new_role_wait)
     command = "update" if cli.zappa.get_lambda_function_versions(cli.lambda_name) else "deploy"
-    zappa(command, stage, "--zip", str(zip_path), settings_file=settings_file)
+    with tempfile.TemporaryDirectory(prefix="zappa-settings-") as scratch:
+        settings_used = with_secret_key(cli, stage, settings_file, Path(scratch), exists=command == "update")
+        zappa(command, stage, "--zip", str(zip_path), settings_file=settings_used)
     return command
+
+
+def with_secret_key(cli, stage: str, settings_file: Path, scratch: Path, *, exists: bool) -> Path:
+    """The settings to deploy with: as they are when the function already has DJANGO_SECRET_KEY in its own
+    environment (Zappa keeps variables it did not set), else a copy in ``scratch`` whose stage sets it
+    through ``aws_environment_variables`` (on the function, never in the package or a file of the
+    project): the operator's DJANGO_SECRET_KEY when set, else a new random one. The service refuses to
+    start without it, so the first deploy's own request would fail."""
+    if exists:
+        configuration = cli.zappa.lambda_client.get_function_configuration(FunctionName=cli.lambda_name)
+        if "DJANGO_SECRET_KEY" in configuration.get("Environment", {}).get("Variables", {}):
+            print("secret key: the function has one; kept")
+            return settings_file
+    key = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
+    source = "from DJANGO_SECRET_KEY" if os.environ.get("DJANGO_SECRET_KEY") else "new and random"
+    settings = json.loads(settings_file.read_text())
+    aws_variables = settings[stage].setdefault("aws_environment_variables", {})
+    aws_variables["DJANGO_SECRET_KEY"] = key
+    copy = scratch / settings_file.name
+    copy.write_text(json.dumps(settings))
+    copy.chmod(0o600)
+    print(f"secret key: set on the function's environment ({source}); in no file of the project")
+    return copy
 
 
 def main(argv: list[str] | None = None) -> None:

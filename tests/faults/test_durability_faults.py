@@ -175,7 +175,6 @@ def test_ratings_racing_a_gallery_delete_are_either_kept_before_it_or_refused_an
 def test_s3_failing_mid_batch_and_in_the_rollback_leaves_a_failed_intent_the_scan_cleans(
     store, curator, settings
 ):
-    settings.SCAN_SETTLE_SECONDS = 0  # only the intent protects the objects, not their age
     gallery_id = gallery_create(curator)
     files = {"first.jpg": jpeg(), "second.jpg": jpeg()}
 
@@ -271,7 +270,6 @@ def _wait_for_line(process: subprocess.Popen, expected: str, timeout: float) -> 
 def test_a_server_killed_between_its_objects_and_its_commit_leaves_a_pending_intent_the_scan_finishes(
     store, curator, settings, monkeypatch, tmp_path
 ):
-    settings.SCAN_SETTLE_SECONDS = 0  # only the intent protects the objects, not their age
     gallery_id = gallery_create(curator)
     image = tmp_path / "crash.jpg"
     image.write_bytes(jpeg())
@@ -402,7 +400,6 @@ def test_dynamodb_failing_during_a_completion_keeps_the_upload_for_the_retry(sto
 
 
 def test_a_scan_while_an_upload_waits_at_its_commit_adopts_and_sweeps_nothing_of_it(store, curator, settings):
-    settings.SCAN_SETTLE_SECONDS = 0  # the objects look settled: only the intent protects them
     gallery_id = gallery_create(curator)
     uploader = store.curator_api()
     with held_calls("dynamodb", "TransactWriteItems") as commit, ThreadPoolExecutor(1) as pool:

@@ -109,7 +109,6 @@ def test_an_upload_to_a_frozen_s3_answers_503_in_time_and_leaves_nothing_the_sca
 
     # Later: the writer is long dead (every pending intent is stale), and objects look settled.
     monkeypatch.setattr(intents, "STALE_AFTER", timedelta(0))
-    settings.SCAN_SETTLE_SECONDS = 0
     summary = gallery_photos_scan()
     assert (summary.failed_writes_cleaned, summary.created, summary.failed) == (1, 0, 0)
     assert not named & bucket_keys() and _photo_writes() == []

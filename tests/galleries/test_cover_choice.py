@@ -144,7 +144,6 @@ def test_null_gives_the_cover_back_to_the_automatic_rule(gallery_id, curator):
 def test_a_chosen_cover_holds_against_uploads_and_both_scans_until_that_photo_is_deleted(
     gallery_id, curator, settings
 ):
-    settings.SCAN_SETTLE_SECONDS = 0
     first, second, third = photos_add(curator, gallery_id, 3)
     assert choose(curator, gallery_id, third["photoId"]).status_code == 200
     photos_add(curator, gallery_id, 2)  # each batch offers its lowest photo the cover

@@ -90,7 +90,6 @@ def test_upgrading_removes_the_scan_claims_an_older_release_kept_in_gallery_phot
     report = "\n".join(resources.resources_ensure())
     assert "removed 1 scan claims" in report and f"table {ServiceRecord.Meta.table_name}: created" in report
     assert not list(GalleryPhoto.query(gallery_id))
-    settings.SCAN_SETTLE_SECONDS = 0
     summary = gallery_photos_scan(gallery_id=gallery_id)  # it would fail on the claim item left behind
     assert (summary.created, summary.failed) == (1, 0), summary.as_dict()
     assert [photo.s3_key for photo in GalleryPhoto.query(gallery_id)] == [key]

@@ -148,7 +148,11 @@ def rehearsal(lambda_package, prod_stage, tmp_path_factory):
     settings_file.write_text(json.dumps(settings))
     moto = MotoServer(directory / "moto.log", module="tests.lambda_package.moto_server")
     proxy = RefusingProxy()
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_") and name != "DJANGO_SECRET_KEY"  # make deploy makes one
+    }
     environment.update(
         {
             "AWS_ENDPOINT_URL": moto.url,
@@ -224,8 +228,21 @@ def test_deploy_creates_the_function_the_settings_describe(rehearsal):
     assert function["MemorySize"] == rehearsal.stage["memory_size"] == _documented("memory_size")
     assert function["Timeout"] == rehearsal.stage["timeout_seconds"] == _documented("timeout_seconds")
     # Zappa's `environment_variables` travel inside the package (its zappa_settings.py, which the handler
-    # puts into os.environ); the function's own environment is left to the operator (the secret key).
-    assert function.get("Environment", {}).get("Variables", {}) == {}
+    # puts into os.environ); the function's own environment holds the secret key alone, which the first
+    # deploy sets (the service refuses to start without it) and no file of the project or package holds.
+    variables = function.get("Environment", {}).get("Variables", {})
+    assert set(variables) == {"DJANGO_SECRET_KEY"} and len(variables["DJANGO_SECRET_KEY"]) >= 50
+    assert (
+        "secret key: set on the function's environment (new and random)" in rehearsal.steps["deploy"].stdout
+    )
+    with zipfile.ZipFile(rehearsal.zip_path) as archive:
+        assert all(
+            variables["DJANGO_SECRET_KEY"].encode() not in archive.read(name) for name in archive.namelist()
+        )
+    updated = rehearsal.seen["updated"]["function"]["Environment"]["Variables"]
+    assert (
+        updated == variables and "secret key: the function has one; kept" in rehearsal.steps["update"].stdout
+    )
     with zipfile.ZipFile(rehearsal.zip_path) as archive:
         module = ast.parse(archive.read("zappa_settings.py").decode())
     assigned = {node.targets[0].id: node.value for node in module.body if isinstance(node, ast.Assign)}

@@ -201,7 +201,6 @@ def flow_metadata_scans():
     gallery_id, _ = _gallery_with_photo(curator)
     key = f"galleries/{gallery_id}/synced-from-a-card.jpg"
     s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=key, Body=jpeg_bytes(), ContentType="image/jpeg")
-    settings.SCAN_SETTLE_SECONDS = 0  # restored by pytest-django's settings fixture (see aws_calls)
     for action in ("update_GalleryPhotos", "update_galleries_metadata"):
         scanned = curator.post(f"/galleries?action={action}", {}, format="json")
         assert scanned.status_code == 200, scanned.json()

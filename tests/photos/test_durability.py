@@ -134,7 +134,6 @@ def test_a_failed_rollback_leaves_a_failed_intent_that_the_scan_cleans_and_never
 def test_a_write_in_flight_is_neither_adopted_nor_swept_and_a_dead_one_is_cleaned_after_a_while(
     aws, gallery_id, monkeypatch, settings
 ):
-    settings.SCAN_SETTLE_SECONDS = 0  # the age rule is not what protects it
     intent = intents.intent_open(
         gallery_id=gallery_id,
         number=7,
@@ -318,7 +317,6 @@ def test_a_direct_upload_of_the_same_bytes_answers_the_photo_and_the_scan_never_
     assert completion.status_code == 201 and completion.json()["photos"][0]["duplicateOf"] == first["photoId"]
     assert slot["uploadKey"] not in bucket_keys() and len(photo_items(gallery_id)) == 1
 
-    settings.SCAN_SETTLE_SECONDS = 0
     s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=f"galleries/{gallery_id}/IMG_0001.JPG", Body=card)
     summary = gallery_photos_scan(gallery_id=gallery_id)
     assert (summary.created, summary.duplicates) == (0, 1) and len(photo_items(gallery_id)) == 1
@@ -333,7 +331,6 @@ def test_an_upload_never_overwrites_an_original_a_scan_adopted_under_our_naming(
 ):
     """A restored backup put galleries/G/photo2.jpg into an empty gallery; a scan adopted it as photo 1.
     The next upload's number is 2, but that key is taken: it gets the next free number instead."""
-    settings.SCAN_SETTLE_SECONDS = 0
     restored = jpeg_bytes()
     key = f"galleries/{gallery_id}/photo2.jpg"
     s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=key, Body=restored)

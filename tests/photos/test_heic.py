@@ -323,7 +323,6 @@ def test_the_photos_scan_adopts_a_heic_original_found_in_the_bucket(aws, setting
     key = f"galleries/{gallery_id}/IMG_0007.HEIC"
     heic = heic_bytes(1000, 750, orientation=8, tile_size=256, **IPHONE)
     s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=key, Body=heic)
-    settings.SCAN_SETTLE_SECONDS = 0
     summary = gallery_photos_scan(gallery_id=gallery_id)
     assert (summary.created, summary.failed) == (1, 0), summary.as_dict()
     [item] = GalleryPhoto.query(gallery_id)
@@ -462,7 +461,6 @@ def test_the_photos_scan_refuses_a_heic_bomb_and_makes_nothing_of_it(aws, settin
     s3_client().put_object(
         Bucket=settings.BUCKET_NAME, Key=key, Body=heic_claiming(60_000, 60_000, tile_size=64)
     )
-    settings.SCAN_SETTLE_SECONDS = 0
     summary = gallery_photos_scan(gallery_id=gallery_id)
     assert (summary.created, summary.failed) == (0, 1), summary.as_dict()
     assert bucket_keys() == {key}  # the curator's file stays; nothing was made of it

@@ -211,7 +211,6 @@ def test_a_move_cut_short_by_the_deadline_is_finished_by_the_photos_scan(aws, cu
 
 
 def test_the_scan_removes_copies_a_dead_move_left_and_keeps_what_items_list(aws, curator, settings):
-    settings.SCAN_SETTLE_SECONDS = 0
     gallery_id = gallery_new(curator)
     [photo] = photos_add(curator, gallery_id)
     item = GalleryPhoto.get(gallery_id, photo["photoId"])
@@ -397,7 +396,6 @@ def test_a_gallery_a_scan_creates_for_objects_it_found_is_private(aws, curator, 
 
 
 def test_a_changed_original_drops_its_stale_download_copy(aws, curator, client, settings):
-    settings.SCAN_SETTLE_SECONDS = 0
     gallery_id = gallery_new(curator, allowOriginalDownload=True)
     [photo] = photos_add(curator, gallery_id)
     first, _ = download(client, gallery_id, photo["photoId"])
@@ -423,7 +421,6 @@ def test_a_move_that_started_before_a_change_never_undoes_it(aws, curator):
 
 
 def test_a_rerender_that_lost_to_a_move_leaves_no_public_strays(aws, curator, monkeypatch, settings):
-    settings.SCAN_SETTLE_SECONDS = 0
     gallery_id = gallery_new(curator)
     [photo] = photos_add(curator, gallery_id)
     s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=photo["s3Key"], Body=jpeg_bytes(80, 60))

@@ -9,12 +9,6 @@ from tests.factories import jpeg_bytes
 
 
 @pytest.fixture(autouse=True)
-def no_settle_time(settings):
-    """Objects put by a test are seconds old; scans may adopt them at once."""
-    settings.SCAN_SETTLE_SECONDS = 0
-
-
-@pytest.fixture(autouse=True)
 def one_worker(settings):
     """moto's TransactWriteItems deep-copies every table unlocked, so parallel adoptions can crash it.
 
