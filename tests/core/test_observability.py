@@ -140,6 +140,20 @@ def test_an_api_call_logs_one_json_line_with_route_status_duration_and_the_curat
     assert len(line["request_id"]) == 32 and line["request_id"] == logged.lines()[-1]["request_id"]
 
 
+def test_a_request_refused_before_any_route_has_its_line_too(aws, logged):
+    response = APIClient().get(
+        "/api/galleries", HTTP_HOST="elsewhere.example", HTTP_X_REQUEST_ID="bad-host-1"
+    )
+    assert response.status_code == 400 and response["X-Request-Id"] == "bad-host-1"
+    [line] = logged.lines("gallery.requests")
+    assert (line["status"], line["request_id"], line["method"]) == (
+        400,
+        "bad-host-1",
+        "GET",
+    ) and "route" not in line
+    assert logged.values("Api5xx") == [0.0]
+
+
 def test_the_guides_action_is_the_one_query_parameter_logged(aws, gallery_id, logged):
     response = APIClient().get(f"/galleries?id={gallery_id}&action=get_photo_rating&token=sekret")
     [line] = logged.lines("gallery.requests")
