@@ -47,7 +47,9 @@ entrypoints_logger = logging.getLogger("gallery.entrypoints")
 
 # The metrics this service records (alarms and dashboards name them: never rename one).
 PHOTOS_STORED = "PhotosStored"  # a new photo committed, whatever door it came in by
-PHOTOS_REFUSED = "PhotosRefused"  # a file that did not become a photo; dimension ``code`` says why
+# A file that did not become a photo, whatever its door; dimension ``code`` says why (also a scan's
+# re-render of an original the prepare step now refuses, which is rare).
+PHOTOS_REFUSED = "PhotosRefused"
 RENDER_MS = "RenderMs"  # one photo's decode and renditions
 GALLERIES_CREATED = "GalleriesCreated"
 RATING_WRITES = "RatingWrites"  # a visitor's rating put (new or changed; withdrawals are not counted)
