@@ -13,6 +13,7 @@ from pynamodb.transactions import TransactWrite
 from core.clock import now_iso
 from core.conditional import applied
 from core.errors import Conflict, NotFound, PreconditionFailed
+from core.observability import GALLERIES_CREATED, metric
 from core.transactions import Refused, transaction_run
 from galleries.derived import CoverChoice, cover_actions, gallery_open, touched, version_is
 from galleries.models import (
@@ -75,6 +76,7 @@ def gallery_create(
     # The condition makes an id collision (a given id, or a vanishingly unlikely uuid) fail, not overwrite.
     if not applied(lambda: gallery.save(condition=Gallery.gallery_id.does_not_exist())):
         raise Conflict(f"Gallery {gallery.gallery_id} exists already.")
+    metric(GALLERIES_CREATED, 1)
     return gallery
 
 

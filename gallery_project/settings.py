@@ -88,6 +88,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    # One log line and the metrics of every request (core.observability), with its ids.
+    "core.middleware.RequestLogMiddleware",
     # A bad Host or malformed header answers the envelope before anything else reads them.
     "core.middleware.MalformedRequestMiddleware",
     "core.middleware.DeadlineMiddleware",
@@ -215,8 +217,6 @@ RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = env.int("RATING_NEW_VISITORS_PER_ADDRE
 # A visitor id is its client's for this many days after its last use (ratings.visitors); then it is free.
 VISITOR_ID_DAYS = env.int("VISITOR_ID_DAYS", default=730)
 
-# A scan adopts or sweeps only objects at least this old, so it never races an upload in flight.
-SCAN_SETTLE_SECONDS = env.int("SCAN_SETTLE_SECONDS", default=120)
 
 PAGE_SIZE_DEFAULT = env.int("PAGE_SIZE_DEFAULT", default=25)
 PAGE_SIZE_MAX = env.int("PAGE_SIZE_MAX", default=100)
@@ -288,13 +288,45 @@ SPECTACULAR_SETTINGS = {
 # so the effective limit is per container (see docs/deploy.md).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Logs: one JSON object per line (core.observability.JsonFormatter), as CloudWatch Logs Insights reads them;
+# LOG_FORMAT=plain for a person reading a terminal. Each line names the request, Lambda event or command
+# it belongs to; each request, event and command ends with a line of its own (gallery.requests,
+# gallery.entrypoints). Metrics are CloudWatch Embedded Metric Format documents on gallery.metrics, written
+# as they are whatever LOG_LEVEL says, on stderr like the logs (a command's stdout is its output).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+# The logs' "service" field and the metrics' "service" dimension; the metrics' CloudWatch namespace.
+# Two stages in one account and region set different names, or each stage's alarms count the other's.
+SERVICE_NAME = env.str("SERVICE_NAME", default="gallery-backend")
+# How long CloudWatch keeps the function's logs: Zappa has no key for it, so zappa_settings.json names it
+# among the stage's variables and `ensure_resources --function` applies it (logs:PutRetentionPolicy).
+LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
+METRICS_NAMESPACE = env.str("METRICS_NAMESPACE", default="GalleryBackend")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "core.observability.LogContext"}},
+    "formatters": {
+        "json": {"()": "core.observability.JsonFormatter", "service": SERVICE_NAME},
+        "plain": {"format": "%(levelname)s %(name)s %(message)s"},
+        "emf": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+        "metrics": {"class": "logging.StreamHandler", "formatter": "emf"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"botocore": {"level": "WARNING"}, "pynamodb": {"level": "WARNING"}},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "pynamodb": {"level": "WARNING"},
+        # Django's line for each 4xx says what gallery.requests says; its 5xx lines stay.
+        "django.request": {"level": "ERROR"},
+        # Zappa's line for each request (Apache's format: the query string, the client's address and
+        # user agent); gallery.requests replaces it.
+        "zappa.wsgi": {"level": "WARNING"},
+        "gallery.metrics": {"handlers": ["metrics"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Originals and renditions live in S3 through django-storages. URLs are built by photos.urls from

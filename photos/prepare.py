@@ -17,6 +17,7 @@ never fit alone is refused (413 ``decode_too_large``).
 
 import hashlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +30,8 @@ from typing import Any
 from django.conf import settings
 
 from core.deadline import attempt_seconds, remaining
-from core.errors import Rejected, TooLarge, Unavailable, Unsupported
+from core.errors import DomainError, Rejected, TooLarge, Unavailable, Unsupported
+from core.observability import MILLISECONDS, PHOTOS_REFUSED, RENDER_MS, metric
 from core.validation import clean_text
 from photos import renditions
 from photos.geometry import DEFAULT_FORMATS
@@ -218,7 +220,16 @@ decode_budget = DecodeBudget()  # one per process: every thread's decodes share 
 
 
 def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
-    """Check the file and make its renditions in memory, within the process's decode budget."""
+    """Check the file and make its renditions in memory, within the process's decode budget. Every door's
+    refusal of a file is counted here, by its code (a refusal after this step, by ``photo_record``)."""
+    try:
+        return _prepared(incoming)
+    except DomainError as refused:
+        metric(PHOTOS_REFUSED, 1, code=refused.code)
+        raise
+
+
+def _prepared(incoming: IncomingPhoto) -> PreparedPhoto:
     if incoming.size is not None:
         size_check(incoming.size)  # before reading a byte, when the size is known up front
     with decode_budget.file_read(incoming.read, timeout=_wait_allowed()) as data:
@@ -237,9 +248,11 @@ def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
                 own_bytes=len(data),
                 timeout=_wait_allowed(),
             ):
+                rendering = time.perf_counter()
                 processed = imaging.process_image(
                     data, edges=renditions.EDGES, formats=formats, max_pixels=settings.PHOTO_MAX_PIXELS
                 )
+                metric(RENDER_MS, round((time.perf_counter() - rendering) * 1000, 1), MILLISECONDS)
         except imaging.ImageError as error:
             raise photo_rejected(error.code, error.message) from None
         return PreparedPhoto(

@@ -15,6 +15,7 @@ from pynamodb.expressions.condition import Condition
 
 from core.clock import now_iso
 from core.conditional import applied
+from core.observability import RATING_WRITES, metric
 from core.transactions import Refused, transaction_run
 from ratings import aggregate
 from ratings.models import PhotoRating
@@ -93,6 +94,7 @@ def rating_commit(
         if VISITOR_ITEM in refused.failed:
             raise VisitorRefused(user_id=user_id) from None
         raise RatingRaced() from None
+    metric(RATING_WRITES, 1)
     return written
 
 

@@ -19,6 +19,7 @@ Order, per photo, so a failure never leaves a reader something half-made:
    year is added (idempotent; the galleries scan repairs a miss).
 """
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from core.errors import (
     as_domain_error,
     storage_errors,
 )
+from core.observability import PHOTOS_REFUSED, PHOTOS_STORED, metric
 from core.transactions import Contended, Refused, transaction_run
 from galleries import derived
 from galleries.models import visibility_of
@@ -180,6 +182,28 @@ def _prepare_outcome(incoming: IncomingPhoto):
         return refused
 
 
+def outcome_counted[**P](record: Callable[P, GalleryPhoto]) -> Callable[P, GalleryPhoto]:
+    """Count what became of a prepared file, once, in the step every door's new photo goes through
+    (multipart, direct upload, a scan's or an event's adoption): stored, or refused by the code of what
+    stopped it (the gallery gone, storage failing). Answered by a photo that has its bytes already, it is
+    neither. A file the prepare step refused was counted there."""
+
+    @functools.wraps(record)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> GalleryPhoto:
+        try:
+            photo = record(*args, **kwargs)
+        except content.DuplicatePhoto:
+            raise
+        except Exception as failure:
+            metric(PHOTOS_REFUSED, 1, code=as_domain_error(failure).code)
+            raise
+        metric(PHOTOS_STORED, 1)
+        return photo
+
+    return counted
+
+
+@outcome_counted
 def photo_record(
     *,
     gallery_id: str,

@@ -396,9 +396,10 @@ def test_an_unknown_method_is_a_405_envelope_with_allow(aws, client, path):
 
 def test_settings_route_djangos_own_answers_to_the_envelope():
     """settings.py names the CSRF failure view and puts MalformedRequestMiddleware right after the
-    request ids."""
+    request ids and the request's log line."""
     assert getattr(project_settings, "CSRF_FAILURE_VIEW", None) == CSRF_FAILURE_VIEW
-    assert project_settings.MIDDLEWARE[:2] == [
+    assert project_settings.MIDDLEWARE[:3] == [
         "core.middleware.RequestIdMiddleware",
+        "core.middleware.RequestLogMiddleware",
         MALFORMED_REQUEST_MIDDLEWARE,
     ]

@@ -2,10 +2,11 @@
 (the bucket's lifecycle, CORS and versioning; the tables' recovery and protection; the function's log
 retention and failed-events queue) to what the service wants; safe to run again."""
 
+from django.conf import settings
+
 from core.entrypoints import DomainCommand
 from gallery_project.resources import (
     LOG_RETENTION_CHOICES,
-    LOG_RETENTION_DAYS,
     function_ensure,
     resources_ensure,
     tables_protect,
@@ -32,11 +33,12 @@ class Command(DomainCommand):
         parser.add_argument(
             "--log-retention-days",
             type=int,
-            default=LOG_RETENTION_DAYS,
+            default=settings.LOG_RETENTION_DAYS,
             choices=LOG_RETENTION_CHOICES,
             metavar="DAYS",
-            help=f"How long CloudWatch keeps the function's logs (default {LOG_RETENTION_DAYS}; one of the "
-            "values CloudWatch accepts: 1, 3, 5, 7, 14, 30, 60, 90, ...).",
+            help="How long CloudWatch keeps the function's logs (default: the stage's LOG_RETENTION_DAYS, "
+            f"{settings.LOG_RETENTION_DAYS}; one of the values CloudWatch accepts: 1, 3, 5, 7, 14, 30, 60, "
+            "90, ...).",
         )
 
     def handle(self, *args, skip_bucket: bool = False, function: str | None = None, **options):
