@@ -164,7 +164,8 @@ def object_versions_list(prefix: str) -> Iterator[tuple[str, dict]]:
 def object_versions_delete(versions: list[dict]) -> list[dict]:
     """Delete these versions (``{"Key", "VersionId"}``; a delete marker's undeletes its object), in
     batches; the ones S3 refused, each with its Key and Message."""
-    client, refused = s3_client(), list[dict]()
+    client = s3_client()
+    refused: list[dict] = []
     for start in range(0, len(versions), _DELETE_BATCH):
         batch = versions[start : start + _DELETE_BATCH]
         response = client.delete_objects(
