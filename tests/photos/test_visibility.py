@@ -4,19 +4,23 @@ visitors and curators see them on both URL styles, where their renditions live, 
 import base64
 import io
 import zlib
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.conf import settings
 from PIL import Image
 
+from core import records
 from core.aws import s3_client
 from galleries.services import gallery_update
 from photos.models import GalleryPhoto
 from photos.services import placement
 from photos.services import rerender as rerender_service
 from photos.services import upload as upload_service
+from scans import photos_scan
 from scans.photos_scan import gallery_photos_scan
+from tests.clock import clock_at
 from tests.factories import jpeg_bytes
 from tests.photos.conftest import as_file
 
@@ -210,7 +214,9 @@ def test_a_move_cut_short_by_the_deadline_is_finished_by_the_photos_scan(aws, cu
     assert gallery_photos_scan(gallery_id=gallery_id).renditions_placed == 0  # nothing left to do
 
 
-def test_the_scan_removes_copies_a_dead_move_left_and_keeps_what_items_list(aws, curator, settings):
+def test_the_scan_removes_copies_a_dead_move_left_and_keeps_what_items_list(
+    aws, curator, settings, monkeypatch
+):
     gallery_id = gallery_new(curator)
     [photo] = photos_add(curator, gallery_id)
     item = GalleryPhoto.get(gallery_id, photo["photoId"])
@@ -220,6 +226,10 @@ def test_the_scan_removes_copies_a_dead_move_left_and_keeps_what_items_list(aws,
         s3_client().copy_object(
             Bucket=settings.BUCKET_NAME, Key=key, CopySource={"Bucket": settings.BUCKET_NAME, "Key": key[8:]}
         )
+    young = gallery_photos_scan(gallery_id=gallery_id)  # a move still at work could list them: left
+    assert young.orphan_objects_removed == 0 and sorted(entry["key"] for entry in young.left) == sorted(stray)
+    # Once no write alive could still list them, they go.
+    clock_at(monkeypatch, photos_scan, datetime.now(UTC) + records.WRITE_LIFETIME + timedelta(seconds=1))
     summary = gallery_photos_scan(gallery_id=gallery_id)
     assert summary.orphan_objects_removed == len(stray)
     assert bucket_keys(f"private/renditions/{gallery_id}/") == set()
