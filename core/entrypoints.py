@@ -65,7 +65,11 @@ def lambda_event(handler: EventHandler) -> EventHandler:
     def entry(event, context=None) -> dict:
         if not apps.ready:  # Zappa sets Django up for events; a bare Lambda invocation may not have
             django.setup()
-        with observed("event", handler.__name__, request_id=getattr(context, "aws_request_id", None)) as run:
+        # Lambda's id is an event's only one: under both names a request's lines use for theirs.
+        function_id = getattr(context, "aws_request_id", None)
+        with observed(
+            "event", handler.__name__, request_id=function_id, function_request_id=function_id
+        ) as run:
             try:
                 with event_deadline(context):
                     return handler(event, context)

@@ -79,6 +79,9 @@ class RequestLogMiddleware:
             response = self.get_response(request)
             try:
                 request_logged(request, response, (time.perf_counter() - started) * 1000)
+                # This line says it, with the request's ids: Django's own "Internal Server Error" line
+                # comes after every middleware, outside them (the error mapping logged the stack).
+                response._has_been_logged = True
             except Exception:
                 logger.exception("could not log request %s", getattr(request, "request_id", "-"))
         return response

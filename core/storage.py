@@ -473,8 +473,17 @@ class NotImplementedHere(Exception):
 
 
 def _not_implemented(error: ClientError) -> bool:
+    """Whether an emulator answered that it does not implement the call. Never on AWS's own S3, where
+    405 and 501 mean something else (405: credentials of another account) and must not pass as "this S3
+    cannot hold it"."""
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error.response.get("Error", {}).get("Code") in _NOT_IMPLEMENTED or status in {405, 501}
+    unknown = error.response.get("Error", {}).get("Code") in _NOT_IMPLEMENTED or status in {405, 501}
+    return unknown and not _on_aws()
+
+
+def _on_aws() -> bool:
+    host = urlsplit(s3_client().meta.endpoint_url or "").hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
 def _bucket_read(operation: str, absent: str | None = None) -> dict | None:

@@ -20,6 +20,8 @@ from pathlib import Path
 from devtools.package_lambda.build import build
 from devtools.package_lambda.stage import PROJECT_DIR, SETTINGS_FILE, zappa_stage
 
+# The shortest secret key a deploy takes from the shell (Django's own check asks for 50 characters).
+MIN_SECRET_KEY_LENGTH = 50
 # A new IAM role is not usable by Lambda at once; Zappa's CreateFunction does not retry.
 NEW_ROLE_WAIT_SECONDS = 10
 
@@ -80,8 +82,15 @@ def with_secret_key(cli, stage: str, settings_file: Path, scratch: Path, *, exis
         if "DJANGO_SECRET_KEY" in configuration.get("Environment", {}).get("Variables", {}):
             print("secret key: the function has one; kept")
             return settings_file
-    key = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
-    source = "from DJANGO_SECRET_KEY" if os.environ.get("DJANGO_SECRET_KEY") else "new and random"
+    given = os.environ.get("DJANGO_SECRET_KEY", "")
+    if given and len(given) < MIN_SECRET_KEY_LENGTH:  # e.g. the docs' "unused-here", exported for a command
+        raise SystemExit(
+            f"DJANGO_SECRET_KEY in this shell has {len(given)} characters: too short for a production key. "
+            "Unset it to have a random one made, or give one of at least "
+            f"{MIN_SECRET_KEY_LENGTH} characters."
+        )
+    key = given or secrets.token_urlsafe(50)
+    source = "from DJANGO_SECRET_KEY" if given else "new and random"
     settings = json.loads(settings_file.read_text())
     aws_variables = settings[stage].setdefault("aws_environment_variables", {})
     aws_variables["DJANGO_SECRET_KEY"] = key

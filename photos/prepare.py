@@ -30,7 +30,7 @@ from typing import Any
 from django.conf import settings
 
 from core.deadline import attempt_seconds, remaining
-from core.errors import DomainError, Rejected, TooLarge, Unavailable, Unsupported
+from core.errors import DomainError, Internal, Rejected, TooLarge, Unavailable, Unsupported
 from core.observability import MILLISECONDS, PHOTOS_REFUSED, RENDER_MS, metric
 from core.validation import clean_text
 from photos import renditions
@@ -77,6 +77,9 @@ class IncomingPhoto:
     tags: tuple[str, ...] = ()
     upload_key: str | None = None
     alt_text: str = ""
+    # False for a photos scan's adoption or re-render: it meets the same refused file every run, so its
+    # refusals are no uploads refused (PhotosRefused); an upload's, a direct upload's and an event's are.
+    refusals_counted: bool = True
 
 
 def title_from_filename(filename: str | None) -> str:
@@ -129,14 +132,17 @@ class DecodeBudget:
         self._file_bytes = 0  # files read by prepare steps and not yet done with
         self._reads = 0  # files being read (their size not known yet)
         self._solo = False  # a decode running alone
+        self._solos_waiting = 0  # decodes waiting to run alone
         self.high_water = 0  # the most bytes ever held at once (bench and tests read it)
 
     @contextmanager
     def file_read(self, read: Callable[[], bytes], *, timeout: float) -> Iterator[bytes]:
         """``read()``'s bytes, counted as held by this process until the block ends. The read waits while a
-        decode runs alone (at most ``timeout`` seconds), so no file grows the process beside it."""
+        decode runs alone or waits to (at most ``timeout`` seconds), so no file that came after it grows
+        the process beside it or takes the room it waits for."""
         with self._changed:
-            if not self._changed.wait_for(lambda: not self._solo, timeout=max(0.0, timeout)):
+            idle = lambda: not self._solo and self._solos_waiting == 0  # noqa: E731
+            if not self._changed.wait_for(idle, timeout=max(0.0, timeout)):
                 raise _decode_busy()
             self._reads += 1
         size = 0
@@ -183,6 +189,7 @@ class DecodeBudget:
         turn = object()
         with self._changed:
             self._queue.append(turn)
+            self._solos_waiting += solo
             try:
                 fits = self._changed.wait_for(
                     lambda: (
@@ -195,6 +202,7 @@ class DecodeBudget:
                     fits = False  # other threads' files: they go first, this one is tried again later
             finally:
                 self._queue.remove(turn)
+                self._solos_waiting -= solo
                 self._changed.notify_all()  # the next in line may fit now, or be first
             if not fits:
                 raise _decode_busy()
@@ -225,8 +233,16 @@ def photo_prepare(incoming: IncomingPhoto) -> PreparedPhoto:
     try:
         return _prepared(incoming)
     except DomainError as refused:
-        metric(PHOTOS_REFUSED, 1, code=refused.code)
+        if incoming.refusals_counted and refusal_counts(refused):
+            metric(PHOTOS_REFUSED, 1, code=refused.code)
         raise
+
+
+def refusal_counts(error: DomainError) -> bool:
+    """Whether a failure is the file's refusal (its content, its size, its gallery), not a moment's
+    trouble that a retry gets past (storage failing or throttled, the decode budget busy): only those
+    count as uploads refused."""
+    return not isinstance(error, Unavailable | Internal)
 
 
 def _prepared(incoming: IncomingPhoto) -> PreparedPhoto:
@@ -297,6 +313,21 @@ def size_check(size: int) -> None:
 
 def _mib(nbytes: int) -> str:
     return f"{nbytes / (1024 * 1024):,.0f} MiB"
+
+
+# The content types a direct upload's slot takes, and the format each promises (as _EXTENSION_FORMATS).
+CONTENT_TYPE_FORMATS = {
+    "image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/tiff": "TIFF",
+    "image/heic": "HEIF", "image/heif": "HEIF", "image/avif": "AVIF",
+}  # fmt: skip
+
+
+def name_and_type_agree(filename: str, content_type: str) -> bool:
+    """Whether a file's name and its declared type promise the same format (a name that promises none
+    agrees with any type): a slot whose two disagree would make a photo refused for its name."""
+    extension = PurePosixPath(filename or "").suffix.lower().lstrip(".")
+    promised = _EXTENSION_FORMATS.get(extension)
+    return promised is None or promised == CONTENT_TYPE_FORMATS.get(content_type, promised)
 
 
 def _check_extension(filename: str, detected_format: str) -> None:

@@ -24,7 +24,7 @@ from galleries.models import downloads_allowed
 from photos import keys, renditions
 from photos.geometry import RENDITION_FORMATS
 from photos.ordering import ORDERINGS, PHOTO_NUMBER
-from photos.prepare import MAX_TITLE_LENGTH, title_from_filename
+from photos.prepare import CONTENT_TYPE_FORMATS, MAX_TITLE_LENGTH, name_and_type_agree, title_from_filename
 from photos.privacy import exif_for
 from ratings import aggregate
 from ratings.serializers import AVERAGE_HELP, COUNT_HELP, RatingHistogramSerializer
@@ -202,9 +202,7 @@ def parse_upload(data, files) -> list[dict]:
 
 # The formats photos.imaging accepts, by content type (kept here so this module does not import Pillow;
 # a test checks the two agree).
-ACCEPTED_CONTENT_TYPES = (
-    "image/jpeg", "image/png", "image/webp", "image/tiff", "image/heic", "image/heif", "image/avif",
-)  # fmt: skip
+ACCEPTED_CONTENT_TYPES = tuple(CONTENT_TYPE_FORMATS)
 
 
 @extend_schema_field({"type": "string", "maxLength": 255, "pattern": r"^[^\x00]*$"})
@@ -258,6 +256,16 @@ class UploadSlotRequestSerializer(UploadMetadataSerializer):
 
     class Meta:
         ref_name = "UploadSlotFile"
+
+    def validate(self, attrs):
+        # The photo is made from the slot as soon as the file is in: a name that promises another format
+        # than the type would be refused then, for good (refused before the form is handed out instead).
+        filename, content_type = attrs.get("filename", ""), attrs.get("contentType", "")
+        if not name_and_type_agree(filename, content_type):
+            raise serializers.ValidationError(
+                {"filename": f"The name {filename!r} promises another format than {content_type}."}
+            )
+        return super().validate(attrs)
 
 
 KEEP_DUPLICATE_HELP = (

@@ -132,14 +132,16 @@ def abandoned_uploads_remove(
     prefix = keys.uploads_prefix(gallery_id) if gallery_id else keys.UPLOADS_ROOT
     for page in pages(storage.objects_list(prefix), 1000):
         time_check()
-        old = [
-            item["Key"]
-            for item in page
-            if item.get("LastModified") and datetime.now(UTC) - item["LastModified"] > UPLOAD_ABANDONED_AFTER
-        ]
+        old = [item["Key"] for item in page if not upload_waiting(item)]
         summary.abandoned_uploads_removed += len(old)
         if old and not dry_run:
             storage.objects_delete(old)
+
+
+def upload_waiting(item: dict) -> bool:
+    """Whether a listed upload object is young enough to still become a photo (not abandoned yet)."""
+    modified = item.get("LastModified")
+    return modified is None or datetime.now(UTC) - modified <= UPLOAD_ABANDONED_AFTER
 
 
 def pages(items: Iterable, size: int) -> Iterator[list]:

@@ -57,6 +57,7 @@ from photos.selectors import (
     photos_of_gallery,
 )
 from photos.services.delete import photo_delete, photo_purge
+from photos.services.direct_upload import UploadEvent, photo_from_upload_event
 from photos.services.order_keys import order_keys_fill
 from photos.services.placement import photo_place
 from photos.services.rerender import photo_rerender
@@ -239,6 +240,10 @@ class Left:
 
 
 WRITING = "a photo write is under way for it (an upload in flight); that upload makes its photo"
+UPLOAD_WAITING = (
+    "a direct upload whose slot carried no metadata, waiting for the browser's completion (from-uploads); "
+    "removed after a day"
+)
 
 
 class _PhotosRun:
@@ -300,6 +305,7 @@ class _PhotosRun:
                     jobs.append((self._adopt, gallery_id, listed, None))
             self._run_jobs(jobs)
         self._remove_gone(gallery_id, [index[photo_id] for photo_id in sorted(unmatched)])
+        self._uploads_finish(gallery_id)
         self._place(gallery_id, index)
         self._order_keys_repair(gallery_id, index)
         self._tag_entries_repair(gallery_id, index)
@@ -404,6 +410,40 @@ class _PhotosRun:
                     storage.objects_delete(orphans)
                 self.summary.orphan_objects_removed += len(orphans)
         return present
+
+    def _uploads_finish(self, gallery_id: str) -> None:
+        """Direct uploads whose event never made their photo (lost, or failed three times): made from their
+        slot's metadata, through the same claim as the event and the completion (one photo whatever the
+        mix). One whose slot carried no metadata is left to its completion, and listed; those older than
+        a day are removed by ``leftovers.abandoned_uploads_remove``."""
+        for page in leftovers.pages(storage.objects_list(keys.uploads_prefix(gallery_id)), LISTING_PAGE):
+            for item in page:
+                _time_check(gallery_id)
+                if not leftovers.upload_waiting(item):
+                    continue
+                key = item["Key"]
+                if self.dry_run:
+                    self.summary.leave(key, "a direct upload not made into a photo yet (a run would try)")
+                    continue
+                self._count(self._upload_make(gallery_id, key), key=key)
+
+    def _upload_make(self, gallery_id: str, key: str):
+        where = {"galleryId": gallery_id, "key": key}
+        try:
+            answer = photo_from_upload_event(gallery_id=gallery_id, upload_key=key)
+        except storage_errors() as error:
+            return TryAgain((where, f"Storage failed: {error}"))
+        except DomainError as error:
+            answer = UploadEvent(error=error)
+        if answer.error is not None:
+            if isinstance(answer.error, Conflict):
+                return Left("another request is making this upload into a photo right now")
+            if isinstance(answer.error, Unavailable):
+                return TryAgain((where, answer.error.message))
+            return where, answer.error.message
+        if answer.photo_id is None:
+            return Left(UPLOAD_WAITING)
+        return "created" if answer.made and not answer.duplicate else None
 
     def _place(self, gallery_id: str, index: dict[str, _Known]) -> None:
         """Photos whose renditions are not where the gallery's visibility asks (a visibility change
@@ -533,7 +573,10 @@ class _PhotosRun:
         self.progress(self.summary)
 
     def _adopt(self, gallery_id: str, listed: _Listed, _known):
-        return original_adopt(gallery_id, listed, owner=self.owner, visibility=self.visibility)
+        # A scan meets a refused file every run: not an upload refused each time (PhotosRefused).
+        return original_adopt(
+            gallery_id, listed, owner=self.owner, visibility=self.visibility, refusals_counted=False
+        )
 
     def _rerender(self, gallery_id: str, listed: _Listed, known: _Known):
         """The original changed under the same key, or renditions of the item are missing: make the
@@ -544,7 +587,7 @@ class _PhotosRun:
                 gallery_id=gallery_id,
                 photo_id=known.photo_id,
                 previous_etag=known.etag,
-                prepared=photo_prepare(_incoming(listed)),
+                prepared=photo_prepare(_incoming(listed, refusals_counted=False)),
                 original_etag=listed.etag,
                 visibility=self.visibility,
             )
@@ -592,7 +635,14 @@ def _run_job(job: tuple):
     return method(*arguments)
 
 
-def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str, visibility: str | None = None):
+def original_adopt(
+    gallery_id: str,
+    listed: "_Listed",
+    *,
+    owner: str,
+    visibility: str | None = None,
+    refusals_counted: bool = True,
+):
     """Make the photo an upload would make from an original already in the bucket, exactly once: not
     while a photo write names it (its intent), not when a photo holds it, not twice (a claim), not when
     a photo of the gallery has its bytes. ``visibility`` is the gallery's when the caller read it (else
@@ -613,7 +663,7 @@ def original_adopt(gallery_id: str, listed: "_Listed", *, owner: str, visibility
         # commit removes the intent and writes the item at once).
         _release_quietly(claim)
         return None
-    incoming = _incoming(listed)
+    incoming = _incoming(listed, refusals_counted=refusals_counted)
     try:
         photo = photo_record(
             gallery_id=gallery_id,
@@ -663,7 +713,7 @@ def listed_object(key: str) -> "_Listed | None":
 # ---------------------------------------------------------------- helpers
 
 
-def _incoming(listed: _Listed) -> IncomingPhoto:
+def _incoming(listed: _Listed, *, refusals_counted: bool = True) -> IncomingPhoto:
     """An original in the bucket as the prepare step takes it: its key's name is no client's promise
     about its format, so no file name is passed (an upload's extension check does not apply); the name
     is its title, as an upload's file name is (a re-render writes no title, so a curator's stays)."""
@@ -674,7 +724,13 @@ def _incoming(listed: _Listed) -> IncomingPhoto:
             raise NotFound(f"{listed.key} disappeared during the scan.")
         return opened.read()
 
-    return IncomingPhoto(filename="", size=listed.size, read=read, title=title_from_filename(listed.key))
+    return IncomingPhoto(
+        filename="",
+        size=listed.size,
+        read=read,
+        title=title_from_filename(listed.key),
+        refusals_counted=refusals_counted,
+    )
 
 
 def _release_quietly(claim) -> None:

@@ -35,7 +35,9 @@ secure_scheme_headers: dict[str, str] = {}
 keepalive = 75
 # Ctrl-C lets requests in flight finish for this long (a request's deadline is 22 s).
 graceful_timeout = 25
-accesslog = "-"
+# No access log: every request's JSON line (gallery.requests) says it, without the query string, where a
+# token may be (gunicorn's access line would print it).
+accesslog = None
 # No control socket in the home directory (gunicorn 27 makes one by default): two checkouts, or a test's
 # server beside `make run`, would share it.
 control_socket_disable = True

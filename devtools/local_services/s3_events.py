@@ -101,10 +101,13 @@ class EventCourier:
         return True
 
     def _give_up(self, path: Path, reason: str) -> None:
-        self.failed.mkdir(parents=True, exist_ok=True)
-        (self.failed / f"{path.stem}.error.txt").write_text(reason + "\n")
-        shutil.move(path, self.failed / path.name)  # (another file system, maybe)
         self._forget(path)
+        self.failed.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.move(path, self.failed / path.name)  # (another file system, maybe)
+        except FileNotFoundError:
+            return  # another courier (a second server on this checkout) delivered it meanwhile
+        (self.failed / f"{path.stem}.error.txt").write_text(reason + "\n")
         logger.error("S3 event %s failed %d times; moved to %s: %s", path.name, ATTEMPTS, self.failed, reason)
 
     def _forget(self, path: Path) -> None:

@@ -280,7 +280,7 @@ def _claim_take(gallery_id: str, upload_key: str, owner: str, *, by: str, waits_
     pause, released = _FIRST_PAUSE, 0
     while True:
         claim = records.record_take(
-            CLAIM_KIND, _claim_id(upload_key), owner=owner, status=CLAIMED, lifetime=CLAIM_LEASE, data=data
+            CLAIM_KIND, _claim_id(upload_key), owner=owner, status=CLAIMED, lifetime=_lease(by), data=data
         )
         if claim is not None:
             return claim
@@ -300,6 +300,18 @@ def _claim_take(gallery_id: str, upload_key: str, owner: str, *, by: str, waits_
 
 
 _RETAKES = 3
+# After an event's deadline, what its Lambda invocation may still live (its margin and the timeout itself).
+_EVENT_LEASE_MARGIN = timedelta(seconds=30)
+
+
+def _lease(by: str) -> timedelta:
+    """How long a claim holds before another door may take it over: an event's as long as its invocation
+    may live (a crashed or timed-out invocation's claim is free for Lambda's retry a minute or two later),
+    a completion's ``CLAIM_LEASE``."""
+    left = deadline.remaining() if by == EVENT else None
+    if left is None:
+        return CLAIM_LEASE
+    return min(CLAIM_LEASE, timedelta(seconds=left) + _EVENT_LEASE_MARGIN)
 
 
 def _settled(record: records.ServiceRecord) -> _Settled:

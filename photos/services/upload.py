@@ -49,7 +49,7 @@ from galleries.models import visibility_of
 from galleries.selectors import gallery_get
 from photos import content, intents, keys, ordering, renditions, tags
 from photos.models import GalleryPhoto
-from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year
+from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year, refusal_counts
 from photos.selectors import photo_exists, photo_get
 from photos.services.placement import photo_place
 from ratings.aggregate import empty_histogram
@@ -195,7 +195,11 @@ def outcome_counted[**P](record: Callable[P, GalleryPhoto]) -> Callable[P, Galle
         except content.DuplicatePhoto:
             raise
         except Exception as failure:
-            metric(PHOTOS_REFUSED, 1, code=as_domain_error(failure).code)
+            refused = as_domain_error(failure)
+            incoming = kwargs.get("incoming")
+            counted = incoming is None or getattr(incoming, "refusals_counted", True)
+            if counted and refusal_counts(refused):
+                metric(PHOTOS_REFUSED, 1, code=refused.code)
             raise
         metric(PHOTOS_STORED, 1)
         return photo

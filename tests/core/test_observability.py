@@ -18,10 +18,13 @@ from rest_framework.test import APIClient
 from core import observability
 from core.aws import s3_client
 from core.deadline import carried
+from core.errors import Unavailable, Unsupported
 from core.observability import metric, metrics_recorded
 from galleries import services as gallery_services
 from gallery_project.curators import curator_key_create
+from photos.prepare import refusal_counts
 from scans import events
+from scans.photos_scan import gallery_photos_scan
 from tests.factories import jpeg_bytes
 
 PARIS = (48.858370, 2.294481)
@@ -195,6 +198,9 @@ def test_a_5xx_is_counted_and_every_id_it_reaches_is_api_gateways(curator_and_ke
     [line] = logged.lines("gallery.requests")
     assert (line["status"], line["level"], line["request_id"]) == (500, "WARNING", "gw-500-1")
     assert logged.values("Api5xx") == [1.0] and logged.values("GalleriesCreated") == []
+    # Every line the request wrote names it (Django's own "Internal Server Error" line, written outside
+    # every middleware, would not: ours says it instead).
+    assert {line.get("request_id") for line in logged.lines()} == {"gw-500-1"}, logged.lines()
     [latency] = logged.values("ApiLatencyMs")
     assert latency > 0
 
@@ -314,7 +320,7 @@ def test_a_lambda_event_logs_its_line_and_prints_its_metrics(aws, gallery_id, lo
         "evt-0001",
         "INFO",
     )
-    assert line["duration_ms"] > 0
+    assert line["duration_ms"] > 0 and line["function_request_id"] == "evt-0001"
     [inside] = logged.lines("scans.events")  # the event's own line names it and its request too
     assert (inside["event"], inside["request_id"]) == ("photo_object_created", "evt-0001")
     assert logged.values("PhotosStored") == [1.0] and len(logged.values("RenderMs")) == 1
@@ -382,3 +388,19 @@ def test_a_value_recorded_outside_any_request_is_printed_at_once_and_a_bad_one_i
     assert logged.values("GalleriesCreated") == [1.0]
     [error] = logged.lines("core.observability")
     assert error["level"] == "ERROR" and "Furlongs" in error["message"]
+
+
+def test_a_scan_meeting_a_refused_file_again_counts_no_refusal_and_a_busy_decode_is_none(
+    curator_and_key_id, gallery_id, logged, settings
+):
+    """A file the photos scan refuses is refused again every run: those are no uploads refused. Nor is a
+    moment's trouble (the decode budget busy, storage failing): a retry stores the photo."""
+    key = f"galleries/{gallery_id}/IMG_0001.CR2"
+    s3_client().put_object(Bucket=settings.BUCKET_NAME, Key=key, Body=b"II*\x00 not a raw file really")
+    for _ in range(2):
+        summary = gallery_photos_scan(gallery_id=gallery_id)
+        assert summary.failed == 1
+    assert logged.values("PhotosRefused", code="not_an_image") == []
+    assert logged.values("PhotosRefused", code="unsupported_format") == []
+    assert not refusal_counts(Unavailable("busy", code="decode_busy"))
+    assert refusal_counts(Unsupported("not an image", code="not_an_image"))

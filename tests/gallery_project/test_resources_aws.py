@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from core import storage
 from core.aws import s3_client, service_client
 from core.storage import CORS_RULE_ID, bucket_cors_rules
 from devtools.local_services.processes import free_port
@@ -331,6 +332,7 @@ EMULATOR_ERRORS = {
 def test_on_the_local_emulators_the_settings_they_cannot_hold_are_named_and_the_run_succeeds(
     aws, capsys, monkeypatch
 ):
+    monkeypatch.setattr(storage, "_on_aws", lambda: False)  # the emulator's endpoint, not AWS's
     original = botocore.client.BaseClient._make_api_call
 
     def emulators(client, operation_name, api_params):
@@ -399,3 +401,24 @@ def test_an_emulator_endpoint_that_does_not_answer_is_named(aws, monkeypatch, se
         f"queue {QUEUE}: nothing answers at {closed}: not set here",
         f"function {FUNCTION}: its failed events have no queue here",
     ]
+
+
+def test_on_aws_an_answer_an_emulator_gives_for_what_it_lacks_is_an_error_not_a_setting_it_cannot_hold(
+    aws, monkeypatch
+):
+    """S3 answers 405 to another account's credentials: on AWS that stops the run, it is never "this S3
+    cannot hold it" (which only an emulator's endpoint may say)."""
+    original = botocore.client.BaseClient._make_api_call
+
+    def refusing(client, operation_name, api_params):
+        if operation_name == "GetBucketVersioning":
+            error = {
+                "Error": {"Code": "MethodNotAllowed", "Message": "no"},
+                "ResponseMetadata": {"HTTPStatusCode": 405},
+            }
+            raise ClientError(error, operation_name)
+        return original(client, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refusing)
+    with pytest.raises(ClientError):
+        resources.resources_ensure()

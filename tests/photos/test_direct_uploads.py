@@ -408,3 +408,22 @@ def test_keep_duplicate_goes_with_the_slots(aws, curator, gallery_id, upload):
     [kept] = slots(curator, gallery_id, "image/jpeg", keep_duplicate=True)
     post_to_slot(kept, card)
     assert object_created(kept["uploadKey"]) == "created" and len(photo_items(gallery_id)) == 2
+
+
+def test_a_slot_whose_name_and_type_promise_different_formats_is_refused_before_any_upload(
+    aws, curator, gallery_id
+):
+    """The event makes the photo from the slot alone: a .png name for an image/jpeg file would be refused
+    then, for good. Refused at once instead, and nothing is recorded."""
+    files = [{"filename": "dunes.png", "contentType": "image/jpeg"}]
+    response = curator.post(f"/api/galleries/{gallery_id}/uploads", {"files": files}, format="json")
+    assert response.status_code == 400, response.content
+    assert "dunes.png" in json.dumps(response.json())
+    files = [
+        {"filename": "dunes.JPG", "contentType": "image/jpeg"},
+        {"filename": "notes", "contentType": "image/png"},
+    ]
+    assert (
+        curator.post(f"/api/galleries/{gallery_id}/uploads", {"files": files}, format="json").status_code
+        == 201
+    )

@@ -543,3 +543,37 @@ def test_a_file_that_waits_past_the_deadline_is_busy_503(budget, settings):
         photo_prepare(incoming(jpeg_bytes()))
     assert raised.value.code == "decode_busy" and status_for(raised.value) == 503
     assert (budget.held_bytes, budget.waiting) == (0, 0)
+
+
+def test_a_file_read_after_a_decode_alone_joined_the_line_waits_for_it():
+    """The files read before it are what it counts; one that comes after waits, so it cannot take the
+    room the decode alone waits for (with capacity 100 and 400 alone: 350 + its own 40 fit)."""
+    budget = DecodeBudget()
+    order = []
+    holder_in, holder_may_leave = threading.Event(), threading.Event()
+
+    def holder():
+        with budget.held(60, capacity=100, alone=400, timeout=WAIT):
+            holder_in.set()
+            holder_may_leave.wait(WAIT)
+
+    def large():
+        with (
+            budget.file_read(lambda: bytes(40), timeout=WAIT) as own,
+            budget.held(350, capacity=100, alone=400, own_bytes=len(own), timeout=WAIT),
+        ):
+            order.append("large decoded")
+
+    def later_file():
+        with budget.file_read(lambda: bytes(40), timeout=WAIT):
+            order.append("later file read")
+
+    threads = [start(holder)]
+    assert holder_in.wait(WAIT)
+    threads.append(start(large))
+    until(lambda: budget.waiting == 1)
+    threads.append(start(later_file))
+    holder_may_leave.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert order == ["large decoded", "later file read"]

@@ -193,3 +193,16 @@ def test_an_original_an_upload_is_writing_is_left_to_it(aws, make_gallery, put_o
     put_object(key)
     assert object_created(key) == f"left: {WRITING}"
     assert not photo_items(gallery_id)
+
+
+def test_a_direct_upload_whose_event_never_came_is_made_by_the_photos_scan(aws, curator, make_gallery):
+    """The event lost (or failed three times): the scan makes the photo from its slot's metadata, once."""
+    gallery_id = make_gallery()
+    [slot] = slots(curator, gallery_id, "image/jpeg", title="Lost event", tags=["dunes"])
+    post_to_slot(slot, jpeg_bytes(64, 48))
+    summary = gallery_photos_scan(gallery_id=gallery_id)
+    assert (summary.created, summary.left, summary.failed) == (1, [], 0), summary.as_dict()
+    [photo] = photo_items(gallery_id)
+    assert (photo.title, list(photo.tags)) == ("Lost event", ["dunes"])
+    assert object_created(slot["uploadKey"]) == f"photo {photo.photo_id}"  # the event, late: the same
+    assert gallery_photos_scan(gallery_id=gallery_id).created == 0 and len(photo_items(gallery_id)) == 1
