@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "ratings",
     "photos",
     "scans",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,5 @@
-"""URLs: the guide's /galleries endpoint, the REST API under /api/, curator sign-in, JSON 404s.
+"""URLs: the guide's /galleries endpoint, the REST API under /api/, curator sign-in, the curator console
+under /console/, JSON 404s.
 
 Every answer that is an error is the envelope: an unknown path is a JSON 404 whatever the method (the
 catch-all is CSRF-exempt), an unknown method a 405 with ``Allow``, and Django's own error pages are
@@ -10,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 from rest_framework.routers import DefaultRouter
 
+from console import urls as console_urls
 from core import http_errors
 from core.viewsets import APIRootView
 from gallery_project import api_docs, compat, sessions
@@ -69,6 +71,7 @@ urlpatterns = [
     path("api/scans/gallery-photos", gallery_photos_scan, name="scan-gallery-photos"),
     path("api/scans/galleries-metadata", galleries_metadata_scan, name="scan-galleries-metadata"),
     path("api/", include(router.urls)),
+    path("console/", include(console_urls)),
     path("", to_api_root),
     # Anything else is a JSON 404 in the envelope, whatever DEBUG says.
     re_path(r"^.*$", http_errors.json_not_found),

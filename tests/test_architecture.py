@@ -10,7 +10,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "galleries", "ratings", "photos", "scans", "gallery_project")
+APPS = ("core", "galleries", "ratings", "photos", "scans", "console", "gallery_project")
 OURS = (*APPS, "devtools", "bench", "tests")
 
 

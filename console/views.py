@@ -1,0 +1,134 @@
+"""The console's pages: the galleries, and one gallery as a grid of thumbnails.
+
+Each page reads through one selector and answers what the API would answer (its output serializers: the
+renditions' URLs, ``images`` and ``srcset`` are built there, once); the templates only lay it out. Pages
+are for curators only (``console.access``), never cached (signed URLs, private galleries), and GET only.
+"""
+
+from urllib.parse import urlencode, urlsplit
+
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from rest_framework.exceptions import ValidationError
+
+from console.access import curator_required
+from core.errors import NotFound
+from core.http_errors import methods_only
+from core.pagination import FIRST_PAGE, Page, page_size_from
+from galleries import selectors as gallery_selectors
+from galleries.models import location_privacy_of
+from galleries.serializers import GalleryOutputSerializer
+from photos.ordering import NEWEST, PHOTO_NUMBER, TAKEN_FIRST, TAKEN_LAST, TOP_RATED
+from photos.selectors import photo_list
+from photos.serializers import PhotoOrderingQuerySerializer, PhotoOutputSerializer
+
+# The API's ``?ordering=`` values, as the ordering form names them.
+ORDERING_LABELS = {
+    PHOTO_NUMBER: "By number",
+    TOP_RATED: "Top rated first",
+    TAKEN_FIRST: "Oldest taken first",
+    TAKEN_LAST: "Newest taken first",
+    NEWEST: "Newest uploaded first",
+}
+# How wide a thumbnail is drawn (console.css: grid cells of at most 20rem): the browser picks the
+# rendition of ``srcset`` that fills it at the screen's density.
+THUMBNAIL_SIZES = "(min-width: 40rem) 20rem, 100vw"
+
+
+def _page_links(path: str, page: Page, **query) -> dict:
+    """The page's next and previous links: this page's path (under the stage prefix) with the same query
+    and the listing's cursor, the keyed pagination of the API."""
+
+    def link(cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        kept = {name: value for name, value in query.items() if value}
+        if cursor != FIRST_PAGE:
+            kept["cursor"] = cursor
+        return f"{path}?{urlencode(kept)}" if kept else path
+
+    return {"next": link(page.next_cursor), "previous": link(page.previous_cursor)}
+
+
+def _with_image_origins(response, urls: list[str | None]):
+    """Let this page show its pictures: the origins of its image URLs (the bucket's, or the public
+    base's) join ``img-src`` for this answer only, as django-csp's ``@csp_update`` does; nothing else of
+    the site's policy changes."""
+    origins = sorted(
+        {f"{part.scheme}://{part.netloc}" for part in map(urlsplit, filter(None, urls)) if part.netloc}
+    )
+    if origins:
+        response._csp_update = {"img-src": origins}
+    return response
+
+
+def _problem(request, *, status: int, message: str):
+    return render(request, "console/problem.html", {"message": message}, status=status)
+
+
+def _thumbnail(photo: dict) -> dict | None:
+    """The smallest JPEG rendition: the ``src`` and the intrinsic size of the photo's ``<img>``
+    (``srcset`` offers the others)."""
+    return next((image for image in photo["images"] if image["format"] == "jpeg"), None)
+
+
+@never_cache
+@methods_only("GET", "HEAD")
+@curator_required
+def galleries(request):
+    """Every gallery (curators see private and unlisted ones too), newest first, a page at a time."""
+    try:
+        page = gallery_selectors.gallery_list(
+            cursor=request.GET.get("cursor") or None, page_size=page_size_from(request.GET), curator=True
+        )
+    except ValidationError:
+        return _problem(request, status=400, message="This page link is not valid; start again.")
+    answers = GalleryOutputSerializer(page.items, many=True, context={"request": request.api}).data
+    links = _page_links(reverse("console-galleries"), page, page_size=request.GET.get("page_size"))
+    response = render(request, "console/galleries.html", {"galleries": answers, **links})
+    return _with_image_origins(response, [gallery["coverPhotoURL"] for gallery in answers])
+
+
+@never_cache
+@methods_only("GET", "HEAD")
+@curator_required
+def gallery(request, gallery_id: str):
+    """A gallery's photos as a grid of thumbnails, in the ordering asked for, a page at a time."""
+    query = PhotoOrderingQuerySerializer(data=request.GET)
+    if not query.is_valid():
+        return _problem(request, status=400, message="That is not an ordering of photos.")
+    ordering = query.validated_data["ordering"]
+    try:
+        found = gallery_selectors.gallery_read(gallery_id=gallery_id, curator=True)
+        page = photo_list(
+            gallery_id=gallery_id,
+            cursor=request.GET.get("cursor") or None,
+            page_size=page_size_from(request.GET),
+            ordering=ordering,
+        )
+    except NotFound:
+        return _problem(request, status=404, message="There is no such gallery.")
+    except ValidationError:
+        return _problem(request, status=400, message="This page link is not valid; start again.")
+    context = {"request": request.api, "location_privacy": location_privacy_of(found), "gallery": found}
+    photos = [
+        {**photo, "thumbnail": _thumbnail(photo)}
+        for photo in PhotoOutputSerializer(page.items, many=True, context=context).data
+    ]
+    links = _page_links(
+        reverse("console-gallery", kwargs={"gallery_id": gallery_id}),
+        page,
+        ordering="" if ordering == PHOTO_NUMBER else ordering,
+        page_size=request.GET.get("page_size"),
+    )
+    page_context = {
+        "gallery": GalleryOutputSerializer(found, context={"request": request.api}).data,
+        "photos": photos,
+        "orderings": ORDERING_LABELS.items(),
+        "ordering": ordering,
+        "sizes": THUMBNAIL_SIZES,
+        **links,
+    }
+    response = render(request, "console/gallery.html", page_context)
+    return _with_image_origins(response, [image["url"] for photo in photos for image in photo["images"]])
