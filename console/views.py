@@ -2,7 +2,8 @@
 
 Each page reads through one selector and answers what the API would answer (its output serializers: the
 renditions' URLs, ``images`` and ``srcset`` are built there, once); the templates only lay it out. Pages
-are for curators only (``console.access``), never cached (signed URLs, private galleries), and GET only.
+are for curators only (``console.access``), never cached (signed URLs, private galleries), and GET only;
+the edits are ``console.edits``.
 """
 
 from urllib.parse import urlencode, urlsplit
@@ -34,6 +35,15 @@ ORDERING_LABELS = {
 # How wide a thumbnail is drawn (console.css: grid cells of at most 20rem): the browser picks the
 # rendition of ``srcset`` that fills it at the screen's density.
 THUMBNAIL_SIZES = "(min-width: 40rem) 20rem, 100vw"
+# What a page says after an edit that worked (``console.edits`` redirects with ``?done=<name>``): fixed
+# sentences, so a link can choose one but never write its own.
+DONE = {
+    "gallery-saved": "The gallery is saved.",
+    "photo-saved": "The photo is saved.",
+    "cover-chosen": "The cover is chosen.",
+    "photo-deleted": "The photo is deleted, with its files and ratings.",
+    "gallery-deleted": "The gallery is deleted, with its photos and their ratings.",
+}
 
 
 def _page_links(path: str, page: Page, **query) -> dict:
@@ -51,7 +61,7 @@ def _page_links(path: str, page: Page, **query) -> dict:
     return {"next": link(page.next_cursor), "previous": link(page.previous_cursor)}
 
 
-def _with_image_origins(response, urls: list[str | None]):
+def with_image_origins(response, urls: list[str | None]):
     """Let this page show its pictures: the origins of its image URLs (the bucket's, or the public
     base's) join ``img-src`` for this answer only, as django-csp's ``@csp_update`` does; nothing else of
     the site's policy changes."""
@@ -63,11 +73,16 @@ def _with_image_origins(response, urls: list[str | None]):
     return response
 
 
-def _problem(request, *, status: int, message: str):
+def done_message(request) -> str:
+    """The fixed message a ``?done=`` names; nothing for any other value."""
+    return DONE.get(request.GET.get("done", ""), "")
+
+
+def problem(request, *, status: int, message: str):
     return render(request, "console/problem.html", {"message": message}, status=status)
 
 
-def _thumbnail(photo: dict) -> dict | None:
+def thumbnail(photo: dict) -> dict | None:
     """The smallest JPEG rendition: the ``src`` and the intrinsic size of the photo's ``<img>``
     (``srcset`` offers the others)."""
     return next((image for image in photo["images"] if image["format"] == "jpeg"), None)
@@ -83,11 +98,12 @@ def galleries(request):
             cursor=request.GET.get("cursor") or None, page_size=page_size_from(request.GET), curator=True
         )
     except ValidationError:
-        return _problem(request, status=400, message="This page link is not valid; start again.")
+        return problem(request, status=400, message="This page link is not valid; start again.")
     answers = GalleryOutputSerializer(page.items, many=True, context={"request": request.api}).data
     links = _page_links(reverse("console-galleries"), page, page_size=request.GET.get("page_size"))
-    response = render(request, "console/galleries.html", {"galleries": answers, **links})
-    return _with_image_origins(response, [gallery["coverPhotoURL"] for gallery in answers])
+    context = {"galleries": answers, "done": done_message(request), **links}
+    response = render(request, "console/galleries.html", context)
+    return with_image_origins(response, [gallery["coverPhotoURL"] for gallery in answers])
 
 
 @never_cache
@@ -97,7 +113,7 @@ def gallery(request, gallery_id: str):
     """A gallery's photos as a grid of thumbnails, in the ordering asked for, a page at a time."""
     query = PhotoOrderingQuerySerializer(data=request.GET)
     if not query.is_valid():
-        return _problem(request, status=400, message="That is not an ordering of photos.")
+        return problem(request, status=400, message="That is not an ordering of photos.")
     ordering = query.validated_data["ordering"]
     try:
         found = gallery_selectors.gallery_read(gallery_id=gallery_id, curator=True)
@@ -108,12 +124,12 @@ def gallery(request, gallery_id: str):
             ordering=ordering,
         )
     except NotFound:
-        return _problem(request, status=404, message="There is no such gallery.")
+        return problem(request, status=404, message="There is no such gallery.")
     except ValidationError:
-        return _problem(request, status=400, message="This page link is not valid; start again.")
+        return problem(request, status=400, message="This page link is not valid; start again.")
     context = {"request": request.api, "location_privacy": location_privacy_of(found), "gallery": found}
     photos = [
-        {**photo, "thumbnail": _thumbnail(photo)}
+        {**photo, "thumbnail": thumbnail(photo)}
         for photo in PhotoOutputSerializer(page.items, many=True, context=context).data
     ]
     links = _page_links(
@@ -128,7 +144,8 @@ def gallery(request, gallery_id: str):
         "orderings": ORDERING_LABELS.items(),
         "ordering": ordering,
         "sizes": THUMBNAIL_SIZES,
+        "done": done_message(request),
         **links,
     }
     response = render(request, "console/gallery.html", page_context)
-    return _with_image_origins(response, [image["url"] for photo in photos for image in photo["images"]])
+    return with_image_origins(response, [image["url"] for photo in photos for image in photo["images"]])
