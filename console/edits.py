@@ -91,7 +91,10 @@ def gallery_edit_page(request, gallery_id: str):
     except NotFound:
         return problem(request, status=404, message=GONE)
     except (PreconditionFailed, Conflict):
-        current = gallery_selectors.gallery_read(gallery_id=gallery_id, curator=True)
+        try:
+            current = gallery_selectors.gallery_read(gallery_id=gallery_id, curator=True)
+        except NotFound:  # deleted meanwhile
+            return problem(request, status=404, message=GONE)
         answer = GalleryOutputSerializer(current, context={"request": request.api}).data
         return _gallery_page(
             request, current, fields=forms.gallery_fields(answer), status=409, alert=CHANGED_MEANWHILE
@@ -157,7 +160,10 @@ def photo_edit_page(request, gallery_id: str, photo_id: str):
     except NotFound:
         return problem(request, status=404, message=NO_SUCH_PHOTO)
     except (PreconditionFailed, Conflict):
-        current = photo_get(gallery_id=gallery_id, photo_id=photo_id)
+        try:
+            current = photo_get(gallery_id=gallery_id, photo_id=photo_id)
+        except NotFound:  # deleted meanwhile
+            return problem(request, status=404, message=NO_SUCH_PHOTO)
         fields = forms.photo_fields(_photo_values(current))
         return _photo_page(request, gallery, current, fields=fields, status=409, alert=CHANGED_MEANWHILE)
     return _done("console-gallery", "photo-saved", gallery_id=gallery_id)
