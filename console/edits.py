@@ -31,7 +31,7 @@ from photos.serializers import PhotoEditSerializer, PhotoOutputSerializer
 from photos.services.cover import gallery_edit
 from photos.services.delete import gallery_delete, photo_delete
 from photos.services.edit import photo_edit
-from photos.services.placement import gallery_place
+from photos.services.placement import placed_after_edit
 
 CHANGED_MEANWHILE = (
     "This was changed meanwhile, somewhere else: nothing you sent was saved. Here is the current "
@@ -99,10 +99,7 @@ def gallery_edit_page(request, gallery_id: str):
         return _gallery_page(
             request, current, fields=forms.gallery_fields(answer), status=409, alert=CHANGED_MEANWHILE
         )
-    # As the API's edit does: the renditions follow the visibility (safe to repeat; a move an earlier
-    # request ran out of time for is finished).
-    if "visibility" in changes:
-        gallery_place(gallery=edited)
+    placed_after_edit(gallery=edited, changes=changes)  # as the API's edit does
     return _done("console-gallery", "gallery-saved", gallery_id=gallery_id)
 
 

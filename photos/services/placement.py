@@ -26,6 +26,7 @@ from core.errors import DeadlineReached, NotFound, storage_errors
 from core.transactions import Refused, transaction_run
 from galleries import derived
 from galleries.models import Gallery, visibility_of
+from galleries.selectors import gallery_get
 from photos import keys, renditions, tags
 from photos.models import GalleryPhoto
 from photos.selectors import photo_get, photos_of_gallery, renditions_unchanged
@@ -60,6 +61,16 @@ def is_placed(rendition_keys: list[str], visibility: str) -> bool:
 
 # A visibility change stops moving renditions with this much of the request's time left, to answer.
 ANSWER_MARGIN_SECONDS = 3.0
+
+
+def placed_after_edit(*, gallery: Gallery, changes: dict) -> Gallery:
+    """After an edit of the gallery (the API's or the console's): when it named the visibility, its
+    photos' renditions follow it (safe to repeat: an edit naming the same visibility finishes a move an
+    earlier request ran out of time for); the gallery as it is then (read again when renditions moved,
+    since the cover's URL may have moved with them)."""
+    if "visibility" in changes and gallery_place(gallery=gallery).moved:
+        return gallery_get(gallery_id=gallery.gallery_id)
+    return gallery
 
 
 def gallery_place(*, gallery: Gallery) -> Placement:

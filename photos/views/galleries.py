@@ -18,7 +18,7 @@ from photos.selectors import photo_list
 from photos.serializers import PHOTO_PAGE, PhotoOrderingQuerySerializer, PhotoOutputSerializer
 from photos.services.cover import gallery_edit
 from photos.services.delete import gallery_delete
-from photos.services.placement import gallery_place
+from photos.services.placement import placed_after_edit
 
 
 # For the schema only: ``retrieve`` builds the same dict from GalleryOutputSerializer and a page of
@@ -95,11 +95,7 @@ class GalleryViewSet(gallery_views.GalleryBaseViewSet):
         return gallery_edit(gallery_id=gallery_id, expected_version=expected_version, **changes)
 
     def updated(self, gallery, *, changes: dict):
-        # Renditions follow the visibility (safe to repeat: a PUT naming the same visibility finishes
-        # a move an earlier request ran out of time for); the cover's URL may have moved with them.
-        if "visibility" in changes and gallery_place(gallery=gallery).moved:
-            return gallery_selectors.gallery_get(gallery_id=gallery.gallery_id)
-        return gallery
+        return placed_after_edit(gallery=gallery, changes=changes)
 
     @extend_schema(
         operation_id="deleteGallery",
