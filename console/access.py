@@ -11,10 +11,13 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from django.http import HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+from core.errors import Unavailable
 
 SIGN_IN = "curator-login"
 
@@ -46,6 +49,13 @@ def curator_required(view: Callable) -> Callable:
         if seen is None:
             return HttpResponseRedirect(sign_in_url(request))
         request.api = seen
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except Unavailable as busy:  # storage throttled or failing, the request's time up: try again
+            response = render(
+                request, "console/problem.html", {"message": f"{busy.message} Try again shortly."}, status=503
+            )
+            response["Retry-After"] = str(busy.retry_after)
+            return response
 
     return page

@@ -20,10 +20,10 @@ from django.views.decorators.cache import never_cache
 from console import forms
 from console.access import curator_required
 from console.views import THUMBNAIL_SIZES, problem, thumbnail, with_image_origins
-from core.errors import Conflict, NotFound, PreconditionFailed, Rejected
+from core.errors import Conflict, DeadlineReached, NotFound, PreconditionFailed, Rejected
 from core.http_errors import methods_only
 from galleries import selectors as gallery_selectors
-from galleries.models import location_privacy_of
+from galleries.models import location_privacy_of, visibility_of
 from galleries.serializers import GalleryOutputSerializer, GalleryUpdateSerializer
 from photos.ordering import PHOTO_NUMBER
 from photos.selectors import photo_get, photo_list
@@ -34,8 +34,8 @@ from photos.services.edit import photo_edit
 from photos.services.placement import placed_after_edit
 
 CHANGED_MEANWHILE = (
-    "This was changed meanwhile, somewhere else: nothing you sent was saved. Here is the current "
-    "version; make your changes again on it."
+    "This was changed meanwhile, somewhere else (or a photo was added): nothing you sent was saved yet. "
+    "Your changes are still in the form, now over the current version: check them and save again."
 )
 GONE = "There is no such gallery."
 NO_SUCH_PHOTO = "There is no such photo in this gallery."
@@ -54,10 +54,14 @@ def _posted_version(request) -> int | None:
         return None
 
 
-def _gallery_page(request, gallery, *, fields: list[dict], status: int = 200, alert: str = ""):
+def _gallery_page(
+    request, gallery, *, fields: list[dict], status: int = 200, alert: str = "", version: int | None = None
+):
+    """The gallery's form. ``version``: the one the form was opened from, kept when it comes back with
+    errors (the stored one may be newer: saving then must still be refused, never overwrite it)."""
     context = {
         "gallery": GalleryOutputSerializer(gallery, context={"request": request.api}).data,
-        "version": int(gallery.version or 0),
+        "version": int(gallery.version or 0) if version is None else version,
         "fields": fields,
         "alert": alert,
     }
@@ -84,8 +88,10 @@ def gallery_edit_page(request, gallery_id: str):
         alert = "The form lost its version; start again from this page." if version is None else ""
         alert = alert or "Nothing was saved: correct the fields marked below."
         fields = forms.gallery_fields(forms.gallery_posted(request.POST), errors)
-        return _gallery_page(request, gallery, fields=fields, status=400, alert=alert)
+        return _gallery_page(request, gallery, fields=fields, status=400, alert=alert, version=version)
     changes = dict(body.validated_data)
+    if changes.get("visibility") == visibility_of(gallery):
+        del changes["visibility"]  # unchanged: no placement pass over every photo (the API's PUT alike)
     try:
         edited = gallery_edit(gallery_id=gallery_id, expected_version=version, **changes)
     except NotFound:
@@ -95,10 +101,9 @@ def gallery_edit_page(request, gallery_id: str):
             current = gallery_selectors.gallery_read(gallery_id=gallery_id, curator=True)
         except NotFound:  # deleted meanwhile
             return problem(request, status=404, message=GONE)
-        answer = GalleryOutputSerializer(current, context={"request": request.api}).data
-        return _gallery_page(
-            request, current, fields=forms.gallery_fields(answer), status=409, alert=CHANGED_MEANWHILE
-        )
+        # What the curator typed stays in the form, now over the current version: saving again keeps it.
+        fields = forms.gallery_fields(forms.gallery_posted(request.POST))
+        return _gallery_page(request, current, fields=fields, status=409, alert=CHANGED_MEANWHILE)
     placed_after_edit(gallery=edited, changes=changes)  # as the API's edit does
     return _done("console-gallery", "gallery-saved", gallery_id=gallery_id)
 
@@ -107,13 +112,24 @@ def _photo_context(request, gallery) -> dict:
     return {"request": request.api, "location_privacy": location_privacy_of(gallery), "gallery": gallery}
 
 
-def _photo_page(request, gallery, photo, *, fields: list[dict], status: int = 200, alert: str = ""):
+def _photo_page(
+    request,
+    gallery,
+    photo,
+    *,
+    fields: list[dict],
+    status: int = 200,
+    alert: str = "",
+    version: int | None = None,
+):
+    """The photo's form; ``version`` as for the gallery's (``_gallery_page``)."""
     answer = PhotoOutputSerializer(photo, context=_photo_context(request, gallery)).data
     context = {
         "gallery": GalleryOutputSerializer(gallery, context={"request": request.api}).data,
         "photo": {**answer, "thumbnail": thumbnail(answer)},
         "sizes": THUMBNAIL_SIZES,
-        "version": photo.edit_version(),
+        "version": photo.edit_version() if version is None else version,
+        "tags_shown": forms.tags_text(photo.tags),
         "fields": fields,
         "alert": alert,
     }
@@ -151,7 +167,7 @@ def photo_edit_page(request, gallery_id: str, photo_id: str):
         alert = "The form lost its version; start again from this page." if version is None else ""
         alert = alert or "Nothing was saved: correct the fields marked below."
         fields = forms.photo_fields(forms.photo_posted(request.POST), errors)
-        return _photo_page(request, gallery, photo, fields=fields, status=400, alert=alert)
+        return _photo_page(request, gallery, photo, fields=fields, status=400, alert=alert, version=version)
     try:
         photo_edit(gallery_id=gallery_id, photo_id=photo_id, expected_version=version, **body.validated_data)
     except NotFound:
@@ -161,7 +177,7 @@ def photo_edit_page(request, gallery_id: str, photo_id: str):
             current = photo_get(gallery_id=gallery_id, photo_id=photo_id)
         except NotFound:  # deleted meanwhile
             return problem(request, status=404, message=NO_SUCH_PHOTO)
-        fields = forms.photo_fields(_photo_values(current))
+        fields = forms.photo_fields(forms.photo_posted(request.POST))  # what was typed, over the current
         return _photo_page(request, gallery, current, fields=fields, status=409, alert=CHANGED_MEANWHILE)
     return _done("console-gallery", "photo-saved", gallery_id=gallery_id)
 
@@ -232,16 +248,22 @@ def photo_delete_page(request, gallery_id: str, photo_id: str):
 def gallery_delete_page(request, gallery_id: str):
     """What deleting this gallery removes (its photos, their ratings); its POST deletes it all (the
     API's delete)."""
-    try:
-        gallery = gallery_selectors.gallery_read(gallery_id=gallery_id, curator=True)
-    except NotFound:
-        return problem(request, status=404, message=GONE)
     if request.method == "POST":
+        # Not read first: a gallery whose delete began (and ran out of time) reads as gone, and this
+        # finishes it.
         try:
             gallery_delete(gallery_id=gallery_id)
         except NotFound:
             return problem(request, status=404, message=GONE)
+        except DeadlineReached:
+            return render(
+                request, "console/gallery_delete_begun.html", {"gallery_id": gallery_id}, status=202
+            )
         return _done("console-galleries", "gallery-deleted")
+    try:
+        gallery = gallery_selectors.gallery_read(gallery_id=gallery_id, curator=True)
+    except NotFound:
+        return problem(request, status=404, message=GONE)
     # The first photos by number, as many as a page of the API holds; the count says how many in all.
     page = photo_list(
         gallery_id=gallery_id, cursor=None, page_size=settings.PAGE_SIZE_MAX, ordering=PHOTO_NUMBER

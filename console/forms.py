@@ -134,13 +134,17 @@ def gallery_posted(post: QueryDict) -> dict:
 
 # A photo's form: the API's field names (PhotoEditSerializer).
 def photo_body(post: QueryDict) -> dict:
-    """A posted photo form as the JSON body of the API's edit."""
-    return {
+    """A posted photo form as the JSON body of the API's edit. The tags are sent only when their text
+    changed from what the form showed (``tags_shown``): a tag the API took with a comma in it ("paris,
+    france") would otherwise be split in two by a save that only changed the title."""
+    body = {
         "title": post.get("title", ""),
         "description": post.get("description", ""),
-        "tags": comma_list(post.get("tags", "")),
         "altText": post.get("altText", ""),
     }
+    if post.get("tags", "") != post.get("tags_shown"):
+        body["tags"] = comma_list(post.get("tags", ""))
+    return body
 
 
 def photo_fields(values: dict, errors: dict | None = None) -> list[dict]:
@@ -151,7 +155,7 @@ def photo_fields(values: dict, errors: dict | None = None) -> list[dict]:
         field(
             "tags",
             "Tags",
-            tags if isinstance(tags, str) else ", ".join(tags),
+            tags_text(tags),
             help="Separated by commas; stored in lower case, each once.",
             errors=errors,
         ),
@@ -167,3 +171,8 @@ def photo_fields(values: dict, errors: dict | None = None) -> list[dict]:
 
 def photo_posted(post: QueryDict) -> dict:
     return {**photo_body(post), "tags": post.get("tags", "")}
+
+
+def tags_text(tags) -> str:
+    """The tags as the form shows them (and, in ``tags_shown``, as it showed them)."""
+    return tags if isinstance(tags, str) else ", ".join(tags or [])

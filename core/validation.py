@@ -114,7 +114,9 @@ class TextField(serializers.CharField):
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)  # str() and strip: linear, on a body of bounded size
-        if self.max_length is not None and len(value) > self.max_length:
+        # A line break counts once, as stored (LF), though a browser's form sends it as CRLF: a text at
+        # the limit that a form sends back unchanged still fits.
+        if self.max_length is not None and len(value) - value.count("\r\n") > self.max_length:
             self.fail("max_length", max_length=self.max_length)
         cleaned = clean_text(value, one_line=self.one_line).strip()
         if not cleaned and not self.allow_blank:

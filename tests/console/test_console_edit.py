@@ -11,8 +11,10 @@ from django.core.wsgi import get_wsgi_application
 from rest_framework.test import APIClient
 from werkzeug.test import Client as WsgiClient
 
+from console import edits as console_edits
 from console.forms import LOCATION_PRIVACY_LABELS, VISIBILITY_LABELS
 from console.views import DONE
+from core.errors import DeadlineReached, Unavailable
 from core.validation import CONTINENTS
 from galleries.models import LOCATION_PRIVACY, VISIBILITY
 from tests.console.test_console import (
@@ -182,10 +184,31 @@ def test_an_edit_made_meanwhile_is_shown_and_not_overwritten(aws, curator, curat
     assert answer.status_code == 409
     html = answer.content.decode()
     assert "changed meanwhile" in html
-    # The form now holds the current gallery and its version.
+    # Nothing was overwritten; the form keeps what the curator typed, now over the current version.
     values = _form_values(html)
-    assert values["name"] == "Paris, edited" and values["version"] == "2"
+    assert values["name"] == "Mine" and values["version"] == "2"
     assert curator.get(f"/api/galleries/{gallery_id}").json()["name"] == "Paris, edited"
+    # Saving that form again is the curator's decision, made knowingly: it goes through.
+    again = _post(browser, f"/console/galleries/{gallery_id}/edit/", values)
+    assert again.status_code == 302
+    assert curator.get(f"/api/galleries/{gallery_id}").json()["name"] == "Mine"
+
+
+def test_a_form_sent_back_with_an_error_keeps_the_version_it_was_opened_from(aws, curator, curator_key):
+    """Someone edits meanwhile, then the curator's save fails on a typo: the form that comes back must still
+    carry the version it was opened from, so the corrected save is refused (409), not an overwrite."""
+    gallery_id = gallery_create(curator, name="Paris")
+    browser = signed_in(curator_key)
+    form = _gallery_form(browser, gallery_id)
+    elsewhere = curator.patch(f"/api/galleries/{gallery_id}", {"description": "theirs"}, format="json")
+    assert elsewhere.status_code == 200
+    typo = _post(browser, f"/console/galleries/{gallery_id}/edit/", {**form, "years": "20199"})
+    assert typo.status_code == 400
+    corrected = {**_form_values(typo.content.decode()), "years": "2019"}
+    assert corrected["version"] == form["version"]
+    answer = _post(browser, f"/console/galleries/{gallery_id}/edit/", corrected)
+    assert answer.status_code == 409
+    assert curator.get(f"/api/galleries/{gallery_id}").json()["description"] == "theirs"
 
 
 def test_a_photo_edit_changes_it_and_a_stale_one_does_not(aws, curator, curator_key):
@@ -222,7 +245,8 @@ def test_a_photo_edit_changes_it_and_a_stale_one_does_not(aws, curator, curator_
     # A second edit from the old form (version 0) is refused: the photo is at version 1.
     stale = _post(browser, edit_path, {**values, "title": "Overwritten"})
     assert stale.status_code == 409 and "changed meanwhile" in stale.content.decode()
-    assert _form_values(stale.content.decode())["title"] == "Eiffel at dusk"
+    assert _form_values(stale.content.decode())["title"] == "Overwritten"  # what was typed, kept
+    assert _form_values(stale.content.decode())["version"] == "1"  # over the current version
     too_many = _post(
         browser, edit_path, {**values, "version": "1", "tags": ",".join(f"t{n}" for n in range(40))}
     )
@@ -380,3 +404,54 @@ def test_edits_stay_under_the_stage_prefix(aws, curator, curator_key, script_nam
     deleted = browser.post(f"{photo_path}/delete/", data={"csrfmiddlewaretoken": csrf}, base_url=base)
     assert deleted.headers["Location"] == f"{script_name}/console/galleries/{gallery_id}/?done=photo-deleted"
     assert curator.get(f"/api/galleries/{gallery_id}").json()["name"] == "Lyon"
+
+
+def test_a_tag_with_a_comma_survives_a_save_that_changed_only_the_title(aws, curator, curator_key):
+    gallery_id = gallery_create(curator)
+    [photo] = photos_upload(curator, gallery_id, 1)
+    photo_path = f"/api/galleries/{gallery_id}/photos/{photo['photoId']}"
+    tagged = curator.patch(photo_path, {"tags": ["paris, france", "night"]}, format="json")
+    assert tagged.status_code == 200 and tagged.json()["tags"] == ["paris, france", "night"]
+    browser = signed_in(curator_key)
+    edit_path = f"/console/galleries/{gallery_id}/photos/{photo['photoId']}/edit/"
+    values = _form_values(browser.get(edit_path).content.decode())
+    assert _post(browser, edit_path, {**values, "title": "Only the title"}).status_code == 302
+    assert curator.get(photo_path).json()["tags"] == ["paris, france", "night"]
+    values = _form_values(browser.get(edit_path).content.decode())
+    assert _post(browser, edit_path, {**values, "tags": "night, rain"}).status_code == 302  # changed: sent
+    assert curator.get(photo_path).json()["tags"] == ["night", "rain"]
+
+
+def test_a_busy_store_is_a_503_page_and_a_delete_out_of_time_can_be_continued(
+    aws, curator, curator_key, monkeypatch
+):
+    """The console answers storage trouble as the API does (503, Retry-After), on its own page; a gallery
+    delete that ran out of time says so and its Continue button finishes it."""
+    gallery_id = gallery_create(curator)
+    photos_upload(curator, gallery_id, 2)
+    browser = signed_in(curator_key)
+    real_read = console_edits.gallery_selectors.gallery_read
+
+    def throttled(**kwargs):
+        raise Unavailable("DynamoDB is throttling requests.")
+
+    monkeypatch.setattr(console_edits.gallery_selectors, "gallery_read", throttled)
+    busy = browser.get(f"/console/galleries/{gallery_id}/edit/")
+    assert busy.status_code == 503 and busy["Retry-After"] and "throttling" in busy.content.decode()
+    monkeypatch.setattr(console_edits.gallery_selectors, "gallery_read", real_read)
+
+    real_delete = console_edits.gallery_delete
+    calls = []
+
+    def out_of_time(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise DeadlineReached("The request ran out of time.")
+        return real_delete(**kwargs)
+
+    monkeypatch.setattr(console_edits, "gallery_delete", out_of_time)
+    delete_path = f"/console/galleries/{gallery_id}/delete/"
+    begun = _post(browser, delete_path, {})
+    assert begun.status_code == 202 and "Continue deleting" in begun.content.decode()
+    assert _post(browser, delete_path, {}).status_code == 302
+    assert curator.get(f"/api/galleries/{gallery_id}").status_code == 404

@@ -211,3 +211,15 @@ def test_a_cursor_only_opens_the_listing_that_made_it(aws, curator, client):
         f"/api/galleries/{first}/photos?cursor={gallery_cursor}",
     ):
         assert "cursor" in assert_envelope(client.get(url), 400)["details"]
+
+
+def test_a_description_at_the_limit_sent_back_with_crlf_line_breaks_still_fits(aws, curator):
+    """A browser's form sends line breaks as CRLF: a description stored at the limit (LF) must fit when it
+    comes back unchanged; one over the limit still does not."""
+    lines = ["a" * 99] * 50  # 50 lines of 99 characters, 49 line breaks and a "b": 5,000 stored
+    at_limit = {**PARIS, "description": "\r\n".join(lines) + "b"}
+    created = curator.post("/api/galleries", at_limit, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["description"] == "\n".join(lines) + "b"
+    over = {**PARIS, "description": "\r\n".join(lines) + "bb"}
+    assert curator.post("/api/galleries", over, format="json").status_code == 400

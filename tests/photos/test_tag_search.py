@@ -10,8 +10,8 @@ from core import pagination
 from core.transactions import transaction_run
 from photos import tags
 from photos.models import GalleryPhoto, PhotoTag
+from photos.services import placement
 from photos.services.placement import Placement
-from photos.views import galleries as gallery_views
 from scans import photos_scan
 from scans.photos_scan import gallery_photos_scan
 from tests.factories import jpeg_bytes
@@ -239,7 +239,7 @@ def test_a_visitors_cursor_never_names_an_entry_of_a_hidden_gallery(aws, client,
     # Made private, its photos not yet moved (the request ran out of time: the scan finishes them): its
     # entries still say public until its photos are relabelled (a change under way).
 
-    monkeypatch.setattr(gallery_views, "gallery_place", lambda gallery: Placement(left=3))
+    monkeypatch.setattr(placement, "gallery_place", lambda gallery: Placement(left=3))
     curator.patch(f"/api/galleries/{newer}", {"visibility": "private"}, format="json")
     first = search(client, "t", page_size=1).json()
     # Two entries examined, both of the hidden gallery: nothing to resume after that it may know of.
