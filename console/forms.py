@@ -137,7 +137,7 @@ def photo_body(post: QueryDict) -> dict:
     """A posted photo form as the JSON body of the API's edit. The tags are sent only when their text
     changed from what the form showed (``tags_shown``): a tag the API took with a comma in it ("paris,
     france") would otherwise be split in two by a save that only changed the title."""
-    body = {
+    body: dict[str, str | list[str]] = {
         "title": post.get("title", ""),
         "description": post.get("description", ""),
         "altText": post.get("altText", ""),
