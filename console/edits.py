@@ -54,6 +54,15 @@ def _posted_version(request) -> int | None:
         return None
 
 
+def _refusal(version: int | None, body) -> tuple[dict, str] | None:
+    """Why a posted form is sent back (errors by field, and the alert), or None when it may be saved."""
+    if version is None:
+        return {}, "The form lost its version; start again from this page."
+    if not body.is_valid():
+        return body.errors, "Nothing was saved: correct the fields marked below."
+    return None
+
+
 def _gallery_page(
     request, gallery, *, fields: list[dict], status: int = 200, alert: str = "", version: int | None = None
 ):
@@ -83,10 +92,9 @@ def gallery_edit_page(request, gallery_id: str):
 
     body = GalleryUpdateSerializer(data=forms.gallery_body(request.POST))
     version = _posted_version(request)
-    if version is None or not body.is_valid():
-        errors = {} if version is None else body.errors
-        alert = "The form lost its version; start again from this page." if version is None else ""
-        alert = alert or "Nothing was saved: correct the fields marked below."
+    refused = _refusal(version, body)
+    if refused is not None:
+        errors, alert = refused
         fields = forms.gallery_fields(forms.gallery_posted(request.POST), errors)
         return _gallery_page(request, gallery, fields=fields, status=400, alert=alert, version=version)
     changes = dict(body.validated_data)
@@ -162,10 +170,9 @@ def photo_edit_page(request, gallery_id: str, photo_id: str):
 
     body = PhotoEditSerializer(data=forms.photo_body(request.POST))
     version = _posted_version(request)
-    if version is None or not body.is_valid():
-        errors = {} if version is None else body.errors
-        alert = "The form lost its version; start again from this page." if version is None else ""
-        alert = alert or "Nothing was saved: correct the fields marked below."
+    refused = _refusal(version, body)
+    if refused is not None:
+        errors, alert = refused
         fields = forms.photo_fields(forms.photo_posted(request.POST), errors)
         return _photo_page(request, gallery, photo, fields=fields, status=400, alert=alert, version=version)
     try:

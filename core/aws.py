@@ -11,6 +11,7 @@ checked before each attempt (``core.deadline.attempt_check`` on every botocore s
 import threading
 from collections.abc import Iterable
 from functools import cache
+from urllib.parse import urlsplit
 
 from botocore.config import Config
 from botocore.session import get_session
@@ -73,6 +74,13 @@ def share_botocore_sessions() -> None:
 def media_storage():
     """The django-storages S3 storage holding originals and renditions."""
     return storages["default"]
+
+
+def is_aws_endpoint(url: str | None) -> bool:
+    """Whether a client's endpoint is AWS's own (not a local emulator): what an emulator answers for a
+    call it lacks means an error there."""
+    host = urlsplit(url or "").hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
 @cache

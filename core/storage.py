@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 
-from core.aws import media_storage, s3_client
+from core.aws import is_aws_endpoint, media_storage, s3_client
 
 _DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1000 keys
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
@@ -482,8 +482,7 @@ def _not_implemented(error: ClientError) -> bool:
 
 
 def _on_aws() -> bool:
-    host = urlsplit(s3_client().meta.endpoint_url or "").hostname or ""
-    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+    return is_aws_endpoint(s3_client().meta.endpoint_url)
 
 
 def _bucket_read(operation: str, absent: str | None = None) -> dict | None:

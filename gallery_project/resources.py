@@ -12,7 +12,6 @@ not AWS's own; AccessDenied and every other error end the run.
 """
 
 import time
-from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
@@ -21,7 +20,7 @@ from pynamodb.attributes import TTLAttribute
 from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from core.aws import reset_connections, service_client
+from core.aws import is_aws_endpoint, reset_connections, service_client
 from core.errors import Forbidden, Unavailable
 from core.records import ServiceRecord
 from core.storage import bucket_cors_rules, bucket_ensure, cors_origins
@@ -327,17 +326,12 @@ def function_ensure(function_name: str | None, *, log_retention_days: int = LOG_
 _SERVICE_NAMES = {"logs": "CloudWatch Logs", "sqs": "SQS", "lambda": "Lambda"}
 
 
-def _aws_endpoint(url: str | None) -> bool:
-    host = urlsplit(url or "").hostname or ""
-    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
-
-
 def _reachable_client(service: str):
     """The service's client, or ``_CannotHold`` when the tables are on an emulator and this service has
     no endpoint but AWS's (the local default: calling AWS with the emulators' made-up keys is no use)."""
     client = service_client(service)
     tables_endpoint = table_models()[0]._get_connection().connection.client.meta.endpoint_url
-    if _aws_endpoint(client.meta.endpoint_url) and not _aws_endpoint(tables_endpoint):
+    if is_aws_endpoint(client.meta.endpoint_url) and not is_aws_endpoint(tables_endpoint):
         raise _CannotHold(f"the local services have no {_SERVICE_NAMES[service]}: not set here")
     return client
 
@@ -348,14 +342,14 @@ def _call(client, operation: str, **params):
     try:
         return getattr(client, operation)(**params)
     except AwsConnectionError as error:
-        if _aws_endpoint(client.meta.endpoint_url):
+        if is_aws_endpoint(client.meta.endpoint_url):
             raise
         raise _CannotHold(f"nothing answers at {client.meta.endpoint_url}: not set here") from error
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         unknown = code in _UNKNOWN_OPERATION or code == "InvalidAction" or status == 501
-        if unknown and not _aws_endpoint(client.meta.endpoint_url):
+        if unknown and not is_aws_endpoint(client.meta.endpoint_url):
             raise _CannotHold(
                 f"{client.meta.endpoint_url} cannot hold it (it answers {code or status})"
             ) from error
