@@ -7,7 +7,7 @@ PYTHON_VERSION := $(shell cut -d. -f1,2 .python-version)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run dev local stop status setup browser test lint format test-fast package deploy bench bench-setup openapi
+.PHONY: run dev local stop status setup browser test lint format screenshots test-fast package deploy bench bench-setup openapi
 
 setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed clients/js/node_modules/.installed
 
@@ -80,6 +80,10 @@ format: setup
 # Everything: lint, the moto tier, the DynamoDB Local integration tier, browser tests.
 test: setup browser lint
 	$(PY) -m pytest -n 2
+
+# The console's pictures in the README (docs/console/*.png), taken by its browser test.
+screenshots: setup browser
+	GALLERY_CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest tests/browser/test_console_in_browser.py -p no:xdist -q
 
 test-fast: setup
 	$(PY) -m pytest -m "not integration and not browser" -n 2

@@ -24,7 +24,8 @@ from core.errors import Conflict, DeadlineReached, NotFound, PreconditionFailed,
 from core.http_errors import methods_only
 from galleries import selectors as gallery_selectors
 from galleries.models import location_privacy_of, visibility_of
-from galleries.serializers import GalleryOutputSerializer, GalleryUpdateSerializer
+from galleries.serializers import GalleryInputSerializer, GalleryOutputSerializer, GalleryUpdateSerializer
+from galleries.services import gallery_create
 from photos.ordering import PHOTO_NUMBER
 from photos.selectors import photo_get, photo_list
 from photos.serializers import PhotoEditSerializer, PhotoOutputSerializer
@@ -69,12 +70,44 @@ def _gallery_page(
     """The gallery's form. ``version``: the one the form was opened from, kept when it comes back with
     errors (the stored one may be newer: saving then must still be refused, never overwrite it)."""
     context = {
+        "heading": f"Edit {gallery.name}",
+        "action": reverse("console-gallery-edit", kwargs={"gallery_id": gallery.gallery_id}),
+        "back": reverse("console-gallery", kwargs={"gallery_id": gallery.gallery_id}),
+        "back_label": "Back to the gallery",
         "gallery": GalleryOutputSerializer(gallery, context={"request": request.api}).data,
         "version": int(gallery.version or 0) if version is None else version,
         "fields": fields,
         "alert": alert,
     }
     return render(request, "console/gallery_edit.html", context, status=status)
+
+
+@never_cache
+@methods_only("GET", "HEAD", "POST")
+@curator_required
+def gallery_create_page(request):
+    """A new gallery's form; its POST is the API's create (the same serializer and service), then the
+    gallery's page, where its photos are added."""
+    context = {
+        "heading": "New gallery",
+        "action": reverse("console-gallery-create"),
+        "back": reverse("console-galleries"),
+        "back_label": "Back to the galleries",
+        "version": None,
+        "alert": "",
+    }
+    if request.method != "POST":
+        fields = forms.gallery_fields(forms.gallery_new())
+        return render(request, "console/gallery_edit.html", {**context, "fields": fields})
+    body = GalleryInputSerializer(data=forms.gallery_body(request.POST))
+    if not body.is_valid():
+        fields = forms.gallery_fields(forms.gallery_posted(request.POST), body.errors)
+        alert = "Nothing was saved: correct the fields marked below."
+        return render(
+            request, "console/gallery_edit.html", {**context, "fields": fields, "alert": alert}, status=400
+        )
+    created = gallery_create(**body.validated_data)
+    return _done("console-gallery", "gallery-created", gallery_id=created.gallery_id)
 
 
 @never_cache

@@ -9,7 +9,7 @@ out (label, control, error tied to it by ``aria-describedby``).
 from django.http import QueryDict
 
 from core.validation import CONTINENTS
-from galleries.models import LOCATION_PRIVACY, VISIBILITY
+from galleries.models import LOCATION_PRIVACY, LOCATION_PRIVACY_DEFAULT, VISIBILITY
 
 # The choices' labels, in the order of the rules' own lists (a test checks they cover them).
 VISIBILITY_LABELS = {
@@ -79,8 +79,12 @@ def gallery_body(post: QueryDict) -> dict:
 
 
 def gallery_fields(values: dict, errors: dict | None = None) -> list[dict]:
-    """The gallery form's fields holding ``values`` (the API's answer, or what was posted)."""
+    """The gallery form's fields holding ``values`` (the API's answer, or what was posted); a form with
+    no continent yet (a new gallery) starts on an empty choice rather than on the first continent."""
     years = values.get("years") or []
+    continents = [(name, name) for name in CONTINENTS]
+    if not values.get("continent"):
+        continents.insert(0, ("", "Choose a continent"))
     return [
         field("name", "Name", values.get("name", ""), errors=errors),
         field(
@@ -88,7 +92,7 @@ def gallery_fields(values: dict, errors: dict | None = None) -> list[dict]:
             "Continent",
             values.get("continent", ""),
             kind="select",
-            choices=[(name, name) for name in CONTINENTS],
+            choices=continents,
             errors=errors,
         ),
         field("country", "Country", values.get("country", ""), errors=errors),
@@ -125,6 +129,12 @@ def gallery_fields(values: dict, errors: dict | None = None) -> list[dict]:
             errors=errors,
         ),
     ]
+
+
+def gallery_new() -> dict:
+    """A new gallery's form: private until the curator publishes it (the console creates as the JS client
+    does, whatever the guide's routes default to), and no visitor sees a location."""
+    return {"visibility": "private", "locationPrivacy": LOCATION_PRIVACY_DEFAULT}
 
 
 def gallery_posted(post: QueryDict) -> dict:

@@ -6,6 +6,7 @@ from console import edits, views
 
 urlpatterns = [
     path("", views.galleries, name="console-galleries"),
+    path("galleries/new/", edits.gallery_create_page, name="console-gallery-create"),
     path("galleries/<str:gallery_id>/", views.gallery, name="console-gallery"),
     path("galleries/<str:gallery_id>/edit/", edits.gallery_edit_page, name="console-gallery-edit"),
     path("galleries/<str:gallery_id>/delete/", edits.gallery_delete_page, name="console-gallery-delete"),

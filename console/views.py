@@ -8,12 +8,14 @@ the edits are ``console.edits``.
 
 from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.views.decorators.cache import never_cache
 from rest_framework.exceptions import ValidationError
 
 from console.access import curator_required
+from core import storage
 from core.errors import NotFound
 from core.http_errors import methods_only
 from core.pagination import FIRST_PAGE, Page, page_size_from
@@ -21,6 +23,7 @@ from galleries import selectors as gallery_selectors
 from galleries.models import location_privacy_of
 from galleries.serializers import GalleryOutputSerializer
 from photos.ordering import NEWEST, PHOTO_NUMBER, TAKEN_FIRST, TAKEN_LAST, TOP_RATED
+from photos.prepare import CONTENT_TYPE_FORMATS
 from photos.selectors import photo_list
 from photos.serializers import PhotoOrderingQuerySerializer, PhotoOutputSerializer
 
@@ -35,9 +38,12 @@ ORDERING_LABELS = {
 # How wide a thumbnail is drawn (console.css: grid cells of at most 20rem): the browser picks the
 # rendition of ``srcset`` that fills it at the screen's density.
 THUMBNAIL_SIZES = "(min-width: 40rem) 20rem, 100vw"
+# Extensions the file picker offers beside the types: a phone's HEIC often comes with no type at all.
+PICKER_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif")
 # What a page says after an edit that worked (``console.edits`` redirects with ``?done=<name>``): fixed
 # sentences, so a link can choose one but never write its own.
 DONE = {
+    "gallery-created": "The gallery is created, private: add its photos, then publish it from Edit.",
     "gallery-saved": "The gallery is saved.",
     "photo-saved": "The photo is saved.",
     "cover-chosen": "The cover is chosen.",
@@ -61,15 +67,21 @@ def _page_links(path: str, page: Page, **query) -> dict:
     return {"next": link(page.next_cursor), "previous": link(page.previous_cursor)}
 
 
-def with_image_origins(response, urls: list[str | None]):
+def with_image_origins(response, urls: list[str | None], *, uploads: bool = False):
     """Let this page show its pictures: the origins of its image URLs (the bucket's, or the public
     base's) join ``img-src`` for this answer only, as django-csp's ``@csp_update`` does; nothing else of
-    the site's policy changes."""
+    the site's policy changes. ``uploads``: the page also posts files to the bucket (``connect-src``)
+    and shows photos added while it is open (every origin renditions are served from)."""
+    if uploads:
+        urls = [*urls, *storage.image_origins()]
     origins = sorted(
         {f"{part.scheme}://{part.netloc}" for part in map(urlsplit, filter(None, urls)) if part.netloc}
     )
-    if origins:
-        response._csp_update = {"img-src": origins}
+    update = {"img-src": origins} if origins else {}
+    if uploads:
+        update["connect-src"] = [storage.upload_origin()]
+    if update:
+        response._csp_update = update
     return response
 
 
@@ -145,7 +157,13 @@ def gallery(request, gallery_id: str):
         "ordering": ordering,
         "sizes": THUMBNAIL_SIZES,
         "done": done_message(request),
+        # The uploader (console/static/console/upload.js): the API's base under the stage prefix, what
+        # the file picker offers, and the size a file may have.
+        "script_prefix": get_script_prefix(),
+        "accepted_types": ",".join([*CONTENT_TYPE_FORMATS, *PICKER_EXTENSIONS]),
+        "max_megabytes": settings.PHOTO_MAX_BYTES // (1024 * 1024),
         **links,
     }
     response = render(request, "console/gallery.html", page_context)
-    return with_image_origins(response, [image["url"] for photo in photos for image in photo["images"]])
+    images = [image["url"] for photo in photos for image in photo["images"]]
+    return with_image_origins(response, images, uploads=True)

@@ -229,6 +229,17 @@ def presigned_post(key: str, *, content_type: str, max_bytes: int, expires_in: i
     )
 
 
+def upload_origin() -> str:
+    """The origin a browser posts upload forms to (``presigned_post``'s URL; signed here, no call made),
+    for a page's Content-Security-Policy."""
+    return _origin(presigned_post("origin", content_type="image/jpeg", max_bytes=1, expires_in=60)["url"])
+
+
+def _origin(url: str) -> str:
+    part = urlsplit(url)
+    return f"{part.scheme}://{part.netloc}"
+
+
 # ---------------------------------------------------------------- URLs
 
 
@@ -268,6 +279,14 @@ def signed_url(key: str, *, seconds: int | None = None, filename: str | None = N
     return s3_client().generate_presigned_url(
         "get_object", Params=params, ExpiresIn=seconds or settings.MEDIA_SIGNED_URL_SECONDS
     )
+
+
+def image_origins() -> list[str]:
+    """The origins a page may load renditions from: the public base (when there is one) and the bucket's
+    signed URLs (signed here, no call made). A page that adds photos while open needs them before its
+    first photo exists."""
+    urls = [signed_url("origin"), settings.MEDIA_PUBLIC_BASE_URL]
+    return sorted({_origin(url) for url in urls if url})
 
 
 def key_from_stored_url(url: str | None) -> str | None:

@@ -11,6 +11,7 @@ class GalleryProjectConfig(AppConfig):
 
 class StaticFilesConfig(DjangoStaticFilesConfig):
     """Django's static files, without source maps: `collectstatic` (the Lambda package, `make run`) leaves
-    them out (gallery_project.staticfiles.CollectedStaticFiles says why)."""
+    them out (gallery_project.staticfiles.CollectedStaticFiles says why), nor TypeScript typings (the
+    JavaScript client's schema.d.ts: for editors, never loaded by a page)."""
 
-    ignore_patterns = [*DjangoStaticFilesConfig.ignore_patterns, "*.map"]
+    ignore_patterns = [*DjangoStaticFilesConfig.ignore_patterns, "*.map", "*.d.ts"]

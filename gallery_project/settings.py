@@ -165,6 +165,9 @@ STATIC_ROOT = BASE_DIR / env.str("DJANGO_STATIC_ROOT", default=".local/static") 
 WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 # Only the hashed names are linked, so only they are kept (and shipped in the Lambda zip).
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+# The API's JavaScript client, served as it is (no build step): the console's uploader imports it, so the
+# console talks to the API as any front end does (its typings are left out: gallery_project.apps).
+STATICFILES_DIRS = [("gallery-client", BASE_DIR / "clients" / "js" / "src")]
 
 # Upload limits: one photo and one request body.
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=40 * 1024 * 1024)

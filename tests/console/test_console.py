@@ -235,13 +235,12 @@ def test_the_ordering_form_offers_every_ordering_of_the_api(aws, curator, curato
     assert list(ORDERING_LABELS) == list(ORDERINGS)
     gallery_id = gallery_create(curator)
     html = signed_in(curator_key).get(f"/console/galleries/{gallery_id}/?ordering=takenAt").content.decode()
-    [form] = tags_named(html, "form")[1:]  # after the sign-out form
+    [form] = [attrs for attrs in tags_named(html, "form") if attrs.get("class") == "ordering"]
     assert form["method"] == "get" and form["action"] == f"/console/galleries/{gallery_id}/"
     assert [attrs["value"] for attrs in tags_named(html, "option")] == list(ORDERINGS)
     assert [attrs["value"] for attrs in tags_named(html, "option") if "selected" in attrs] == ["takenAt"]
-    [label] = tags_named(html, "label")
     [select] = tags_named(html, "select")
-    assert label["for"] == select["id"] == "ordering"
+    assert select["id"] == "ordering" and {"for": "ordering"} in tags_named(html, "label")
 
 
 @pytest.mark.parametrize(
@@ -272,12 +271,15 @@ def test_pages_are_labelled_landmarks_with_nothing_inline(aws, curator, curator_
     gallery_id = gallery_create(curator)
     photos_upload(curator, gallery_id, 1)
     browser = signed_in(curator_key)
-    for path in ("/console/", f"/console/galleries/{gallery_id}/"):
+    pages = {"/console/": [], f"/console/galleries/{gallery_id}/": ["/static/console/upload.js"]}
+    for path, scripts in pages.items():
         answer = browser.get(path)
         html = answer.content.decode()
         assert_strict_csp(answer["Content-Security-Policy"])
         page = page_of(html)
-        assert page.inline == [] and page.scripts == [] and "<style" not in html
+        assert page.inline == [] and page.scripts == scripts and "<style" not in html
+        for script in scripts:
+            assert browser.get(script)["Content-Type"].startswith("text/javascript")
         assert page.stylesheets == ["/static/console/console.css"]
         assert browser.get(page.stylesheets[0])["Content-Type"].startswith("text/css")
         names = [tag for tag, _ in elements(html).tags]
@@ -288,10 +290,14 @@ def test_pages_are_labelled_landmarks_with_nothing_inline(aws, curator, curator_
         assert all(attrs.get("alt") for attrs in tags_named(html, "img"))
 
 
+def _uploaders(html: str) -> list[dict]:
+    return [attrs for tag, attrs in elements(html).tags if "data-uploader" in attrs]
+
+
 def _hrefs(html: str) -> list[str]:
     found = []
     for tag, attrs in elements(html).tags:
-        for name in ("href", "src", "action"):
+        for name in ("href", "src", "action", "data-base", "data-client"):
             if name in attrs and tag != "img":  # images are the bucket's URLs
                 found.append(attrs[name])
     return found
@@ -342,5 +348,8 @@ def test_every_link_form_and_asset_stays_under_the_stage_prefix(aws, curator, cu
         for asset in page_of(html).stylesheets:
             served = browser.get(asset.removeprefix(script_name), base_url=base)
             assert served.status_code == 200 and served.mimetype == "text/css"
-    # Both pages of photos were reached through their links.
-    assert any("cursor=" in path for path in seen)
+        for asset in page_of(html).scripts + [attrs["data-client"] for attrs in _uploaders(html)]:
+            served = browser.get(asset.removeprefix(script_name), base_url=base)
+            assert served.status_code == 200 and served.mimetype == "text/javascript"
+    # Both pages of photos were reached through their links, and the new gallery's form.
+    assert any("cursor=" in path for path in seen) and "/console/galleries/new/" in seen

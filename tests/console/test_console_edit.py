@@ -14,6 +14,7 @@ from werkzeug.test import Client as WsgiClient
 from console import edits as console_edits
 from console.forms import LOCATION_PRIVACY_LABELS, VISIBILITY_LABELS
 from console.views import DONE
+from core import storage
 from core.errors import DeadlineReached, Unavailable
 from core.validation import CONTINENTS
 from galleries.models import LOCATION_PRIVACY, VISIBILITY
@@ -24,7 +25,7 @@ from tests.console.test_console import (
     photos_upload,
     tags_named,
 )
-from tests.security.pages import assert_strict_csp, page_of
+from tests.security.pages import assert_strict_csp, csp_directives, page_of
 from tests.signing_in import signed_in
 
 
@@ -455,3 +456,71 @@ def test_a_busy_store_is_a_503_page_and_a_delete_out_of_time_can_be_continued(
     assert begun.status_code == 202 and "Continue deleting" in begun.content.decode()
     assert _post(browser, delete_path, {}).status_code == 302
     assert curator.get(f"/api/galleries/{gallery_id}").status_code == 404
+
+
+def test_a_new_gallery_is_made_private_from_its_form_and_a_wrong_field_is_said_next_to_it(
+    aws, curator, curator_key
+):
+    browser = signed_in(curator_key)
+    listing = browser.get("/console/").content.decode()
+    assert {"href": "/console/galleries/new/"} in tags_named(listing, "a")
+    form = browser.get("/console/galleries/new/").content.decode()
+    values = _form_values(form)
+    assert values.pop("next") == "/console/"  # the sign-out form's
+    assert values == {"name": "", "country": "", "years": "", "continent": "", "visibility": "private",
+                      "locationPrivacy": "hidden"}  # fmt: skip
+    assert "version" not in values
+
+    refused = _post(browser, "/console/galleries/new/", {**values, "name": "Lyon", "years": "1700"})
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert _alerts(html) and _error_of(html, "continent") and _error_of(html, "years")
+    assert _form_values(html)["name"] == "Lyon"  # what was typed stays
+    assert curator.get("/api/galleries").json()["results"] == []
+
+    sent = {**values, "name": "Lyon", "continent": "Europe", "country": "France", "years": "2018, 2020"}
+    created = _post(browser, "/console/galleries/new/", sent)
+    assert created.status_code == 302
+    target = urlsplit(created["Location"])
+    gallery_id = target.path.split("/")[3]
+    assert target.path == f"/console/galleries/{gallery_id}/"
+    assert parse_qs(target.query) == {"done": ["gallery-created"]}
+    answer = curator.get(f"/api/galleries/{gallery_id}").json()
+    assert (answer["name"], answer["continent"], answer["years"]) == ("Lyon", "Europe", [2018, 2020])
+    assert answer["visibility"] == "private" and answer["locationPrivacy"] == "hidden"
+    assert APIClient().get(f"/api/galleries/{gallery_id}").status_code == 404
+    anonymous = APIClient().post("/console/galleries/new/", sent)
+    assert anonymous.status_code == 302 and urlsplit(anonymous["Location"]).path == "/api/auth/login"
+    assert len(curator.get("/api/galleries").json()["results"]) == 1
+
+
+@pytest.mark.parametrize("script_name", ["/prod", ""])
+def test_the_gallery_page_carries_its_uploader_under_the_stage_prefix_and_lets_it_reach_the_bucket(
+    aws, curator, curator_key, script_name
+):
+    """The uploader's script, the client it imports and the API's base are the stage's; the page's policy
+    lets it post to the bucket and show renditions before the gallery has its first photo."""
+    gallery_id = gallery_create(curator)
+    base = f"http://127.0.0.1{script_name}"
+    browser = WsgiClient(get_wsgi_application())
+    csrf_page = browser.get("/api/auth/login", base_url=base)
+    assert csrf_page.status_code == 200
+    csrf = browser.get_cookie("csrftoken", domain="127.0.0.1").value
+    browser.post("/api/auth/login", data={"key": curator_key, "csrfmiddlewaretoken": csrf}, base_url=base)
+    page = browser.get(f"/console/galleries/{gallery_id}/", base_url=base)
+    html = page.get_data(as_text=True)
+    [uploader] = [attrs for tag, attrs in elements(html).tags if "data-uploader" in attrs]
+    assert uploader["data-gallery-id"] == gallery_id and uploader["data-base"] == f"{script_name}/"
+    assert uploader["data-client"] == f"{script_name}/static/gallery-client/index.js"
+    assert page_of(html).scripts == [f"{script_name}/static/console/upload.js"]
+    [picker] = [attrs for attrs in tags_named(html, "input") if attrs.get("type") == "file"]
+    assert "multiple" in picker and "image/heic" in picker["accept"] and ".heic" in picker["accept"]
+    policy = csp_directives(page.headers["Content-Security-Policy"])
+    assert_strict_csp(page.headers["Content-Security-Policy"])
+    bucket = "{0.scheme}://{0.netloc}".format(urlsplit(storage.presigned_post(
+        "x", content_type="image/jpeg", max_bytes=1, expires_in=60)["url"]))  # fmt: skip
+    assert policy["connect-src"] == ["'self'", bucket]
+    assert "{0.scheme}://{0.netloc}".format(urlsplit(storage.signed_url("x"))) in policy["img-src"]
+    # The other console pages post nowhere but here.
+    listing = browser.get("/console/", base_url=base)
+    assert csp_directives(listing.headers["Content-Security-Policy"])["connect-src"] == ["'self'"]
