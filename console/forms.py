@@ -78,6 +78,16 @@ def gallery_body(post: QueryDict) -> dict:
     }
 
 
+def first_invalid_focused(fields: list[dict]) -> list[dict]:
+    """The first field with an error takes the focus when the page opens (``autofocus``): a keyboard or
+    screen-reader user lands on what to correct, its error read with it."""
+    for each in fields:
+        if each["errors"]:
+            each["autofocus"] = True
+            break
+    return fields
+
+
 def gallery_fields(values: dict, errors: dict | None = None) -> list[dict]:
     """The gallery form's fields holding ``values`` (the API's answer, or what was posted); a form with
     no continent yet (a new gallery) starts on an empty choice rather than on the first continent."""
@@ -85,50 +95,54 @@ def gallery_fields(values: dict, errors: dict | None = None) -> list[dict]:
     continents = [(name, name) for name in CONTINENTS]
     if not values.get("continent"):
         continents.insert(0, ("", "Choose a continent"))
-    return [
-        field("name", "Name", values.get("name", ""), errors=errors),
-        field(
-            "continent",
-            "Continent",
-            values.get("continent", ""),
-            kind="select",
-            choices=continents,
-            errors=errors,
-        ),
-        field("country", "Country", values.get("country", ""), errors=errors),
-        field("description", "Description", values.get("description", ""), kind="textarea", errors=errors),
-        field(
-            "years",
-            "Years",
-            years if isinstance(years, str) else ", ".join(str(year) for year in years),
-            help="Separated by commas, e.g. 2019, 2021. A year taken out stays out, even when a photo's "
-            "date has it.",
-            errors=errors,
-        ),
-        field(
-            "visibility",
-            "Visibility",
-            values.get("visibility", ""),
-            kind="select",
-            choices=[(value, VISIBILITY_LABELS[value]) for value in VISIBILITY],
-            errors=errors,
-        ),
-        field(
-            "locationPrivacy",
-            "Location shown to visitors",
-            values.get("locationPrivacy", ""),
-            kind="select",
-            choices=[(value, LOCATION_PRIVACY_LABELS[value]) for value in LOCATION_PRIVACY],
-            errors=errors,
-        ),
-        field(
-            "allowOriginalDownload",
-            "Visitors may download originals",
-            bool(values.get("allowOriginalDownload")),
-            kind="checkbox",
-            errors=errors,
-        ),
-    ]
+    return first_invalid_focused(
+        [
+            field("name", "Name", values.get("name", ""), errors=errors),
+            field(
+                "continent",
+                "Continent",
+                values.get("continent", ""),
+                kind="select",
+                choices=continents,
+                errors=errors,
+            ),
+            field("country", "Country", values.get("country", ""), errors=errors),
+            field(
+                "description", "Description", values.get("description", ""), kind="textarea", errors=errors
+            ),
+            field(
+                "years",
+                "Years",
+                years if isinstance(years, str) else ", ".join(str(year) for year in years),
+                help="Separated by commas, e.g. 2019, 2021. A year taken out stays out, even when a photo's "
+                "date has it.",
+                errors=errors,
+            ),
+            field(
+                "visibility",
+                "Visibility",
+                values.get("visibility", ""),
+                kind="select",
+                choices=[(value, VISIBILITY_LABELS[value]) for value in VISIBILITY],
+                errors=errors,
+            ),
+            field(
+                "locationPrivacy",
+                "Location shown to visitors",
+                values.get("locationPrivacy", ""),
+                kind="select",
+                choices=[(value, LOCATION_PRIVACY_LABELS[value]) for value in LOCATION_PRIVACY],
+                errors=errors,
+            ),
+            field(
+                "allowOriginalDownload",
+                "Visitors may download originals",
+                bool(values.get("allowOriginalDownload")),
+                kind="checkbox",
+                errors=errors,
+            ),
+        ]
+    )
 
 
 def gallery_new() -> dict:
@@ -159,24 +173,28 @@ def photo_body(post: QueryDict) -> dict:
 
 def photo_fields(values: dict, errors: dict | None = None) -> list[dict]:
     tags = values.get("tags") or []
-    return [
-        field("title", "Title", values.get("title", ""), errors=errors),
-        field("description", "Description", values.get("description", ""), kind="textarea", errors=errors),
-        field(
-            "tags",
-            "Tags",
-            tags_text(tags),
-            help="Separated by commas; stored in lower case, each once.",
-            errors=errors,
-        ),
-        field(
-            "altText",
-            "Alt text",
-            values.get("altText", ""),
-            help="What a screen reader says in place of the photo.",
-            errors=errors,
-        ),
-    ]
+    return first_invalid_focused(
+        [
+            field("title", "Title", values.get("title", ""), errors=errors),
+            field(
+                "description", "Description", values.get("description", ""), kind="textarea", errors=errors
+            ),
+            field(
+                "tags",
+                "Tags",
+                tags_text(tags),
+                help="Separated by commas; stored in lower case, each once.",
+                errors=errors,
+            ),
+            field(
+                "altText",
+                "Alt text",
+                values.get("altText", ""),
+                help="What a screen reader says in place of the photo.",
+                errors=errors,
+            ),
+        ]
+    )
 
 
 def photo_posted(post: QueryDict) -> dict:

@@ -475,6 +475,9 @@ def test_a_new_gallery_is_made_private_from_its_form_and_a_wrong_field_is_said_n
     assert refused.status_code == 400
     html = refused.content.decode()
     assert _alerts(html) and _error_of(html, "continent") and _error_of(html, "years")
+    # The first field to correct takes the focus, and the page's title says why it came back.
+    assert [attrs["name"] for _, attrs in elements(html).tags if "autofocus" in attrs] == ["continent"]
+    assert html[html.index("<title>") + 7 :].startswith("Nothing was saved")
     assert _form_values(html)["name"] == "Lyon"  # what was typed stays
     assert curator.get("/api/galleries").json()["results"] == []
 
