@@ -30,9 +30,18 @@ def comma_list(text: str) -> list[str]:
 
 
 def field(
-    name: str, label: str, value, *, kind: str = "text", choices=(), help: str = "", errors=None
+    name: str,
+    label: str,
+    value,
+    *,
+    kind: str = "text",
+    choices=(),
+    help: str = "",
+    errors=None,
+    required: bool = False,
 ) -> dict:
-    """One field of a form: ``kind`` is text, textarea, select or checkbox; ``choices`` (value, label)."""
+    """One field of a form: ``kind`` is text, textarea, select or checkbox; ``choices`` (value, label);
+    ``required`` marks what the API refuses blank (the browser says so before sending)."""
     element_id = f"field-{name}"
     messages = messages_of((errors or {}).get(name))
     # What a screen reader reads after the label: the error first, then the hint.
@@ -48,6 +57,7 @@ def field(
         "help": help,
         "errors": messages,
         "described_by": " ".join(described_by),
+        "required": required,
     }
 
 
@@ -97,7 +107,7 @@ def gallery_fields(values: dict, errors: dict | None = None) -> list[dict]:
         continents.insert(0, ("", "Choose a continent"))
     return first_invalid_focused(
         [
-            field("name", "Name", values.get("name", ""), errors=errors),
+            field("name", "Name", values.get("name", ""), errors=errors, required=True),
             field(
                 "continent",
                 "Continent",
@@ -106,7 +116,7 @@ def gallery_fields(values: dict, errors: dict | None = None) -> list[dict]:
                 choices=continents,
                 errors=errors,
             ),
-            field("country", "Country", values.get("country", ""), errors=errors),
+            field("country", "Country", values.get("country", ""), errors=errors, required=True),
             field(
                 "description", "Description", values.get("description", ""), kind="textarea", errors=errors
             ),

@@ -161,7 +161,8 @@ def gallery(request, gallery_id: str):
         # the file picker offers, and the size a file may have.
         "script_prefix": get_script_prefix(),
         "accepted_types": ",".join([*CONTENT_TYPE_FORMATS, *PICKER_EXTENSIONS]),
-        "max_megabytes": settings.PHOTO_MAX_BYTES // (1024 * 1024),
+        "max_bytes": settings.PHOTO_MAX_BYTES,
+        "max_megabytes": settings.PHOTO_MAX_BYTES // 1_000_000,
         **links,
     }
     response = render(request, "console/gallery.html", page_context)

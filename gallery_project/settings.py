@@ -167,7 +167,10 @@ WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 # The API's JavaScript client, served as it is (no build step): the console's uploader imports it, so the
 # console talks to the API as any front end does (its typings are left out: gallery_project.apps).
-STATICFILES_DIRS = [("gallery-client", BASE_DIR / "clients" / "js" / "src")]
+# The Lambda package holds it collected, not the folder (zappa_settings.json leaves clients/ out): only
+# where the folder is, so a check on Lambda finds no missing directory.
+_JS_CLIENT = BASE_DIR / "clients" / "js" / "src"
+STATICFILES_DIRS = [("gallery-client", _JS_CLIENT)] if _JS_CLIENT.is_dir() else []
 
 # Upload limits: one photo and one request body.
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=40 * 1024 * 1024)
