@@ -466,6 +466,11 @@ class TagQueryField(serializers.CharField):
             self.fail("blank")
         return tag or None
 
+    def run_validators(self, value):
+        # A tag of controls only cleans to nothing (None: no filter); the length check is for text.
+        if value is not None:
+            super().run_validators(value)
+
 
 class PhotoListQuerySerializer(PhotoOrderingQuerySerializer):
     tag = TagQueryField(required=False, help_text="Only photos with this tag (compared in lower case).")

@@ -131,6 +131,17 @@ def test_a_tag_is_required(aws, client):
         assert "tag" in response.json()["details"]
 
 
+def test_a_tag_of_control_characters_only_is_no_tag(aws, client, curator, world):
+    """Cleaned as stored tags are, it is nothing: a search for it is refused (400), and a gallery's
+    listing with it is the whole listing (never a 500 from the length check meeting no text)."""
+    search = client.get("/api/photos?tag=%C2%83")
+    assert search.status_code == 400 and "tag" in search.json()["details"]
+    gallery_id, photos = world["public"]
+    listed = client.get(f"/api/galleries/{gallery_id}/photos?tag=%C2%83%07")
+    assert listed.status_code == 200, listed.content
+    assert len(listed.json()["results"]) == len(photos)
+
+
 def test_a_gallery_made_private_leaves_visitors_searches_at_once(aws, client, curator, world):
     gallery_id, _ = world["public"]
     assert (
