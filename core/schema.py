@@ -112,6 +112,36 @@ IF_MATCH = OpenApiParameter(
 )
 
 
+def idempotency_parameters(*codes: int) -> list[OpenApiParameter]:
+    """The ``Idempotency-Key`` a write takes (``core.idempotency``), and the header that marks a replay
+    on its answers ``codes``."""
+    return [
+        OpenApiParameter(
+            "Idempotency-Key",
+            {"type": "string", "pattern": "^[!-~]{1,255}$"},
+            OpenApiParameter.HEADER,
+            description=(
+                "A key of the client's own (a random UUID per write): the same request sent again with it "
+                "within 24 hours answers what the first did (same status, the same resources as they are "
+                "now) instead of doing the work twice. The same key with another request: 422 "
+                "`idempotency_key_reused`; while the first is still at work: 409 "
+                "`idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the "
+                "key free."
+            ),
+        ),
+        OpenApiParameter(
+            "Idempotent-Replayed",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            response=list(codes),
+            description="`true`: the answer of an earlier request with the same `Idempotency-Key`.",
+        ),
+    ]
+
+
+KEY_REUSED = "This `Idempotency-Key` was sent before with another request (`idempotency_key_reused`)."
+
+
 class AutoSchema(ViewInspector):
     """The settings' ``DEFAULT_SCHEMA_CLASS``, standing in for ``core.openapi.AutoSchema`` until a schema is
     generated.

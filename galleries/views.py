@@ -8,7 +8,16 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 
-from core.schema import IF_MATCH, PAGE_PARAMETERS, error, etag_header, page_of
+from core import idempotency
+from core.schema import (
+    IF_MATCH,
+    KEY_REUSED,
+    PAGE_PARAMETERS,
+    error,
+    etag_header,
+    idempotency_parameters,
+    page_of,
+)
 from core.validation import FIRST_PHOTOGRAPH_YEAR
 from core.viewsets import BaseViewSet
 from galleries import selectors, services
@@ -127,13 +136,35 @@ class GalleryBaseViewSet(BaseViewSet):
         ),
         tags=TAGS,
         request={"application/json": GalleryInputSerializer},
-        parameters=[gallery_etag(201)],
-        responses={201: OpenApiResponse(GalleryOutputSerializer, description="The new gallery.")},
+        parameters=[gallery_etag(201), *idempotency_parameters(201)],
+        responses={
+            201: OpenApiResponse(GalleryOutputSerializer, description="The new gallery."),
+            409: error(409, "A request with this `Idempotency-Key` is still being answered: try again."),
+            422: error(422, KEY_REUSED),
+        },
     )
     def create(self, request):
         data = self.validated(GalleryInputSerializer, request.data)
-        gallery = services.gallery_create(**data)
-        return self.tagged(version_tag(gallery), lambda: self._output(gallery), code=status.HTTP_201_CREATED)
+
+        def work():
+            gallery = services.gallery_create(**data)
+            answer = self.tagged(
+                version_tag(gallery), lambda: self._output(gallery), code=status.HTTP_201_CREATED
+            )
+            return answer, {"galleryId": gallery.gallery_id}
+
+        def replay(result: dict, code: int):
+            # The gallery as it is now (a later edit shows; one deleted since is 404, as a read says).
+            gallery = selectors.gallery_read(gallery_id=result["galleryId"], curator=True)
+            return self.tagged(version_tag(gallery), lambda: self._output(gallery), code=code)
+
+        return idempotency.idempotent(
+            request,
+            caller=idempotency.caller_of(request),
+            fingerprint=lambda: idempotency.fingerprint_of(data),
+            work=work,
+            replay=replay,
+        )
 
     @edit_schema(operation_id="updateGallery", summary="Edit a gallery")
     def update(self, request, pk=None):

@@ -1,5 +1,7 @@
 """Photo endpoints: upload, list, read, delete; the guide's ?action= routes reach the same methods."""
 
+import json
+
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -7,10 +9,21 @@ from rest_framework import status
 from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 
+from core import idempotency
+from core.errors import NotFound
 from core.http_errors import ApiError, PayloadTooLarge, status_for
 from core.pagination import page_links
 from core.parsers import declared_length
-from core.schema import IF_MATCH, IF_NONE_MATCH, PAGE_PARAMETERS, error, etag_header, not_modified
+from core.schema import (
+    IF_MATCH,
+    IF_NONE_MATCH,
+    KEY_REUSED,
+    PAGE_PARAMETERS,
+    error,
+    etag_header,
+    idempotency_parameters,
+    not_modified,
+)
 from core.viewsets import BaseViewSet
 from galleries import selectors as gallery_selectors
 from galleries.models import downloads_allowed, location_privacy_of
@@ -73,8 +86,10 @@ def _upload_answers(*, body: str) -> dict:
         409: error(
             409,
             "No file was stored: each met another request at work on the same thing (an upload being "
-            "completed, a photo with the same bytes being deleted); `details.files`. Try again shortly.",
+            "completed, a photo with the same bytes being deleted); `details.files`. Try again shortly. "
+            "Or a request with this `Idempotency-Key` is still being answered.",
         ),
+        422: error(422, KEY_REUSED),
         413: error(
             413,
             f"{body} too large, or no file was stored because each was over a limit (bytes, pixels, "
@@ -261,6 +276,7 @@ class PhotoViewSet(BaseViewSet):
             "API Gateway: send larger files through upload slots (`createUploadSlots`)."
         ),
         request={"multipart/form-data": PhotoUploadSerializer},
+        parameters=idempotency_parameters(201, 207),
         responses=_upload_answers(body="The body is"),
     )
     def create(self, request, gallery_pk=None):
@@ -286,8 +302,17 @@ class PhotoViewSet(BaseViewSet):
             )
             for entry in entries
         ]
-        return self._upload_response(
-            upload.photos_upload(gallery_id=gallery_pk, files=incoming, keep_duplicate=keep["keepDuplicate"])
+
+        def sent() -> str:
+            files = [{**entry, "file": idempotency.file_digest(entry["file"])} for entry in entries]
+            return idempotency.fingerprint_of(files, keep)
+
+        return self._idempotent_upload(
+            gallery_pk,
+            sent,
+            lambda: upload.photos_upload(
+                gallery_id=gallery_pk, files=incoming, keep_duplicate=keep["keepDuplicate"]
+            ),
         )
 
     @extend_schema(
@@ -333,15 +358,52 @@ class PhotoViewSet(BaseViewSet):
             "with the code `upload_busy` (409): ask again."
         ),
         request={"application/json": FromUploadsInputSerializer},
+        parameters=idempotency_parameters(201, 207),
         responses=_upload_answers(body="The JSON body is"),
     )
     def create_from_uploads(self, request, gallery_pk=None):
         """Photos from files posted to upload slots; answers exactly like the multipart upload."""
         data = self.validated(FromUploadsInputSerializer, request.data, context={"gallery_id": gallery_pk})
-        return self._upload_response(
-            direct_upload.photos_from_uploads(
+        return self._idempotent_upload(
+            gallery_pk,
+            lambda: idempotency.fingerprint_of(data),
+            lambda: direct_upload.photos_from_uploads(
                 gallery_id=gallery_pk, uploads=data["uploads"], keep_duplicate=data["keepDuplicate"]
-            )
+            ),
+        )
+
+    def _idempotent_upload(self, gallery_pk, sent, made) -> Response:
+        """An upload's answer, or with an ``Idempotency-Key`` already answered, that answer again: the
+        same status, the photos it stored as they are now (one deleted since is left out) and the same
+        refusals."""
+
+        def work():
+            response = self._upload_response(made())
+            kept = [
+                {"photoId": photo["photoId"], "duplicate": "duplicateOf" in photo}
+                for photo in response.data["photos"]
+            ]
+            return response, {"photos": kept, "errors": json.dumps(response.data["errors"])}
+
+        def replay(result: dict, code: int) -> Response:
+            photos = []
+            for kept in result["photos"]:
+                try:
+                    photo = selectors.photo_get(gallery_id=gallery_pk, photo_id=kept["photoId"])
+                except NotFound:
+                    continue
+                if kept["duplicate"]:
+                    photo.duplicate_of = photo.photo_id  # type: ignore[attr-defined]  # as the upload marks it
+                photos.append(photo)
+            body = {"photos": photos, "errors": json.loads(result["errors"])}
+            return Response(UploadResultSerializer(body, context={"request": self.request}).data, status=code)
+
+        return idempotency.idempotent(
+            self.request,
+            caller=idempotency.caller_of(self.request),
+            fingerprint=sent,
+            work=work,
+            replay=replay,
         )
 
     def _upload_response(self, result) -> Response:

@@ -13,8 +13,9 @@ from rest_framework import permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from core import idempotency
 from core.parsers import BoundedJSONParser
-from core.schema import error
+from core.schema import KEY_REUSED, error, idempotency_parameters
 from core.throttling import RatingWriteThrottle, VisitorReadThrottle
 from core.viewsets import BaseViewSet
 from photos.selectors import photo_rating_read, photo_readable
@@ -28,7 +29,16 @@ from ratings.serializers import (
     RatingWrittenOutputSerializer,
     VisitorRatingOutputSerializer,
 )
-from ratings.visitors import ANOTHER_HOLDING, HEADER, TOKEN_INVALID, TOKEN_REQUIRED, visitor_create
+from ratings.services import RatingWritten
+from ratings.visitors import (
+    ANOTHER_HOLDING,
+    HEADER,
+    TOKEN_INVALID,
+    TOKEN_REQUIRED,
+    token_generation,
+    visitor_create,
+    visitor_token,
+)
 
 VISITOR_TOKEN = OpenApiParameter(
     HEADER,
@@ -100,7 +110,7 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
             "re-rate or withdraw (or get an id first with `POST /api/visitors`). 201 for a first rating, "
             "200 for a re-rating; both carry the visitor's rating and the photo's new aggregate."
         ),
-        parameters=[VISITOR_TOKEN],
+        parameters=[VISITOR_TOKEN, *idempotency_parameters(200, 201)],
         request={"application/json": RatingBodySerializer},
         responses={
             200: OpenApiResponse(
@@ -111,7 +121,8 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
             ),
             403: error(403, _REFUSED_AS_VISITOR),
             404: error(404, _PHOTO_NOT_FOUND),
-            409: error(409, _BUSY),
+            409: error(409, f"{_BUSY} Or a request with this `Idempotency-Key` is still being answered."),
+            422: error(422, KEY_REUSED),
             429: error(
                 429,
                 "Too many writes from this address, or too many new visitor ids rating this photo from it "
@@ -123,17 +134,46 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
         body = self.validated(
             RatingInputSerializer, _with_url_ids(request.data, photoId=photo_pk, userId=user_pk)
         )
-        written = photo_rate(
-            photo_id=body["photoId"],
-            user_id=body["userId"],
-            rating=body["rating"],
-            visitor_token=self.visitor_token(),
-            curator=self.is_curator(),
-            address=RatingWriteThrottle().get_ident(request),
-        )
-        return Response(
-            RatingWrittenOutputSerializer(written).data,
-            status=status.HTTP_201_CREATED if written.created else status.HTTP_200_OK,
+        token = self.visitor_token()
+
+        def work():
+            written = photo_rate(
+                photo_id=body["photoId"],
+                user_id=body["userId"],
+                rating=body["rating"],
+                visitor_token=token,
+                curator=self.is_curator(),
+                address=RatingWriteThrottle().get_ident(request),
+            )
+            answer = Response(
+                RatingWrittenOutputSerializer(written).data,
+                status=status.HTTP_201_CREATED if written.created else status.HTTP_200_OK,
+            )
+            generation = (
+                token_generation(body["userId"], written.visitor_token) if written.visitor_token else None
+            )
+            return answer, {"generation": generation or ""}
+
+        def replay(result: dict, code: int):
+            # The visitor's rating and the photo's aggregate as they are now; the token the first answer
+            # handed out, signed again (its generation is no secret: only the key signs it).
+            state = photo_rating_read(
+                photo_id=body["photoId"], user_id=body["userId"], curator=self.is_curator()
+            )
+            generation = result["generation"]
+            handed = visitor_token(body["userId"], generation) if generation else None
+            written = RatingWritten(
+                state=state, created=code == status.HTTP_201_CREATED, visitor_token=handed
+            )
+            return Response(RatingWrittenOutputSerializer(written).data, status=code)
+
+        # The token sent is part of what was asked: a replay hands a token only to a request like the first.
+        return idempotency.idempotent(
+            request,
+            caller=idempotency.caller_of(request),
+            fingerprint=lambda: idempotency.fingerprint_of(body, token or ""),
+            work=work,
+            replay=replay,
         )
 
     @extend_schema(

@@ -23,6 +23,8 @@ Each test records what it tried (user property ``schemathesis``); tests/tiers.py
 
 import copy
 import json
+import re
+import uuid
 from collections.abc import Mapping
 
 import pytest
@@ -370,6 +372,16 @@ def tally(request, record_property):
     record_property("schemathesis", counts)
 
 
+def _fresh_idempotency_key(case) -> dict:
+    """A new ``Idempotency-Key`` for a case that sends one the schema allows, as a client sends one key per
+    write: the generator repeats its values ("0"), and the same key for another request is refused by
+    design (422), which would be read as a valid request rejected. Malformed keys are sent as generated."""
+    sent = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(sent, str) and re.fullmatch(r"[!-~]{1,255}", sent):
+        return {"Idempotency-Key": f"fuzz-{uuid.uuid4()}"}
+    return {}
+
+
 def _swap_placeholders(case, real: dict) -> dict:
     """Each placeholder among the top-level values of the case's parts replaced by what it stands for
     (assigned, not changed in place, so schemathesis re-judges whether the part still breaks the schema).
@@ -402,6 +414,7 @@ def test_every_answer_keeps_the_contract(case, credential, seeded, curator_key, 
     tally["cases"] += 1
     originals = _swap_placeholders(case, seeded)
     headers = {"Authorization": f"Bearer {curator_key}"} if credential == "curator" else {}
+    headers.update(_fresh_idempotency_key(case))
     try:
         response = case.call(headers=headers)
         tally["server_errors"] += response.status_code >= 500
@@ -447,7 +460,7 @@ def test_sequences_of_calls_keep_the_contract(aws, unthrottled, record_property)
             seed(curator, with_photos=False)
 
         def get_call_kwargs(self, case):
-            return {"headers": self.headers}
+            return {"headers": {**self.headers, **_fresh_idempotency_key(case)}}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             counts["cases"] += 1

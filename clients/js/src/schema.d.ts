@@ -1395,6 +1395,8 @@ export interface operations {
                 id?: string;
             };
             header?: {
+                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                "Idempotency-Key"?: string;
                 /** @description The `visitorToken` the visitor id was given (by its first rating or `POST /api/visitors`). Needed to re-rate or withdraw; a first rating with an id nobody holds needs none. */
                 "X-Visitor-Token"?: string;
             };
@@ -1416,6 +1418,8 @@ export interface operations {
             /** @description What the run did (or would do). / The visitor's rating was replaced. */
             200: {
                 headers: {
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1427,6 +1431,8 @@ export interface operations {
                 headers: {
                     /** @description The gallery's version: `If-Match` takes it to edit only this version. */
                     ETag?: string;
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1436,6 +1442,8 @@ export interface operations {
             /** @description Some files were stored (`photos`) and some refused (`errors`: each with its `index`, `code` and the `status` it alone would answer). Send the refused ones again, fixed. */
             207: {
                 headers: {
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1478,7 +1486,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description No file was stored: each met another request at work on the same thing (an upload being completed, a photo with the same bytes being deleted); `details.files`. Try again shortly. / The gallery kept changing while the photo was being deleted: try again. / Many visitors are rating this photo right now (or taking this visitor id): nothing changed, try again. */
+            /** @description A request with this `Idempotency-Key` is still being answered: try again. / No file was stored: each met another request at work on the same thing (an upload being completed, a photo with the same bytes being deleted); `details.files`. Try again shortly. Or a request with this `Idempotency-Key` is still being answered. / The gallery kept changing while the photo was being deleted: try again. / Many visitors are rating this photo right now (or taking this visitor id): nothing changed, try again. Or a request with this `Idempotency-Key` is still being answered. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1498,6 +1506,15 @@ export interface operations {
             };
             /** @description The body's content type (or its charset) is not one this operation takes. / The body is not of the content type this operation takes, or no file was stored because none was a JPEG, PNG, WebP, TIFF, HEIC/HEIF or AVIF image: `details.files`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (`idempotency_key_reused`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1729,7 +1746,10 @@ export interface operations {
     createGallery: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1744,6 +1764,8 @@ export interface operations {
                 headers: {
                     /** @description The gallery's version: `If-Match` takes it to edit only this version. */
                     ETag?: string;
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1777,6 +1799,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description A request with this `Idempotency-Key` is still being answered: try again. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description The body is larger than this operation takes. */
             413: {
                 headers: {
@@ -1788,6 +1819,15 @@ export interface operations {
             };
             /** @description The body's content type (or its charset) is not one this operation takes. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (`idempotency_key_reused`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2414,7 +2454,10 @@ export interface operations {
     uploadPhotos: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The gallery's id. */
                 galleryId: string;
@@ -2430,6 +2473,8 @@ export interface operations {
             /** @description Every file is a photo of the gallery: stored now, or already there with the same bytes (`duplicateOf`). `errors` is empty. */
             201: {
                 headers: {
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2439,6 +2484,8 @@ export interface operations {
             /** @description Some files were stored (`photos`) and some refused (`errors`: each with its `index`, `code` and the `status` it alone would answer). Send the refused ones again, fixed. */
             207: {
                 headers: {
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2481,7 +2528,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description No file was stored: each met another request at work on the same thing (an upload being completed, a photo with the same bytes being deleted); `details.files`. Try again shortly. */
+            /** @description No file was stored: each met another request at work on the same thing (an upload being completed, a photo with the same bytes being deleted); `details.files`. Try again shortly. Or a request with this `Idempotency-Key` is still being answered. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2501,6 +2548,15 @@ export interface operations {
             };
             /** @description The body is not of the content type this operation takes, or no file was stored because none was a JPEG, PNG, WebP, TIFF, HEIC/HEIF or AVIF image: `details.files`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (`idempotency_key_reused`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2981,7 +3037,10 @@ export interface operations {
     createPhotosFromUploads: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The gallery's id. */
                 galleryId: string;
@@ -2997,6 +3056,8 @@ export interface operations {
             /** @description Every file is a photo of the gallery: stored now, or already there with the same bytes (`duplicateOf`). `errors` is empty. */
             201: {
                 headers: {
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3006,6 +3067,8 @@ export interface operations {
             /** @description Some files were stored (`photos`) and some refused (`errors`: each with its `index`, `code` and the `status` it alone would answer). Send the refused ones again, fixed. */
             207: {
                 headers: {
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3048,7 +3111,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description No file was stored: each met another request at work on the same thing (an upload being completed, a photo with the same bytes being deleted); `details.files`. Try again shortly. */
+            /** @description No file was stored: each met another request at work on the same thing (an upload being completed, a photo with the same bytes being deleted); `details.files`. Try again shortly. Or a request with this `Idempotency-Key` is still being answered. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3068,6 +3131,15 @@ export interface operations {
             };
             /** @description The JSON body is not of the content type this operation takes, or no file was stored because none was a JPEG, PNG, WebP, TIFF, HEIC/HEIF or AVIF image: `details.files`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (`idempotency_key_reused`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3460,6 +3532,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                "Idempotency-Key"?: string;
                 /** @description The `visitorToken` the visitor id was given (by its first rating or `POST /api/visitors`). Needed to re-rate or withdraw; a first rating with an id nobody holds needs none. */
                 "X-Visitor-Token"?: string;
             };
@@ -3480,6 +3554,8 @@ export interface operations {
             /** @description The visitor's rating was replaced. */
             200: {
                 headers: {
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3489,6 +3565,8 @@ export interface operations {
             /** @description The visitor's first rating of the photo. */
             201: {
                 headers: {
+                    /** @description `true`: the answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3531,7 +3609,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Many visitors are rating this photo right now (or taking this visitor id): nothing changed, try again. */
+            /** @description Many visitors are rating this photo right now (or taking this visitor id): nothing changed, try again. Or a request with this `Idempotency-Key` is still being answered. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3551,6 +3629,15 @@ export interface operations {
             };
             /** @description The body's content type (or its charset) is not one this operation takes. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (`idempotency_key_reused`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
