@@ -154,6 +154,13 @@ def request(
 # ---------------------------------------------------------------- DynamoDB's conflict rule, modelled
 
 
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Every client of a level connects at once: http.server's backlog of 5 would drop connections
+    # (the kernel's retry comes a second later, past botocore's connect timeout).
+    request_queue_size = 256
+
+
 class ConflictProxy:
     """A loopback proxy in front of DynamoDB Local that applies DynamoDB's transaction conflict rule.
 
@@ -194,8 +201,7 @@ class ConflictProxy:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _ProxyServer((LOOPBACK, 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -358,8 +364,9 @@ def run_clients(target, arguments: list[tuple], seconds: float) -> tuple[Tally, 
     return tally, time.monotonic() - began
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and of its descendants still running (gunicorn's worker)."""
+def cpu_seconds(pid: int, *, descendants: bool) -> float:
+    """User and system CPU time of a process, with its descendants still running (gunicorn's worker) or
+    not (this process starts the emulators and gunicorn: they are counted on their own)."""
     tick = os.sysconf("SC_CLK_TCK")
     stats = {}
     for entry in Path("/proc").iterdir():
@@ -370,7 +377,7 @@ def cpu_seconds(pid: int) -> float:
                 continue
             stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
     family, total = {pid}, 0.0
-    for _ in range(3):  # children, grandchildren
+    for _ in range(3 if descendants else 0):  # children, grandchildren
         family |= {child for child, (parent, _) in stats.items() if parent in family}
     for member in family:
         total += stats.get(member, (0, 0.0))[1]
@@ -381,12 +388,16 @@ class CpuMeter:
     """CPU time of the service, DynamoDB Local and this process (clients, and the proxy when there is one)
     between two readings: where a rating's time went on this machine."""
 
-    def __init__(self, pids: dict[str, int]):
-        self.pids = pids
+    def __init__(self, server: int, dynamodb: int):
+        self.pids = {
+            "service": (server, True),
+            "DynamoDB Local": (dynamodb, False),
+            "bench": (os.getpid(), False),
+        }
         self.start = self.read()
 
     def read(self) -> dict[str, float]:
-        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return {name: cpu_seconds(pid, descendants=tree) for name, (pid, tree) in self.pids.items()}
 
     def per(self, count: int) -> str:
         now = self.read()
@@ -548,9 +559,7 @@ def run_pass(name: str, args, services, environment: dict[str, str], curator_key
             print(figures_row("GET", clients, reads, read_seconds, "(baseline: the photo's rating summary)"))
             offset, refused_before = server.log_size(), Counter(proxy.cancelled if proxy else {})
             calls_before = Counter(proxy.calls if proxy else {})
-            meter = CpuMeter(
-                {"service": server.process.pid, "DynamoDB Local": services.dynamodb.pid, "bench": os.getpid()}
-            )
+            meter = CpuMeter(server.process.pid, services.dynamodb.pid)
             visitors = [
                 (server, photo_id, f"bench-{name}-{clients}-{n}-{uuid.uuid4().hex[:8]}", n)
                 for n in range(clients)
