@@ -1,7 +1,7 @@
 """A hot photo: N visitors rating ONE photo at once, through the real service over HTTP, on DynamoDB Local.
 
 Run `.venv/bin/python bench/ratings.py [--clients 1,4,16,64] [--seconds 6] [--passes local,conflicts]`
-(about two minutes on 2 cores with the defaults).
+(about two and a half minutes on 2 cores with the defaults).
 
 What runs: a DynamoDB Local and an s3rver of the bench's own, on free ports with their data in /dev/shm
 (``tests.faults.services.FaultServices``, the fault suite's pair, started with devtools' command lines),

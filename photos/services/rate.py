@@ -39,8 +39,8 @@ from ratings.visitors import VisitorHold, visitor_hold, visitor_let_go
 # when the visitor's rating changed since it was read (RatingRaced: the answer is then 409) or when
 # DynamoDB cancelled every attempt of its transaction because other raters' transactions held the photo
 # item (Contended, after core.transactions' own attempts: 503). On a photo many visitors rate at once the
-# second is the common one: one transaction's attempts span about half a second of backoff, less than
-# a turn takes when a dozen raters queue for the item (bench/ratings.py, docs/scale.md).
+# second is the common one: one transaction's attempts pause 0.3 s in all on average, less than a turn
+# takes when a dozen raters queue for the item (bench/ratings.py, docs/scale.md).
 RATING_WRITE_ATTEMPTS = 10
 RETRY_PAUSE_SECONDS = 0.005
 RETRY_PAUSE_MAX_SECONDS = 0.25
