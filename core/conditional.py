@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from core.errors import aws_error_code
+from core.observability import WRITE_RETRIES, metric
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 # A single-item write meeting a transaction that is writing the same item; botocore does not retry it.
@@ -28,6 +29,7 @@ def applied(write: Callable[[], object]) -> bool:
                 return False
             if code != TRANSACTION_CONFLICT or attempt == CONFLICT_ATTEMPTS - 1:
                 raise
+            metric(WRITE_RETRIES, 1, reason="TransactionConflict")  # as a transaction's item names it
             time.sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS * 2**attempt))
             continue
         return True

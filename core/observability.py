@@ -53,6 +53,12 @@ GALLERIES_CREATED = "GalleriesCreated"
 RATING_WRITES = "RatingWrites"  # a visitor's rating put (new or changed; withdrawals are not counted)
 API_LATENCY_MS = "ApiLatencyMs"  # every answer but a static file's
 API_5XX = "Api5xx"  # 1 for an answer of 500 or more, 0 for any other: its average is the error rate
+# A write tried again because others were writing the same item, by ``reason``: TransactionConflict
+# (another transaction held an item), ThrottlingError or ProvisionedThroughputExceeded (DynamoDB's
+# refusals), and a rating's own tries: RatingRaced (the rating changed between its read and its
+# transaction), Contended (every attempt of its transaction met a conflict). Many of them on one photo
+# are the sign of a hot item (docs/scale.md).
+WRITE_RETRIES = "WriteRetries"
 
 # The units CloudWatch takes (its MetricDatum.Unit values).
 UNITS = frozenset(

@@ -23,6 +23,7 @@ from pynamodb.transactions import TransactWrite
 
 from core.aws import transaction_connection
 from core.errors import Unavailable, aws_error_code
+from core.observability import WRITE_RETRIES, metric
 
 CANCELLED = "TransactionCanceledException"
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -103,9 +104,13 @@ class Cancellation:
         return {index for index, code in enumerate(self.reasons) if code == CONDITION_FAILED}
 
     @property
+    def codes(self) -> set[str]:
+        """The reasons given for the items that had one."""
+        return {code for code in self.reasons if code and code != "None"}
+
+    @property
     def retryable(self) -> bool:
-        codes = {code for code in self.reasons if code and code != "None"}
-        return bool(codes) and codes <= RETRYABLE_REASONS
+        return bool(self.codes) and self.codes <= RETRYABLE_REASONS
 
 
 def transaction_run(build: Callable[[TransactWrite], None], *, token: str | None = None) -> None:
@@ -132,6 +137,8 @@ def transaction_run(build: Callable[[TransactWrite], None], *, token: str | None
                 raise Refused({transaction.logical(i) for i in cancellation.failed_conditions}) from None
             if not cancellation.retryable:
                 raise
+            if attempt < ATTEMPTS - 1:
+                metric(WRITE_RETRIES, 1, reason="+".join(sorted(cancellation.codes)))
         # Full jitter: writers that collided spread out instead of colliding again in step.
         time.sleep(random.uniform(0, min(PAUSE_MAX_SECONDS, PAUSE_SECONDS * 2**attempt)))
     raise Contended()

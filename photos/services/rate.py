@@ -16,6 +16,8 @@ import random
 import time
 
 from core.errors import Conflict, NotFound
+from core.observability import WRITE_RETRIES, metric
+from core.transactions import Contended
 from photos.models import GalleryPhoto
 from photos.selectors import photo_after_write, photo_alive, photo_find, photo_readable
 from photos.services.order_keys import rating_order_follow
@@ -33,7 +35,12 @@ from ratings.stuffing import new_rater_count
 from ratings.visitors import VisitorHold, visitor_hold, visitor_let_go
 
 # A rating write that keeps losing to concurrent writers of the same photo gives up after this many
-# tries (answering 409); the pauses between tries grow from a few milliseconds to about a quarter second.
+# tries; the pauses between tries grow from a few milliseconds to about a quarter second. A try is lost
+# when the visitor's rating changed since it was read (RatingRaced: the answer is then 409) or when
+# DynamoDB cancelled every attempt of its transaction because other raters' transactions held the photo
+# item (Contended, after core.transactions' own attempts: 503). On a photo many visitors rate at once the
+# second is the common one: one transaction's attempts pause 0.3 s in all on average, less than a turn
+# takes when a dozen raters queue for the item (bench/ratings.py, docs/scale.md).
 RATING_WRITE_ATTEMPTS = 10
 RETRY_PAUSE_SECONDS = 0.005
 RETRY_PAUSE_MAX_SECONDS = 0.25
@@ -56,8 +63,9 @@ def photo_rate(
     or writes anything; a holding changes only the ratings it wrote. A visitor id new to the photo is
     counted against its client ``address``'s daily cap (``ratings.stuffing``; 429 over it). Each try
     reads afresh (the photo, whose delete may have started; the visitor's earlier rating) and commits
-    one transaction (``ratings.services.rating_commit``); a try that lost a race starts again. A write
-    that fails releases the visitor id it took.
+    one transaction (``ratings.services.rating_commit``); a try that lost a race, or whose transaction
+    DynamoDB kept cancelling while other raters' transactions held the photo item, starts again. A
+    write that fails releases the visitor id it took.
     """
     photo = photo_readable(photo_id=photo_id, curator=curator)
     previous = rating_of(photo_id=photo.photo_id, user_id=user_id)
@@ -76,6 +84,7 @@ def _rate(
     """The tries of a rating write; the first uses the photo and the earlier rating the caller read."""
     photo_id, user_id = photo.photo_id, hold.user_id
     counted = False  # a visitor id new to the photo is counted against its address once per request
+    lost: Exception | None = None
     for attempt in range(RATING_WRITE_ATTEMPTS):
         if attempt:
             photo = photo_find(photo_id=photo_id)
@@ -94,13 +103,16 @@ def _rate(
                 alive=photo_alive(),
                 hold=hold,
             )
-        except RatingRaced:
-            _pause_before_retry(attempt)
+        except (RatingRaced, Contended) as error:
+            lost = error
+            _pause_before_retry(attempt, error)
             continue
         current = photo_after_write(photo=photo)
         rating_order_follow(photo=current)
         state = VisitorRating(current, user_id, written)
         return RatingWritten(state, created=previous is None, visitor_token=hold.token)
+    if isinstance(lost, Contended):
+        raise lost
     raise Conflict("Many visitors are rating this photo right now and the rating was not saved; try again.")
 
 
@@ -115,6 +127,7 @@ def photo_rating_withdraw(
     """
     photo = photo_readable(photo_id=photo_id, curator=curator)
     hold = visitor_hold(user_id=user_id, token=visitor_token, creating=False)
+    lost: Exception | None = None
     for attempt in range(RATING_WRITE_ATTEMPTS):
         if attempt:
             photo = photo_find(photo_id=photo_id)
@@ -125,18 +138,24 @@ def photo_rating_withdraw(
             raise NotFound(f"Visitor {user_id!r} has not rated photo {photo_id!r}.")
         try:
             rating_withdraw(photo=photo, previous=previous, alive=photo_alive(), hold=hold)
-        except RatingRaced:
-            _pause_before_retry(attempt)
+        except (RatingRaced, Contended) as error:
+            lost = error
+            _pause_before_retry(attempt, error)
             continue
         current = photo_after_write(photo=photo)
         rating_order_follow(photo=current)
         return VisitorRating(current, user_id, None)
+    if isinstance(lost, Contended):
+        raise lost
     raise Conflict(
         "Many visitors are rating this photo right now and the rating was not withdrawn; try again."
     )
 
 
-def _pause_before_retry(attempt: int) -> None:
+def _pause_before_retry(attempt: int, error: Exception) -> None:
+    if attempt == RATING_WRITE_ATTEMPTS - 1:
+        return  # no try follows: the caller answers at once
+    metric(WRITE_RETRIES, 1, reason=type(error).__name__)
     # Full jitter: writers that collided once spread out instead of colliding again in step.
     ceiling = min(RETRY_PAUSE_MAX_SECONDS, RETRY_PAUSE_SECONDS * 2**attempt)
     time.sleep(random.uniform(0, ceiling))

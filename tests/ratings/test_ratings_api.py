@@ -1,7 +1,11 @@
 """Rating photos through the API: storage, replacement, exact aggregates, validation, throttling, cleanup."""
 
+import io
 import itertools
+import json
+import logging
 import random
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,7 +17,7 @@ from photos.models import GalleryPhoto
 from photos.services import rate as services
 from ratings import services as rating_services
 from ratings.models import PhotoRating
-from tests.aws_faults import cancel_transactions
+from tests.aws_faults import cancel_transactions, fail_nth
 
 EMPTY_HISTOGRAM = {str(stars): 0 for stars in range(1, 6)}
 
@@ -43,6 +47,24 @@ def assert_envelope(response, status: int, field: str | None = None):
     assert set(body) == {"error", "details"} and body["error"]
     if field:
         assert field in body["details"], body
+
+
+@pytest.fixture
+def retries_printed():
+    """The WriteRetries the requests print in their metric documents (``gallery.metrics``), summed by
+    reason, as CloudWatch would count them."""
+    stream, logger = io.StringIO(), logging.getLogger("gallery.metrics")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+
+    def counted() -> Counter:
+        documents = [json.loads(line) for line in stream.getvalue().splitlines()]
+        return Counter(
+            {doc["reason"]: sum(doc["WriteRetries"]) for doc in documents if "WriteRetries" in doc}
+        )
+
+    yield counted
+    logger.removeHandler(handler)
 
 
 @pytest.fixture
@@ -242,13 +264,42 @@ def test_a_transaction_conflict_is_retried_and_the_rating_lands(aws, photo_id, r
     assert len(tokens) == 2 and len(set(tokens)) == 2
 
 
-def test_conflicts_that_never_clear_answer_503_with_retry_after(aws, photo_id, rate, monkeypatch):
-    cancel_transactions(monkeypatch, *[["None", "TransactionConflict"]] * transactions.ATTEMPTS)
+def test_a_rating_outlasts_conflicts_past_one_transactions_attempts(
+    aws, photo_id, rate, monkeypatch, retries_printed
+):
+    # Many raters of one photo: every attempt of the first transaction met another rater's transaction
+    # on the photo item (DynamoDB's TransactionConflict), and the next one's first attempt too.
+    conflicts = transactions.ATTEMPTS + 1
+    cancel_transactions(monkeypatch, *[["None", "TransactionConflict"]] * conflicts)
     monkeypatch.setattr(transactions, "PAUSE_SECONDS", 0)
+    monkeypatch.setattr(services, "RETRY_PAUSE_SECONDS", 0)
+    assert rate(photo_id, "v1", 4).status_code == 201
+    assert stored_aggregate(photo_id) == recount(photo_id) == (1, 4, {**EMPTY_HISTOGRAM, "4": 1})
+    # Each retry is counted where it is made (the metric a dashboard of hot photos watches): the last
+    # attempt of the first transaction is not retried by it but by the rating, with fresh reads.
+    assert retries_printed() == {"TransactionConflict": conflicts - 1, "Contended": 1}
+
+
+def test_a_single_write_meeting_a_transaction_is_retried_and_counted(aws, photo_id, rate, retries_printed):
+    # The rating's single writes (the count of new raters, the photo's ratingOrder) conflict with other
+    # raters' transactions too: DynamoDB refuses a write to an item a transaction is writing.
+    with fail_nth("UpdateItem", 1, code="TransactionConflictException"):
+        assert rate(photo_id, "v1", 4).status_code == 201
+    assert retries_printed() == {"TransactionConflict": 1}
+    assert stored_aggregate(photo_id) == recount(photo_id) == (1, 4, {**EMPTY_HISTOGRAM, "4": 1})
+
+
+def test_conflicts_that_never_clear_answer_503_with_retry_after(aws, photo_id, rate, monkeypatch):
+    every_try = transactions.ATTEMPTS * services.RATING_WRITE_ATTEMPTS
+    cancel_transactions(monkeypatch, *[["None", "TransactionConflict"]] * every_try)
+    monkeypatch.setattr(transactions, "PAUSE_SECONDS", 0)
+    monkeypatch.setattr(services, "RETRY_PAUSE_SECONDS", 0)
     response = rate(photo_id, "v1", 4)
     assert_envelope(response, 503)
     assert int(response["Retry-After"]) > 0
     assert stored_aggregate(photo_id) == recount(photo_id) == (0, 0, EMPTY_HISTOGRAM)
+    # The visitor id the write took was let go: the client's retry (no token yet) takes it and lands.
+    assert rate(photo_id, "v1", 4).status_code == 201
 
 
 def test_rating_writes_are_throttled_per_client_address(aws, photo_id, rate, client, settings):

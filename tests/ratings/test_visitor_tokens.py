@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from core import clock, transactions
 from core.records import ServiceRecord, record_drop, record_get, record_key
 from photos.models import GalleryPhoto
+from photos.services import rate as rate_services
 from ratings import aggregate, visitors
 from ratings.models import PhotoRating
 from tests.aws_faults import aws_calls, cancel_transactions, fail_nth
@@ -277,8 +278,10 @@ def test_concurrent_first_ratings_of_one_new_id_one_gets_the_token(backend, phot
 
 def test_a_first_rating_that_fails_releases_the_id(aws, photo_id, rate, monkeypatch):
     """The rating was not saved and no token handed out: the id is not kept from its next writer."""
-    cancel_transactions(monkeypatch, *[["None", "TransactionConflict", "None"]] * transactions.ATTEMPTS)
+    every_try = transactions.ATTEMPTS * rate_services.RATING_WRITE_ATTEMPTS
+    cancel_transactions(monkeypatch, *[["None", "TransactionConflict", "None"]] * every_try)
     monkeypatch.setattr(transactions, "PAUSE_SECONDS", 0)
+    monkeypatch.setattr(rate_services, "RETRY_PAUSE_SECONDS", 0)
     assert_envelope(rate(photo_id, "v1", 4), 503)
     assert visitor_record("v1") is None and stored_rating(photo_id, "v1") is None
     assert rate(photo_id, "v1", 4, api=APIClient(REMOTE_ADDR="198.51.100.7")).status_code == 201
