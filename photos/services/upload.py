@@ -117,9 +117,17 @@ def photos_upload(
                 return refused
             except storage_errors() as error:
                 # photo_record removed what it had written, or left it under its intent for the photos
-                # scan to remove: never a photo. The other photos of the batch go on.
-                logger.exception("storing %s failed", incoming.filename)
-                if isinstance(as_domain_error(error), Unavailable):
+                # scan to remove: never a photo. The other photos of the batch go on. Logged with its
+                # stack as the error mapping logs a request's: a fault as an error, a busy or
+                # unreachable AWS (this file's 503) as a warning.
+                transient = isinstance(as_domain_error(error), Unavailable)
+                logger.log(
+                    logging.WARNING if transient else logging.ERROR,
+                    "storing %s failed",
+                    incoming.filename,
+                    exc_info=error,
+                )
+                if transient:
                     return Unavailable(
                         "Storage did not answer; this photo was not kept. Retry it.",
                         code="storage_unavailable",
