@@ -95,6 +95,10 @@ def test_the_simulated_index_hides_a_new_photo_and_keeps_a_deleted_one_until_it_
         lag.catch_up()
         assert [key.photo_id for key in GalleryPhoto.by_photo_id.query(new)] == [new]
         assert list(GalleryPhoto.by_photo_id.query(old)) == []
+    with index_lag(0) as lag:  # no lag: the index answers what the table holds
+        newest = upload_one(curator, gallery_id)
+        assert [key.photo_id for key in GalleryPhoto.by_photo_id.query(newest)] == [newest]
+        assert lag.stale == 0
 
 
 @pytest.mark.parametrize("route", BY_ID_ALONE)
