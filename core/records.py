@@ -144,8 +144,8 @@ def record_drop_if(kind: str, record_id: str, *, data_key: str, value: str) -> b
 
 
 def record_drop(kind: str, record_id: str) -> None:
-    """Delete a record whoever holds it (its subject is gone)."""
-    ServiceRecord(record_key(kind, record_id)).delete()
+    """Delete a record whoever holds it (its subject is gone); tried again while a transaction holds it."""
+    applied(ServiceRecord(record_key(kind, record_id)).delete)
 
 
 def record_update_in(

@@ -35,6 +35,7 @@ from core.errors import DeadlineReached, Internal, Unavailable, as_domain_error,
 from galleries import selectors
 from galleries.models import Gallery
 from gallery_project.curators import CuratorKey
+from photos.models import GalleryPhoto
 from tests.factories import jpeg_bytes
 
 
@@ -363,3 +364,23 @@ def test_outside_drf_the_same_classes_answer_the_same_and_django_logs_them_once(
     assert response.has_header("Retry-After") is (status == 503)
     [record] = error_records(caplog)
     assert record.name == "django.request" and record.levelno == logging.ERROR
+
+
+def test_a_photo_delete_whose_last_step_meets_a_transaction_is_tried_again_then_503_and_a_retry_ends_it(
+    aws, curator, gallery_id
+):
+    """A rating's transaction may still hold a photo's item when its purge deletes it."""
+    files = {"photos": [SimpleUploadedFile(f"{n}.jpg", jpeg_bytes(32, 24), "image/jpeg") for n in "ab"]}
+    uploaded = curator.post(f"/api/galleries/{gallery_id}/photos", files, format="multipart").json()
+    first, second = (photo["photoId"] for photo in uploaded["photos"])
+    conflict, table = dynamodb_error("TransactionConflictException"), GalleryPhoto.Meta.table_name
+    with aws_answering("DeleteItem", conflict, table=table, times=2) as seen:
+        assert curator.delete(f"/api/galleries/{gallery_id}/photos/{first}").status_code == 200
+    assert seen.attempts == 2 and not GalleryPhoto.count(gallery_id, GalleryPhoto.photo_id == first)
+
+    with aws_answering("DeleteItem", conflict, table=table) as seen:
+        response = curator.delete(f"/api/galleries/{gallery_id}/photos/{second}")
+    assert response.status_code == 503 and int(response["Retry-After"]) > 0
+    assert seen.attempts == conditional.CONFLICT_ATTEMPTS
+    assert curator.delete(f"/api/galleries/{gallery_id}/photos/{second}").status_code == 200
+    assert GalleryPhoto.count(gallery_id) == 0 and Gallery.get(gallery_id).photo_count == 0
