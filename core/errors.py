@@ -3,9 +3,17 @@
 Services and selectors raise these. Each edge maps them once: the DRF exception handler
 (``core.http_errors``) to a status and the envelope; ``core.entrypoints`` for management commands and
 Lambda events.
+
+AWS errors are told apart here, once (``is_transient``, ``as_domain_error``): throttled, timed out or
+unavailable is ``Unavailable`` (503 with ``Retry-After``), anything else ``Internal`` (500, logged with
+its stack). What is worth trying again has been tried again before it gets here: botocore retries
+throttling, timeouts and dropped connections within the client's attempts (``core.aws``), a
+transaction cancelled by a conflict or throttling is tried again by ``core.transactions``, a
+conditional write that met a transaction on its item by ``core.conditional.applied``; what is still
+transient after them answers 503.
 """
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
 from botocore.exceptions import ConnectionError as AwsConnectionError
 from pynamodb.exceptions import PynamoDBException
 
@@ -145,6 +153,9 @@ TRANSIENT_CODES = frozenset(
 )
 
 
+NOT_IMPLEMENTED = 501
+
+
 def aws_error_code(error: BaseException) -> str | None:
     """The AWS error code of a botocore or PynamoDB error (``ThrottlingException``...), if it has one."""
     if isinstance(error, PynamoDBException):
@@ -158,19 +169,21 @@ def aws_error_code(error: BaseException) -> str | None:
 def is_transient(error: BaseException) -> bool:
     """Does this client error mean "throttled, timed out or unavailable" (a retry later may work)?
 
-    A connection that failed or timed out is transient, as is an AWS answer with a transient code or a
-    5xx status. Everything else (a ValidationException, a missing table, a signature refused) is a
-    fault that the same request will meet again.
+    A connection that failed, timed out or dropped mid-answer is transient, as is an AWS answer with a
+    transient code or a 5xx status other than 501 (Not Implemented: the service, or an emulator, does
+    not do what the request asks, and never will). Everything else (a ValidationException, a missing
+    table, a signature or permission refused) is a fault that the same request will meet again.
     """
     if isinstance(error, PynamoDBException):
         return error.cause is not None and is_transient(error.cause)
     if isinstance(error, BotoCoreError):
-        # Connection refused or reset, connect/read timeouts, a closed connection: all HTTPClientError
-        # or EndpointConnectionError; a parameter or credentials error is not.
-        return isinstance(error, HTTPClientError | AwsConnectionError)
+        # Connection refused or reset, connect/read timeouts, a closed connection, a body cut short:
+        # HTTPClientError, EndpointConnectionError or IncompleteReadError; a parameter or credentials
+        # error is not.
+        return isinstance(error, HTTPClientError | AwsConnectionError | IncompleteReadError)
     if isinstance(error, ClientError):
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return aws_error_code(error) in TRANSIENT_CODES or int(status) >= 500
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return aws_error_code(error) in TRANSIENT_CODES or (status >= 500 and status != NOT_IMPLEMENTED)
     return False
 
 

@@ -9,6 +9,7 @@ through ``error_response`` (the middleware, Django's handler400/403/404/500 and 
 """
 
 import logging
+import sys
 from collections.abc import Callable
 from functools import wraps
 
@@ -251,8 +252,18 @@ def csrf_failure(request, reason: str = "", *args, **kwargs):
 
 
 def json_server_error(request, *args, **kwargs):
+    """Django's handler500: an exception that escaped DRF (a plain view's, a middleware's: the sign-in
+    page reading curator keys, a session saved as the answer leaves) answers as ``exception_handler``
+    would answer it: 503 with ``Retry-After`` when AWS was throttled, timed out or unavailable, else
+    500; the request id either way. Django calls it while handling the exception, which it has logged
+    with its stack (``django.request``, with the request's ids)."""
     request_id = getattr(request, "request_id", "-")
-    return JsonResponse(
-        envelope("Something went wrong on our side; the error was logged.", {"requestId": request_id}),
-        status=500,
-    )
+    escaped = sys.exc_info()[1]
+    error = as_domain_error(escaped) if isinstance(escaped, storage_errors()) else escaped
+    if not isinstance(error, Unavailable):
+        error = Internal()
+    details = {**error.details, "requestId": request_id}
+    response = JsonResponse(envelope(error.message, details), status=status_for(error))
+    if isinstance(error, Unavailable):
+        response["Retry-After"] = str(error.retry_after)
+    return response

@@ -1,8 +1,9 @@
 """Short-lived service records: one table for every kind, keyed ``kind#id``, expiring by itself.
 
 Kinds today: scan claims (``scans.claims``), photo-write intents (``photos.intents``), direct-upload
-claims (``photos.services.direct_upload``) and claims on a photo's bytes (``photos.content``);
-idempotency results, sessions and rate counters join them as later issues add them. Domain entities
+claims (``photos.services.direct_upload``), claims on a photo's bytes (``photos.content``), where a
+photo written lately lives (``photos.recent``); idempotency results, sessions and rate counters join
+them as later issues add them. Domain entities
 (galleries, photos, ratings, curator keys) keep their own tables, and no intent or pending state ever
 lives in theirs. A claim on a photo's bytes lives as long as its photo: "short-lived" means "of a
 write", not "of a few minutes"; the records a scan enumerates are in a sparse index of their own.
@@ -143,8 +144,8 @@ def record_drop_if(kind: str, record_id: str, *, data_key: str, value: str) -> b
 
 
 def record_drop(kind: str, record_id: str) -> None:
-    """Delete a record whoever holds it (its subject is gone)."""
-    ServiceRecord(record_key(kind, record_id)).delete()
+    """Delete a record whoever holds it (its subject is gone); tried again while a transaction holds it."""
+    applied(ServiceRecord(record_key(kind, record_id)).delete)
 
 
 def record_update_in(
@@ -154,6 +155,46 @@ def record_update_in(
     transaction.update(
         record, actions=_moved(status, lifetime, data), condition=ServiceRecord.owner == record.owner
     )
+
+
+def record_set_in(
+    transaction: TransactWrite,
+    kind: str,
+    record_id: str,
+    *,
+    owner: str,
+    status: str,
+    lifetime: timedelta,
+    data: dict,
+) -> None:
+    """Write a record as one item of a larger transaction, whatever was there: for a record that only
+    states a fact of that transaction's write (the same write states the same fact), never a claim. An
+    update that creates the item, so the transaction's puts keep their places."""
+    transaction.update(
+        ServiceRecord(record_key(kind, record_id)),
+        actions=[
+            ServiceRecord.kind.set(kind),
+            ServiceRecord.owner.set(owner),
+            *_moved(status, lifetime, data),
+        ],
+    )
+
+
+def records_set(kind: str, entries: dict[str, dict], *, owner: str, status: str, lifetime: timedelta) -> None:
+    """Write many records of a kind, whatever was there (``entries``: record id -> data), in batches."""
+    expires_at = datetime.now(UTC) + lifetime
+    with ServiceRecord.batch_write() as batch:
+        for record_id, data in entries.items():
+            batch.save(
+                ServiceRecord(
+                    record_key(kind, record_id),
+                    kind=kind,
+                    owner=owner,
+                    status=status,
+                    expires_at=expires_at,
+                    data=data,
+                )
+            )
 
 
 def record_release_in(transaction: TransactWrite, record: ServiceRecord) -> None:

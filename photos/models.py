@@ -25,7 +25,8 @@ class PhotoNumberIndex(LocalSecondaryIndex):
 
 
 class PhotoIdIndex(GlobalSecondaryIndex):
-    """Find a photo's gallery from its photoId alone (ratings address photos by id)."""
+    """Find a photo's gallery from its photoId alone (ratings address photos by id). Eventually
+    consistent, as every global index: only where to look (``photos.selectors.photo_find``)."""
 
     class Meta:
         index_name = "byPhotoId"

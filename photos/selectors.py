@@ -14,6 +14,7 @@ from galleries.models import Gallery
 from galleries.selectors import galleries_listed, gallery_read
 from photos.models import GalleryPhoto, PhotoTag
 from photos.ordering import NEWEST, PHOTO_NUMBER, TAKEN_FIRST, TAKEN_LAST, TOP_RATED, UNDATED
+from photos.recent import recent_gallery
 from ratings.selectors import VisitorRating, rating_of
 
 
@@ -30,16 +31,33 @@ def photo_get(*, gallery_id: str, photo_id: str, include_deleting: bool = False)
 
 
 def photo_find(*, photo_id: str) -> GalleryPhoto:
-    """A live photo from its id alone (through the byPhotoId index). NotFound names the photo only: its
-    caller knows no gallery, and may not be allowed to learn one (the index still lists a photo whose
-    delete has begun, or whose item is gone)."""
+    """A live photo from its id alone. NotFound names the photo only: its caller knows no gallery, and
+    may not be allowed to learn one.
+
+    An id says nothing of its gallery: the byPhotoId index knows it, but is eventually consistent (it
+    may not list a photo committed a moment ago, and still list one deleted a moment ago), so it is
+    only asked where to look, and when it lists nothing the record a photo's commit writes answers for
+    a photo written lately (``photos.recent``, read strongly consistent). The photo item is then read
+    strongly consistent, and it alone decides: a photo is answered once its upload has answered, and
+    never once its delete has begun, whatever the index says.
+    """
     if is_valid_id(photo_id):
-        for key in GalleryPhoto.by_photo_id.query(photo_id, limit=1):
+        gallery_id = _gallery_of(photo_id)
+        if gallery_id is not None:
             try:
-                return photo_get(gallery_id=key.gallery_id, photo_id=photo_id)
+                return photo_get(gallery_id=gallery_id, photo_id=photo_id)
             except NotFound:
-                break
+                pass
     raise _no_such_photo(photo_id)
+
+
+def _gallery_of(photo_id: str) -> str | None:
+    """Where to look for a photo: the gallery the byPhotoId index names, else the one a recently written
+    photo's record names (ids are made once and never move between galleries, so both agree when both
+    answer); None when neither knows the id."""
+    for key in GalleryPhoto.by_photo_id.query(photo_id, limit=1):
+        return key.gallery_id
+    return recent_gallery(photo_id=photo_id)
 
 
 def _no_such_photo(photo_id: str) -> NotFound:

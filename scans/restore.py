@@ -21,7 +21,9 @@ Order, and why:
    photo items whose objects are not back yet (it would delete them) nor objects with no gallery (it
    would sweep them). The mark is renewed while the restore runs.
 3. Photo items, ratings, tag entries, then the claims on the photos' bytes (``photos.content``), so the
-   same file uploaded again is still answered with its photo. A photo's rating aggregate is set to what
+   same file uploaded again is still answered with its photo, and the records of where the photos live
+   (``photos.recent``), so each is found by its id alone (its ratings) from the moment the restore
+   answers, before the byPhotoId index lists it again. A photo's rating aggregate is set to what
    its restored ratings add up to (``ratings.aggregate``) when the two disagree (tables restored to
    different moments).
 4. The delete markers above the newest version of every key a restored photo lists are removed: that
@@ -60,7 +62,7 @@ from core.errors import Conflict, NotFound, Rejected, Unavailable
 from core.storage import objects_list
 from galleries.models import Gallery
 from galleries.selectors import gallery_get
-from photos import content, keys
+from photos import content, keys, recent
 from photos.models import GalleryPhoto, PhotoTag
 from photos.selectors import photos_of_gallery
 from ratings import aggregate
@@ -208,6 +210,7 @@ def gallery_restore(
     mark = _Mark.put(dynamodb, plan.gallery_item, report)
     _items_put(dynamodb, plan, mark, report)
     _claims_make(gallery_id, plan, report)
+    _recent_make(gallery_id, plan, report)
     _markers_remove(plan.markers, mark, report)
     mark.remove()
     report.step(f"gallery {gallery_id}: open again (no longer marked as being deleted)")
@@ -574,6 +577,12 @@ def _claims_make(gallery_id: str, plan: _Plan, report: RestoreReport) -> None:
         made += taken is not None
     report.claims = made
     report.step(f"claims on photo bytes: {made} made")
+
+
+def _recent_make(gallery_id: str, plan: _Plan, report: RestoreReport) -> None:
+    """Where each restored photo lives, as its upload's commit recorded it (``photos.recent``)."""
+    recent.recent_set(gallery_id=gallery_id, photo_ids=[each.photo.photo_id for each in plan.photos])
+    report.step(f"photos found by their ids at once: {_count(len(plan.photos), 'record')} made")
 
 
 def _markers_remove(markers: list[dict], mark: _Mark, report: RestoreReport) -> None:

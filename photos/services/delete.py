@@ -98,7 +98,8 @@ def photo_purge(photo: GalleryPhoto) -> None:
             gallery_id=photo.gallery_id, sha256=photo.original_sha256, photo_id=photo.photo_id
         )
     tag_entries_remove(photo=photo)
-    photo.delete()
+    # A rating's transaction may still hold the item (it will be refused: the photo is marked).
+    applied(photo.delete)
 
 
 def photos_delete_for_gallery(*, gallery_id: str) -> int:

@@ -11,10 +11,12 @@ Order, per photo, so a failure never leaves a reader something half-made:
 3. record the write's intent (``photos.intents``: the keys it is about to put), then put the original
    (or copy it from its upload key) and every rendition in S3;
 4. one DynamoDB transaction (``core.transactions``: a request token, conflicts retried) writes the
-   photo item and the gallery's ``photo_added`` change (count, and the cover if there is none), and
-   deletes the intent; if it or step 3 fails, the objects already put are deleted and then the intent.
-   When that cleanup fails, or the commit's outcome is unknown, the intent stays and the photos scan
-   deletes the objects: no item ever points to a missing object, no object of a failed write is adopted;
+   photo item, the gallery's ``photo_added`` change (count, and the cover if there is none) and the
+   record of where the new photo lives (``photos.recent``: found by its id alone at once, before the
+   byPhotoId index lists it), and deletes the intent; if it or step 3 fails, the objects already put
+   are deleted and then the intent. When that cleanup fails, or the commit's outcome is unknown, the
+   intent stays and the photos scan deletes the objects: no item ever points to a missing object, no
+   object of a failed write is adopted;
 5. the gallery follows the batch once: the lowest-numbered new photo is offered the cover and each new
    year is added (idempotent; the galleries scan repairs a miss).
 """
@@ -47,7 +49,7 @@ from core.transactions import Contended, Refused, transaction_run
 from galleries import derived
 from galleries.models import visibility_of
 from galleries.selectors import gallery_get
-from photos import content, intents, keys, ordering, renditions, tags
+from photos import content, intents, keys, ordering, recent, renditions, tags
 from photos.models import GalleryPhoto
 from photos.prepare import IncomingPhoto, PreparedPhoto, photo_prepare, photo_year, refusal_counts
 from photos.selectors import photo_exists, photo_get
@@ -115,9 +117,17 @@ def photos_upload(
                 return refused
             except storage_errors() as error:
                 # photo_record removed what it had written, or left it under its intent for the photos
-                # scan to remove: never a photo. The other photos of the batch go on.
-                logger.exception("storing %s failed", incoming.filename)
-                if isinstance(as_domain_error(error), Unavailable):
+                # scan to remove: never a photo. The other photos of the batch go on. Logged with its
+                # stack as the error mapping logs a request's: a fault as an error, a busy or
+                # unreachable AWS (this file's 503) as a warning.
+                transient = isinstance(as_domain_error(error), Unavailable)
+                logger.log(
+                    logging.WARNING if transient else logging.ERROR,
+                    "storing %s failed",
+                    incoming.filename,
+                    exc_info=error,
+                )
+                if transient:
                     return Unavailable(
                         "Storage did not answer; this photo was not kept. Retry it.",
                         code="storage_unavailable",
@@ -404,6 +414,7 @@ def _commit_or_roll_back(
             content.content_final_in(transaction, bytes_claim, photo_id=photo.photo_id)
         if also_commit is not None:
             also_commit(transaction, photo)
+        recent.recent_in(transaction, gallery_id=photo.gallery_id, photo_id=photo.photo_id)
         tags.tag_entries_in(transaction, photo)  # last: the items above keep their places in Refused
 
     try:
