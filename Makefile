@@ -7,7 +7,7 @@ PYTHON_VERSION := $(shell cut -d. -f1,2 .python-version)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run dev local stop status setup browser test lint format screenshots test-fast package deploy bench bench-setup openapi
+.PHONY: run dev local stop status setup browser test lint format screenshots test-fast package deploy bench bench-setup bench-scale openapi
 
 setup: $(VENV)/.installed-$(PYTHON_VERSION) node_modules/.installed clients/js/node_modules/.installed
 
@@ -103,6 +103,13 @@ bench: bench-setup
 	$(PY) bench/imaging.py
 	$(PY) bench/runtime_floor.py
 	$(PY) bench/coldstart.py
+
+# Under load, on the local default's emulators (docs/scale.md): a hot photo, the aggregate's designs, and a
+# minute of visitors and curators beside a bare DRF view.
+bench-scale: bench-setup
+	$(PY) bench/ratings.py
+	$(PY) bench/rating_aggregates.py
+	$(PY) bench/load.py
 
 # Build, ensure the IAM role and policy, then `zappa deploy` (first time) or `zappa update` with that zip.
 # Needs the operator's AWS credentials; see docs/deploy.md.
