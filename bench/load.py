@@ -242,9 +242,10 @@ def report(routes: Routes, seconds: float, floor_p50: float | None = None) -> No
     )
     for route, latencies in sorted(routes.latencies.items()):
         p50 = percentile(latencies, 0.5)
+        errors, server_errors = len(routes.errors[route]), routes.server_errors[route]
         line = (
             f"{route:<48} {len(latencies):>6} {len(latencies) / seconds:>7.1f} {p50:>7.1f}"
-            f" {percentile(latencies, 0.99):>7.1f} {len(routes.errors[route]):>6} {routes.server_errors[route]:>4}"
+            f" {percentile(latencies, 0.99):>7.1f} {errors:>6} {server_errors:>4}"
         )
         if floor_p50:
             line += f"  {p50 / floor_p50:>6.1f}x"
