@@ -13,9 +13,13 @@ body: where-issues-meet's rule) and a hash of what was sent (``fingerprint``), s
 different request is refused (422 ``idempotency_key_reused``) rather than answered with something else.
 
 - The first request takes the record (in flight, for ``WRITE_LIFETIME``: a writer that died frees it),
-  does the work, and on a 2xx answer keeps its result for ``LIFETIME``. A refusal or a failure releases
-  the record: the retry does the work again, as it would with no key (every write is safe to repeat:
-  the photo's bytes, the rating's put, the gallery's id are the lower layers of that rule).
+  does the work, and on a 2xx answer keeps its result for ``LIFETIME`` (tried again on storage errors).
+  A refusal or a failure releases the record: the retry does the work again, as it would with no key.
+- What is left: a result that could not be kept at all (DynamoDB refusing four times in a row after the
+  work) or a process that died between the work and the keep. The retry then does the work again after
+  the lease: a new gallery meets the id derived from the key and is answered as a replay; a photo meets
+  its bytes and is answered with ``duplicateOf`` (a second copy only with ``keepDuplicate``); a first
+  rating sent without a token meets its own rating and is refused (403): its token is lost.
 - The same key while the first is still in flight: 409 ``idempotency_key_in_flight``, try again.
 - Keeping the result failing (DynamoDB throttled after the work was done) does not fail the answer: it
   is logged, and the record's short in-flight lifetime lets a retry do the work again.
@@ -28,15 +32,19 @@ the original's SHA-256 for a blind retry without a key.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
 from core.errors import storage_errors
 from core.http_errors import ApiError
@@ -50,7 +58,12 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 LIFETIME = timedelta(hours=24)
 IN_FLIGHT = "in-flight"
 DONE = "done"
-_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+# 16 to 255 visible characters: a key stands for a write only its client knows of (a visitor's key guards
+# the token its replay hands back), so a short guessable one is refused.
+_KEY = re.compile(r"[\x21-\x7e]{16,255}")
+# Keeping the result is retried (a throttled DynamoDB), so a done write is not left looking in flight.
+KEEP_PAUSES_SECONDS = (0.05, 0.2, 0.8)
+IN_FLIGHT_RETRY_SECONDS = 2
 
 
 def _refused(status_code: int, code: str, message: str) -> ApiError:
@@ -77,11 +90,13 @@ def key_reused() -> ApiError:
 
 
 def key_in_flight() -> ApiError:
-    return _refused(
+    refused = _refused(
         409,
         "idempotency_key_in_flight",
         f"A request with this {HEADER} is still being answered: try again in a few seconds for its answer.",
     )
+    refused.wait = IN_FLIGHT_RETRY_SECONDS  # type: ignore[attr-defined]  # answered as Retry-After
+    return refused
 
 
 def fingerprint_of(*parts: Any) -> str:
@@ -101,9 +116,19 @@ def file_digest(uploaded) -> str:
 
 
 def _record_id(request, caller: str, key: str) -> str:
+    """The record's id: a hash of the caller, the method, the route (``path_info``: the same under the
+    stage prefix and on a custom domain; a trailing slash or not) with its query, and the key."""
     query = sorted((name, value) for name, values in request.GET.lists() for value in values)
-    scope = json.dumps([caller, request.method, request.path_info, query, key])
+    scope = json.dumps([caller, request.method, request.path_info.rstrip("/"), query, key])
     return hashlib.sha256(scope.encode()).hexdigest()
+
+
+def derived_id(record_id: str, fingerprint: str) -> str:
+    """An id for what a keyed write creates, derived from its record and what it asked (keyed with the
+    secret key, so it tells nothing of the key): a retry after a result that could not be kept meets
+    the same id; another request under the key, once the key is free again, does not."""
+    scope = f"{record_id}:{fingerprint}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), scope, hashlib.sha256).hexdigest()[:32]
 
 
 def idempotent(
@@ -111,16 +136,17 @@ def idempotent(
     *,
     caller: str,
     fingerprint: Callable[[], str],
-    work: Callable[[], tuple[Response, dict]],
+    work: Callable[[str | None], tuple[Response, dict]],
     replay: Callable[[dict, int], Response],
 ) -> Response:
-    """Answer ``request`` with ``work()`` (its response and the result to keep), or, when it carries an
-    ``Idempotency-Key`` already answered, with ``replay(result, status)``. ``caller`` names who asks
-    (a curator key's id, a visitor id); ``fingerprint()`` is ``fingerprint_of`` what was asked (called
-    only when the header is there: it may read the files)."""
+    """Answer ``request`` with ``work(new_id)`` (its response and the result to keep), or, when it
+    carries an ``Idempotency-Key`` already answered, with ``replay(result, status)``. ``caller`` names
+    who asks (``caller_of``); ``fingerprint()`` is ``fingerprint_of`` what was asked (called only when
+    the header is there: it may read the files). ``new_id`` is ``derived_id`` of the record when keyed
+    (None without a key): a write that creates an id of its own may use it."""
     key = request.headers.get(HEADER)
     if key is None:
-        return work()[0]
+        return work(None)[0]
     if not _KEY.fullmatch(key):
         raise key_invalid()
     record_id = _record_id(request, caller, key)
@@ -142,19 +168,30 @@ def idempotent(
             raise key_in_flight()
         return _replayed(found, sent, replay)
     try:
-        response, result = work()
+        response, result = work(derived_id(record_id, sent))
     except BaseException:
         _let_go(taken)
         raise
     if 200 <= response.status_code < 300:
-        data = {"fingerprint": sent, "status": response.status_code, "result": result}
-        try:
-            record_update(taken, status=DONE, lifetime=LIFETIME, data=data)
-        except storage_errors():
-            logger.exception("keeping the answer of an %s failed; a retry does the work again", HEADER)
+        _keep(taken, {"fingerprint": sent, "status": response.status_code, "result": result})
     else:
         _let_go(taken)
     return response
+
+
+def _keep(record, data: dict) -> None:
+    """Keep a done write's result, tried again on storage errors. When it still cannot be kept the record
+    stays in flight until its lease ends, then a retry does the work again: a new gallery meets its
+    derived id and is answered, a photo its bytes (``duplicateOf``), unless ``keepDuplicate``."""
+    for pause in (*KEEP_PAUSES_SECONDS, None):
+        try:
+            record_update(record, status=DONE, lifetime=LIFETIME, data=data)
+            return
+        except storage_errors():
+            if pause is None:
+                logger.exception("keeping the answer of an %s failed; a retry does the work again", HEADER)
+                return
+            time.sleep(pause)
 
 
 def _replayed(record, fingerprint: str, replay: Callable[[dict, int], Response]) -> Response:
@@ -163,7 +200,11 @@ def _replayed(record, fingerprint: str, replay: Callable[[dict, int], Response])
         raise key_reused()
     if record.status != DONE:
         raise key_in_flight()
-    response = replay(data["result"], int(data["status"]))
+    return replayed(replay(data["result"], int(data["status"])))
+
+
+def replayed(response: Response) -> Response:
+    """Mark an answer as the one an earlier request with the key got."""
     response[REPLAYED_HEADER] = "true"
     return response
 
@@ -176,7 +217,7 @@ def _let_go(record) -> None:
 
 
 def caller_of(request) -> str:
-    """Who a write is from, for its key's scope: the curator's key id, else anyone (a visitor's write is
-    scoped by its route, which names the visitor id, and by the token it sends: in its fingerprint)."""
+    """Who a write is from, for its key's scope: the curator's key id, else the client's address (a
+    visitor's replay hands back a visitor token: only to the client that sent the first request)."""
     key_id = getattr(request.user, "key_id", None)
-    return f"curator:{key_id}" if key_id else "anyone"
+    return f"curator:{key_id}" if key_id else f"address:{BaseThrottle().get_ident(request)}"

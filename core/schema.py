@@ -118,15 +118,18 @@ def idempotency_parameters(*codes: int) -> list[OpenApiParameter]:
     return [
         OpenApiParameter(
             "Idempotency-Key",
-            {"type": "string", "pattern": "^[!-~]{1,255}$"},
+            {"type": "string", "pattern": "^[!-~]{16,255}$"},
             OpenApiParameter.HEADER,
             description=(
-                "A key of the client's own (a random UUID per write): the same request sent again with it "
-                "within 24 hours answers what the first did (same status, the same resources as they are "
-                "now) instead of doing the work twice. The same key with another request: 422 "
-                "`idempotency_key_reused`; while the first is still at work: 409 "
-                "`idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the "
-                "key free."
+                "A key of the client's own, 16 to 255 visible characters (a random UUID per write): the "
+                "same request sent again with it, by the same curator (or, for a visitor, from the same "
+                "address), within 24 hours answers what the first did (same status, the same resources "
+                "as they are now: one deleted since is left out, or a gallery's answer is 404) instead of "
+                "doing the work twice. Files a 207 refused are refused again by a replay: send them in a "
+                "new request with a new key. A malformed key: 400 `idempotency_key_invalid`; the same key "
+                "with another request: 422 `idempotency_key_reused`; while the first is still at work: "
+                "409 `idempotency_key_in_flight` with `Retry-After` (in `details.code`). A first request "
+                "that failed leaves the key free."
             ),
         ),
         OpenApiParameter(

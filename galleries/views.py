@@ -9,6 +9,7 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 
 from core import idempotency
+from core.errors import Conflict
 from core.schema import (
     IF_MATCH,
     KEY_REUSED,
@@ -139,6 +140,7 @@ class GalleryBaseViewSet(BaseViewSet):
         parameters=[gallery_etag(201), *idempotency_parameters(201)],
         responses={
             201: OpenApiResponse(GalleryOutputSerializer, description="The new gallery."),
+            404: error(404, "A replay (`Idempotency-Key`) of a creation whose gallery was deleted since."),
             409: error(409, "A request with this `Idempotency-Key` is still being answered: try again."),
             422: error(422, KEY_REUSED),
         },
@@ -146,8 +148,16 @@ class GalleryBaseViewSet(BaseViewSet):
     def create(self, request):
         data = self.validated(GalleryInputSerializer, request.data)
 
-        def work():
-            gallery = services.gallery_create(**data)
+        def work(new_id: str | None):
+            # With a key the id is the key's own: a retry whose first result could not be kept finds
+            # the gallery made, and is answered with it rather than making a second.
+            try:
+                gallery = services.gallery_create(**data, gallery_id=new_id)
+            except Conflict:
+                if new_id is None:
+                    raise
+                answer = idempotency.replayed(replay({"galleryId": new_id}, status.HTTP_201_CREATED))
+                return answer, {"galleryId": new_id}
             answer = self.tagged(
                 version_tag(gallery), lambda: self._output(gallery), code=status.HTTP_201_CREATED
             )

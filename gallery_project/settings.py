@@ -142,9 +142,15 @@ CORS_ALLOW_ALL_ORIGINS = env.bool("CORS_ALLOW_ALL_ORIGINS", default=True)
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 # ETag: a page on another origin reads a version to edit it with If-Match, or to revalidate with
 # If-None-Match (core.viewsets); without these a browser hides the one and refuses to send the others.
-CORS_EXPOSE_HEADERS = ["X-Request-Id", "Retry-After", "ETag"]
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "Retry-After", "ETag", "Idempotent-Replayed"]
 # A visitor's rating writes carry their token (ratings.visitors), so browsers must be allowed to send it.
-CORS_ALLOW_HEADERS = (*corsheaders.defaults.default_headers, "x-visitor-token", "if-match", "if-none-match")
+CORS_ALLOW_HEADERS = (
+    *corsheaders.defaults.default_headers,
+    "x-visitor-token",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+)
 
 APPEND_SLASH = False
 USE_TZ = True

@@ -304,7 +304,15 @@ class PhotoViewSet(BaseViewSet):
         ]
 
         def sent() -> str:
-            files = [{**entry, "file": idempotency.file_digest(entry["file"])} for entry in entries]
+            files = [
+                {
+                    **entry,
+                    "file": idempotency.file_digest(entry["file"]),
+                    "name": entry["file"].name,
+                    "type": entry["file"].content_type,
+                }
+                for entry in entries
+            ]
             return idempotency.fingerprint_of(files, keep)
 
         return self._idempotent_upload(
@@ -377,7 +385,7 @@ class PhotoViewSet(BaseViewSet):
         same status, the photos it stored as they are now (one deleted since is left out) and the same
         refusals."""
 
-        def work():
+        def work(new_id: str | None):
             response = self._upload_response(made())
             kept = [
                 {"photoId": photo["photoId"], "duplicate": "duplicateOf" in photo}

@@ -136,7 +136,7 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
         )
         token = self.visitor_token()
 
-        def work():
+        def work(new_id: str | None):
             written = photo_rate(
                 photo_id=body["photoId"],
                 user_id=body["userId"],

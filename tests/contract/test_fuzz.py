@@ -377,7 +377,7 @@ def _fresh_idempotency_key(case) -> dict:
     write: the generator repeats its values ("0"), and the same key for another request is refused by
     design (422), which would be read as a valid request rejected. Malformed keys are sent as generated."""
     sent = (case.headers or {}).get("Idempotency-Key")
-    if isinstance(sent, str) and re.fullmatch(r"[!-~]{1,255}", sent):
+    if isinstance(sent, str) and re.fullmatch(r"[!-~]{16,255}", sent):
         return {"Idempotency-Key": f"fuzz-{uuid.uuid4()}"}
     return {}
 

@@ -14,6 +14,7 @@ from core.errors import Unavailable
 from core.records import ServiceRecord
 from galleries import services as gallery_services
 from galleries.models import Gallery
+from gallery_project.curators import curator_key_create
 from photos.models import GalleryPhoto
 from ratings.models import PhotoRating
 from tests.clock import clock_at
@@ -21,10 +22,12 @@ from tests.factories import jpeg_bytes
 from tests.photos.test_direct_uploads import post_to_slot, slots
 
 LISBON = {"name": "Lisbon", "continent": "Europe", "country": "Portugal", "years": [2019]}
+PORTO = {**LISBON, "name": "Porto"}
 
 
-def keyed(key: str) -> dict:
-    return {"HTTP_IDEMPOTENCY_KEY": key}
+def keyed(name: str) -> dict:
+    """A key as a client makes one: at least 16 characters (``name`` padded), one per write."""
+    return {"HTTP_IDEMPOTENCY_KEY": f"{name}-0123456789abcdef"}
 
 
 def idempotency_records() -> list[ServiceRecord]:
@@ -78,16 +81,16 @@ def test_the_same_key_for_another_request_is_refused_and_changes_nothing(aws, cu
     assert [gallery.name for gallery in Gallery.scan()] == ["Lisbon"]
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "naïve"])
+@pytest.mark.parametrize(
+    "key", ["", "short-key-15-ch", "x" * 256, "has space in a long key", "naïve-0123456789abcdef"]
+)
 def test_a_malformed_key_is_a_400_before_anything_is_done(aws, curator, key):
-    answer = curator.post("/api/galleries", LISBON, format="json", **keyed(key))
+    answer = curator.post("/api/galleries", LISBON, format="json", HTTP_IDEMPOTENCY_KEY=key)
     assert answer.status_code == 400 and "Idempotency-Key" in answer.json()["error"]
     assert list(Gallery.scan()) == []
 
 
 def test_a_key_is_scoped_to_its_curator(aws, curator):
-    from gallery_project.curators import curator_key_create
-
     other_key, _ = curator_key_create(label="other")
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_key}")
@@ -125,14 +128,16 @@ def test_a_failed_first_request_leaves_the_key_free_for_the_retry(aws, curator, 
     assert retried.status_code == 201 and idempotency.REPLAYED_HEADER not in retried
 
 
-def test_a_key_answers_for_24_hours_then_is_new(aws, curator, monkeypatch):
+def test_a_key_answers_for_24_hours_then_is_free(aws, curator, monkeypatch):
     first = curator.post("/api/galleries", LISBON, format="json", **keyed("k-6")).json()
     clock_at(monkeypatch, records, datetime.now(UTC) + timedelta(hours=23, minutes=59))
     again = curator.post("/api/galleries", LISBON, format="json", **keyed("k-6"))
     assert again.json()["galleryId"] == first["galleryId"]
+    assert curator.post("/api/galleries", PORTO, format="json", **keyed("k-6")).status_code == 422
+    # After a day the key remembers no request: another one under it is done.
     clock_at(monkeypatch, records, datetime.now(UTC) + timedelta(hours=24, minutes=1))
-    later = curator.post("/api/galleries", LISBON, format="json", **keyed("k-6"))
-    assert later.status_code == 201 and later.json()["galleryId"] != first["galleryId"]
+    later = curator.post("/api/galleries", PORTO, format="json", **keyed("k-6"))
+    assert later.status_code == 201 and later.json()["name"] == "Porto"
 
 
 # ---------------------------------------------------------------- uploads
@@ -218,7 +223,63 @@ def test_a_first_rating_retried_with_its_key_gets_its_answer_and_token_back(aws,
     assert again.json()["rating"] == 4 and again.json()["ratingCount"] == 1
     assert [rating.rating for rating in PhotoRating.query(photo["photoId"])] == [4]
     assert visitor.put(path, {"rating": 4}, format="json").status_code == 403  # the keyless retry
+    # Another rating under the same key is refused; another client with the key gets nothing of it.
+    other = visitor.put(path, {"rating": 5}, format="json", **keyed("r-1"))
+    assert other.status_code == 422
+    elsewhere = APIClient(REMOTE_ADDR="203.0.113.9").put(path, {"rating": 4}, format="json", **keyed("r-1"))
+    assert elsewhere.status_code == 403 and "visitorToken" not in elsewhere.json()
     # The token works: the visitor changes the rating.
     token = again.json()["visitorToken"]
     changed = visitor.put(path, {"rating": 2}, format="json", HTTP_X_VISITOR_TOKEN=token)
     assert changed.status_code == 200 and changed.json()["ratingCount"] == 1
+
+
+def test_a_result_kept_only_on_a_later_try_still_answers_the_retry(aws, curator, monkeypatch):
+    monkeypatch.setattr(idempotency, "KEEP_PAUSES_SECONDS", (0, 0, 0))
+    update = idempotency.record_update
+    failures = {"left": 2}
+
+    def flaky(*args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise Unavailable() from None
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(idempotency, "record_update", flaky)
+    monkeypatch.setattr(idempotency, "storage_errors", lambda: (Unavailable,))
+    first = curator.post("/api/galleries", LISBON, format="json", **keyed("keep-1"))
+    again = curator.post("/api/galleries", LISBON, format="json", **keyed("keep-1"))
+    assert again[idempotency.REPLAYED_HEADER] == "true"
+    assert again.json()["galleryId"] == first.json()["galleryId"] and len(list(Gallery.scan())) == 1
+
+
+def test_a_gallery_whose_result_could_not_be_kept_is_answered_not_made_again(aws, curator, monkeypatch):
+    """DynamoDB refused every try to keep the result: the retry waits out the lease (409 with
+    Retry-After meanwhile), then does the work again and meets the gallery the key's id named."""
+    monkeypatch.setattr(idempotency, "KEEP_PAUSES_SECONDS", (0, 0, 0))
+
+    def refused(*args, **kwargs):
+        raise Unavailable()
+
+    monkeypatch.setattr(idempotency, "storage_errors", lambda: (Unavailable,))
+    with monkeypatch.context() as patched:
+        patched.setattr(idempotency, "record_update", refused)
+        first = curator.post("/api/galleries", LISBON, format="json", **keyed("keep-2"))
+    assert first.status_code == 201
+    waiting = curator.post("/api/galleries", LISBON, format="json", **keyed("keep-2"))
+    assert waiting.status_code == 409 and int(waiting["Retry-After"]) > 0
+    clock_at(monkeypatch, records, datetime.now(UTC) + records.WRITE_LIFETIME + timedelta(seconds=1))
+    later = curator.post("/api/galleries", LISBON, format="json", **keyed("keep-2"))
+    assert later.status_code == 201 and later.json()["galleryId"] == first.json()["galleryId"]
+    assert len(list(Gallery.scan())) == 1
+
+
+def test_the_guide_route_and_a_trailing_slash_are_the_same_write_under_one_key(aws, curator):
+    guide = curator.post("/galleries", LISBON, format="json", **keyed("guide-1"))
+    again = curator.post("/galleries", LISBON, format="json", **keyed("guide-1"))
+    assert guide.status_code == again.status_code == 201
+    assert again.json()["galleryId"] == guide.json()["galleryId"]
+    rest = curator.post("/api/galleries", LISBON, format="json", **keyed("slash-1"))
+    slashed = curator.post("/api/galleries/", LISBON, format="json", **keyed("slash-1"))
+    assert slashed.json()["galleryId"] == rest.json()["galleryId"]
+    assert len(list(Gallery.scan())) == 2

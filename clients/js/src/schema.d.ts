@@ -1395,7 +1395,7 @@ export interface operations {
                 id?: string;
             };
             header?: {
-                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                /** @description A key of the client's own, 16 to 255 visible characters (a random UUID per write): the same request sent again with it, by the same curator (or, for a visitor, from the same address), within 24 hours answers what the first did (same status, the same resources as they are now: one deleted since is left out, or a gallery's answer is 404) instead of doing the work twice. Files a 207 refused are refused again by a replay: send them in a new request with a new key. A malformed key: 400 `idempotency_key_invalid`; the same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` with `Retry-After` (in `details.code`). A first request that failed leaves the key free. */
                 "Idempotency-Key"?: string;
                 /** @description The `visitorToken` the visitor id was given (by its first rating or `POST /api/visitors`). Needed to re-rate or withdraw; a first rating with an id nobody holds needs none. */
                 "X-Visitor-Token"?: string;
@@ -1477,7 +1477,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description No such resource, or one this viewer may not see (a private gallery answers like a missing one). / `galleryId` names no gallery and no objects in the bucket (or an id that cannot be one). / `galleryId` names a gallery that does not exist. / No such photo, or one of a gallery this viewer may not see (private to visitors). */
+            /** @description A replay (`Idempotency-Key`) of a creation whose gallery was deleted since. / No such resource, or one this viewer may not see (a private gallery answers like a missing one). / `galleryId` names no gallery and no objects in the bucket (or an id that cannot be one). / `galleryId` names a gallery that does not exist. / No such photo, or one of a gallery this viewer may not see (private to visitors). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1747,7 +1747,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                /** @description A key of the client's own, 16 to 255 visible characters (a random UUID per write): the same request sent again with it, by the same curator (or, for a visitor, from the same address), within 24 hours answers what the first did (same status, the same resources as they are now: one deleted since is left out, or a gallery's answer is 404) instead of doing the work twice. Files a 207 refused are refused again by a replay: send them in a new request with a new key. A malformed key: 400 `idempotency_key_invalid`; the same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` with `Retry-After` (in `details.code`). A first request that failed leaves the key free. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -1792,6 +1792,15 @@ export interface operations {
             };
             /** @description Refused: a signed-in browser's CSRF token is missing, or a visitor id's token is not this one's. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A replay (`Idempotency-Key`) of a creation whose gallery was deleted since. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2455,7 +2464,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                /** @description A key of the client's own, 16 to 255 visible characters (a random UUID per write): the same request sent again with it, by the same curator (or, for a visitor, from the same address), within 24 hours answers what the first did (same status, the same resources as they are now: one deleted since is left out, or a gallery's answer is 404) instead of doing the work twice. Files a 207 refused are refused again by a replay: send them in a new request with a new key. A malformed key: 400 `idempotency_key_invalid`; the same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` with `Retry-After` (in `details.code`). A first request that failed leaves the key free. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3038,7 +3047,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                /** @description A key of the client's own, 16 to 255 visible characters (a random UUID per write): the same request sent again with it, by the same curator (or, for a visitor, from the same address), within 24 hours answers what the first did (same status, the same resources as they are now: one deleted since is left out, or a gallery's answer is 404) instead of doing the work twice. Files a 207 refused are refused again by a replay: send them in a new request with a new key. A malformed key: 400 `idempotency_key_invalid`; the same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` with `Retry-After` (in `details.code`). A first request that failed leaves the key free. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3532,7 +3541,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A key of the client's own (a random UUID per write): the same request sent again with it within 24 hours answers what the first did (same status, the same resources as they are now) instead of doing the work twice. The same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` (in `details.code`). A first request that failed leaves the key free. */
+                /** @description A key of the client's own, 16 to 255 visible characters (a random UUID per write): the same request sent again with it, by the same curator (or, for a visitor, from the same address), within 24 hours answers what the first did (same status, the same resources as they are now: one deleted since is left out, or a gallery's answer is 404) instead of doing the work twice. Files a 207 refused are refused again by a replay: send them in a new request with a new key. A malformed key: 400 `idempotency_key_invalid`; the same key with another request: 422 `idempotency_key_reused`; while the first is still at work: 409 `idempotency_key_in_flight` with `Retry-After` (in `details.code`). A first request that failed leaves the key free. */
                 "Idempotency-Key"?: string;
                 /** @description The `visitorToken` the visitor id was given (by its first rating or `POST /api/visitors`). Needed to re-rate or withdraw; a first rating with an id nobody holds needs none. */
                 "X-Visitor-Token"?: string;
