@@ -145,7 +145,7 @@ def test_a_curator_runs_a_gallery_from_the_console_under_the_stage_prefix(
         wait.until(expected_conditions.text_to_be_present_in_element(summary, "All done"))
     assert failing.failed == 1
     assert browser.find_element(*summary).text == (
-        "4 added, 1 not added (notes.jpg: The file is not an image.). All done."
+        "4 added, 1 not added (notes.jpg: The file is not an image). All done."
     )
     rows = {
         row.find_element(By.CSS_SELECTOR, ".upload-name").text.split(" (")[0]: row
@@ -171,7 +171,7 @@ def test_a_curator_runs_a_gallery_from_the_console_under_the_stage_prefix(
     assert browser.execute_async_script(DROP_A_PHOTO) is True
     wait.until(expected_conditions.text_to_be_present_in_element(summary, "5 added"))
     assert browser.find_element(*summary).text == (
-        "5 added, 1 not added (notes.jpg: The file is not an image.). All done."
+        "5 added, 1 not added (notes.jpg: The file is not an image). All done."
     )
     assert browser.find_elements(By.CSS_SELECTOR, ".upload-state")[-1].text.startswith("Added as No. ")
 
@@ -191,6 +191,7 @@ def test_a_curator_runs_a_gallery_from_the_console_under_the_stage_prefix(
     assert {photo.title for photo in photos} == titles
     large_photo = next(photo for photo in photos if photo.title == "Harbour_large")
     assert large_photo.exif_data.as_dict()["make"] == "Canon"
+    browser.execute_script("window.scrollTo(0, 0)")
     shot(browser, tmp_path, "gallery")
 
     # A photo edited in place.

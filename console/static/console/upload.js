@@ -214,7 +214,7 @@ async function start() {
   };
   const refuse = (row, file, text) => {
     counts.refused += 1;
-    lastRefusal = `${file.name}: ${text}`;
+    lastRefusal = `${file.name}: ${text.replace(/\.$/, '')}`;
     row.failed(text);
   };
 
