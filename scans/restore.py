@@ -58,7 +58,7 @@ from core import records, storage
 from core.aws import botocore_session, client_config
 from core.clock import now_iso
 from core.conditional import applied
-from core.errors import Conflict, NotFound, Rejected, Unavailable
+from core.errors import Conflict, NotFound, Rejected, Unavailable, storage_errors
 from core.storage import objects_list
 from galleries.models import Gallery
 from galleries.selectors import gallery_get
@@ -580,8 +580,14 @@ def _claims_make(gallery_id: str, plan: _Plan, report: RestoreReport) -> None:
 
 
 def _recent_make(gallery_id: str, plan: _Plan, report: RestoreReport) -> None:
-    """Where each restored photo lives, as its upload's commit recorded it (``photos.recent``)."""
-    recent.recent_set(gallery_id=gallery_id, photo_ids=[each.photo.photo_id for each in plan.photos])
+    """Where each restored photo lives, as its upload's commit recorded it (``photos.recent``). Only a
+    convenience while the index catches up: a failure here is reported and the restore goes on (never
+    left marked as being deleted, which the photos scan would finish)."""
+    try:
+        recent.recent_set(gallery_id=gallery_id, photo_ids=[each.photo.photo_id for each in plan.photos])
+    except storage_errors() as error:
+        report.problem(f"records of where restored photos live not made ({error}); the index finds them")
+        return
     report.step(f"photos found by their ids at once: {_count(len(plan.photos), 'record')} made")
 
 

@@ -44,6 +44,9 @@ from ratings.visitors import VisitorHold, visitor_hold, visitor_let_go
 RATING_WRITE_ATTEMPTS = 10
 RETRY_PAUSE_SECONDS = 0.005
 RETRY_PAUSE_MAX_SECONDS = 0.25
+# A rating stops trying again after this long (its last try may end later), well within the request's
+# deadline: under a storm a rater holds its function for seconds at most, not for the deadline.
+RATING_RETRY_BUDGET_SECONDS = 3.0
 
 
 def photo_rate(
@@ -85,6 +88,7 @@ def _rate(
     photo_id, user_id = photo.photo_id, hold.user_id
     counted = False  # a visitor id new to the photo is counted against its address once per request
     lost: Exception | None = None
+    started = time.monotonic()
     for attempt in range(RATING_WRITE_ATTEMPTS):
         if attempt:
             photo = photo_find(photo_id=photo_id)
@@ -105,6 +109,8 @@ def _rate(
             )
         except (RatingRaced, Contended) as error:
             lost = error
+            if not _worth_another_try(error, started):
+                break
             _pause_before_retry(attempt, error)
             continue
         current = photo_after_write(photo=photo)
@@ -128,6 +134,7 @@ def photo_rating_withdraw(
     photo = photo_readable(photo_id=photo_id, curator=curator)
     hold = visitor_hold(user_id=user_id, token=visitor_token, creating=False)
     lost: Exception | None = None
+    started = time.monotonic()
     for attempt in range(RATING_WRITE_ATTEMPTS):
         if attempt:
             photo = photo_find(photo_id=photo_id)
@@ -140,6 +147,8 @@ def photo_rating_withdraw(
             rating_withdraw(photo=photo, previous=previous, alive=photo_alive(), hold=hold)
         except (RatingRaced, Contended) as error:
             lost = error
+            if not _worth_another_try(error, started):
+                break
             _pause_before_retry(attempt, error)
             continue
         current = photo_after_write(photo=photo)
@@ -150,6 +159,15 @@ def photo_rating_withdraw(
     raise Conflict(
         "Many visitors are rating this photo right now and the rating was not withdrawn; try again."
     )
+
+
+def _worth_another_try(error: Exception, started: float) -> bool:
+    """Whether a lost try is tried again with fresh reads: a race with another rating, or a transaction
+    that met only other writers' transactions, within the retry budget. Throttling is not retried
+    harder (each try would add load where DynamoDB asked for less): its 503 tells the client to wait."""
+    if isinstance(error, Contended) and not error.conflicts_only:
+        return False
+    return time.monotonic() - started < RATING_RETRY_BUDGET_SECONDS
 
 
 def _pause_before_retry(attempt: int, error: Exception) -> None:

@@ -42,6 +42,7 @@ from core.errors import (
     NotFound,
     Unavailable,
     as_domain_error,
+    aws_error_code,
     storage_errors,
 )
 from core.observability import PHOTOS_REFUSED, PHOTOS_STORED, metric
@@ -436,12 +437,18 @@ def _commit_or_roll_back(
 GALLERY_ITEM = 1  # the gallery's change is the second item of the commit
 
 
+# DynamoDB's answer that an earlier send of the same commit (its token) is still running: not settled.
+_STILL_RUNNING = "TransactionInProgressException"
+
+
 def _answered(failure: BaseException) -> bool:
     """Whether DynamoDB answered the commit with an error (so it is settled), rather than not at all;
-    ``Contended`` means every attempt was cancelled."""
-    return isinstance(failure, ClientError | Contended) or isinstance(
-        getattr(failure, "cause", None), ClientError
-    )
+    ``Contended`` means every attempt was cancelled. "Still in progress" is no answer: that commit may
+    yet land, so its objects must stay for the photos scan to judge."""
+    if isinstance(failure, Contended):
+        return True
+    error = failure if isinstance(failure, ClientError) else getattr(failure, "cause", None)
+    return isinstance(error, ClientError) and aws_error_code(error) != _STILL_RUNNING
 
 
 def _committed(photo: GalleryPhoto) -> bool:

@@ -60,6 +60,16 @@ def _reader(uploaded_file):
     return read
 
 
+def _batch_status(statuses: set[int]) -> int:
+    """The status of a batch none of whose files was stored: a fault of the service when any file met
+    one (500 when any was ours, else 503: try again, with Retry-After), the files' own status when they
+    agree, else 400."""
+    server = {code for code in statuses if code >= 500}
+    if server:
+        return 500 if 500 in server else 503
+    return next(iter(statuses)) if len(statuses) == 1 else 400
+
+
 def _upload_answers(*, body: str) -> dict:
     """What an upload answers (multipart, or from upload slots): the result, or the envelope when no file
     was stored (``details.files`` then lists each refusal like ``errors`` does)."""
@@ -426,9 +436,8 @@ class PhotoViewSet(BaseViewSet):
             for failure in result.failures
         ]
         if not result.photos:
-            statuses = {failure["status"] for failure in failures}
             names = ", ".join(failure["filename"] or f"#{failure['index']}" for failure in failures)
-            code = statuses.pop() if len(statuses) == 1 else 400
+            code = _batch_status({failure["status"] for failure in failures})
             details: dict = {"files": failures}
             if code >= 500:
                 details["requestId"] = getattr(self.request, "request_id", "-")

@@ -276,10 +276,12 @@ def test_a_transaction_cancelled_by_conflicts_is_tried_again_with_growing_pauses
     tries = rate_service.RATING_WRITE_ATTEMPTS
     assert seen.attempts == transactions.ATTEMPTS * tries
     ceilings = [min(transactions.PAUSE_MAX_SECONDS, transactions.PAUSE_SECONDS * 2**n) for n in range(6)]
-    runs = [pauses[at : at + transactions.ATTEMPTS] for at in range(0, len(pauses), transactions.ATTEMPTS)]
-    assert len(runs) == tries
+    # A pause between attempts, none after the last one.
+    between = transactions.ATTEMPTS - 1
+    runs = [pauses[at : at + between] for at in range(0, len(pauses), between)]
+    assert len(runs) == tries and all(len(run) == between for run in runs)
     for run in runs:
-        assert all(0 <= pause <= ceiling for pause, ceiling in zip(run, ceilings, strict=True))
+        assert all(0 <= pause <= ceiling for pause, ceiling in zip(run, ceilings[:between], strict=True))
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert client.get(f"/api/photos/{photo_id}/ratings").json()["ratingCount"] == 0
 

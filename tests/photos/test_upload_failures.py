@@ -33,6 +33,24 @@ def test_a_failure_at_any_upload_step_leaves_no_item_and_no_object(aws, gallery_
     assert Gallery.get(gallery_id).photo_count == 0
 
 
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("ServiceUnavailable", 503), ("ValidationException", 500)],
+    ids=["throttled", "our-bug"],
+)
+def test_a_batch_nothing_of_which_was_stored_is_a_5xx_when_the_service_failed_any_file(
+    aws, gallery_id, upload, code, status
+):
+    """One file is no photo (415), the other met a fault of the service: the answer is the service's
+    fault (503 to try again, or 500), never a 400 that would tell the client its request was wrong."""
+    with fail_nth("TransactWriteItems", 1, times=10, code=code):
+        response = upload(gallery_id, {"notes.jpg": b"not a photo", "a.jpg": jpeg_bytes()})
+    assert response.status_code == status, response.content
+    assert sorted(f["status"] for f in response.json()["details"]["files"]) == sorted([415, status])
+    assert response.json()["details"]["requestId"]
+    assert ("Retry-After" in response) == (status == 503)
+
+
 def test_a_failed_photo_in_a_batch_does_not_stop_the_others(aws, gallery_id, upload, settings):
     settings.PHOTO_PROCESSING_WORKERS = 1  # deterministic order of AWS calls
     with fail_nth("TransactWriteItems", 2):

@@ -302,6 +302,31 @@ def test_conflicts_that_never_clear_answer_503_with_retry_after(aws, photo_id, r
     assert rate(photo_id, "v1", 4).status_code == 201
 
 
+def test_a_rating_dynamodb_throttles_is_not_retried_harder_than_one_transaction(
+    aws, photo_id, rate, monkeypatch, retries_printed
+):
+    """Throttling asks for less load: the transaction's own attempts, then 503; no fresh-read retries
+    that would multiply the writes on a partition already over its limit."""
+    tokens = cancel_transactions(monkeypatch, *[["None", "ThrottlingError"]] * transactions.ATTEMPTS * 2)
+    monkeypatch.setattr(transactions, "PAUSE_SECONDS", 0)
+    response = rate(photo_id, "v1", 4)
+    assert_envelope(response, 503)
+    assert len(tokens) == transactions.ATTEMPTS
+    assert retries_printed() == {"ThrottlingError": transactions.ATTEMPTS - 1}
+    assert stored_aggregate(photo_id) == recount(photo_id) == (0, 0, EMPTY_HISTOGRAM)
+
+
+def test_a_rating_stops_trying_again_after_its_budget(aws, photo_id, rate, monkeypatch):
+    # One transaction's attempts all conflict: with time left the rating would try again and land
+    # (test_a_rating_outlasts_conflicts_past_one_transactions_attempts); with none it answers 503.
+    cancel_transactions(monkeypatch, *[["None", "TransactionConflict"]] * transactions.ATTEMPTS)
+    monkeypatch.setattr(transactions, "PAUSE_SECONDS", 0)
+    monkeypatch.setattr(services, "RATING_RETRY_BUDGET_SECONDS", 0)
+    response = rate(photo_id, "v1", 4)
+    assert_envelope(response, 503)
+    assert rate(photo_id, "v1", 4).status_code == 201  # the conflicts cleared: the client's retry lands
+
+
 def test_rating_writes_are_throttled_per_client_address(aws, photo_id, rate, client, settings):
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "ratings": "3/min"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
