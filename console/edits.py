@@ -9,6 +9,9 @@ shown instead of being overwritten. A successful POST redirects to a page (POST/
 is not installed, and a fixed name keeps anyone from putting their own words on a curator's page.
 """
 
+import contextlib
+import re
+import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -22,6 +25,7 @@ from console.access import curator_required
 from console.views import THUMBNAIL_SIZES, problem, thumbnail, with_image_origins
 from core.errors import Conflict, DeadlineReached, NotFound, PreconditionFailed, Rejected
 from core.http_errors import methods_only
+from core.idempotency import derived_id
 from galleries import selectors as gallery_selectors
 from galleries.models import location_privacy_of, visibility_of
 from galleries.serializers import GalleryInputSerializer, GalleryOutputSerializer, GalleryUpdateSerializer
@@ -39,6 +43,7 @@ CHANGED_MEANWHILE = (
     "Your changes are still in the form, now over the current version: check them and save again."
 )
 GONE = "There is no such gallery."
+FORM_ID = re.compile(r"[0-9a-f]{32}")
 NO_SUCH_PHOTO = "There is no such photo in this gallery."
 
 
@@ -98,7 +103,10 @@ def gallery_create_page(request):
     }
     if request.method != "POST":
         fields = forms.gallery_fields(forms.gallery_new())
+        context["form_id"] = uuid.uuid4().hex
         return render(request, "console/gallery_edit.html", {**context, "fields": fields})
+    form_id = request.POST.get("form_id", "")
+    context["form_id"] = form_id if FORM_ID.fullmatch(form_id) else uuid.uuid4().hex
     body = GalleryInputSerializer(data=forms.gallery_body(request.POST))
     if not body.is_valid():
         fields = forms.gallery_fields(forms.gallery_posted(request.POST), body.errors)
@@ -106,8 +114,14 @@ def gallery_create_page(request):
         return render(
             request, "console/gallery_edit.html", {**context, "fields": fields, "alert": alert}, status=400
         )
-    created = gallery_create(**body.validated_data)
-    return _done("console-gallery", "gallery-created", gallery_id=created.gallery_id)
+    # The form's own id names the gallery it makes: the same form sent twice (a double click, a
+    # reload) lands on the gallery the first made instead of making a second.
+    gallery_id = derived_id(
+        f"console-form:{context['form_id']}", getattr(request.api.user, "key_id", "") or ""
+    )
+    with contextlib.suppress(Conflict):  # made by this form already
+        gallery_create(**body.validated_data, gallery_id=gallery_id)
+    return _done("console-gallery", "gallery-created", gallery_id=gallery_id)
 
 
 @never_cache

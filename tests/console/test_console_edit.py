@@ -467,6 +467,8 @@ def test_a_new_gallery_is_made_private_from_its_form_and_a_wrong_field_is_said_n
     form = browser.get("/console/galleries/new/").content.decode()
     values = _form_values(form)
     assert values.pop("next") == "/console/"  # the sign-out form's
+    form_id = values.pop("form_id")  # the form's own id: sent twice, it makes one gallery
+    assert len(form_id) == 32
     assert values == {"name": "", "country": "", "years": "", "continent": "", "visibility": "private",
                       "locationPrivacy": "hidden"}  # fmt: skip
     assert "version" not in values
@@ -481,7 +483,8 @@ def test_a_new_gallery_is_made_private_from_its_form_and_a_wrong_field_is_said_n
     assert _form_values(html)["name"] == "Lyon"  # what was typed stays
     assert curator.get("/api/galleries").json()["results"] == []
 
-    sent = {**values, "name": "Lyon", "continent": "Europe", "country": "France", "years": "2018, 2020"}
+    sent = {**values, "form_id": form_id, "name": "Lyon", "continent": "Europe", "country": "France"}
+    sent["years"] = "2018, 2020"
     created = _post(browser, "/console/galleries/new/", sent)
     assert created.status_code == 302
     target = urlsplit(created["Location"])
@@ -492,6 +495,9 @@ def test_a_new_gallery_is_made_private_from_its_form_and_a_wrong_field_is_said_n
     assert (answer["name"], answer["continent"], answer["years"]) == ("Lyon", "Europe", [2018, 2020])
     assert answer["visibility"] == "private" and answer["locationPrivacy"] == "hidden"
     assert APIClient().get(f"/api/galleries/{gallery_id}").status_code == 404
+    # The same form sent again (a double click, a reload) lands on the same gallery: no second one.
+    again = _post(browser, "/console/galleries/new/", sent)
+    assert again.status_code == 302 and again["Location"] == created["Location"]
     anonymous = APIClient().post("/console/galleries/new/", sent)
     assert anonymous.status_code == 302 and urlsplit(anonymous["Location"]).path == "/api/auth/login"
     assert len(curator.get("/api/galleries").json()["results"]) == 1
