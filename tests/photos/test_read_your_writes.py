@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core import records
 from core.aws import s3_client
 from core.records import ServiceRecord, record_key
 from galleries.models import Gallery
@@ -18,6 +19,7 @@ from photos import recent
 from photos.models import GalleryPhoto, PhotoTag
 from ratings.models import PhotoRating
 from scans import restore
+from tests.clock import clock_at
 from tests.factories import jpeg_bytes
 from tests.index_lag import index_lag
 
@@ -189,6 +191,19 @@ def test_the_record_names_the_gallery_for_a_day_and_is_never_needed_once_the_ind
     # Once the index lists the photo, the record is not read (and an expired one is absent).
     ServiceRecord(record_key(recent.KIND, photo_id)).delete()
     assert _summary(client, photo_id).status_code == 200
+
+
+def test_an_expired_record_is_absent_even_where_the_store_keeps_it(aws, curator, client, monkeypatch):
+    """DynamoDB deletes expired items days late and DynamoDB Local never: a record past its lifetime,
+    still stored, must not be read as where the photo lives (while the index, lagging, lists nothing)."""
+    gallery_id = gallery_new(curator)
+    with index_lag(LAG_SECONDS) as lag:
+        photo_id = upload_one(curator, gallery_id)
+        assert _summary(client, photo_id).status_code == 200  # the live record finds it
+        clock_at(monkeypatch, records, datetime.now(UTC) + recent.LIFETIME + timedelta(minutes=1))
+        assert ServiceRecord.get(record_key(recent.KIND, photo_id), consistent_read=True)  # still stored
+        assert _summary(client, photo_id).status_code == 404
+        assert lag.stale >= 2
 
 
 # ---------------------------------------------------------------- a restore
