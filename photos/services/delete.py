@@ -17,7 +17,7 @@ from core import storage
 from core.clock import now_iso
 from core.conditional import applied
 from core.errors import Conflict, Mismatch
-from core.transactions import Refused, transaction_run
+from core.transactions import Contended, Refused, transaction_run
 from galleries import derived
 from galleries.selectors import gallery_get
 from galleries.services import gallery_delete_begin, gallery_item_delete
@@ -73,6 +73,12 @@ def _mark_deleting(photo: GalleryPhoto) -> None:
         try:
             transaction_run(build)  # a fresh token per call: each look builds a different transaction
             return
+        except Contended as busy:
+            # Raters of a hot photo kept its item busy: look again, as they do (never after throttling),
+            # so a curator's delete, which is what stops them, is not starved by them.
+            if not busy.conflicts_only:
+                raise
+            continue
         except Refused:
             # Someone else moved the cover or started this delete meanwhile: look again.
             current = photo_get(gallery_id=photo.gallery_id, photo_id=photo.photo_id, include_deleting=True)

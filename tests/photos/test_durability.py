@@ -180,6 +180,16 @@ def test_conflicts_that_never_clear_answer_503_and_keep_nothing(aws, gallery_id,
     assert bucket_keys() == set() and not photo_items(gallery_id) and not live_intents()
 
 
+def test_a_photo_delete_outlasts_raters_keeping_its_item_busy(aws, curator, gallery_id, upload, monkeypatch):
+    """Raters of a hot photo keep its item in transactions: the delete's mark (what stops them) looks
+    again after a run of conflicts, as raters do, instead of answering 503 at the first run."""
+    [photo] = upload(gallery_id).json()["photos"]
+    cancel_transactions(monkeypatch, *[["None", "TransactionConflict"]] * (transactions.ATTEMPTS + 1))
+    deleted = curator.delete(f"/api/galleries/{gallery_id}/photos/{photo['photoId']}")
+    assert deleted.status_code in (200, 204), deleted.content
+    assert not photo_items(gallery_id) and Gallery.get(gallery_id).photo_count == 0
+
+
 def test_another_cancellation_reason_is_our_fault_a_500_that_keeps_nothing(
     aws, gallery_id, upload, monkeypatch
 ):
