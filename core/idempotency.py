@@ -44,11 +44,11 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 
 from core.errors import storage_errors
 from core.http_errors import ApiError
 from core.records import WRITE_LIFETIME, record_get, record_release, record_take, record_update
+from core.throttling import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -220,4 +220,4 @@ def caller_of(request) -> str:
     """Who a write is from, for its key's scope: the curator's key id, else the client's address (a
     visitor's replay hands back a visitor token: only to the client that sent the first request)."""
     key_id = getattr(request.user, "key_id", None)
-    return f"curator:{key_id}" if key_id else f"address:{BaseThrottle().get_ident(request)}"
+    return f"curator:{key_id}" if key_id else f"address:{client_address(request)}"

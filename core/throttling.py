@@ -6,7 +6,7 @@ from typing import cast
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 
 def api_gateway_source_ip(request) -> str | None:
@@ -21,11 +21,19 @@ def api_gateway_source_ip(request) -> str | None:
     return identity.get("sourceIp") or None
 
 
+def client_address(request) -> str:
+    """The client's address: API Gateway's ``sourceIp`` on Lambda and REMOTE_ADDR elsewhere;
+    X-Forwarded-For is only read when NUM_PROXIES says how many proxies of ours append to it (a CDN in
+    front of the API), so a client cannot name an address of its choosing."""
+    if api_settings.NUM_PROXIES:
+        return BaseThrottle().get_ident(request)
+    return api_gateway_source_ip(request) or request.META.get("REMOTE_ADDR", "")
+
+
 class AddressThrottle(SimpleRateThrottle):
     """A rate of DEFAULT_THROTTLE_RATES (``scope``), one bucket per client address.
 
-    The address is API Gateway's ``sourceIp`` on Lambda and REMOTE_ADDR elsewhere; X-Forwarded-For is
-    only read when NUM_PROXIES says how many proxies of ours append to it (a CDN in front of the API).
+    The address is ``client_address``'s.
     """
 
     def get_rate(self) -> str | None:
@@ -36,9 +44,7 @@ class AddressThrottle(SimpleRateThrottle):
         return cast(str | None, rates[self.scope])
 
     def get_ident(self, request) -> str:
-        if api_settings.NUM_PROXIES:
-            return super().get_ident(request)
-        return api_gateway_source_ip(request) or request.META.get("REMOTE_ADDR", "")
+        return client_address(request)
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

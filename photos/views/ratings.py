@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from core import idempotency
 from core.parsers import BoundedJSONParser
 from core.schema import KEY_REUSED, error, idempotency_parameters
-from core.throttling import RatingWriteThrottle, VisitorReadThrottle
+from core.throttling import RatingWriteThrottle, VisitorReadThrottle, client_address
 from core.viewsets import BaseViewSet
 from photos.selectors import photo_rating_read, photo_readable
 from photos.services.rate import photo_rate, photo_rating_withdraw
@@ -143,7 +143,7 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
                 rating=body["rating"],
                 visitor_token=token,
                 curator=self.is_curator(),
-                address=RatingWriteThrottle().get_ident(request),
+                address=client_address(request),
             )
             answer = Response(
                 RatingWrittenOutputSerializer(written).data,

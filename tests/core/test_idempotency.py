@@ -228,6 +228,10 @@ def test_a_first_rating_retried_with_its_key_gets_its_answer_and_token_back(aws,
     assert other.status_code == 422
     elsewhere = APIClient(REMOTE_ADDR="203.0.113.9").put(path, {"rating": 4}, format="json", **keyed("r-1"))
     assert elsewhere.status_code == 403 and "visitorToken" not in elsewhere.json()
+    # Nor does one that claims the visitor's address in a header no proxy of ours wrote.
+    forged = APIClient(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    answer = forged.put(path, {"rating": 4}, format="json", **keyed("r-1"))
+    assert answer.status_code == 403 and "visitorToken" not in answer.json()
     # The token works: the visitor changes the rating.
     token = again.json()["visitorToken"]
     changed = visitor.put(path, {"rating": 2}, format="json", HTTP_X_VISITOR_TOKEN=token)
