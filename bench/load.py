@@ -37,14 +37,11 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from isolated import PROJECT_ROOT, isolate
+from isolated import PROJECT_ROOT
 
-LOOPBACK = "127.0.0.1"
-BENCH_SETTINGS = {
-    "RATING_THROTTLE_RATE": "1000000/s",
-    "READ_THROTTLE_RATE": "1000000/s",
-    "RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY": "1000000",
-}
+sys.path.insert(0, str(PROJECT_ROOT))  # bench.ratings (stdlib only until its local_stack runs)
+from bench.ratings import BENCH_SETTINGS, Server, local_stack, percentile, request
+
 SEED_GALLERIES = 3
 SEED_PHOTOS = 10
 OK = {"GET": {200}, "PUT": {200, 201}, "POST": {201}, "PATCH": {200}, "DELETE": {200, 204}}
@@ -75,11 +72,6 @@ class Routes:
         return self.count >= self.limit
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
-
-
 class Client:
     """One client's keep-alive connection; each call timed and tallied under its route."""
 
@@ -88,8 +80,6 @@ class Client:
         self.connection = server.connection()
 
     def call(self, route: str, method: str, path: str, body=None, headers=None):
-        from bench.ratings import request
-
         began = time.perf_counter()
         try:
             answer = request(self.connection, method, path, body, {**self.headers, **(headers or {})})
@@ -265,35 +255,12 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    isolate(LOG_LEVEL="WARNING", DJANGO_ALLOWED_HOSTS=LOOPBACK, **BENCH_SETTINGS)
-    from bench.ratings import Server
-    from tests.faults.services import FaultServices
-
-    services = FaultServices(log_dir=work / "logs").start()
     healthy = False
-    try:
-        from tests.faults.store import ENV_REMOVED, store_environment
-
-        for variable in ENV_REMOVED:
-            os.environ.pop(variable, None)
-        os.environ.update(store_environment(services))
-        import django
-
-        django.setup()
-        from gallery_project.curators import curator_key_create
-        from gallery_project.resources import resources_ensure
+    with local_stack(work, label="bench-load") as (_services, curator_key, stack_environment):
         from tests.faults.invariants import store_violations
 
-        resources_ensure()
-        curator_key, _ = curator_key_create(label="bench-load")
         clients = args.visitors + args.curators
-        environment = {
-            **os.environ,
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "GALLERY_PROJECT_ROOT": str(work),
-            "DJANGO_STATIC_COLLECTED": "false",
-            "DJANGO_SETTINGS_MODULE": "bench.load_settings",
-        }
+        environment = {**stack_environment, "DJANGO_SETTINGS_MODULE": "bench.load_settings"}
         server = Server(environment, clients + 2, work / "gunicorn.log")
         try:
             server.wait_ready()
@@ -340,8 +307,6 @@ def main() -> int:
             healthy = errors == 0 and server_errors == 0 and not violations
         finally:
             server.stop()
-    finally:
-        services.close()
     print(f"logs: {work}")
     return 0 if healthy else 1
 

@@ -57,6 +57,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -305,8 +306,12 @@ class Tally:
         return sum(n for status, n in self.statuses.items() if low <= status <= high)
 
     def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+        return percentile(self.latencies_ms, fraction)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
 def rater(server: Server, photo_id: str, user_id: str, seed: int, start, stop_at: list, tally: Tally):
@@ -610,6 +615,42 @@ def run_pass(name: str, args, services, environment: dict[str, str], curator_key
     return healthy
 
 
+@contextmanager
+def local_stack(work: Path, *, label: str, **settings: str):
+    """The bench's own DynamoDB Local and s3rver (``tests.faults.services.FaultServices``), the service in
+    this process pointed at them (isolated as the tests are, the per-address limits raised: every client
+    is 127.0.0.1), its tables and bucket made, and a curator key; yields the services, the key and the
+    environment a gunicorn of the service runs with. The services stop after the block."""
+    isolate(LOG_LEVEL="WARNING", DJANGO_ALLOWED_HOSTS=LOOPBACK, **BENCH_SETTINGS, **settings)
+    from tests.faults.services import FaultServices
+
+    services = FaultServices(log_dir=work / "logs").start()
+    try:
+        from tests.faults.store import ENV_REMOVED, store_environment
+
+        for variable in ENV_REMOVED:
+            os.environ.pop(variable, None)
+        os.environ.update(store_environment(services))
+        import django
+
+        django.setup()
+        from gallery_project.curators import curator_key_create
+        from gallery_project.resources import resources_ensure
+
+        resources_ensure()
+        curator_key, _ = curator_key_create(label=label)
+        environment = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            # gunicorn's config delivers the local bucket's events from <root>/.local: the bench's own folder.
+            "GALLERY_PROJECT_ROOT": str(work),
+            "DJANGO_STATIC_COLLECTED": "false",
+        }
+        yield services, curator_key, environment
+    finally:
+        services.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -641,31 +682,7 @@ def main() -> int:
         parser.error(f"--passes takes {', '.join(PASSES)}")
 
     work = Path(tempfile.mkdtemp(prefix="bench-ratings-"))
-    isolate(LOG_LEVEL="WARNING", DJANGO_ALLOWED_HOSTS=LOOPBACK, **BENCH_SETTINGS)
-    from tests.faults.services import FaultServices
-
-    services = FaultServices(log_dir=work / "logs").start()
-    try:
-        from tests.faults.store import ENV_REMOVED, store_environment
-
-        for variable in ENV_REMOVED:
-            os.environ.pop(variable, None)
-        os.environ.update(store_environment(services))
-        import django
-
-        django.setup()
-        from gallery_project.curators import curator_key_create
-        from gallery_project.resources import resources_ensure
-
-        resources_ensure()
-        curator_key, _ = curator_key_create(label="bench")
-        environment = {
-            **os.environ,
-            "PYTHONPATH": str(PROJECT_ROOT),
-            # gunicorn's config delivers the local bucket's events from <root>/.local: the bench's own folder.
-            "GALLERY_PROJECT_ROOT": str(work),
-            "DJANGO_STATIC_COLLECTED": "false",
-        }
+    with local_stack(work, label="bench") as (services, curator_key, environment):
         print(
             f"hot photo bench: {len(os.sched_getaffinity(0))} cores, shared with whatever else runs (figures"
             f" vary run to run); DynamoDB Local and s3rver on loopback, data in {services.data_dir}; gunicorn"
@@ -677,8 +694,6 @@ def main() -> int:
             + ", ".join(f"{name}={value}" for name, value in BENCH_SETTINGS.items())
         )
         healthy = all([run_pass(name, args, services, environment, curator_key, work) for name in passes])
-    finally:
-        services.close()
     print(f"\nlogs: {work}")
     return 0 if healthy else 1
 
