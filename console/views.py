@@ -6,7 +6,7 @@ are for curators only (``console.access``), never cached (signed URLs, private g
 the edits are ``console.edits``.
 """
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.shortcuts import render
@@ -74,9 +74,7 @@ def with_image_origins(response, urls: list[str | None], *, uploads: bool = Fals
     and shows photos added while it is open (every origin renditions are served from)."""
     if uploads:
         urls = [*urls, *storage.image_origins()]
-    origins = sorted(
-        {f"{part.scheme}://{part.netloc}" for part in map(urlsplit, filter(None, urls)) if part.netloc}
-    )
+    origins = sorted({origin for url in urls if url and (origin := storage.url_origin(url))})
     update = {"img-src": origins} if origins else {}
     if uploads:
         update["connect-src"] = [storage.upload_origin()]

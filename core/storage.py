@@ -232,12 +232,15 @@ def presigned_post(key: str, *, content_type: str, max_bytes: int, expires_in: i
 def upload_origin() -> str:
     """The origin a browser posts upload forms to (``presigned_post``'s URL; signed here, no call made),
     for a page's Content-Security-Policy."""
-    return _origin(presigned_post("origin", content_type="image/jpeg", max_bytes=1, expires_in=60)["url"])
+    form = presigned_post("origin", content_type="image/jpeg", max_bytes=1, expires_in=60)
+    return url_origin(form["url"]) or ""  # boto signs an absolute URL
 
 
-def _origin(url: str) -> str:
+def url_origin(url: str) -> str | None:
+    """A URL's origin (``scheme://host[:port]``), as a Content-Security-Policy names it; None for a
+    relative URL."""
     part = urlsplit(url)
-    return f"{part.scheme}://{part.netloc}"
+    return f"{part.scheme}://{part.netloc}" if part.netloc else None
 
 
 # ---------------------------------------------------------------- URLs
@@ -286,7 +289,7 @@ def image_origins() -> list[str]:
     signed URLs (signed here, no call made). A page that adds photos while open needs them before its
     first photo exists."""
     urls = [signed_url("origin"), settings.MEDIA_PUBLIC_BASE_URL]
-    return sorted({_origin(url) for url in urls if url})
+    return sorted({origin for url in urls if url and (origin := url_origin(url))})
 
 
 def key_from_stored_url(url: str | None) -> str | None:

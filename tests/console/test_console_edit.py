@@ -14,7 +14,6 @@ from werkzeug.test import Client as WsgiClient
 from console import edits as console_edits
 from console.forms import LOCATION_PRIVACY_LABELS, VISIBILITY_LABELS
 from console.views import DONE
-from core import storage
 from core.errors import DeadlineReached, Unavailable
 from core.validation import CONTINENTS
 from galleries.models import LOCATION_PRIVACY, VISIBILITY
@@ -526,10 +525,16 @@ def test_the_gallery_page_carries_its_uploader_under_the_stage_prefix_and_lets_i
     assert "multiple" in picker and "image/heic" in picker["accept"] and ".heic" in picker["accept"]
     policy = csp_directives(page.headers["Content-Security-Policy"])
     assert_strict_csp(page.headers["Content-Security-Policy"])
-    bucket = "{0.scheme}://{0.netloc}".format(urlsplit(storage.presigned_post(
-        "x", content_type="image/jpeg", max_bytes=1, expires_in=60)["url"]))  # fmt: skip
-    assert policy["connect-src"] == ["'self'", bucket]
-    assert "{0.scheme}://{0.netloc}".format(urlsplit(storage.signed_url("x"))) in policy["img-src"]
+    # What the page will reach, as the API hands it out: an upload slot's form, a photo's renditions.
+    files = [{"filename": "big.jpg", "contentType": "image/jpeg"}]
+    [slot] = curator.post(f"/api/galleries/{gallery_id}/uploads", {"files": files}, format="json").json()[
+        "uploads"
+    ]
+    assert policy["connect-src"] == ["'self'", "{0.scheme}://{0.netloc}".format(urlsplit(slot["url"]))]
+    [photo] = photos_upload(curator, gallery_id, 1)
+    assert photo["images"]
+    for image in photo["images"]:
+        assert "{0.scheme}://{0.netloc}".format(urlsplit(image["url"])) in policy["img-src"]
     # The other console pages post nowhere but here.
     listing = browser.get("/console/", base_url=base)
     assert csp_directives(listing.headers["Content-Security-Policy"])["connect-src"] == ["'self'"]
