@@ -117,7 +117,7 @@ def _stream_ensure(model) -> str | None:
     client = model._get_connection().connection.client
     current = client.describe_table(TableName=name)["Table"].get("StreamSpecification") or {}
     if current.get("StreamEnabled"):
-        shown = current.get("StreamViewType")
+        shown = str(current.get("StreamViewType"))
         if shown == wanted:
             return None
         return (
@@ -581,15 +581,28 @@ def _stream_mapping_settle(function_name: str) -> list[str]:
     )
     found = _call(client, "list_event_source_mappings", EventSourceArn=arn, FunctionName=function_arn)
     if not found["EventSourceMappings"]:
-        _call(
-            client,
-            "create_event_source_mapping",
-            FunctionName=function_arn,
-            EventSourceArn=arn,
-            StartingPosition=STREAM_STARTING_POSITION,
-            Enabled=True,
-            **STREAM_MAPPING,
-        )
+        try:
+            _call(
+                client,
+                "create_event_source_mapping",
+                FunctionName=function_arn,
+                EventSourceArn=arn,
+                StartingPosition=STREAM_STARTING_POSITION,
+                Enabled=True,
+                **STREAM_MAPPING,
+            )
+        except ClientError as error:
+            # Lambda checks that the function's role may read the stream before it takes the mapping
+            # ("Cannot access stream ...: Please ensure the role can perform the GetRecords ... Actions").
+            refused = "cannot access stream" in str(error).lower() or "permission" in str(error).lower()
+            if _error_code(error) == "InvalidParameterValueException" and refused:
+                raise Forbidden(
+                    f"Lambda refused to feed {function_name} the stream {arn}: its role may not read it. "
+                    "Allow dynamodb:DescribeStream, GetRecords, GetShardIterator and ListStreams on "
+                    f"table/{table}/stream/* in the role's policy (docs/deploy.md), then run "
+                    "ensure_resources again."
+                ) from error
+            raise
         return [f"{head}: created, {settled}", entry]
     current = found["EventSourceMappings"][0]
     changed = {key: value for key, value in STREAM_MAPPING.items() if current.get(key) != value}

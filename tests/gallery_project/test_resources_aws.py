@@ -542,3 +542,23 @@ def test_no_mapping_is_made_from_a_stream_showing_something_else(aws, capsys, ca
         "(see its line above)"
     )
     assert "CreateEventSourceMapping" not in {name for name, _ in calls}
+
+
+def test_a_role_that_may_not_read_the_stream_ends_the_run_saying_what_to_allow(aws, capsys, monkeypatch):
+    function_create()
+    original = botocore.client.BaseClient._make_api_call
+
+    def lambda_checking_the_role(client, operation_name, api_params):
+        if operation_name == "CreateEventSourceMapping":  # what Lambda answers when the role may not read
+            error = {
+                "Code": "InvalidParameterValueException",
+                "Message": "Cannot access stream arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/y. "
+                "Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and "
+                "ListStreams Actions on your stream in IAM.",
+            }
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation_name)
+        return original(client, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", lambda_checking_the_role)
+    with pytest.raises(CommandError, match=r"Allow dynamodb:DescribeStream, GetRecords, GetShardIterator"):
+        call_command("ensure_resources", "--function", FUNCTION)
