@@ -1,7 +1,7 @@
 """Create the tables and the bucket the service needs, if they are missing (idempotent); tidy what an
 older release left (``photos.legacy``); and what keeps a stage recoverable and watched: point-in-time
-recovery and deletion protection on every table (``tables_protect``), the function's log retention and a
-queue for the events it failed on (``function_ensure``).
+recovery and deletion protection on every table (``tables_protect``), the function's log retention, a
+queue for the events it failed on and the mapping that feeds it the PhotoRatings stream (``function_ensure``).
 
 Every setting is brought to the wanted state and reported in one line or clause, "in place" when it
 already was, so a second run changes nothing. The local default (DynamoDB Local and s3rver, `make run`)
@@ -11,6 +11,7 @@ answers for these), or, for CloudWatch Logs, SQS and Lambda, when nothing answer
 not AWS's own; AccessDenied and every other error end the run.
 """
 
+import json
 import time
 
 from botocore.exceptions import ClientError
@@ -37,6 +38,17 @@ def table_models() -> tuple[type[Model], ...]:
     return (Gallery, GalleryPhoto, PhotoRating, CuratorKey, ServiceRecord, PhotoTag)
 
 
+# The tables whose changes a function reads from their DynamoDB stream, with what each record shows: a
+# rating's record must carry the rating before and after (a photo's aggregate moves by the difference).
+TABLE_STREAMS: dict[type[Model], str] = {PhotoRating: "NEW_AND_OLD_IMAGES"}
+STREAM_VIEWS = {
+    "NEW_AND_OLD_IMAGES": "new and old images",
+    "NEW_IMAGE": "new images",
+    "OLD_IMAGE": "old images",
+    "KEYS_ONLY": "keys only",
+}
+
+
 def connections_reset() -> None:
     """Forget every cached AWS client, so the next call picks up changed endpoints (tests switch backends)."""
     reset_connections(table_models())
@@ -59,10 +71,14 @@ def resources_ensure(*, create_bucket: bool = True) -> list[str]:
             changes = [f"added index {', '.join(indexes)}"] if indexes else []
             if _ttl_ensure(model):
                 changes.append("turned on time to live")
+            stream = _stream_ensure(model)
+            if stream:
+                changes.append(stream)
             report.append(f"table {name}: exists" + "".join(f", {change}" for change in changes))
         else:
             model.create_table(wait=True)  # PynamoDB also turns on the TTL attribute, when one is declared
-            report.append(f"table {name}: created")
+            stream = _stream_ensure(model)
+            report.append(f"table {name}: created" + (f", {stream}" if stream else ""))
     if create_bucket:
         report.append(
             bucket_ensure(
@@ -85,6 +101,48 @@ def _ttl_ensure(model) -> bool:
         return False
     model.update_ttl(ignore_update_ttl_errors=False)
     return True
+
+
+def _stream_ensure(model) -> str | None:
+    """Turn on the stream ``TABLE_STREAMS`` wants for a table without one (made before it was wanted, or
+    just now: PynamoDB makes a table without a stream unless its model says so); what was done, or None.
+
+    A stream showing something else is left alone and named: DynamoDB changes what a stream shows only
+    by turning it off and on, and the records not yet read are lost with the old stream (for ratings, an
+    aggregate left wrong)."""
+    wanted = TABLE_STREAMS.get(model)
+    if wanted is None:
+        return None
+    name = model.Meta.table_name
+    client = model._get_connection().connection.client
+    current = client.describe_table(TableName=name)["Table"].get("StreamSpecification") or {}
+    if current.get("StreamEnabled"):
+        shown = str(current.get("StreamViewType"))
+        if shown == wanted:
+            return None
+        return (
+            f"its stream shows {STREAM_VIEWS.get(shown, shown)}, not {STREAM_VIEWS[wanted]}: left as it is "
+            "(changing it means turning the stream off, which loses the records not yet read); once its "
+            f"readers are stopped and done, turn it off (aws dynamodb update-table --table-name {name} "
+            "--stream-specification StreamEnabled=false) and run ensure_resources again"
+        )
+    _while_busy(
+        lambda: client.update_table(
+            TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": wanted}
+        ),
+        name,
+        "ResourceInUseException",
+    )
+    return f"turned on its stream ({STREAM_VIEWS[wanted]})"
+
+
+def stream_arn(model) -> str | None:
+    """The ARN of the table's stream when it shows what ``TABLE_STREAMS`` wants, else None."""
+    table = model._get_connection().connection.client.describe_table(TableName=model.Meta.table_name)["Table"]
+    current = table.get("StreamSpecification") or {}
+    if current.get("StreamEnabled") and current.get("StreamViewType") == TABLE_STREAMS.get(model):
+        return table.get("LatestStreamArn")
+    return None
 
 
 def _global_indexes_ensure(model) -> list[str]:
@@ -286,19 +344,48 @@ EVENT_MAX_AGE_SECONDS = 6 * 3600
 FAILED_EVENTS_RETENTION_SECONDS = 14 * 24 * 3600
 
 
+# The function Lambda invokes with the PhotoRatings stream's records, and how its mapping reads them: from
+# the oldest record kept (a mapping made after ratings were written still counts them), in batches of up
+# to STREAM_BATCH_SIZE gathered for up to a second, the function naming the records it failed on (those
+# and the ones after them come again; the ones before are done), a batch that raises split in two until
+# the failing record is alone, and retried for as long as the stream keeps it (24 hours): a record
+# dropped is an aggregate left wrong, and the mapping's IteratorAge metric is the operator's alarm.
+# Zappa's own event source sends none of this (nor the starting position DynamoDB requires).
+STREAM_HANDLER = "ratings.events.ratings_stream"
+STREAM_BATCH_SIZE = 1000
+STREAM_STARTING_POSITION = "TRIM_HORIZON"
+STREAM_MAPPING = {
+    "BatchSize": STREAM_BATCH_SIZE,
+    "MaximumBatchingWindowInSeconds": 1,
+    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    "BisectBatchOnFunctionError": True,
+    "MaximumRetryAttempts": -1,
+    "MaximumRecordAgeInSeconds": -1,
+}
+
+
+def zappa_stream_event(arn: str) -> dict:
+    """The stage's zappa_settings.json "events" entry for the stream: Zappa's handler finds the function
+    for a batch by its records' eventSourceARN alone, and without an entry it logs "Cannot find a
+    function" and returns, which Lambda counts as the batch done. ``zappa update`` sets the mapping's
+    batch size from ``batch_size``, so it is the mapping's."""
+    return {"function": STREAM_HANDLER, "event_source": {"arn": arn, "batch_size": STREAM_BATCH_SIZE}}
+
+
 def failed_events_queue_name(function_name: str) -> str:
     return f"{function_name}-failed-events"
 
 
 def function_ensure(function_name: str | None, *, log_retention_days: int = LOG_RETENTION_DAYS) -> list[str]:
-    """The function's log retention, its failed-events queue and its asynchronous invocation settings
-    (retries, then the queue); one line each. The log group and the queue are made before the first
-    deploy if need be; the invocation settings wait until the function exists (run this again after it).
+    """The function's log retention, its failed-events queue, its asynchronous invocation settings
+    (retries, then the queue) and the mapping that feeds it the PhotoRatings stream; one line each. The
+    log group and the queue are made before the first deploy if need be; the invocation settings and the
+    mapping wait until the function exists (run this again after it).
     """
     if not function_name:
         return [
-            "function: none named (--function NAME): its log retention, failed-events queue and retries "
-            "are not set"
+            "function: none named (--function NAME): its log retention, failed-events queue, retries "
+            "and stream mapping are not set"
         ]
     log_group = f"/aws/lambda/{function_name}"
     queue = failed_events_queue_name(function_name)
@@ -315,12 +402,13 @@ def function_ensure(function_name: str | None, *, log_retention_days: int = LOG_
             *lines,
             f"queue {queue}: {reason}",
             f"function {function_name}: its failed events have no queue here",
+            *_stream_mapping_ensure(function_name),
         ]
     try:
         lines.append(_event_invoke_ensure(function_name, queue, queue_arn))
     except _CannotHold as reason:
         lines.append(f"function {function_name}: {reason}")
-    return lines
+    return [*lines, *_stream_mapping_ensure(function_name)]
 
 
 _SERVICE_NAMES = {"logs": "CloudWatch Logs", "sqs": "SQS", "lambda": "Lambda"}
@@ -449,3 +537,86 @@ def _event_invoke_ensure(function_name: str, queue: str, queue_arn: str) -> str:
             ) from error
         raise
     return f"function {function_name}: {settled} (set)"
+
+
+def _stream_mapping_ensure(function_name: str) -> list[str]:
+    """Lambda's event source mapping from the PhotoRatings stream to the function, made or brought to
+    ``STREAM_MAPPING`` (and turned on), and the zappa_settings.json entry that routes its records; the
+    lines saying so."""
+    try:
+        return _stream_mapping_settle(function_name)
+    except _CannotHold as reason:
+        return [f"stream mapping {PhotoRating.Meta.table_name} -> {function_name}: {reason}"]
+
+
+def _stream_mapping_settle(function_name: str) -> list[str]:
+    table = PhotoRating.Meta.table_name
+    client = _reachable_client("lambda")
+    arn = stream_arn(PhotoRating)
+    if arn is None:
+        return [
+            f"stream mapping {table} -> {function_name}: not made, the table has no stream showing "
+            f"{STREAM_VIEWS[TABLE_STREAMS[PhotoRating]]} (see its line above)"
+        ]
+    head = f"stream mapping {arn} -> {function_name}"
+    entry = (
+        f'zappa_settings.json: the stage\'s "events" must hold {json.dumps(zappa_stream_event(arn))} '
+        "(without it the function drops the stream's records as done)"
+    )
+    try:
+        # By ARN, as `zappa update` finds the mapping (moto matches a mapping by the name it was made with).
+        function_arn = _call(client, "get_function_configuration", FunctionName=function_name)["FunctionArn"]
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFoundException":
+            raise
+        return [
+            f"{head}: the function does not exist yet; after the first deploy, run ensure_resources "
+            f"--function {function_name} again to feed it the stream",
+            entry,
+        ]
+    settled = (
+        f"from the oldest record, batches of up to {STREAM_BATCH_SIZE} within "
+        f"{STREAM_MAPPING['MaximumBatchingWindowInSeconds']} s, failed records reported, a failing batch "
+        "split, retried until the records expire"
+    )
+    found = _call(client, "list_event_source_mappings", EventSourceArn=arn, FunctionName=function_arn)
+    if not found["EventSourceMappings"]:
+        try:
+            _call(
+                client,
+                "create_event_source_mapping",
+                FunctionName=function_arn,
+                EventSourceArn=arn,
+                StartingPosition=STREAM_STARTING_POSITION,
+                Enabled=True,
+                **STREAM_MAPPING,
+            )
+        except ClientError as error:
+            # Lambda checks that the function's role may read the stream before it takes the mapping
+            # ("Cannot access stream ...: Please ensure the role can perform the GetRecords ... Actions").
+            refused = "cannot access stream" in str(error).lower() or "permission" in str(error).lower()
+            if _error_code(error) == "InvalidParameterValueException" and refused:
+                raise Forbidden(
+                    f"Lambda refused to feed {function_name} the stream {arn}: its role may not read it. "
+                    "Allow dynamodb:DescribeStream, GetRecords, GetShardIterator and ListStreams on "
+                    f"table/{table}/stream/* in the role's policy (docs/deploy.md), then run "
+                    "ensure_resources again."
+                ) from error
+            raise
+        return [f"{head}: created, {settled}", entry]
+    current = found["EventSourceMappings"][0]
+    changed = {key: value for key, value in STREAM_MAPPING.items() if current.get(key) != value}
+    if current.get("State") in {"Disabled", "Disabling"}:
+        changed["Enabled"] = True
+    # The starting position is fixed when a mapping is made: one made elsewhere is named, not replaced.
+    start = current.get("StartingPosition")
+    started = (
+        f" (it starts at {start}, fixed when it was made: delete it and run this again to start at "
+        f"{STREAM_STARTING_POSITION})"
+        if start and start != STREAM_STARTING_POSITION
+        else ""
+    )
+    if not changed:
+        return [f"{head}: {settled} (in place){started}", entry]
+    _call(client, "update_event_source_mapping", UUID=current["UUID"], **changed)
+    return [f"{head}: {settled} (set: {', '.join(sorted(changed))}){started}", entry]

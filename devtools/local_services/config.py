@@ -75,6 +75,11 @@ class LocalDirs:
         return self.local / "s3-events" / "failed"
 
     @property
+    def rating_stream_checkpoint(self) -> Path:
+        """Where the local courier of the PhotoRatings stream got to in each shard (rating_stream.py)."""
+        return self.local / "rating-stream" / "checkpoint.json"
+
+    @property
     def static(self) -> Path:
         """Static files as `collectstatic` writes them for `make run` (hashed names, gzip copies)."""
         return self.local / "static"

@@ -6,7 +6,8 @@ One worker process with 8 threads, for a laptop:
   memory) and the rating throttles, counted in the process's local-memory cache (two workers would let
   each client through twice as often). On Lambda too, one process holds each of these.
 - the local store's object-created events are delivered from a thread of that worker (post_worker_init,
-  below), as S3 invokes the function on AWS.
+  below), as S3 invokes the function on AWS, and so are the PhotoRatings stream's records, as Lambda's
+  event source mapping does.
 - threads, because a request mostly waits on DynamoDB Local and s3rver: 8 serve a browser's parallel
   asset and API requests and a few scripts at once; an upload already spreads its photos over every
   core by itself (PHOTO_PROCESSING_WORKERS threads; Pillow releases the GIL).
@@ -20,8 +21,8 @@ import json
 
 from gunicorn import util
 
+from devtools.local_services import rating_stream, s3_events
 from devtools.local_services.config import LocalDirs, project_root
-from devtools.local_services.s3_events import courier_for_the_api
 
 workers = 1
 threads = 8
@@ -68,6 +69,9 @@ util.write_error = write_envelope
 
 def post_worker_init(worker) -> None:
     """The local store's object-created events, delivered by this worker as Lambda gets them on AWS
-    (devtools/local_services/s3_events.py): a file put into the local bucket appears as a photo."""
+    (devtools/local_services/s3_events.py): a file put into the local bucket appears as a photo. And the
+    PhotoRatings stream's records, delivered as Lambda's event source mapping does
+    (devtools/local_services/rating_stream.py)."""
     dirs = LocalDirs(project_root())
-    courier_for_the_api(dirs.s3_events_pending, dirs.s3_events_failed).start()
+    s3_events.courier_for_the_api(dirs.s3_events_pending, dirs.s3_events_failed).start()
+    rating_stream.courier_for_the_api(dirs.rating_stream_checkpoint).start()

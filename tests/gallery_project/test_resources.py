@@ -1,5 +1,6 @@
 """ensure_resources: creates what is missing, adds what a newer release declares, changes nothing else."""
 
+import botocore.client
 from django.core.management import call_command
 
 from core.aws import s3_client
@@ -8,6 +9,7 @@ from galleries.models import Gallery
 from galleries.services import gallery_create
 from gallery_project import resources
 from photos.models import GalleryPhoto
+from ratings.models import PhotoRating
 from scans.photos_scan import gallery_photos_scan
 from tests.factories import jpeg_bytes
 
@@ -129,3 +131,69 @@ def test_ensure_resources_puts_the_lifecycle_rules_and_keeps_the_operators_own(a
     }
     assert "operators-archive" in rules
     assert any("lifecycle rules in place" in line for line in resources.resources_ensure())  # idempotent
+
+
+def ratings_table() -> dict:
+    return PhotoRating._get_connection().connection.client.describe_table(
+        TableName=PhotoRating.Meta.table_name
+    )["Table"]
+
+
+def test_a_new_ratings_table_has_a_stream_of_old_and_new_images(aws):
+    PhotoRating.delete_table()
+    [line] = [
+        line
+        for line in resources.resources_ensure()
+        if line.startswith(f"table {PhotoRating.Meta.table_name}:")
+    ]
+    assert line == f"table {PhotoRating.Meta.table_name}: created, turned on its stream (new and old images)"
+    table = ratings_table()
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert resources.stream_arn(PhotoRating) == table["LatestStreamArn"]
+    assert (
+        Gallery._get_connection()
+        .connection.client.describe_table(TableName=Gallery.Meta.table_name)["Table"]
+        .get("StreamSpecification")
+        is None
+    )  # only the tables a function reads from have one
+
+
+def test_ensure_resources_turns_on_the_stream_a_ratings_table_made_earlier_lacks(aws):
+    table_as_an_older_release_made_it(PhotoRating, "photoId")
+    assert "StreamSpecification" not in ratings_table()
+    report = resources.resources_ensure()
+    assert f"table {PhotoRating.Meta.table_name}: exists, turned on its stream (new and old images)" in report
+    assert ratings_table()["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert f"table {PhotoRating.Meta.table_name}: exists" in resources.resources_ensure()  # once
+
+
+def test_a_stream_showing_something_else_is_named_and_left_alone(aws, monkeypatch):
+    name = PhotoRating.Meta.table_name
+    client = PhotoRating._get_connection().connection.client
+    client.delete_table(TableName=name)
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "photoId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "photoId", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )
+    arn = ratings_table()["LatestStreamArn"]
+    original = botocore.client.BaseClient._make_api_call
+    updates = []
+
+    def recording(client, operation_name, api_params):
+        if operation_name == "UpdateTable":
+            updates.append(api_params)
+        return original(client, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    [line] = [line for line in resources.resources_ensure() if line.startswith(f"table {name}:")]
+    assert line.startswith(
+        f"table {name}: exists, its stream shows keys only, not new and old images: left as it is "
+        "(changing it means turning the stream off, which loses the records not yet read)"
+    ), line
+    assert f"--table-name {name} --stream-specification StreamEnabled=false" in line
+    assert updates == []
+    assert ratings_table()["LatestStreamArn"] == arn
+    assert resources.stream_arn(PhotoRating) is None  # not one a mapping may read

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from zappa.utilities import add_event_source, get_event_source
 
 from core import storage
 from core.aws import s3_client, service_client
@@ -21,6 +22,7 @@ from devtools.local_services.processes import free_port
 from gallery_project import resources
 from gallery_project.resources import connections_reset, table_models
 from photos.keys import LIFECYCLE_RULES
+from ratings.models import PhotoRating
 
 FUNCTION = "gallery-backend-test"
 QUEUE = f"{FUNCTION}-failed-events"
@@ -274,8 +276,8 @@ def test_the_function_settings_wait_for_a_deployed_function(aws, capsys, calls):
     calls.clear()
     report = ensure(capsys=capsys)  # no function named: none of it is looked at
     assert line_of(report, "function") == (
-        "function: none named (--function NAME): its log retention, failed-events queue and retries "
-        "are not set"
+        "function: none named (--function NAME): its log retention, failed-events queue, retries "
+        "and stream mapping are not set"
     )
     assert not {"DescribeLogGroups", "GetQueueUrl", "GetFunctionConfiguration"} & {name for name, _ in calls}
 
@@ -376,6 +378,8 @@ def test_on_the_local_default_the_services_it_lacks_are_named_not_called(aws, mo
         f"log group {LOG_GROUP}: the local services have no CloudWatch Logs: not set here",
         f"queue {QUEUE}: the local services have no SQS: not set here",
         f"function {FUNCTION}: its failed events have no queue here",
+        f"stream mapping {PhotoRating.Meta.table_name} -> {FUNCTION}: the local services have no Lambda: "
+        "not set here",
     ]
     assert calls == []
 
@@ -400,6 +404,8 @@ def test_an_emulator_endpoint_that_does_not_answer_is_named(aws, monkeypatch, se
         f"log group {LOG_GROUP}: nothing answers at {closed}: not set here",
         f"queue {QUEUE}: nothing answers at {closed}: not set here",
         f"function {FUNCTION}: its failed events have no queue here",
+        f"stream mapping {PhotoRating.Meta.table_name} -> {FUNCTION}: nothing answers at {closed}: "
+        "not set here",
     ]
 
 
@@ -422,3 +428,137 @@ def test_on_aws_an_answer_an_emulator_gives_for_what_it_lacks_is_an_error_not_a_
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refusing)
     with pytest.raises(ClientError):
         resources.resources_ensure()
+
+
+# ---------------------------------------------------------------- the PhotoRatings stream's mapping
+
+WANTED_MAPPING = {
+    "StartingPosition": "TRIM_HORIZON",
+    "BatchSize": 1000,
+    "MaximumBatchingWindowInSeconds": 1,
+    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    "BisectBatchOnFunctionError": True,
+    "MaximumRetryAttempts": -1,
+    "MaximumRecordAgeInSeconds": -1,
+    "State": "Enabled",
+}
+
+
+def stream_mapping(arn: str) -> dict:
+    """The one mapping from the stream, to whichever function (a second one would be a duplicate)."""
+    [mapping] = service_client("lambda").list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]
+    return mapping
+
+
+def zappa_entry(report: list[str]) -> dict:
+    line = line_of(report, "zappa_settings.json: ")
+    return json.loads(line.split(" must hold ", 1)[1].split(" (without it", 1)[0])
+
+
+def test_the_stream_is_mapped_to_the_function_and_zappas_entry_is_named(aws, capsys, calls):
+    function_arn = function_create()
+    arn = resources.stream_arn(PhotoRating)
+    report = ensure("--function", FUNCTION, capsys=capsys)
+
+    assert line_of(report, "stream mapping ") == (
+        f"stream mapping {arn} -> {FUNCTION}: created, from the oldest record, batches of up to 1000 within "
+        "1 s, failed records reported, a failing batch split, retried until the records expire"
+    )
+    mapping = stream_mapping(arn)
+    assert {key: mapping.get(key) for key in WANTED_MAPPING} == WANTED_MAPPING
+    assert mapping["FunctionArn"] == function_arn
+    assert zappa_entry(report) == {
+        "function": "ratings.events.ratings_stream",
+        "event_source": {"arn": arn, "batch_size": 1000},
+    }
+
+    calls.clear()
+    again = ensure("--function", FUNCTION, capsys=capsys)
+    assert line_of(again, "stream mapping ").endswith(" (in place)")
+    assert [name for name, _ in calls if name.startswith(CHANGING)] == []
+
+
+def test_zappas_update_with_the_entry_keeps_the_mapping_as_made(aws, capsys):
+    """`zappa update` reads the entry, finds the mapping by ARN and function, and sends it the entry's
+    batch size and "enabled" only: what ensure_resources set stays."""
+    function_arn = function_create()
+    report = ensure("--function", FUNCTION, capsys=capsys)
+    entry = zappa_entry(report)
+    source, _ = get_event_source(entry["event_source"], function_arn, entry["function"], boto3.Session())
+    assert source.batch_size == WANTED_MAPPING["BatchSize"]
+    done = add_event_source(entry["event_source"], function_arn, entry["function"], boto3.Session())
+    assert done == "updated"  # found, not made again
+    mapping = stream_mapping(entry["event_source"]["arn"])
+    assert {key: mapping.get(key) for key in WANTED_MAPPING} == WANTED_MAPPING
+
+
+def test_a_mapping_someone_changed_is_put_back(aws, capsys, calls):
+    function_create()
+    arn = resources.stream_arn(PhotoRating)
+    ensure("--function", FUNCTION, capsys=capsys)
+    service_client("lambda").update_event_source_mapping(
+        UUID=stream_mapping(arn)["UUID"],
+        BatchSize=100,
+        BisectBatchOnFunctionError=False,
+        MaximumRetryAttempts=2,
+        Enabled=False,
+    )
+    calls.clear()
+    report = ensure("--function", FUNCTION, capsys=capsys)
+    assert line_of(report, "stream mapping ").endswith(
+        "(set: BatchSize, BisectBatchOnFunctionError, Enabled, MaximumRetryAttempts)"
+    )
+    mapping = stream_mapping(arn)
+    assert {key: mapping.get(key) for key in WANTED_MAPPING} == WANTED_MAPPING
+    assert "CreateEventSourceMapping" not in {name for name, _ in calls}
+
+
+def test_before_the_first_deploy_the_mapping_waits_and_the_entry_is_named(aws, capsys, calls):
+    arn = resources.stream_arn(PhotoRating)
+    report = ensure("--function", FUNCTION, capsys=capsys)
+    assert line_of(report, "stream mapping ") == (
+        f"stream mapping {arn} -> {FUNCTION}: the function does not exist yet; after the first deploy, run "
+        f"ensure_resources --function {FUNCTION} again to feed it the stream"
+    )
+    assert zappa_entry(report)["event_source"]["arn"] == arn
+    assert "CreateEventSourceMapping" not in {name for name, _ in calls}
+
+
+def test_no_mapping_is_made_from_a_stream_showing_something_else(aws, capsys, calls):
+    function_create()
+    name = PhotoRating.Meta.table_name
+    client = table_client(PhotoRating)
+    client.delete_table(TableName=name)
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "photoId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "photoId", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )
+    report = ensure("--function", FUNCTION, capsys=capsys)
+    assert line_of(report, "stream mapping ") == (
+        f"stream mapping {name} -> {FUNCTION}: not made, the table has no stream showing new and old images "
+        "(see its line above)"
+    )
+    assert "CreateEventSourceMapping" not in {name for name, _ in calls}
+
+
+def test_a_role_that_may_not_read_the_stream_ends_the_run_saying_what_to_allow(aws, capsys, monkeypatch):
+    function_create()
+    original = botocore.client.BaseClient._make_api_call
+
+    def lambda_checking_the_role(client, operation_name, api_params):
+        if operation_name == "CreateEventSourceMapping":  # what Lambda answers when the role may not read
+            error = {
+                "Code": "InvalidParameterValueException",
+                "Message": "Cannot access stream arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/y. "
+                "Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and "
+                "ListStreams Actions on your stream in IAM.",
+            }
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation_name)
+        return original(client, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", lambda_checking_the_role)
+    with pytest.raises(CommandError, match=r"Allow dynamodb:DescribeStream, GetRecords, GetShardIterator"):
+        call_command("ensure_resources", "--function", FUNCTION)

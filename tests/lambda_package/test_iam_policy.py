@@ -47,6 +47,12 @@ TRANSACT_ITEM_ACTIONS = {
 GRANTED_WITHOUT_A_CALL = {
     # With MEDIA_PUBLIC_BASE_URL empty, image URLs are presigned with the function's credentials.
     "s3:GetObject",
+    # Lambda reads the PhotoRatings stream for the function with the function's role (its event source
+    # mapping); the function's code never calls these.
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
 }
 
 

@@ -1,6 +1,7 @@
 """`manage.py ensure_resources`: create any missing table and the bucket, and bring the stage's settings
-(the bucket's lifecycle, CORS and versioning; the tables' recovery and protection; the function's log
-retention and failed-events queue) to what the service wants; safe to run again."""
+(the bucket's lifecycle, CORS and versioning; the tables' recovery and protection and the ratings
+stream; the function's log retention, failed-events queue and stream mapping) to what the service wants;
+safe to run again."""
 
 from django.conf import settings
 
@@ -16,9 +17,10 @@ from gallery_project.resources import (
 class Command(DomainCommand):
     help = (
         "Create the DynamoDB tables and the S3 bucket if they are missing, and set the bucket's lifecycle "
-        "rules, CORS and versioning, the tables' point-in-time recovery and deletion protection, and, with "
-        "--function, the function's log retention and failed-events queue. Says what it changed; a second "
-        "run changes nothing."
+        "rules, CORS and versioning, the tables' point-in-time recovery and deletion protection, the "
+        "PhotoRatings stream, and, with --function, the function's log retention, failed-events queue and "
+        "the mapping that feeds it the PhotoRatings stream. Says what it changed; a second run changes "
+        "nothing."
     )
 
     def add_arguments(self, parser):
@@ -28,7 +30,8 @@ class Command(DomainCommand):
             metavar="NAME",
             help="The stage's Lambda function (e.g. gallery-backend-prod): its log group's retention, a "
             "queue for the S3 events it fails on and, once it is deployed, Lambda's retries into that "
-            "queue. Without it these are skipped.",
+            "queue and the mapping from the PhotoRatings stream (with the zappa_settings.json events entry "
+            "it needs). Without it these are skipped.",
         )
         parser.add_argument(
             "--log-retention-days",
