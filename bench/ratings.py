@@ -40,6 +40,12 @@ transaction is writing is cancelled with ``TransactionConflict`` for that item, 
 or DeleteItem of such an item fails with ``TransactionConflictException``). An item counts as being
 written for a transaction's whole round trip through the proxy, so conflicts here come at least as often
 as on AWS for the same overlap of writers; it is a model of the rule, not of AWS's timings.
+``hot``: the conflict rule again, with PhotoRatings' stream reaching the service
+(RATING_STREAM_AGGREGATION=true; gunicorn's worker delivers the stream as `make run` does): once a
+rating's transaction runs out of attempts on conflicts the photo turns hot, its ratings become plain puts
+and the stream aggregator adds them to the aggregate. After each level the bench waits for the aggregate
+to equal the recount and prints how long that took after the last write (the aggregate's staleness when
+the ratings stop), then the same checks.
 """
 
 from __future__ import annotations
@@ -72,7 +78,9 @@ BENCH_SETTINGS = {
     "READ_THROTTLE_RATE": "1000000/s",
     "RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY": "1000000",
 }
-PASSES = ("local", "conflicts")
+PASSES = ("local", "conflicts", "hot")
+# The ``hot`` pass: how long, after a level's last write, the stream aggregator may take to catch up.
+CATCH_UP_SECONDS = 30.0
 SERVER_START_SECONDS = 60.0
 CLIENT_TIMEOUT_SECONDS = 30.0  # above the service's own request deadline (22 s)
 
@@ -476,6 +484,19 @@ class StoreCheck:
     recounted: tuple  # the same from PhotoRatings
     rating_order_settled: bool
     photo_bytes: int
+    hot: bool  # the photo's ratings go through the stream
+
+
+def caught_up_check(photo_id: str, last_write: float) -> tuple[StoreCheck, float]:
+    """The store checked once the stream aggregator has added every rating (or ``CATCH_UP_SECONDS``
+    passed), and how long after ``last_write`` (monotonic) that was."""
+    while True:
+        check = store_check(photo_id)
+        settled = check.stored == check.recounted and check.rating_order_settled and not check.violations
+        waited = time.monotonic() - last_write
+        if settled or waited > CATCH_UP_SECONDS:
+            return check, waited
+        time.sleep(0.05)
 
 
 def store_check(photo_id: str) -> StoreCheck:
@@ -498,6 +519,7 @@ def store_check(photo_id: str) -> StoreCheck:
         recounted=(len(stars), sum(stars), round(sum(stars) / len(stars), 2) if stars else None),
         rating_order_settled=photo.rating_order == rating_order_of(photo),
         photo_bytes=item_bytes(raw),
+        hot=photo.rating_hot_until is not None,
     )
 
 
@@ -531,11 +553,12 @@ def run_pass(name: str, args, services, environment: dict[str, str], curator_key
     """One pass over the levels; False when a check failed."""
     proxy = None
     endpoint = services.dynamodb.endpoint_url
-    if name == "conflicts":
+    streamed = {"RATING_STREAM_AGGREGATION": "true" if name == "hot" else "false"}
+    if name in ("conflicts", "hot"):
         proxy = ConflictProxy(services.dynamodb.port, key_names())
         endpoint = f"http://{LOOPBACK}:{proxy.port}"
     server = Server(
-        {**environment, "AWS_ENDPOINT_URL_DYNAMODB": endpoint},
+        {**environment, **streamed, "AWS_ENDPOINT_URL_DYNAMODB": endpoint},
         max(args.clients),
         work / f"gunicorn-{name}.log",
     )
@@ -549,6 +572,11 @@ def run_pass(name: str, args, services, environment: dict[str, str], curator_key
                 "DynamoDB Local as it is (transactions run one at a time: no TransactionConflict)"
                 if proxy is None
                 else "through the proxy that applies DynamoDB's transaction conflict rule"
+                + (
+                    "; the stream reaches the service (a photo turns hot on conflicts)"
+                    if name == "hot"
+                    else ""
+                )
             )
         )
         print(
@@ -586,10 +614,18 @@ def run_pass(name: str, args, services, environment: dict[str, str], curator_key
                     + (", ".join(f"{kind} {n}" for kind, n in sorted(refused.items()) if n) or "none")
                     + ")"
                 )
-            check = store_check(photo_id)
+            check, caught_up = store_check(photo_id), 0.0
+            if name == "hot":
+                check, caught_up = caught_up_check(photo_id, time.monotonic())
             exact = not check.violations and check.stored == check.recounted
             print(figures_row("PUT", clients, writes, write_seconds, f"retries: {retried}"))
             print(f"{'':>14}CPU per rating written: {cpu}")
+            if name == "hot":
+                print(
+                    f"{'':>14}photo hot: {'yes' if check.hot else 'no'}; streamed ratings added "
+                    f"{int(metrics['RatingStreamChanges'])}; aggregate = recount {caught_up:.2f} s after "
+                    "the last write"
+                )
             print(
                 f"{'':>14}service counted {int(metrics['RatingWrites'])} rating writes; "
                 f"aggregate {'=' if exact else '!='} recount: count/sum/average {check.stored} vs "
@@ -668,7 +704,9 @@ def main() -> int:
     parser.add_argument(
         "--warmup-seconds", type=float, default=2.0, help="unreported warm-up per pass (default 2)"
     )
-    parser.add_argument("--passes", default=",".join(PASSES), help="local, conflicts or both (default both)")
+    parser.add_argument(
+        "--passes", default=",".join(PASSES), help="any of local, conflicts, hot (default all three)"
+    )
     parser.add_argument(
         "--require-clean-at",
         type=int,

@@ -59,6 +59,10 @@ API_5XX = "Api5xx"  # 1 for an answer of 500 or more, 0 for any other: its avera
 # transaction), Contended (every attempt of its transaction met a conflict). Many of them on one photo
 # are the sign of a hot item (docs/scale.md).
 WRITE_RETRIES = "WriteRetries"
+# A photo whose rating transactions kept meeting each other turned hot: its ratings go through the stream
+# (photos.services.rate). RatingStreamChanges: streamed ratings added to aggregates by the aggregator.
+HOT_PHOTOS = "HotPhotos"
+RATING_STREAM_CHANGES = "RatingStreamChanges"
 
 # The units CloudWatch takes (its MetricDatum.Unit values).
 UNITS = frozenset(

@@ -2,7 +2,8 @@
 
 Kinds today: scan claims (``scans.claims``), photo-write intents (``photos.intents``), direct-upload
 claims (``photos.services.direct_upload``), claims on a photo's bytes (``photos.content``), where a
-photo written lately lives (``photos.recent``); idempotency results, sessions and rate counters join
+photo written lately lives (``photos.recent``), the rating-stream records already added to an aggregate
+(``photos.services.rating_stream``); idempotency results, sessions and rate counters join
 them as later issues add them. Domain entities
 (galleries, photos, ratings, curator keys) keep their own tables, and no intent or pending state ever
 lives in theirs. A claim on a photo's bytes lives as long as its photo: "short-lived" means "of a
@@ -195,6 +196,20 @@ def records_set(kind: str, entries: dict[str, dict], *, owner: str, status: str,
                     data=data,
                 )
             )
+
+
+def record_take_in(
+    transaction: TransactWrite, kind: str, record_id: str, *, owner: str, status: str, lifetime: timedelta
+) -> None:
+    """``record_take`` as one item of a larger transaction: the whole is refused when someone holds the
+    record (for a record that says "this was done once": a second doer's transaction fails on it)."""
+    now = datetime.now(UTC)
+    record = ServiceRecord(
+        record_key(kind, record_id), kind=kind, owner=owner, status=status, expires_at=now + lifetime
+    )
+    transaction.save(
+        record, condition=ServiceRecord.record_key.does_not_exist() | (ServiceRecord.expires_at <= now)
+    )
 
 
 def record_release_in(transaction: TransactWrite, record: ServiceRecord) -> None:

@@ -351,7 +351,7 @@ FAILED_EVENTS_RETENTION_SECONDS = 14 * 24 * 3600
 # the failing record is alone, and retried for as long as the stream keeps it (24 hours): a record
 # dropped is an aggregate left wrong, and the mapping's IteratorAge metric is the operator's alarm.
 # Zappa's own event source sends none of this (nor the starting position DynamoDB requires).
-STREAM_HANDLER = "ratings.events.ratings_stream"
+STREAM_HANDLER = "scans.events.rating_changes"
 STREAM_BATCH_SIZE = 1000
 STREAM_STARTING_POSITION = "TRIM_HORIZON"
 STREAM_MAPPING = {

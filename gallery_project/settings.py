@@ -229,6 +229,15 @@ REQUEST_DEADLINE_SECONDS = env.float("REQUEST_DEADLINE_SECONDS", default=22.0)
 RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = env.int("RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY", default=5)
 # A visitor id is its client's for this many days after its last use (ratings.visitors); then it is free.
 VISITOR_ID_DAYS = env.int("VISITOR_ID_DAYS", default=730)
+# A photo whose rating transactions keep meeting each other is "hot" for this long: its ratings are then
+# plain puts, added to its aggregate from PhotoRatings' stream (photos.services.rating_stream,
+# docs/scale.md). Only when the stream reaches the service: on AWS once ensure_resources made the mapping
+# and zappa_settings routes it (docs/deploy.md); `make run` delivers it itself. Off, a hot photo's
+# ratings stay transactions (exact at once, 503 `busy` past one item's ceiling).
+RATING_STREAM_AGGREGATION = env.bool("RATING_STREAM_AGGREGATION", default=False)
+RATING_HOT_SECONDS = env.int("RATING_HOT_SECONDS", default=600)
+# How long a function instance keeps a hot photo as read for its visitors' ratings (photos.services.rate).
+RATING_HOT_READ_SECONDS = env.float("RATING_HOT_READ_SECONDS", default=1.0)
 
 
 PAGE_SIZE_DEFAULT = env.int("PAGE_SIZE_DEFAULT", default=25)

@@ -120,6 +120,9 @@ class GalleryPhoto(Model):
     rating_count = NumberAttribute(default=0, attr_name="ratingCount")
     rating_sum = NumberAttribute(default=0, attr_name="ratingSum")
     rating_histogram: MapAttribute = MapAttribute(default=dict, attr_name="ratingHistogram")
+    # Until when the photo is "hot" (ISO time): its ratings' transactions kept meeting each other, so its
+    # ratings are plain puts added to the aggregate from PhotoRatings' stream (photos.services.rate).
+    rating_hot_until = UnicodeAttribute(null=True, attr_name="ratingHotUntil")
 
     # A copy of the gallery's visibility, written with the renditions' placement (public and unlisted
     # galleries' renditions under the public prefix, private ones' under the private prefix): a listing

@@ -27,7 +27,7 @@ from photos.ordering import ORDERINGS, PHOTO_NUMBER
 from photos.prepare import CONTENT_TYPE_FORMATS, MAX_TITLE_LENGTH, name_and_type_agree, title_from_filename
 from photos.privacy import exif_for
 from ratings import aggregate
-from ratings.serializers import AVERAGE_HELP, COUNT_HELP, RatingHistogramSerializer
+from ratings.serializers import AVERAGE_HELP, COUNT_HELP, RatingCountField, RatingHistogramSerializer
 
 MAX_TAGS = 30
 MAX_TAG_LENGTH = 50
@@ -614,7 +614,7 @@ class PhotoOutputSerializer(serializers.Serializer):
     height = serializers.IntegerField(allow_null=True, help_text="Pixels as displayed; null when unknown.")
     uploadedAt = serializers.CharField(source="uploaded_at", help_text="When it was stored (ISO 8601, UTC).")
     averageRating = serializers.SerializerMethodField(help_text=AVERAGE_HELP)
-    ratingCount = serializers.IntegerField(source="rating_count", help_text=COUNT_HELP)
+    ratingCount = RatingCountField(source="rating_count", help_text=COUNT_HELP)
     ratingHistogram = serializers.SerializerMethodField()
 
     class Meta:

@@ -8,6 +8,7 @@ items from before ratings, the derived average and histogram every answer shows,
 write of something derived from the aggregate carries (``totals_are``: it still has the totals used).
 """
 
+from dataclasses import dataclass, field
 from typing import Any
 
 RATING_VALUES = range(1, 6)
@@ -28,15 +29,17 @@ def stored_histogram(item: Any) -> dict:
 
 
 def histogram(item: Any) -> dict[str, int]:
-    """The histogram as answered: every bucket, missing ones as 0."""
+    """The histogram as answered: every bucket, missing ones as 0. A bucket is below 0 only for the
+    moment a withdrawal is applied before the streamed rating it withdraws (``Change``): answered as 0."""
     stored = stored_histogram(item)
-    return {str(stars): int(stored.get(str(stars), 0)) for stars in RATING_VALUES}
+    return {str(stars): max(0, int(stored.get(str(stars), 0))) for stars in RATING_VALUES}
 
 
 def average(item: Any) -> float | None:
-    """The mean of the counted stars, to two decimals; None before the first rating."""
+    """The mean of the counted stars, to two decimals; None before the first rating (or while a
+    streamed change is still on its way, see ``histogram``, leaves no rating counted)."""
     count = int(item.rating_count or 0)
-    return round(float(item.rating_sum) / count, 2) if count else None
+    return round(float(item.rating_sum) / count, 2) if count > 0 else None
 
 
 def totals(item: Any) -> tuple[int, int]:
@@ -79,6 +82,52 @@ def change_actions(model: Any, *, new: int | None, old: int | None) -> list:
     elif new is None:
         actions.append(model.rating_count.add(-1))
     return actions
+
+
+@dataclass
+class Change:
+    """The sum of several ratings' moves of the aggregate (each from a visitor's old stars to new ones),
+    applied in one write: what the stream aggregator adds for a batch of a photo's ratings. Moves
+    commute, so the batch's order does not matter, and a withdrawal applied before the streamed rating
+    it withdraws only leaves a bucket below 0 until that rating's move is added."""
+
+    count: int = 0
+    total: int = 0
+    buckets: dict[str, int] = field(default_factory=dict)
+
+    def add(self, *, new: int | None, old: int | None) -> None:
+        if new == old:
+            return
+        self.total += (new or 0) - (old or 0)
+        self.count += (new is not None) - (old is not None)
+        for stars, step in ((new, 1), (old, -1)):
+            if stars is not None:
+                self.buckets[str(stars)] = self.buckets.get(str(stars), 0) + step
+
+    @property
+    def empty(self) -> bool:
+        return not self.count and not self.total and not any(self.buckets.values())
+
+    def actions(self, model: Any) -> list:
+        """The ADD actions of this change (none for a change that cancels out)."""
+        actions = []
+        if self.count:
+            actions.append(model.rating_count.add(self.count))
+        if self.total:
+            actions.append(model.rating_sum.add(self.total))
+        actions += [
+            model.rating_histogram[stars].add(step) for stars, step in sorted(self.buckets.items()) if step
+        ]
+        return actions
+
+    def applies_to(self, model: Any):
+        """The condition the change's write carries: every bucket it adds to exists (``is_ready``)."""
+        condition = None
+        for stars, step in sorted(self.buckets.items()):
+            if step:
+                exists = bucket_exists(model, int(stars))
+                condition = exists if condition is None else condition & exists
+        return condition
 
 
 def bucket_exists(model: Any, stars: int):

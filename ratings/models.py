@@ -22,3 +22,7 @@ class PhotoRating(Model):
     # (``ratings.visitors``); only that holding's token may change or withdraw it. None on ratings from
     # before the service kept it, which no token reaches.
     visitor_generation = UnicodeAttribute(null=True, attr_name="visitorGeneration")
+    # Added by this service: "stream" on a rating written as a plain put on a hot photo, whose move of the
+    # photo's aggregate the stream aggregator adds (ratings.stream); absent on a rating whose own
+    # transaction moved it.
+    aggregated_by = UnicodeAttribute(null=True, attr_name="aggregatedBy")

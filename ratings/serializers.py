@@ -65,12 +65,20 @@ AVERAGE_HELP = "The mean of the ratings, to two decimals; null before the first 
 COUNT_HELP = "How many visitors rated the photo."
 
 
+class RatingCountField(serializers.IntegerField):
+    """A photo's count of ratings as answered: never below 0, which a stored count is only for the
+    moment a withdrawal is applied before the streamed rating it withdraws (``aggregate.Change``)."""
+
+    def to_representation(self, value) -> int:
+        return max(0, int(value or 0))
+
+
 class RatingAggregateSerializer(serializers.Serializer):
     """A photo's ratings summed up: their mean, their count and how many give each number of stars."""
 
     photoId = serializers.CharField(source="photo_id")
     averageRating = serializers.SerializerMethodField(help_text=AVERAGE_HELP)
-    ratingCount = serializers.IntegerField(source="rating_count", help_text=COUNT_HELP)
+    ratingCount = RatingCountField(source="rating_count", help_text=COUNT_HELP)
     ratingHistogram = serializers.SerializerMethodField()
 
     class Meta:
@@ -101,7 +109,7 @@ class VisitorRatingOutputSerializer(serializers.Serializer):
         help_text="When the visitor last rated the photo (ISO 8601, UTC); null when not rated.",
     )
     averageRating = serializers.SerializerMethodField(help_text=AVERAGE_HELP)
-    ratingCount = serializers.IntegerField(source="photo.rating_count", help_text=COUNT_HELP)
+    ratingCount = RatingCountField(source="photo.rating_count", help_text=COUNT_HELP)
     ratingHistogram = serializers.SerializerMethodField()
 
     class Meta:

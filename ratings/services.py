@@ -20,6 +20,7 @@ from core.transactions import Refused, transaction_run
 from ratings import aggregate
 from ratings.models import PhotoRating
 from ratings.selectors import VisitorRating
+from ratings.stream import STREAMED
 from ratings.visitors import VisitorHold, VisitorRefused, visitor_hold_in, visitor_may_change
 
 
@@ -94,6 +95,51 @@ def rating_commit(
         if VISITOR_ITEM in refused.failed:
             raise VisitorRefused(user_id=user_id) from None
         raise RatingRaced() from None
+    metric(RATING_WRITES, 1)
+    return written
+
+
+def rating_put_streamed(
+    *, photo: Any, user_id: str, stars: int, previous: PhotoRating | None, hold: VisitorHold
+) -> PhotoRating:
+    """A hot photo's rating: the visitor's rating item alone, marked for the stream aggregator
+    (``ratings.stream``), which adds its move to the photo's aggregate about a second later.
+
+    The same rules as ``rating_commit`` for who may write it and for the rating read just before
+    (RatingRaced when it changed, VisitorRefused for a take lost), but no write to the photo item, so
+    raters of one photo never meet: one conditional PutItem, or a transaction with the visitor's record
+    when this write takes the visitor id. The photo's "still alive" rule moves to the aggregator, which
+    removes a rating whose photo was gone or going when it was put.
+    """
+    if previous is not None:
+        visitor_may_change(hold, generation=previous.visitor_generation)
+    written = PhotoRating(
+        photo.photo_id,
+        user_id,
+        rating=stars,
+        rated_at=now_iso(),
+        gallery_id=photo.gallery_id,
+        visitor_generation=hold.generation,
+        aggregated_by=STREAMED,
+    )
+    rating_unchanged: Condition = (
+        PhotoRating.user_id.does_not_exist() if previous is None else _unchanged(previous, hold)
+    )
+    if hold.pending is None:
+        if not applied(lambda: written.save(condition=rating_unchanged)):
+            raise RatingRaced()
+    else:
+
+        def build(transaction):
+            transaction.save(written, condition=rating_unchanged)
+            visitor_hold_in(transaction, hold)  # the second item
+
+        try:
+            transaction_run(build)
+        except Refused as refused:
+            if 1 in refused.failed:
+                raise VisitorRefused(user_id=user_id) from None
+            raise RatingRaced() from None
     metric(RATING_WRITES, 1)
     return written
 

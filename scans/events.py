@@ -5,13 +5,14 @@ one gallery (``{"galleryId": "..."}``, at the top level or under ``detail``), ``
 ``createMissingGalleries`` / ``rerender`` flags and ``resumeFrom`` (a run that stopped at its deadline
 says where);
 the return value is the run summary (or, for a gallery that does not exist, the error body of
-``core.entrypoints``).
+``core.entrypoints``). S3's object-created events and PhotoRatings' stream come here too.
 """
 
 import logging
 
 from core.entrypoints import lambda_event
 from core.errors import storage_errors
+from photos.services.rating_stream import rating_changes_apply
 from scans.galleries_scan import galleries_metadata_scan
 from scans.object_events import TryLater, created_keys, object_created
 from scans.photos_scan import gallery_photos_scan
@@ -66,6 +67,21 @@ def photo_object_created(event, context=None) -> dict:
     if failures:
         raise TryLater(failures)
     return {"objects": outcomes}
+
+
+@lambda_event
+def rating_changes(event, context=None) -> dict:
+    """A batch of PhotoRatings' stream (Lambda's event source mapping, with partial batch responses):
+    the streamed ratings of hot photos added to their aggregates, each once
+    (``photos.services.rating_stream``). Answers the changes not applied as ``batchItemFailures``, which
+    Lambda delivers again from the lowest (anything else that fails is raised: Lambda delivers the whole
+    batch again; a record taken for done would be an aggregate left behind for good)."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        logger.error("rating changes: an event without records: %.300r", event)
+        return {"batchItemFailures": []}
+    failed = rating_changes_apply(records)
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
 
 
 def _options(event) -> dict:

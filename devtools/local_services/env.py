@@ -41,6 +41,9 @@ def local_env_defaults() -> dict[str, str]:
         # s3rver rejects the CRC checksums botocore ≥ 1.36 adds to every upload by default.
         "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
         "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+        # `make run` delivers PhotoRatings' stream itself (devtools/local_services/rating_stream.py), as
+        # Lambda's mapping does on AWS: a hot photo's ratings are added to its aggregate from it.
+        "RATING_STREAM_AGGREGATION": "true",
     }
 
 

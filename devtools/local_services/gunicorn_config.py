@@ -71,7 +71,12 @@ def post_worker_init(worker) -> None:
     """The local store's object-created events, delivered by this worker as Lambda gets them on AWS
     (devtools/local_services/s3_events.py): a file put into the local bucket appears as a photo. And the
     PhotoRatings stream's records, delivered as Lambda's event source mapping does
-    (devtools/local_services/rating_stream.py)."""
+    (devtools/local_services/rating_stream.py), when the service streams hot photos' ratings
+    (RATING_STREAM_AGGREGATION, on in `make run`'s environment); a server without it (a test's, a bench
+    pass's) does not poll the stream, and what it holds is delivered by the next server with it."""
+    from django.conf import settings  # Django is set up in the worker by now
+
     dirs = LocalDirs(project_root())
     s3_events.courier_for_the_api(dirs.s3_events_pending, dirs.s3_events_failed).start()
-    rating_stream.courier_for_the_api(dirs.rating_stream_checkpoint).start()
+    if settings.RATING_STREAM_AGGREGATION:
+        rating_stream.courier_for_the_api(dirs.rating_stream_checkpoint).start()

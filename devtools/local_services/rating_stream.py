@@ -1,6 +1,6 @@
 """A table's DynamoDB stream, delivered to a function the way Lambda's event source mapping does on AWS.
 
-On AWS, Lambda polls the PhotoRatings stream and invokes ``ratings.events.ratings_stream`` with batches of
+On AWS, Lambda polls the PhotoRatings stream and invokes ``scans.events.rating_changes`` with batches of
 records (``ensure_resources --function`` makes that mapping). Locally nothing polls a stream, so
 ``StreamCourier`` does, against DynamoDB Local (`make run`) and moto (the tests) alike:
 - every shard of the table's current stream, a parent before its children, in sequence order within a

@@ -12,11 +12,18 @@ the average (``ratingOrder``) is set from that read (``photos.services.order_key
 aggregate being unchanged since, so the last of concurrent raters sets it; a failure is only logged.
 """
 
+import logging
 import random
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
+
+from core.clock import now_iso
+from core.conditional import applied
 from core.errors import Conflict, NotFound
-from core.observability import WRITE_RETRIES, metric
+from core.observability import HOT_PHOTOS, WRITE_RETRIES, metric
 from core.transactions import Contended
 from photos.models import GalleryPhoto
 from photos.selectors import photo_after_write, photo_alive, photo_find, photo_readable
@@ -29,10 +36,13 @@ from ratings.services import (
     RatingWritten,
     aggregate_initialise,
     rating_commit,
+    rating_put_streamed,
     rating_withdraw,
 )
 from ratings.stuffing import new_rater_count
 from ratings.visitors import VisitorHold, visitor_hold, visitor_let_go
+
+logger = logging.getLogger(__name__)
 
 # A rating write that keeps losing to concurrent writers of the same photo gives up after this many
 # tries; the pauses between tries grow from a few milliseconds to about a quarter second. A try is lost
@@ -70,7 +80,7 @@ def photo_rate(
     DynamoDB kept cancelling while other raters' transactions held the photo item, starts again. A
     write that fails releases the visitor id it took.
     """
-    photo = photo_readable(photo_id=photo_id, curator=curator)
+    photo = _rated_photo(photo_id=photo_id, curator=curator)
     previous = rating_of(photo_id=photo.photo_id, user_id=user_id)
     hold = visitor_hold(user_id=user_id, token=visitor_token, creating=previous is None)
     try:
@@ -98,23 +108,35 @@ def _rate(
         if previous is None and address is not None and not counted:
             new_rater_count(address=address, photo_id=photo_id)
             counted = True
+        streamed = is_streamed(photo)
         try:
-            written = rating_commit(
-                photo=photo,
-                user_id=user_id,
-                stars=rating,
-                previous=previous,
-                alive=photo_alive(),
-                hold=hold,
-            )
+            if streamed:
+                written = rating_put_streamed(
+                    photo=photo, user_id=user_id, stars=rating, previous=previous, hold=hold
+                )
+            else:
+                written = rating_commit(
+                    photo=photo,
+                    user_id=user_id,
+                    stars=rating,
+                    previous=previous,
+                    alive=photo_alive(),
+                    hold=hold,
+                )
         except (RatingRaced, Contended) as error:
             lost = error
             if not _worth_another_try(error, started):
                 break
+            if _turned_hot(photo, error):
+                continue  # the next try reads the photo again and puts its rating for the stream
             _pause_before_retry(attempt, error)
             continue
-        current = photo_after_write(photo=photo)
-        rating_order_follow(photo=current)
+        if streamed:
+            # The aggregate as last applied: this rating joins it within about a second.
+            current = photo
+        else:
+            current = photo_after_write(photo=photo)
+            rating_order_follow(photo=current)
         state = VisitorRating(current, user_id, written)
         return RatingWritten(state, created=previous is None, visitor_token=hold.token)
     if isinstance(lost, Contended):
@@ -159,6 +181,103 @@ def photo_rating_withdraw(
     raise Conflict(
         "Many visitors are rating this photo right now and the rating was not withdrawn; try again."
     )
+
+
+class _HotPhotos:
+    """The hot photos this process read lately, as a visitor may rate them (the photo item and its
+    gallery's visibility checked), kept ``RATING_HOT_READ_SECONDS``: at thousands of ratings a second on
+    one photo, its three reads per rating (the byPhotoId entry, the photo item, the gallery item) would
+    pass one partition's 3,000 read units a second; kept here, each function instance reads them about
+    once a second. What that costs: for up to that long after a photo's gallery is made private or the
+    photo is deleted, a visitor may still rate it (the answer shows what they saw a moment before; the
+    aggregator removes a deleted photo's streamed ratings). Only hot photos, only for visitors."""
+
+    MAX_PHOTOS = 256
+
+    def __init__(self) -> None:
+        self._photos: dict[str, tuple[float, GalleryPhoto]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, photo_id: str) -> GalleryPhoto | None:
+        with self._lock:
+            kept = self._photos.get(photo_id)
+        if kept is None or kept[0] <= time.monotonic():
+            return None
+        return kept[1]
+
+    def keep(self, photo: GalleryPhoto) -> None:
+        until = time.monotonic() + settings.RATING_HOT_READ_SECONDS
+        with self._lock:
+            if len(self._photos) >= self.MAX_PHOTOS:
+                now = time.monotonic()
+                self._photos = {key: kept for key, kept in self._photos.items() if kept[0] > now}
+                if len(self._photos) >= self.MAX_PHOTOS:
+                    self._photos.pop(next(iter(self._photos)))
+            self._photos[photo.photo_id] = (until, photo)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._photos.clear()
+
+
+hot_photos = _HotPhotos()
+
+
+def _rated_photo(*, photo_id: str, curator: bool) -> GalleryPhoto:
+    """The photo a rating is for, as ``photo_readable`` finds it, or as this process read it a moment ago
+    when it is hot and the rater a visitor (``_HotPhotos``)."""
+    if not curator:
+        kept = hot_photos.get(photo_id)
+        if kept is not None and is_streamed(kept):
+            return kept
+    photo = photo_readable(photo_id=photo_id, curator=curator)
+    if not curator and is_streamed(photo) and settings.RATING_HOT_READ_SECONDS > 0:
+        hot_photos.keep(photo)
+    return photo
+
+
+def is_streamed(photo: GalleryPhoto) -> bool:
+    """Whether a rating of ``photo`` is put for the stream aggregator instead of a transaction: the
+    photo is hot (``_turned_hot``) and the stream reaches the service (``RATING_STREAM_AGGREGATION``)."""
+    return (
+        settings.RATING_STREAM_AGGREGATION
+        and photo.rating_hot_until is not None
+        and photo.rating_hot_until > now_iso()
+        and aggregate.is_ready(photo)
+    )
+
+
+def _turned_hot(photo: GalleryPhoto, error: Exception) -> bool:
+    """A transaction that ran out of attempts on other raters' transactions makes its photo hot for
+    ``RATING_HOT_SECONDS``: its ratings then stop writing the photo item, so they stop meeting. True
+    when this write made it so (or found it so), so the try that lost is made again at once."""
+    if not (settings.RATING_STREAM_AGGREGATION and isinstance(error, Contended) and error.conflicts_only):
+        return False
+    until = (
+        (datetime.now(UTC) + timedelta(seconds=settings.RATING_HOT_SECONDS))
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+    try:
+        # Not applied when the photo is going (its next read says so) or another rater set it later.
+        marked = applied(
+            lambda: photo.update(
+                actions=[GalleryPhoto.rating_hot_until.set(until)],
+                condition=photo_alive() & _not_hot_until(until),
+            )
+        )
+    except Exception:  # the photo item is busy: this rating goes on as a transaction
+        logger.warning("photo %s: could not mark it hot", photo.photo_id, exc_info=True)
+        return False
+    if marked:
+        metric(HOT_PHOTOS, 1)
+        logger.info("photo %s: hot until %s; its ratings go through the stream", photo.photo_id, until)
+    return True
+
+
+def _not_hot_until(until: str):
+    hot = GalleryPhoto.rating_hot_until
+    return hot.does_not_exist() | (hot < until)
 
 
 def _worth_another_try(error: Exception, started: float) -> bool:

@@ -9,6 +9,8 @@ listing) and returns one line per broken invariant, each opening with its rule i
 [photo-number-above-last] a photo's number is above its gallery's lastPhotoNumber
 [photo-id-duplicate]      one photoId in two galleries (ratings find a photo by its id alone)
 [rating-aggregate]        a live photo's ratingCount/ratingSum/ratingHistogram differ from a recount
+                          (a hot photo's streamed ratings join it from PhotoRatings' stream: check
+                          once the stream has been delivered)
 [cover]                   a gallery with live photos names one of them as cover, with its number; a
                           gallery without live photos has no cover
 [object-missing]          a live photo's s3Key or rendition is not in the bucket

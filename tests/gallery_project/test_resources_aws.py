@@ -468,7 +468,7 @@ def test_the_stream_is_mapped_to_the_function_and_zappas_entry_is_named(aws, cap
     assert {key: mapping.get(key) for key in WANTED_MAPPING} == WANTED_MAPPING
     assert mapping["FunctionArn"] == function_arn
     assert zappa_entry(report) == {
-        "function": "ratings.events.ratings_stream",
+        "function": "scans.events.rating_changes",
         "event_source": {"arn": arn, "batch_size": 1000},
     }
 
