@@ -540,9 +540,11 @@ def _event_invoke_ensure(function_name: str, queue: str, queue_arn: str) -> str:
 
 
 def _stream_mapping_ensure(function_name: str) -> list[str]:
-    """Lambda's event source mapping from the PhotoRatings stream to the function, made or brought to
-    ``STREAM_MAPPING`` (and turned on), and the zappa_settings.json entry that routes its records; the
-    lines saying so."""
+    """Lambda's event source mapping from the PhotoRatings stream to the function, made (turned off) or
+    brought to ``STREAM_MAPPING``, and the zappa_settings.json entry that routes its records; the lines
+    saying so. A mapping is made off, and never turned on here: until the stage's events name the
+    stream, Zappa's handler finds no function for its records and Lambda would count them as done.
+    `zappa update` with the entry turns it on (Zappa's update of an event source sends ``Enabled``)."""
     try:
         return _stream_mapping_settle(function_name)
     except _CannotHold as reason:
@@ -588,7 +590,7 @@ def _stream_mapping_settle(function_name: str) -> list[str]:
                 FunctionName=function_arn,
                 EventSourceArn=arn,
                 StartingPosition=STREAM_STARTING_POSITION,
-                Enabled=True,
+                Enabled=False,
                 **STREAM_MAPPING,
             )
         except ClientError as error:
@@ -603,11 +605,14 @@ def _stream_mapping_settle(function_name: str) -> list[str]:
                     "ensure_resources again."
                 ) from error
             raise
-        return [f"{head}: created, {settled}", entry]
+        return [
+            f"{head}: created, off until `zappa update` with the events entry below turns it on; {settled}",
+            entry,
+        ]
     current = found["EventSourceMappings"][0]
     changed = {key: value for key, value in STREAM_MAPPING.items() if current.get(key) != value}
     if current.get("State") in {"Disabled", "Disabling"}:
-        changed["Enabled"] = True
+        settled += "; off: `zappa update` with the events entry below turns it on"
     # The starting position is fixed when a mapping is made: one made elsewhere is named, not replaced.
     start = current.get("StartingPosition")
     started = (

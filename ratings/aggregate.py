@@ -36,10 +36,16 @@ def histogram(item: Any) -> dict[str, int]:
 
 
 def average(item: Any) -> float | None:
-    """The mean of the counted stars, to two decimals; None before the first rating (or while a
-    streamed change is still on its way, see ``histogram``, leaves no rating counted)."""
-    count = int(item.rating_count or 0)
-    return round(float(item.rating_sum) / count, 2) if count > 0 else None
+    """The mean of the counted stars, to two decimals; None before the first rating, and for the moment
+    an aggregate is caught between a withdrawal and the streamed rating it withdraws (``Change``: a
+    count and sum no set of ratings has)."""
+    count, total = totals(item)
+    return round(float(total) / count, 2) if is_possible(count, total) else None
+
+
+def is_possible(count: int, total: int) -> bool:
+    """Whether some ratings have this count and sum: at least one, each of 1 to 5 stars."""
+    return count > 0 and min(RATING_VALUES) * count <= total <= max(RATING_VALUES) * count
 
 
 def totals(item: Any) -> tuple[int, int]:

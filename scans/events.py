@@ -11,7 +11,7 @@ the return value is the run summary (or, for a gallery that does not exist, the 
 import logging
 
 from core.entrypoints import lambda_event
-from core.errors import storage_errors
+from core.errors import DomainError, storage_errors
 from photos.services.rating_stream import rating_changes_apply
 from scans.galleries_scan import galleries_metadata_scan
 from scans.object_events import TryLater, created_keys, object_created
@@ -80,7 +80,12 @@ def rating_changes(event, context=None) -> dict:
     if not isinstance(records, list):
         logger.error("rating changes: an event without records: %.300r", event)
         return {"batchItemFailures": []}
-    failed = rating_changes_apply(records)
+    try:
+        failed = rating_changes_apply(records)
+    except DomainError:
+        # Never answered as a body (lambda_event's way for other events): Lambda would count it as done.
+        logger.exception("rating changes: the batch failed; delivered again")
+        failed = [str(record.get("dynamodb", {}).get("SequenceNumber", "")) for record in records[:1]]
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
 
 

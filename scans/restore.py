@@ -523,10 +523,21 @@ class _Mark:
 
 def _items_put(dynamodb, plan: _Plan, mark: _Mark, report: RestoreReport) -> None:
     """Photo items, then ratings, then tag entries, exactly as restored (an item from an older release
-    keeps every attribute it had)."""
+    keeps every attribute it had), but for a rating's stream mark."""
+    # A rating put back is not a streamed rating for the aggregator (its stream record would add it a
+    # second time): the restore owns the aggregate, counted from the ratings restored.
+    streamed = PhotoRating.aggregated_by.attr_name
     groups = [
         ("photos", "photo items", [each.item for each in plan.photos]),
-        ("ratings", "ratings", [rating for each in plan.photos for rating in each.ratings]),
+        (
+            "ratings",
+            "ratings",
+            [
+                {name: value for name, value in rating.items() if name != streamed}
+                for each in plan.photos
+                for rating in each.ratings
+            ],
+        ),
         ("tags", "tag entries", [entry for each in plan.photos for entry in each.entries]),
     ]
     for role, label, items in groups:

@@ -21,8 +21,11 @@ logger = logging.getLogger(__name__)
 
 
 def rating_order_of(photo: GalleryPhoto) -> str:
-    """The ``ratingOrder`` the photo's aggregate asks for."""
+    """The ``ratingOrder`` the photo's aggregate asks for (unrated while the aggregate is one no set of
+    ratings has: a streamed change on its way, ``ratings.aggregate.is_possible``)."""
     count, total = aggregate.totals(photo)
+    if not aggregate.is_possible(count, total):
+        count, total = 0, 0
     return ordering.rating_order(count, total, int(photo.photo_number))
 
 

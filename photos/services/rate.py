@@ -127,7 +127,7 @@ def _rate(
             lost = error
             if not _worth_another_try(error, started):
                 break
-            if _turned_hot(photo, error):
+            if not streamed and _turned_hot(photo, error):
                 continue  # the next try reads the photo again and puts its rating for the stream
             _pause_before_retry(attempt, error)
             continue
@@ -253,11 +253,7 @@ def _turned_hot(photo: GalleryPhoto, error: Exception) -> bool:
     when this write made it so (or found it so), so the try that lost is made again at once."""
     if not (settings.RATING_STREAM_AGGREGATION and isinstance(error, Contended) and error.conflicts_only):
         return False
-    until = (
-        (datetime.now(UTC) + timedelta(seconds=settings.RATING_HOT_SECONDS))
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    until = hot_until()
     try:
         # Not applied when the photo is going (its next read says so) or another rater set it later.
         marked = applied(
@@ -273,6 +269,12 @@ def _turned_hot(photo: GalleryPhoto, error: Exception) -> bool:
         metric(HOT_PHOTOS, 1)
         logger.info("photo %s: hot until %s; its ratings go through the stream", photo.photo_id, until)
     return True
+
+
+def hot_until() -> str:
+    """Until when a photo marked hot now stays hot (ISO time, as ``ratingHotUntil`` stores it)."""
+    until = datetime.now(UTC) + timedelta(seconds=settings.RATING_HOT_SECONDS)
+    return until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _not_hot_until(until: str):

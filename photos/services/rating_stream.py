@@ -29,7 +29,8 @@ from core.records import record_take_in
 from core.transactions import Refused, transaction_run
 from photos.models import GalleryPhoto
 from photos.selectors import photo_after_write, photo_alive, photo_find, photo_get
-from photos.services.order_keys import rating_order_follow
+from photos.services.order_keys import rating_order_refresh
+from photos.services.rate import hot_until
 from ratings import aggregate
 from ratings.stream import RatingChange, streamed_changes, streamed_rating_drop
 
@@ -41,6 +42,9 @@ APPLIED_LIFETIME = timedelta(days=2)
 # A transaction holds at most 100 items: the photo and one record per change.
 CHANGES_PER_WRITE = 99
 PHOTO_ITEM = 0
+# A batch bringing at least this many of a photo's ratings keeps it hot: with Lambda's 1 s batching
+# window, about that many ratings a second.
+KEEP_HOT_CHANGES = 10
 
 
 def rating_changes_apply(records: Iterable[dict]) -> list[str]:
@@ -50,8 +54,11 @@ def rating_changes_apply(records: Iterable[dict]) -> list[str]:
     or unavailable), for Lambda to deliver again from the lowest; the others are done, or were before.
     """
     by_photo: dict[str, list[RatingChange]] = {}
+    seen: set[str] = set()
     for change in streamed_changes(records):
-        by_photo.setdefault(change.photo_id, []).append(change)
+        if change.event_id not in seen:  # one record twice in an event would be one item twice in a write
+            seen.add(change.event_id)
+            by_photo.setdefault(change.photo_id, []).append(change)
     failed: list[str] = []
     for photo_id, changes in by_photo.items():
         try:
@@ -77,11 +84,14 @@ def _photo_apply(photo_id: str, changes: list[RatingChange]) -> None:
     if photo is None or photo.deleting_at is not None:
         _ratings_of_gone_photo_drop(photo_id, changes)
         return
+    keep_hot = len(changes) >= KEEP_HOT_CHANGES
     for start in range(0, len(changes), CHANGES_PER_WRITE):
-        if not _changes_add(photo, changes[start : start + CHANGES_PER_WRITE]):
+        if not _changes_add(photo, changes[start : start + CHANGES_PER_WRITE], keep_hot=keep_hot):
             _ratings_of_gone_photo_drop(photo_id, changes[start:])
             return
-    rating_order_follow(photo=photo_after_write(photo=photo))
+    # Raised when it fails (throttled): the changes come again, are refused as applied, and this is
+    # tried again, so a hot photo's order never stays behind its last batch.
+    rating_order_refresh(photo=photo_after_write(photo=photo))
 
 
 def _photo_of(change: RatingChange) -> GalleryPhoto | None:
@@ -94,8 +104,11 @@ def _photo_of(change: RatingChange) -> GalleryPhoto | None:
         return None
 
 
-def _changes_add(photo: GalleryPhoto, changes: list[RatingChange]) -> bool:
-    """One transaction adding ``changes`` not applied before; False when the photo is gone or going."""
+def _changes_add(photo: GalleryPhoto, changes: list[RatingChange], *, keep_hot: bool) -> bool:
+    """One transaction adding ``changes`` not applied before; False when the photo is gone or going.
+    ``keep_hot``: the photo's ratings still come many at once, so it stays hot for another
+    ``RATING_HOT_SECONDS`` from now (its raters would otherwise meet again, each time it cools, until
+    one of them marks it again)."""
     pending = list(changes)
     while pending:
         total = aggregate.Change()
@@ -113,7 +126,10 @@ def _changes_add(photo: GalleryPhoto, changes: list[RatingChange]) -> bool:
                 buckets = total.applies_to(GalleryPhoto)
                 if buckets is not None:
                     condition &= buckets
-                transaction.update(photo, actions=total.actions(GalleryPhoto), condition=condition)
+                actions = total.actions(GalleryPhoto)
+                if keep_hot:
+                    actions.append(GalleryPhoto.rating_hot_until.set(hot_until()))
+                transaction.update(photo, actions=actions, condition=condition)
             for change in batch:
                 record_take_in(
                     transaction,

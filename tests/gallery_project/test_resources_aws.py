@@ -440,7 +440,6 @@ WANTED_MAPPING = {
     "BisectBatchOnFunctionError": True,
     "MaximumRetryAttempts": -1,
     "MaximumRecordAgeInSeconds": -1,
-    "State": "Enabled",
 }
 
 
@@ -461,11 +460,14 @@ def test_the_stream_is_mapped_to_the_function_and_zappas_entry_is_named(aws, cap
     report = ensure("--function", FUNCTION, capsys=capsys)
 
     assert line_of(report, "stream mapping ") == (
-        f"stream mapping {arn} -> {FUNCTION}: created, from the oldest record, batches of up to 1000 within "
-        "1 s, failed records reported, a failing batch split, retried until the records expire"
+        f"stream mapping {arn} -> {FUNCTION}: created, off until `zappa update` with the events entry below "
+        "turns it on; from the oldest record, batches of up to 1000 within 1 s, failed records reported, a "
+        "failing batch split, retried until the records expire"
     )
     mapping = stream_mapping(arn)
     assert {key: mapping.get(key) for key in WANTED_MAPPING} == WANTED_MAPPING
+    # Off: until the stage's events route the stream, Zappa's handler would drop its records as done.
+    assert mapping["State"] == "Disabled"
     assert mapping["FunctionArn"] == function_arn
     assert zappa_entry(report) == {
         "function": "scans.events.rating_changes",
@@ -474,13 +476,15 @@ def test_the_stream_is_mapped_to_the_function_and_zappas_entry_is_named(aws, cap
 
     calls.clear()
     again = ensure("--function", FUNCTION, capsys=capsys)
-    assert line_of(again, "stream mapping ").endswith(" (in place)")
+    assert line_of(again, "stream mapping ").endswith(
+        "; off: `zappa update` with the events entry below turns it on (in place)"
+    )
     assert [name for name, _ in calls if name.startswith(CHANGING)] == []
 
 
 def test_zappas_update_with_the_entry_keeps_the_mapping_as_made(aws, capsys):
     """`zappa update` reads the entry, finds the mapping by ARN and function, and sends it the entry's
-    batch size and "enabled" only: what ensure_resources set stays."""
+    batch size and "enabled" only: it turns the mapping on, and what ensure_resources set stays."""
     function_arn = function_create()
     report = ensure("--function", FUNCTION, capsys=capsys)
     entry = zappa_entry(report)
@@ -490,6 +494,10 @@ def test_zappas_update_with_the_entry_keeps_the_mapping_as_made(aws, capsys):
     assert done == "updated"  # found, not made again
     mapping = stream_mapping(entry["event_source"]["arn"])
     assert {key: mapping.get(key) for key in WANTED_MAPPING} == WANTED_MAPPING
+    assert mapping["State"] == "Enabled"
+    # ensure_resources run again leaves it on.
+    assert line_of(ensure("--function", FUNCTION, capsys=capsys), "stream mapping ").endswith(" (in place)")
+    assert stream_mapping(entry["event_source"]["arn"])["State"] == "Enabled"
 
 
 def test_a_mapping_someone_changed_is_put_back(aws, capsys, calls):
@@ -506,7 +514,7 @@ def test_a_mapping_someone_changed_is_put_back(aws, capsys, calls):
     calls.clear()
     report = ensure("--function", FUNCTION, capsys=capsys)
     assert line_of(report, "stream mapping ").endswith(
-        "(set: BatchSize, BisectBatchOnFunctionError, Enabled, MaximumRetryAttempts)"
+        "(set: BatchSize, BisectBatchOnFunctionError, MaximumRetryAttempts)"
     )
     mapping = stream_mapping(arn)
     assert {key: mapping.get(key) for key in WANTED_MAPPING} == WANTED_MAPPING

@@ -134,8 +134,10 @@ def test_manage_ensure_resources_creates_tables_and_bucket(packaged_service):
     outcome = packaged_service.setup_outputs["ensure_resources"]
     assert outcome["response"] == {}
     lines = outcome["stdout"].splitlines()
-    for table in ("Galleries", "GalleryPhotos", "PhotoRatings", "CuratorKeys"):
+    for table in ("Galleries", "GalleryPhotos", "CuratorKeys"):
         assert f"table {table}: created" in lines
+    # The ratings' table with its stream, which the aggregator of hot photos' ratings reads.
+    assert "table PhotoRatings: created, turned on its stream (new and old images)" in lines
     [bucket] = [line for line in lines if line.startswith("bucket ")]
     assert bucket.startswith("bucket gallery-backend-prod-photos: created, lifecycle rules set"), lines
 

@@ -1,6 +1,7 @@
 """Restoring a deleted gallery (``manage.py restore_gallery``, scans.restore) from tables restored to a
 moment before its delete and the bucket's versions: the gallery answers again exactly as before."""
 
+import datetime
 import io
 import json
 from urllib.parse import unquote, urlsplit
@@ -11,11 +12,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from core import signed_urls
 from core.aws import s3_client
+from devtools.local_services.rating_stream import StreamCourier
 from galleries.models import Gallery
 from photos.models import GalleryPhoto, PhotoTag
 from ratings.models import PhotoRating
 from scans import restore
+from scans.events import rating_changes
 from scans.photos_scan import gallery_photos_scan
 from tests.factories import jpeg_bytes
 from tests.photos.conftest import as_file
@@ -154,7 +158,13 @@ def live_items(gallery_id: str, photo_ids: list[str]) -> dict:
 
 
 @pytest.mark.parametrize("visibility", ["public", "private"])
-def test_a_deleted_gallery_answers_again_exactly_as_before(versioned, curator, client, visibility):
+def test_a_deleted_gallery_answers_again_exactly_as_before(
+    versioned, curator, client, visibility, monkeypatch
+):
+    # Signed URLs change when their signing window turns: one window for the whole test, or the answers
+    # before and after differ whenever the test runs across a turn (at every half hour by default).
+    window = signed_urls.window_start(datetime.datetime.now(datetime.UTC).replace(tzinfo=None), 3600)
+    monkeypatch.setattr(signed_urls, "window_start", lambda now, seconds: window)
     tokens: dict[str, str] = {}
     gallery_id, photo_ids = gallery_build(curator, client, tokens, visibility=visibility)
     before = {
@@ -329,3 +339,29 @@ def test_scans_running_during_the_restore_leave_the_gallery_alone(versioned, cur
         [],
     )
     assert answers(curator, gallery_id, photo_ids) == before
+
+
+def test_a_hot_photos_streamed_ratings_are_counted_once_after_a_restore(versioned, curator, client, settings):
+    """The restore sets each photo's aggregate from the ratings it puts back; a streamed rating put back
+    is not added to it a second time by the stream aggregator."""
+    settings.RATING_STREAM_AGGREGATION = True
+    stream = StreamCourier(settings.PHOTO_RATINGS_TABLE, lambda event: rating_changes(event, None))
+    tokens: dict[str, str] = {}
+    gallery_id, photo_ids = gallery_build(curator, client, tokens)
+    [hot] = [photo for photo in GalleryPhoto.query(gallery_id) if photo.photo_id == photo_ids[1]]
+    hot.update(actions=[GalleryPhoto.rating_hot_until.set("2999-01-01T00:00:00.000Z")])
+    rate(client, tokens, photo_ids[1], "dora", 2)  # streamed puts, added from the stream
+    rate(client, tokens, photo_ids[1], "ana", 5)
+    assert {r.aggregated_by for r in PhotoRating.query(photo_ids[1])} == {"stream"}
+    stream.deliver_pending()
+    summary = {"averageRating": 3.5, "ratingCount": 2}
+    ratings = client.get(f"/api/photos/{photo_ids[1]}/ratings").json()
+    assert {key: ratings[key] for key in summary} == summary
+    tables_restore()
+    assert curator.delete(f"/api/galleries/{gallery_id}").status_code == 200
+    stream.deliver_pending()
+    assert "restored 2 photos, 4 ratings" in run(gallery_id)
+    assert stream.deliver_pending() >= 2  # the ratings put back: nothing for the aggregator to add
+    ratings = client.get(f"/api/photos/{photo_ids[1]}/ratings").json()
+    assert {key: ratings[key] for key in summary} == summary
+    assert [r.aggregated_by for r in PhotoRating.query(photo_ids[1])] == [None, None]

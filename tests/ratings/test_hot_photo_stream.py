@@ -1,12 +1,16 @@
 """A hot photo's ratings through PhotoRatings' stream: plain puts, added to the aggregate by the stream
 aggregator exactly once, whatever Lambda redelivers, in whatever mix with transactional ratings."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.conf import settings as django_settings
+from zappa.handler import LambdaHandler
 
 from core import transactions
 from core.records import ServiceRecord
 from devtools.local_services.rating_stream import StreamCourier
+from gallery_project.resources import stream_arn, zappa_stream_event
 from photos import selectors as photo_selectors
 from photos.models import GalleryPhoto
 from photos.services import rate as services
@@ -220,3 +224,53 @@ def test_a_hot_photo_is_read_once_a_moment_for_its_visitors(
     assert_envelope(rate(photo_id, "v7", 4), 404)
     drain()
     assert stored_aggregate(photo_id) == recount(photo_id) == (6, 24, {**EMPTY_HISTOGRAM, "4": 6})
+
+
+def test_more_changes_of_one_photo_than_one_write_holds_are_applied_once(
+    streaming, drain, delivered, gallery_id, photo_id
+):
+    make_hot(photo_id)
+    for n in range(150):  # more than one transaction's 99 changes, delivered in batches of 100
+        PhotoRating(
+            photo_id,
+            f"u{n}",
+            rating=1 + n % 5,
+            rated_at="2026-01-01T00:00:00.000Z",
+            gallery_id=gallery_id,
+            aggregated_by=STREAMED,
+        ).save()
+    drain()
+    expected = recount(photo_id)
+    assert stored_aggregate(photo_id) == expected and expected[0] == 150
+    records = [record for event, _ in delivered for record in event["Records"]]
+    assert len(records) == 150
+    for again in (records[:130], records, records[40:], records + records[:5]):
+        assert rating_changes({"Records": again}, None) == {"batchItemFailures": []}
+        assert stored_aggregate(photo_id) == expected
+
+
+def test_zappas_handler_routes_the_stream_to_the_aggregator_by_the_events_entry(
+    streaming, backend, photo_id, rate
+):
+    """What the stage's events entry (printed by ensure_resources) makes Zappa's handler do with a batch of
+    the stream: Lambda's handler finds the function by the records' eventSourceARN alone."""
+    make_hot(photo_id)
+    assert rate(photo_id, "v1", 3).status_code == 201
+    events: list[dict] = []
+    StreamCourier(
+        django_settings.PHOTO_RATINGS_TABLE, lambda event: events.append(event) or {"batchItemFailures": []}
+    ).deliver_pending()
+    [event] = events
+    entry = zappa_stream_event(stream_arn(PhotoRating))
+    # AWS_EVENT_MAPPING as `zappa update` writes it into the package from the stage's events (zappa/cli.py).
+    handler = SimpleNamespace(
+        settings=SimpleNamespace(AWS_EVENT_MAPPING={entry["event_source"]["arn"]: [entry["function"]]})
+    )
+    [function] = LambdaHandler.get_function_for_aws_event(handler, event["Records"][0])
+    answer = LambdaHandler.run_function(LambdaHandler.import_module_and_get_function(function), event, None)
+    assert answer == {"batchItemFailures": []}
+    assert stored_aggregate(photo_id) == recount(photo_id) == (1, 3, {**EMPTY_HISTOGRAM, "3": 1})
+    # Without the entry the handler finds nothing, and Lambda would count the batch as done: the mapping
+    # stays off until `zappa update` has the entry (gallery_project.resources).
+    nothing = SimpleNamespace(settings=SimpleNamespace(AWS_EVENT_MAPPING={}))
+    assert LambdaHandler.get_function_for_aws_event(nothing, event["Records"][0]) == []
