@@ -108,7 +108,9 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
             "a photo they may see. The first write with a `userId` nobody holds takes that id for this "
             f"client, and every answer carries its `visitorToken`: keep it and send it as `{HEADER}` to "
             "re-rate or withdraw (or get an id first with `POST /api/visitors`). 201 for a first rating, "
-            "200 for a re-rating; both carry the visitor's rating and the photo's new aggregate."
+            "200 for a re-rating; both carry the visitor's rating and the photo's new aggregate. On a "
+            "photo many visitors are rating at the same moment the aggregate answered is the one last "
+            "applied, which this rating joins within about a second."
         ),
         parameters=[VISITOR_TOKEN, *idempotency_parameters(200, 201)],
         request={"application/json": RatingBodySerializer},

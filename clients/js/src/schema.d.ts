@@ -273,7 +273,7 @@ export interface paths {
         get: operations["getRating"];
         /**
          * Rate a photo
-         * @description A visitor gives a photo 1 to 5 stars, replacing their earlier rating of it. Anyone may rate a photo they may see. The first write with a `userId` nobody holds takes that id for this client, and every answer carries its `visitorToken`: keep it and send it as `X-Visitor-Token` to re-rate or withdraw (or get an id first with `POST /api/visitors`). 201 for a first rating, 200 for a re-rating; both carry the visitor's rating and the photo's new aggregate.
+         * @description A visitor gives a photo 1 to 5 stars, replacing their earlier rating of it. Anyone may rate a photo they may see. The first write with a `userId` nobody holds takes that id for this client, and every answer carries its `visitorToken`: keep it and send it as `X-Visitor-Token` to re-rate or withdraw (or get an id first with `POST /api/visitors`). 201 for a first rating, 200 for a re-rating; both carry the visitor's rating and the photo's new aggregate. On a photo many visitors are rating at the same moment the aggregate answered is the one last applied, which this rating joins within about a second.
          */
         put: operations["ratePhoto"];
         post?: never;
