@@ -215,6 +215,16 @@ class StreamCourier:
             try:
                 page = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             except ClientError as error:
+                if _code(error) == "TrimmedDataAccessException":
+                    # DynamoDB Local has answered this once for a TRIM_HORIZON iterator of a stream just
+                    # turned on for a table with data: the next pass asks for a new iterator.
+                    logger.warning(
+                        "stream of %s, shard %s: %s; reading it again at the next pass",
+                        self.table_name,
+                        shard_id,
+                        error,
+                    )
+                    return done
                 if _code(error) != "ExpiredIteratorException":
                     raise
                 iterator = self._iterator(shard_id)  # an iterator lives 15 minutes

@@ -8,6 +8,8 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
+
 from devtools.local_services.rating_stream import StreamCourier, lambda_record
 from gallery_project import resources
 from gallery_project.resources import TABLE_STREAMS, stream_arn
@@ -147,6 +149,32 @@ def test_a_delivery_that_raises_gets_the_same_batch_again(aws, caplog):
     assert stream.deliver_pending() == 2
     assert [sequence_numbers(event["Records"]) for event in recorder.events] == [first, first, first]
     assert stream.deliver_pending() == 0
+
+
+def test_a_read_the_emulator_calls_trimmed_is_tried_again_at_the_next_pass(aws, caplog):
+    """DynamoDB Local answered GetRecords with TrimmedDataAccessException once for a stream just turned on
+    for a table with data (seen with `make run`): the pass ends there, the next one reads afresh."""
+    recorder = Recorder()
+    stream = courier(recorder)
+    rate("p1", "v1", 4)
+    real = stream.streams.get_records
+    refusals = [
+        ClientError(
+            {"Error": {"Code": "TrimmedDataAccessException", "Message": "past the oldest"}}, "GetRecords"
+        )
+    ]
+
+    def get_records(**params):
+        if refusals:
+            raise refusals.pop()
+        return real(**params)
+
+    stream.streams.get_records = get_records
+    with caplog.at_level(logging.WARNING, logger="devtools.local_services.rating_stream"):
+        assert stream.deliver_pending() == 0
+    assert "reading it again at the next pass" in caplog.text
+    assert stream.deliver_pending() == 1
+    assert seen(recorder.records) == [("INSERT", "p1", "v1", None, 4)]
 
 
 def test_a_failing_shard_waits_longer_each_time_up_to_a_bound(aws, monkeypatch):
