@@ -4,7 +4,8 @@ over the original, a direct upload's event), ratings (a transaction cancelled by
 good; DynamoDB throttled) and the visitor-id records a rating writes. After each: the answer says what
 happened (TryLater for Lambda to deliver again; 503 with Retry-After), nothing is left dangling (no
 rendition without its photo, no rating without its aggregate, no visitor id held by a token nobody was
-given), every aggregate equals a recount, and the retry completes, once.
+given), every aggregate equals a recount, and the retry completes, once. And the stream aggregator of a
+hot photo's ratings meeting DynamoDB failing, or its answer lost: behind, never wrong, then applied once.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -16,10 +17,12 @@ from django.conf import settings
 from core import records, transactions
 from core.records import WRITE_LIFETIME
 from devtools.local_services.probes import local_aws_client
+from devtools.local_services.rating_stream import StreamCourier
+from photos.models import GalleryPhoto
 from photos.services import rate as rating_service
 from ratings import visitors
 from ratings.models import PhotoRating
-from scans.events import photo_object_created
+from scans.events import photo_object_created, rating_changes
 from scans.object_events import TryLater
 from tests.clock import clock_at
 from tests.faults.api import gallery_create, jpeg, photo_rate, slot_post, upload_slots, uploads_complete
@@ -256,4 +259,91 @@ def test_a_rating_whose_commit_and_release_both_fail_leaves_a_take_that_expires_
     retried = photo_rate(client, photo_id, "v4", 1)
     assert retried.status_code == 201, retried.content
     assert [row["rating"] for row in rating_rows(photo_id)] == [1]
+    store.assert_consistent()
+
+
+# ---------------------------------------------------------------- a hot photo's stream
+
+
+def stream_courier(deliver) -> StreamCourier:
+    return StreamCourier(
+        settings.PHOTO_RATINGS_TABLE, deliver, retry_first_seconds=0.0, retry_max_seconds=0.0
+    )
+
+
+def photo_row(photo_id: str) -> dict:
+    [row] = [photo for photo in StoreSnapshot.read().photos if photo["photoId"] == photo_id]
+    return row
+
+
+def aggregate_of(row: dict) -> tuple:
+    return row.get("ratingCount"), row.get("ratingSum"), row.get("ratingHistogram"), row.get("ratingOrder")
+
+
+@pytest.fixture
+def hot_photo(store, scene, settings):
+    """The scene's second photo, hot, with the stream reaching the service."""
+    settings.RATING_STREAM_AGGREGATION = True
+    rating_service.hot_photos.clear()
+    photo_id = scene.photo_ids[1]
+    [photo] = [p for p in GalleryPhoto.query(scene.gallery_id) if p.photo_id == photo_id]
+    photo.update(actions=[GalleryPhoto.rating_hot_until.set("2999-01-01T00:00:00.000Z")])
+    yield photo_id
+    rating_service.hot_photos.clear()
+
+
+@pytest.mark.parametrize(
+    ("code", "http_status"), [(THROTTLED, 400), ("ThrottlingException", 400), ("InternalServerError", 500)]
+)
+def test_the_stream_aggregator_meeting_dynamodb_failing_leaves_the_aggregate_behind_then_applies_once(
+    store, hot_photo, client, code, http_status
+):
+    assert photo_rate(client, hot_photo, "v2", 5).status_code == 201
+    assert photo_rate(client, hot_photo, "v3", 2).status_code == 201
+    before = aggregate_of(photo_row(hot_photo))
+    answers: list[dict] = []
+
+    def deliver(event):
+        answers.append(rating_changes(event, None))
+        return answers[-1]
+
+    with failing_calls("dynamodb", "TransactWriteItems", code, times=None, http_status=http_status):
+        stream_courier(deliver).deliver_pending()
+    assert answers and all(answer["batchItemFailures"] for answer in answers)
+    # Behind, never wrong: the aggregate is as before the two ratings, and only it disagrees.
+    assert aggregate_of(photo_row(hot_photo)) == before
+    assert [v.split(":")[0] for v in store.violations()] == [
+        f"[rating-aggregate] photo {hot_photo} (gallery {photo_row(hot_photo)['galleryId']})"
+    ]
+    stream = stream_courier(deliver)
+    assert stream.deliver_pending() >= 2
+    store.assert_consistent()
+    after = aggregate_of(photo_row(hot_photo))
+    assert after != before
+    stream_courier(deliver).deliver_pending()  # everything delivered again: applied once
+    assert aggregate_of(photo_row(hot_photo)) == after
+    store.assert_consistent()
+
+
+def test_a_batch_applied_whose_answer_was_lost_is_applied_once_when_delivered_again(store, hot_photo, client):
+    """Lambda timed out after the aggregator's write: the batch comes again, every record refused as done."""
+    assert photo_rate(client, hot_photo, "v2", 5).status_code == 201
+    delivered: list[dict] = []
+
+    def applied_then_lost(event):
+        rating_changes(event, None)
+        delivered.append(event)
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in event["Records"]
+            ]
+        }
+
+    stream = stream_courier(applied_then_lost)
+    stream.deliver_pending()
+    once = aggregate_of(photo_row(hot_photo))
+    store.assert_consistent()
+    stream.deliver = lambda event: rating_changes(event, None)
+    assert stream.deliver_pending() >= 1
+    assert aggregate_of(photo_row(hot_photo)) == once
     store.assert_consistent()
