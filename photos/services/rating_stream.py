@@ -23,7 +23,10 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from core.errors import NotFound, Unavailable, is_transient
+from pynamodb.exceptions import UpdateError
+
+from core.conditional import TRANSACTION_CONFLICT
+from core.errors import NotFound, Unavailable, aws_error_code, is_transient
 from core.observability import RATING_STREAM_CHANGES, metric
 from core.records import record_take_in
 from core.transactions import Refused, transaction_run
@@ -89,9 +92,21 @@ def _photo_apply(photo_id: str, changes: list[RatingChange]) -> None:
         if not _changes_add(photo, changes[start : start + CHANGES_PER_WRITE], keep_hot=keep_hot):
             _ratings_of_gone_photo_drop(photo_id, changes[start:])
             return
-    # Raised when it fails (throttled): the changes come again, are refused as applied, and this is
-    # tried again, so a hot photo's order never stays behind its last batch.
-    rating_order_refresh(photo=photo_after_write(photo=photo))
+    _order_refresh(photo)
+
+
+def _order_refresh(photo: GalleryPhoto) -> None:
+    """Set ``ratingOrder`` from the aggregate as it now is. Throttled or unavailable, it is raised: the
+    changes come again, are refused as applied, and this is tried again, so a hot photo's order never
+    stays behind its last batch. Meeting another aggregator's transaction on the photo item (after
+    ``core.conditional``'s tries) is left to that one: every write of the aggregate is followed by its own
+    refresh, so failing the batch would only add writes to the item they share."""
+    try:
+        rating_order_refresh(photo=photo_after_write(photo=photo))
+    except UpdateError as error:
+        if aws_error_code(error) != TRANSACTION_CONFLICT:
+            raise
+        logger.info("rating stream: photo %s's order left to the aggregator writing it now", photo.photo_id)
 
 
 def _photo_of(change: RatingChange) -> GalleryPhoto | None:

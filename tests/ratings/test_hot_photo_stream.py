@@ -19,7 +19,7 @@ from photos.services.order_keys import rating_order_of
 from ratings.models import PhotoRating
 from ratings.stream import STREAMED
 from scans.events import rating_changes
-from tests.aws_faults import cancel_transactions
+from tests.aws_faults import cancel_transactions, fail_nth
 from tests.ratings.test_ratings_api import (
     EMPTY_HISTOGRAM,
     assert_envelope,
@@ -274,3 +274,28 @@ def test_zappas_handler_routes_the_stream_to_the_aggregator_by_the_events_entry(
     # stays off until `zappa update` has the entry (gallery_project.resources).
     nothing = SimpleNamespace(settings=SimpleNamespace(AWS_EVENT_MAPPING={}))
     assert LambdaHandler.get_function_for_aws_event(nothing, event["Records"][0]) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "done"),
+    [("TransactionConflictException", True), ("ProvisionedThroughputExceededException", False)],
+)
+def test_the_order_refresh_after_a_batch_fails_the_batch_only_when_dynamodb_refused_it(
+    streaming, drain, delivered, photo_id, rate, code, done
+):
+    """Meeting another aggregator's transaction, the refresh is left to that one (its own refresh follows);
+    throttled, the batch comes again and the order is set then."""
+    make_hot(photo_id)
+    assert rate(photo_id, "v1", 5).status_code == 201
+    with fail_nth("UpdateItem", 1, times=10, code=code):  # the refresh and its retries, nothing else
+        drain()
+    (_, answer), *_ = delivered
+    assert bool(answer["batchItemFailures"]) is not done
+    assert stored_aggregate(photo_id) == recount(photo_id) == (1, 5, {**EMPTY_HISTOGRAM, "5": 1})
+    drain()
+    photo = stored_photo(photo_id)
+    if done:
+        # Left to the writer it met; here there is none, so the order waits for the photo's next batch.
+        assert photo.rating_order != rating_order_of(photo)
+    else:
+        assert photo.rating_order == rating_order_of(photo)  # set when the batch came again
