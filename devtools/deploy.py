@@ -63,12 +63,88 @@ def deploy(
         print(result.summary())
         zip_path = result.zip_path
     cli, _settings = zappa_stage(stage, settings_file)  # Zappa's reading, ~1 s: once
+    stream_routing_check(cli.stage_config)
     ensure_role(cli, new_role_wait)
     command = "update" if cli.zappa.get_lambda_function_versions(cli.lambda_name) else "deploy"
     with tempfile.TemporaryDirectory(prefix="zappa-settings-") as scratch:
         settings_used = with_secret_key(cli, stage, settings_file, Path(scratch), exists=command == "update")
         zappa(command, stage, "--zip", str(zip_path), settings_file=settings_used)
+    problems = stream_mappings_check(cli.zappa.lambda_client, cli.lambda_name, cli.stage_config)
+    for problem in problems:
+        print(f"stream: {problem}")
+    if problems:
+        raise SystemExit(
+            "The stage was deployed, but its rating stream is not fed to the function as it must be."
+        )
     return command
+
+
+# The function PhotoRatings' stream feeds (gallery_project.resources.STREAM_HANDLER: this script does not
+# set Django up to import it), and what the settings take for true (django-environ's bool).
+STREAM_HANDLER = "scans.events.rating_changes"
+TRUE_WORDS = frozenset({"true", "on", "ok", "y", "yes", "1"})
+# A mapping in these states is fed (or about to be) after `zappa update`.
+FED_STATES = frozenset({"Enabled", "Enabling", "Updating", "Creating"})
+
+
+def stream_routes(stage_config: dict) -> set[str]:
+    """The DynamoDB stream ARNs the stage's events route to the stream aggregator (Zappa's handler finds
+    the function for a stream's batch by its ARN alone)."""
+    return {
+        str(event["event_source"]["arn"])
+        for event in stage_config.get("events", [])
+        if event.get("function") == STREAM_HANDLER
+        and ":dynamodb:" in str(event.get("event_source", {}).get("arn", ""))
+    }
+
+
+def streaming_on(stage_config: dict) -> bool:
+    variables = {
+        **stage_config.get("environment_variables", {}),
+        **stage_config.get("aws_environment_variables", {}),
+    }
+    return str(variables.get("RATING_STREAM_AGGREGATION", "")).strip().lower() in TRUE_WORDS
+
+
+def stream_routing_check(stage_config: dict) -> None:
+    """Before deploying: a stage that streams hot photos' ratings must route the stream to the function,
+    or every streamed rating would be dropped as done (docs/deploy.md section 14a)."""
+    if streaming_on(stage_config) and not stream_routes(stage_config):
+        raise SystemExit(
+            "RATING_STREAM_AGGREGATION is on but the stage's events route no PhotoRatings stream to "
+            f"{STREAM_HANDLER}: add the entry `manage.py ensure_resources --function <name>` prints "
+            "(docs/deploy.md section 14a), or turn the setting off."
+        )
+
+
+def stream_mappings_check(lambda_client, function_name: str, stage_config: dict) -> list[str]:
+    """After deploying: what is wrong with the DynamoDB stream mappings feeding the function. One the
+    stage's events do not route loses its records (Zappa's handler answers "done" for a batch it finds no
+    function for); one the stage routes but that is off was not turned on by `zappa update` (Zappa logs a
+    refused update and goes on), and its records wait, then expire after 24 hours."""
+    routes, problems = stream_routes(stage_config), []
+    params = {"FunctionName": function_name}
+    while True:
+        page = lambda_client.list_event_source_mappings(**params)
+        for mapping in page.get("EventSourceMappings", []):
+            arn, state = str(mapping.get("EventSourceArn", "")), mapping.get("State")
+            if ":dynamodb:" not in arn:
+                continue
+            if arn not in routes:
+                problems.append(
+                    f"{arn} feeds {function_name} but the stage's events do not route it: its batches are "
+                    "dropped as done. Add its entry (ensure_resources --function prints it) and deploy "
+                    "again, or delete the mapping once its IteratorAge is 0."
+                )
+            elif state not in FED_STATES:
+                problems.append(
+                    f"{arn} is routed but its mapping is {state}: run `make deploy` again (`zappa update` "
+                    "turns it on), or `aws lambda update-event-source-mapping --uuid "
+                    f"{mapping.get('UUID')} --enabled`."
+                )
+        if not page.get("NextMarker"):
+            return problems
+        params["Marker"] = page["NextMarker"]
 
 
 def with_secret_key(cli, stage: str, settings_file: Path, scratch: Path, *, exists: bool) -> Path:

@@ -229,7 +229,8 @@ REQUEST_DEADLINE_SECONDS = env.float("REQUEST_DEADLINE_SECONDS", default=22.0)
 RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY = env.int("RATING_NEW_VISITORS_PER_ADDRESS_PER_DAY", default=5)
 # A visitor id is its client's for this many days after its last use (ratings.visitors); then it is free.
 VISITOR_ID_DAYS = env.int("VISITOR_ID_DAYS", default=730)
-# A photo whose rating transactions keep meeting each other is "hot" for this long: its ratings are then
+# A photo whose rating transactions keep meeting each other is "hot" for this long (renewed while the
+# stream brings many of its ratings at once): its ratings are then
 # plain puts, added to its aggregate from PhotoRatings' stream (photos.services.rating_stream,
 # docs/scale.md). Only when the stream reaches the service: on AWS once ensure_resources made the mapping
 # and zappa_settings routes it (docs/deploy.md); `make run` delivers it itself. Off, a hot photo's
