@@ -31,6 +31,7 @@ from photos.keys import LIFECYCLE_RULES
 from photos.legacy import legacy_claims_remove
 from photos.models import GalleryPhoto, PhotoTag
 from ratings.models import PhotoRating
+from ratings.stream import STREAMED
 
 
 def table_models() -> tuple[type[Model], ...]:
@@ -354,6 +355,10 @@ FAILED_EVENTS_RETENTION_SECONDS = 14 * 24 * 3600
 STREAM_HANDLER = "scans.events.rating_changes"
 STREAM_BATCH_SIZE = 1000
 STREAM_STARTING_POSITION = "TRIM_HORIZON"
+# Only streamed ratings reach the function (Lambda filters before invoking): no other record of
+# PhotoRatings moves an aggregate (a transactional rating or a withdrawal moved it itself; ratings deleted
+# with their photo move nothing: ratings.stream), and each would be an invocation for nothing.
+STREAM_FILTER_PATTERN = {"dynamodb": {"NewImage": {PhotoRating.aggregated_by.attr_name: {"S": [STREAMED]}}}}
 STREAM_MAPPING = {
     "BatchSize": STREAM_BATCH_SIZE,
     "MaximumBatchingWindowInSeconds": 1,
@@ -361,6 +366,7 @@ STREAM_MAPPING = {
     "BisectBatchOnFunctionError": True,
     "MaximumRetryAttempts": -1,
     "MaximumRecordAgeInSeconds": -1,
+    "FilterCriteria": {"Filters": [{"Pattern": json.dumps(STREAM_FILTER_PATTERN)}]},
 }
 
 
@@ -551,6 +557,15 @@ def _stream_mapping_ensure(function_name: str) -> list[str]:
         return [f"stream mapping {PhotoRating.Meta.table_name} -> {function_name}: {reason}"]
 
 
+def _same_setting(current, wanted) -> bool:
+    """A mapping's setting as Lambda answers it, against ours: filter patterns compared as JSON values
+    (Lambda may hand a pattern back spaced otherwise)."""
+    if isinstance(wanted, dict) and "Filters" in wanted:
+        patterns = [json.loads(f["Pattern"]) for f in (current or {}).get("Filters", [])]
+        return patterns == [json.loads(f["Pattern"]) for f in wanted["Filters"]]
+    return current == wanted
+
+
 def _stream_mapping_settle(function_name: str) -> list[str]:
     table = PhotoRating.Meta.table_name
     client = _reachable_client("lambda")
@@ -578,8 +593,8 @@ def _stream_mapping_settle(function_name: str) -> list[str]:
         ]
     settled = (
         f"from the oldest record, batches of up to {STREAM_BATCH_SIZE} within "
-        f"{STREAM_MAPPING['MaximumBatchingWindowInSeconds']} s, failed records reported, a failing batch "
-        "split, retried until the records expire"
+        f"{STREAM_MAPPING['MaximumBatchingWindowInSeconds']} s, streamed ratings only, failed records "
+        "reported, a failing batch split, retried until the records expire"
     )
     found = _call(client, "list_event_source_mappings", EventSourceArn=arn, FunctionName=function_arn)
     if not found["EventSourceMappings"]:
@@ -610,7 +625,9 @@ def _stream_mapping_settle(function_name: str) -> list[str]:
             entry,
         ]
     current = found["EventSourceMappings"][0]
-    changed = {key: value for key, value in STREAM_MAPPING.items() if current.get(key) != value}
+    changed = {
+        key: value for key, value in STREAM_MAPPING.items() if not _same_setting(current.get(key), value)
+    }
     if current.get("State") in {"Disabled", "Disabling"}:
         settled += "; off: `zappa update` with the events entry below turns it on"
     # The starting position is fixed when a mapping is made: one made elsewhere is named, not replaced.

@@ -440,6 +440,9 @@ WANTED_MAPPING = {
     "BisectBatchOnFunctionError": True,
     "MaximumRetryAttempts": -1,
     "MaximumRecordAgeInSeconds": -1,
+    "FilterCriteria": {
+        "Filters": [{"Pattern": '{"dynamodb": {"NewImage": {"aggregatedBy": {"S": ["stream"]}}}}'}]
+    },
 }
 
 
@@ -461,8 +464,8 @@ def test_the_stream_is_mapped_to_the_function_and_zappas_entry_is_named(aws, cap
 
     assert line_of(report, "stream mapping ") == (
         f"stream mapping {arn} -> {FUNCTION}: created, off until `zappa update` with the events entry below "
-        "turns it on; from the oldest record, batches of up to 1000 within 1 s, failed records reported, a "
-        "failing batch split, retried until the records expire"
+        "turns it on; from the oldest record, batches of up to 1000 within 1 s, streamed ratings only, "
+        "failed records reported, a failing batch split, retried until the records expire"
     )
     mapping = stream_mapping(arn)
     assert {key: mapping.get(key) for key in WANTED_MAPPING} == WANTED_MAPPING
@@ -519,6 +522,20 @@ def test_a_mapping_someone_changed_is_put_back(aws, capsys, calls):
     mapping = stream_mapping(arn)
     assert {key: mapping.get(key) for key in WANTED_MAPPING} == WANTED_MAPPING
     assert "CreateEventSourceMapping" not in {name for name, _ in calls}
+
+
+def test_the_mappings_filter_is_compared_as_json_and_put_back_when_removed(aws, capsys):
+    function_create()
+    arn = resources.stream_arn(PhotoRating)
+    ensure("--function", FUNCTION, capsys=capsys)
+    lambda_client, uuid = service_client("lambda"), stream_mapping(arn)["UUID"]
+    spaced = json.dumps(resources.STREAM_FILTER_PATTERN, indent=2)  # as Lambda may hand it back
+    lambda_client.update_event_source_mapping(UUID=uuid, FilterCriteria={"Filters": [{"Pattern": spaced}]})
+    assert line_of(ensure("--function", FUNCTION, capsys=capsys), "stream mapping ").endswith(" (in place)")
+    lambda_client.update_event_source_mapping(UUID=uuid, FilterCriteria={"Filters": []})
+    report = ensure("--function", FUNCTION, capsys=capsys)
+    assert line_of(report, "stream mapping ").endswith("(set: FilterCriteria)")
+    assert stream_mapping(arn)["FilterCriteria"] == WANTED_MAPPING["FilterCriteria"]
 
 
 def test_before_the_first_deploy_the_mapping_waits_and_the_entry_is_named(aws, capsys, calls):

@@ -10,14 +10,14 @@ from zappa.handler import LambdaHandler
 from core import transactions
 from core.records import ServiceRecord
 from devtools.local_services.rating_stream import StreamCourier
-from gallery_project.resources import stream_arn, zappa_stream_event
+from gallery_project.resources import STREAM_FILTER_PATTERN, stream_arn, zappa_stream_event
 from photos import selectors as photo_selectors
 from photos.models import GalleryPhoto
 from photos.services import rate as services
 from photos.services import rating_stream
 from photos.services.order_keys import rating_order_of
 from ratings.models import PhotoRating
-from ratings.stream import STREAMED
+from ratings.stream import STREAMED, streamed_changes
 from scans.events import rating_changes
 from tests.aws_faults import cancel_transactions, fail_nth
 from tests.ratings.test_ratings_api import (
@@ -299,3 +299,33 @@ def test_the_order_refresh_after_a_batch_fails_the_batch_only_when_dynamodb_refu
         assert photo.rating_order != rating_order_of(photo)
     else:
         assert photo.rating_order == rating_order_of(photo)  # set when the batch came again
+
+
+def matches(pattern, value) -> bool:
+    """Lambda's event filtering for the one shape the mapping's pattern has: nested keys, a list of values."""
+    if isinstance(pattern, list):
+        return value in pattern
+    return isinstance(value, dict) and all(
+        key in value and matches(p, value[key]) for key, p in pattern.items()
+    )
+
+
+def test_the_mappings_filter_lets_through_exactly_the_records_the_aggregator_adds(
+    streaming, backend, photo_id, rate, withdraw
+):
+    assert rate(photo_id, "v1", 4).status_code == 201  # a transaction
+    make_hot(photo_id)
+    assert rate(photo_id, "v2", 5).status_code == 201  # streamed
+    assert rate(photo_id, "v1", 2).status_code == 200  # streamed, over a transactional rating
+    assert withdraw(photo_id, "v2").status_code == 200  # a transaction removing a streamed rating
+    events: list[dict] = []
+    StreamCourier(
+        django_settings.PHOTO_RATINGS_TABLE, lambda event: events.append(event) or {"batchItemFailures": []}
+    ).deliver_pending()
+    records = [record for event in events for record in event["Records"]]
+    assert len(records) == 4
+    passed = [record for record in records if matches(STREAM_FILTER_PATTERN, record)]
+    assert [record["eventID"] for record in passed] == [
+        change.event_id for change in streamed_changes(records)
+    ]
+    assert len(passed) == 2
