@@ -309,7 +309,15 @@ SPECTACULAR_SETTINGS = {
 
 # Throttling counts live in the cache: per process here; on Lambda each warm container counts alone,
 # so the effective limit is per container (see docs/deploy.md).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Hot photos as a visitor's rating read them a moment ago (photos.services.rate).
+    "hot-photos": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "hot-photos",
+        "OPTIONS": {"MAX_ENTRIES": 256},
+    },
+}
 
 # Logs: one JSON object per line (core.observability.JsonFormatter), as CloudWatch Logs Insights reads them;
 # LOG_FORMAT=plain for a person reading a terminal. Each line names the request, Lambda event or command

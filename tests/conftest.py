@@ -1,7 +1,7 @@
 """Shared fixtures: AWS backends (moto, or DynamoDB Local for the integration tier), keys, clients."""
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from moto import mock_aws
 from rest_framework.test import APIClient
 
@@ -58,11 +58,13 @@ def backend(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def fresh_throttle_counts():
-    """Throttle counts live in the process-wide cache; each test starts with none."""
-    cache.clear()
+def fresh_caches():
+    """Throttle counts and hot photos live in process-wide caches; each test starts with none."""
+    for each in caches.all():
+        each.clear()
     yield
-    cache.clear()
+    for each in caches.all():
+        each.clear()
 
 
 @pytest.fixture

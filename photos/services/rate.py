@@ -14,11 +14,11 @@ aggregate being unchanged since, so the last of concurrent raters sets it; a fai
 
 import logging
 import random
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import caches
 
 from core.clock import now_iso
 from core.conditional import applied
@@ -183,56 +183,28 @@ def photo_rating_withdraw(
     )
 
 
-class _HotPhotos:
-    """The hot photos this process read lately, as a visitor may rate them (the photo item and its
-    gallery's visibility checked), kept ``RATING_HOT_READ_SECONDS``: at thousands of ratings a second on
-    one photo, its three reads per rating (the byPhotoId entry, the photo item, the gallery item) would
-    pass one partition's 3,000 read units a second; kept here, each function instance reads them about
-    once a second. What that costs: for up to that long after a photo's gallery is made private or the
-    photo is deleted, a visitor may still rate it (the answer shows what they saw a moment before; the
-    aggregator removes a deleted photo's streamed ratings). Only hot photos, only for visitors."""
-
-    MAX_PHOTOS = 256
-
-    def __init__(self) -> None:
-        self._photos: dict[str, tuple[float, GalleryPhoto]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, photo_id: str) -> GalleryPhoto | None:
-        with self._lock:
-            kept = self._photos.get(photo_id)
-        if kept is None or kept[0] <= time.monotonic():
-            return None
-        return kept[1]
-
-    def keep(self, photo: GalleryPhoto) -> None:
-        until = time.monotonic() + settings.RATING_HOT_READ_SECONDS
-        with self._lock:
-            if len(self._photos) >= self.MAX_PHOTOS:
-                now = time.monotonic()
-                self._photos = {key: kept for key, kept in self._photos.items() if kept[0] > now}
-                if len(self._photos) >= self.MAX_PHOTOS:
-                    self._photos.pop(next(iter(self._photos)))
-            self._photos[photo.photo_id] = (until, photo)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._photos.clear()
-
-
-hot_photos = _HotPhotos()
+# The hot photos this process read lately, as a visitor may rate them (the photo item and its gallery's
+# visibility checked), kept RATING_HOT_READ_SECONDS in a local-memory cache of their own (settings.CACHES:
+# at most a few hundred photos; their own, so they never crowd out the throttles' counts). At thousands of
+# ratings a second on one photo, its three reads per rating (the byPhotoId entry, the photo item, the
+# gallery item) would pass one partition's 3,000 read units a second; kept here, each function instance
+# reads them about once a second. What that costs: for up to that long after a photo's gallery is made
+# private or the photo is deleted, a visitor may still rate it (the answer shows what they saw a moment
+# before; the aggregator removes a deleted photo's streamed ratings). Only hot photos, only for visitors.
+HOT_PHOTOS_CACHE = "hot-photos"
 
 
 def _rated_photo(*, photo_id: str, curator: bool) -> GalleryPhoto:
     """The photo a rating is for, as ``photo_readable`` finds it, or as this process read it a moment ago
-    when it is hot and the rater a visitor (``_HotPhotos``)."""
+    when it is hot and the rater a visitor (``HOT_PHOTOS_CACHE``)."""
+    kept_photos = caches[HOT_PHOTOS_CACHE]
     if not curator:
-        kept = hot_photos.get(photo_id)
+        kept = kept_photos.get(photo_id)
         if kept is not None and is_streamed(kept):
             return kept
     photo = photo_readable(photo_id=photo_id, curator=curator)
     if not curator and is_streamed(photo) and settings.RATING_HOT_READ_SECONDS > 0:
-        hot_photos.keep(photo)
+        kept_photos.set(photo_id, photo, timeout=settings.RATING_HOT_READ_SECONDS)
     return photo
 
 

@@ -284,12 +284,10 @@ def aggregate_of(row: dict) -> tuple:
 def hot_photo(store, scene, settings):
     """The scene's second photo, hot, with the stream reaching the service."""
     settings.RATING_STREAM_AGGREGATION = True
-    rating_service.hot_photos.clear()
     photo_id = scene.photo_ids[1]
     [photo] = [p for p in GalleryPhoto.query(scene.gallery_id) if p.photo_id == photo_id]
     photo.update(actions=[GalleryPhoto.rating_hot_until.set("2999-01-01T00:00:00.000Z")])
-    yield photo_id
-    rating_service.hot_photos.clear()
+    return photo_id
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import caches
 from zappa.handler import LambdaHandler
 
 from core import transactions
@@ -34,9 +35,6 @@ FAR_FUTURE = "2999-01-01T00:00:00.000Z"
 @pytest.fixture
 def streaming(settings):
     settings.RATING_STREAM_AGGREGATION = True
-    services.hot_photos.clear()
-    yield
-    services.hot_photos.clear()
 
 
 @pytest.fixture
@@ -85,7 +83,7 @@ def test_a_hot_photos_ratings_are_puts_added_from_the_stream(streaming, drain, p
     photo = stored_photo(photo_id)
     assert photo.rating_order == rating_order_of(photo)
     assert drain() == 0  # nothing delivered twice
-    services.hot_photos.clear()  # a moment later: the process reads the hot photo again
+    caches[services.HOT_PHOTOS_CACHE].clear()  # a moment later: the process reads the hot photo again
     assert rate(photo_id, "v1", 5).json()["ratingCount"] == 4  # the next answer has them
 
 
@@ -120,7 +118,9 @@ def test_streamed_and_transactional_ratings_add_up_in_any_order(streaming, drain
     assert rate(photo_id, "v5", 2).status_code == 201
     # The photo cools down before the stream is delivered: what follows are transactions again.
     make_hot(photo_id, until="2000-01-01T00:00:00.000Z")
-    services.hot_photos.clear()  # as a second later: the process's copy of the hot photo has expired
+    caches[
+        services.HOT_PHOTOS_CACHE
+    ].clear()  # as a second later: the process's copy of the hot photo has expired
     assert rate(photo_id, "v4", 3).status_code == 200  # transactional re-rating of a streamed rating
     response = withdraw(photo_id, "v5")  # a withdrawal of a streamed rating not yet added
     assert response.status_code == 200, response.content
@@ -220,7 +220,7 @@ def test_a_hot_photo_is_read_once_a_moment_for_its_visitors(
     response = curator.patch(f"/api/galleries/{gallery_id}", {"visibility": "private"}, format="json")
     assert response.status_code == 200, response.content
     assert rate(photo_id, "v6", 4).status_code == 201
-    services.hot_photos.clear()  # the moment has passed
+    caches[services.HOT_PHOTOS_CACHE].clear()  # the moment has passed
     assert_envelope(rate(photo_id, "v7", 4), 404)
     drain()
     assert stored_aggregate(photo_id) == recount(photo_id) == (6, 24, {**EMPTY_HISTOGRAM, "4": 6})
