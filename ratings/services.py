@@ -31,11 +31,6 @@ class RatingWritten:
     visitor_token: str | None = None  # the visitor's token, handed back with every rating
 
 
-# The position of the visitor's record among a rating transaction's items (``core.transactions`` names
-# items only by the order ``build`` adds them).
-VISITOR_ITEM = 2
-
-
 class RatingRaced(Exception):
     """Another writer changed this rating or the photo between our read and our write: read again."""
 
@@ -60,20 +55,8 @@ def rating_commit(
     (VisitorRefused if that take was lost meanwhile). Concurrent transactions on the photo item are
     retried by ``core.transactions``.
     """
-    if previous is not None:
-        visitor_may_change(hold, generation=previous.visitor_generation)
+    written, rating_unchanged = _rating_to_write(photo, user_id, stars, previous, hold)
     model = type(photo)
-    written = PhotoRating(
-        photo.photo_id,
-        user_id,
-        rating=stars,
-        rated_at=now_iso(),
-        gallery_id=photo.gallery_id,
-        visitor_generation=hold.generation,
-    )
-    rating_unchanged: Condition = (
-        PhotoRating.user_id.does_not_exist() if previous is None else _unchanged(previous, hold)
-    )
     actions = aggregate.change_actions(
         model, new=stars, old=aggregate.counted_value(previous and previous.rating)
     )
@@ -87,14 +70,9 @@ def rating_commit(
         else:
             # Same stars again: only ratedAt moves, but the photo must still be alive.
             transaction.condition_check(model, photo.gallery_id, photo.photo_id, condition=alive)
-        visitor_hold_in(transaction, hold)  # the third item (VISITOR_ITEM) when the write took the id
+        visitor_hold_in(transaction, hold)  # the third item when the write took the id
 
-    try:
-        transaction_run(build)
-    except Refused as refused:
-        if VISITOR_ITEM in refused.failed:
-            raise VisitorRefused(user_id=user_id) from None
-        raise RatingRaced() from None
+    _rating_transaction(build, user_id=user_id, visitor_item=2)
     metric(RATING_WRITES, 1)
     return written
 
@@ -111,20 +89,7 @@ def rating_put_streamed(
     when this write takes the visitor id. The photo's "still alive" rule moves to the aggregator, which
     removes a rating whose photo was gone or going when it was put.
     """
-    if previous is not None:
-        visitor_may_change(hold, generation=previous.visitor_generation)
-    written = PhotoRating(
-        photo.photo_id,
-        user_id,
-        rating=stars,
-        rated_at=now_iso(),
-        gallery_id=photo.gallery_id,
-        visitor_generation=hold.generation,
-        aggregated_by=STREAMED,
-    )
-    rating_unchanged: Condition = (
-        PhotoRating.user_id.does_not_exist() if previous is None else _unchanged(previous, hold)
-    )
+    written, rating_unchanged = _rating_to_write(photo, user_id, stars, previous, hold, streamed=True)
     if hold.pending is None:
         if not applied(lambda: written.save(condition=rating_unchanged)):
             raise RatingRaced()
@@ -134,14 +99,42 @@ def rating_put_streamed(
             transaction.save(written, condition=rating_unchanged)
             visitor_hold_in(transaction, hold)  # the second item
 
-        try:
-            transaction_run(build)
-        except Refused as refused:
-            if 1 in refused.failed:
-                raise VisitorRefused(user_id=user_id) from None
-            raise RatingRaced() from None
+        _rating_transaction(build, user_id=user_id, visitor_item=1)
     metric(RATING_WRITES, 1)
     return written
+
+
+def _rating_to_write(
+    photo: Any, user_id: str, stars: int, previous: PhotoRating | None, hold: VisitorHold, *, streamed=False
+) -> tuple[PhotoRating, Condition]:
+    """The rating item a write puts, and the condition it is put on: the stored rating is still the one
+    read (none, or ``previous``), which ``hold`` must be allowed to change (VisitorRefused before
+    anything is written)."""
+    if previous is not None:
+        visitor_may_change(hold, generation=previous.visitor_generation)
+    written = PhotoRating(
+        photo.photo_id,
+        user_id,
+        rating=stars,
+        rated_at=now_iso(),
+        gallery_id=photo.gallery_id,
+        visitor_generation=hold.generation,
+        aggregated_by=STREAMED if streamed else None,
+    )
+    condition = PhotoRating.user_id.does_not_exist() if previous is None else _unchanged(previous, hold)
+    return written, condition
+
+
+def _rating_transaction(build, *, user_id: str, visitor_item: int) -> None:
+    """Commit a rating's transaction; a failed condition is the visitor's take lost (the record at
+    ``visitor_item``, the position ``build`` added it at: ``core.transactions`` names items only by that
+    order; VisitorRefused) or the rating changed since it was read (RatingRaced)."""
+    try:
+        transaction_run(build)
+    except Refused as refused:
+        if visitor_item in refused.failed:
+            raise VisitorRefused(user_id=user_id) from None
+        raise RatingRaced() from None
 
 
 def rating_withdraw(*, photo: Any, previous: PhotoRating, alive, hold: VisitorHold) -> None:
