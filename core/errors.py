@@ -172,8 +172,11 @@ def is_transient(error: BaseException) -> bool:
     A connection that failed, timed out or dropped mid-answer is transient, as is an AWS answer with a
     transient code or a 5xx status other than 501 (Not Implemented: the service, or an emulator, does
     not do what the request asks, and never will). Everything else (a ValidationException, a missing
-    table, a signature or permission refused) is a fault that the same request will meet again.
+    table, a signature or permission refused) is a fault that the same request will meet again. Our own
+    ``Unavailable`` (a transaction's tries spent, a deadline reached) says the same of itself.
     """
+    if isinstance(error, Unavailable):
+        return True
     if isinstance(error, PynamoDBException):
         return error.cause is not None and is_transient(error.cause)
     if isinstance(error, BotoCoreError):

@@ -77,12 +77,16 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 class ApiError(exceptions.APIException):
-    """A view's own answer: status, sentence and details, e.g. ``ApiError(400, "...", details={})``."""
+    """A view's own answer: status, sentence and details, e.g. ``ApiError(400, "...", details={})``;
+    ``wait`` (seconds) is answered as ``Retry-After``."""
 
-    def __init__(self, status_code: int, message: str, *, details=None, code: str = "error"):
+    def __init__(
+        self, status_code: int, message: str, *, details=None, code: str = "error", wait: int | None = None
+    ):
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.details = details or {}
+        self.wait = wait
 
 
 _SENTENCES = {

@@ -1,10 +1,11 @@
 """``Idempotency-Key``: a client's retry of a write gets the first answer instead of the work done twice.
 
 A client that timed out behind API Gateway cannot know whether its upload, new gallery or rating was
-done. Sent again with the same ``Idempotency-Key`` header (any 1-255 visible characters; a random UUID
-per write is what clients should send), within ``LIFETIME`` (24 hours), the request answers what the
-first one did: the same status and the same resources, read again now (fresh signed URLs, the current
-aggregate), with ``Idempotent-Replayed: true``. Without the header nothing changes.
+done. Sent again with the same ``Idempotency-Key`` header (16 to 255 visible characters,
+``KEY_MIN_LENGTH`` and ``KEY_MAX_LENGTH``; a random UUID per write is what clients should send), within
+``LIFETIME`` (24 hours), the request answers what the first one did: the same status and the same
+resources, read again now (fresh signed URLs, the current aggregate), with ``Idempotent-Replayed:
+true``. Without the header nothing changes.
 
 The record is a short-lived service record (``core.records``, kind ``idempotency``), keyed by a hash
 of the caller, the method, the route with its query, and the key, so one client's key never answers
@@ -45,7 +46,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework.response import Response
 
-from core.errors import storage_errors
+from core.errors import is_transient, storage_errors
 from core.http_errors import ApiError
 from core.records import WRITE_LIFETIME, record_get, record_release, record_take, record_update
 from core.throttling import client_address
@@ -58,10 +59,13 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 LIFETIME = timedelta(hours=24)
 IN_FLIGHT = "in-flight"
 DONE = "done"
-# 16 to 255 visible characters: a key stands for a write only its client knows of (a visitor's key guards
-# the token its replay hands back), so a short guessable one is refused.
-_KEY = re.compile(r"[\x21-\x7e]{16,255}")
-# Keeping the result is retried (a throttled DynamoDB), so a done write is not left looking in flight.
+# Visible ASCII characters, at least 16: a key stands for a write only its client knows of (a visitor's
+# key guards the token its replay hands back), so a short guessable one is refused.
+KEY_MIN_LENGTH, KEY_MAX_LENGTH = 16, 255
+KEY_PATTERN = f"[!-~]{{{KEY_MIN_LENGTH},{KEY_MAX_LENGTH}}}"
+_KEY = re.compile(KEY_PATTERN)
+# Keeping the result is tried again while DynamoDB is throttled or unavailable (after botocore's own
+# retries), so a done write is not left looking in flight.
 KEEP_PAUSES_SECONDS = (0.05, 0.2, 0.8)
 IN_FLIGHT_RETRY_SECONDS = 2
 
@@ -76,7 +80,8 @@ def key_invalid() -> ApiError:
     return _refused(
         400,
         "idempotency_key_invalid",
-        f"The {HEADER} header must be 1 to 255 visible ASCII characters (a UUID, say).",
+        f"The {HEADER} header must be {KEY_MIN_LENGTH} to {KEY_MAX_LENGTH} visible ASCII characters (a "
+        "random UUID, say).",
     )
 
 
@@ -90,13 +95,13 @@ def key_reused() -> ApiError:
 
 
 def key_in_flight() -> ApiError:
-    refused = _refused(
+    return ApiError(
         409,
-        "idempotency_key_in_flight",
         f"A request with this {HEADER} is still being answered: try again in a few seconds for its answer.",
+        details={"code": "idempotency_key_in_flight"},
+        code="idempotency_key_in_flight",
+        wait=IN_FLIGHT_RETRY_SECONDS,
     )
-    refused.wait = IN_FLIGHT_RETRY_SECONDS  # type: ignore[attr-defined]  # answered as Retry-After
-    return refused
 
 
 def fingerprint_of(*parts: Any) -> str:
@@ -134,14 +139,13 @@ def derived_id(record_id: str, fingerprint: str) -> str:
 def idempotent(
     request,
     *,
-    caller: str,
     fingerprint: Callable[[], str],
     work: Callable[[str | None], tuple[Response, dict]],
     replay: Callable[[dict, int], Response],
 ) -> Response:
     """Answer ``request`` with ``work(new_id)`` (its response and the result to keep), or, when it
-    carries an ``Idempotency-Key`` already answered, with ``replay(result, status)``. ``caller`` names
-    who asks (``caller_of``); ``fingerprint()`` is ``fingerprint_of`` what was asked (called only when
+    carries an ``Idempotency-Key`` already answered, with ``replay(result, status)``. The key is the
+    caller's own (``caller_of``); ``fingerprint()`` is ``fingerprint_of`` what was asked (called only when
     the header is there: it may read the files). ``new_id`` is ``derived_id`` of the record when keyed
     (None without a key): a write that creates an id of its own may use it."""
     key = request.headers.get(HEADER)
@@ -149,11 +153,8 @@ def idempotent(
         return work(None)[0]
     if not _KEY.fullmatch(key):
         raise key_invalid()
-    record_id = _record_id(request, caller, key)
+    record_id = _record_id(request, caller_of(request), key)
     sent = fingerprint()
-    found = record_get(KIND, record_id)
-    if found is not None:
-        return _replayed(found, sent, replay)
     taken = record_take(
         KIND,
         record_id,
@@ -162,7 +163,7 @@ def idempotent(
         lifetime=WRITE_LIFETIME,
         data={"fingerprint": sent},
     )
-    if taken is None:  # another request with the key took it between our read and our take
+    if taken is None:  # answered before, or still in flight
         found = record_get(KIND, record_id)
         if found is None:
             raise key_in_flight()
@@ -180,22 +181,23 @@ def idempotent(
 
 
 def _keep(record, data: dict) -> None:
-    """Keep a done write's result, tried again on storage errors. When it still cannot be kept the record
-    stays in flight until its lease ends, then a retry does the work again: a new gallery meets its
-    derived id and is answered, a photo its bytes (``duplicateOf``), unless ``keepDuplicate``."""
+    """Keep a done write's result, tried again while DynamoDB is throttled or unavailable. When it still
+    cannot be kept the record stays in flight until its lease ends, then a retry does the work again: a
+    new gallery meets its derived id and is answered, a photo its bytes (``duplicateOf``), unless
+    ``keepDuplicate``."""
     for pause in (*KEEP_PAUSES_SECONDS, None):
         try:
             record_update(record, status=DONE, lifetime=LIFETIME, data=data)
             return
-        except storage_errors():
-            if pause is None:
+        except storage_errors() as error:
+            if pause is None or not is_transient(error):
                 logger.exception("keeping the answer of an %s failed; a retry does the work again", HEADER)
                 return
             time.sleep(pause)
 
 
 def _replayed(record, fingerprint: str, replay: Callable[[dict, int], Response]) -> Response:
-    data = record.data.as_dict() if hasattr(record.data, "as_dict") else dict(record.data)
+    data = record.data.as_dict()
     if data.get("fingerprint") != fingerprint:
         raise key_reused()
     if record.status != DONE:

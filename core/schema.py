@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.schemas.inspectors import ViewInspector
 
+from core.idempotency import KEY_MAX_LENGTH, KEY_MIN_LENGTH, KEY_PATTERN
 from core.pagination import CURSOR_PARAM, PAGE_SIZE_PARAM
 
 
@@ -118,10 +119,11 @@ def idempotency_parameters(*codes: int) -> list[OpenApiParameter]:
     return [
         OpenApiParameter(
             "Idempotency-Key",
-            {"type": "string", "pattern": "^[!-~]{16,255}$"},
+            {"type": "string", "pattern": f"^{KEY_PATTERN}$"},
             OpenApiParameter.HEADER,
             description=(
-                "A key of the client's own, 16 to 255 visible characters (a random UUID per write): the "
+                f"A key of the client's own, {KEY_MIN_LENGTH} to {KEY_MAX_LENGTH} visible characters (a "
+                "random UUID per write): the "
                 "same request sent again with it, by the same curator (or, for a visitor, from the same "
                 "address), within 24 hours answers what the first did (same status, the same resources "
                 "as they are now: one deleted since is left out, or a gallery's answer is 404) instead of "

@@ -170,7 +170,6 @@ class GalleryBaseViewSet(BaseViewSet):
 
         return idempotency.idempotent(
             request,
-            caller=idempotency.caller_of(request),
             fingerprint=lambda: idempotency.fingerprint_of(data),
             work=work,
             replay=replay,

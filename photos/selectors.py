@@ -268,6 +268,15 @@ def _photos_of(keys: list[tuple[str, str]]) -> dict[tuple[str, str], GalleryPhot
     return {(photo.gallery_id, photo.photo_id): photo for photo in found}
 
 
+def photos_live(*, gallery_id: str, photo_ids: list[str]) -> list[GalleryPhoto]:
+    """The live photos among ``photo_ids`` of a gallery, in that order (one read for all, strongly
+    consistent); a photo gone or whose delete has begun is left out."""
+    wanted = dict.fromkeys(photo_id for photo_id in photo_ids if is_valid_id(photo_id))  # a key once
+    found = _photos_of([(gallery_id, photo_id) for photo_id in wanted])
+    keys = [(gallery_id, photo_id) for photo_id in photo_ids]
+    return [found[key] for key in keys if key in found and found[key].deleting_at is None]
+
+
 def photo_first_live(*, gallery_id: str, excluding: str | None = None) -> GalleryPhoto | None:
     """The lowest-numbered live photo of a gallery (the natural cover), optionally skipping one."""
     condition = is_live()

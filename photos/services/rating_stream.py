@@ -26,7 +26,7 @@ from datetime import timedelta
 from pynamodb.exceptions import UpdateError
 
 from core.conditional import TRANSACTION_CONFLICT
-from core.errors import NotFound, Unavailable, aws_error_code, is_transient
+from core.errors import NotFound, aws_error_code, is_transient
 from core.observability import RATING_STREAM_CHANGES, metric
 from core.records import record_take_in
 from core.transactions import Refused, transaction_run
@@ -69,7 +69,7 @@ def rating_changes_apply(records: Iterable[dict]) -> list[str]:
         except Exception as error:
             # Throttled or unavailable is expected now and then (a warning); anything else is a fault
             # of ours, logged with its stack. Either way the changes come again.
-            transient = isinstance(error, Unavailable) or is_transient(error)
+            transient = is_transient(error)
             logger.log(
                 logging.WARNING if transient else logging.ERROR,
                 "rating stream: %d changes of photo %s not applied (%s); delivered again",

@@ -10,7 +10,6 @@ from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 
 from core import idempotency
-from core.errors import NotFound
 from core.http_errors import ApiError, PayloadTooLarge, status_for
 from core.pagination import page_links
 from core.parsers import declared_length
@@ -404,21 +403,17 @@ class PhotoViewSet(BaseViewSet):
             return response, {"photos": kept, "errors": json.dumps(response.data["errors"])}
 
         def replay(result: dict, code: int) -> Response:
-            photos = []
-            for kept in result["photos"]:
-                try:
-                    photo = selectors.photo_get(gallery_id=gallery_pk, photo_id=kept["photoId"])
-                except NotFound:
-                    continue
-                if kept["duplicate"]:
+            duplicates = {kept["photoId"] for kept in result["photos"] if kept["duplicate"]}
+            photo_ids = [kept["photoId"] for kept in result["photos"]]
+            photos = selectors.photos_live(gallery_id=gallery_pk, photo_ids=photo_ids)
+            for photo in photos:
+                if photo.photo_id in duplicates:
                     photo.duplicate_of = photo.photo_id  # type: ignore[attr-defined]  # as the upload marks it
-                photos.append(photo)
             body = {"photos": photos, "errors": json.loads(result["errors"])}
             return Response(UploadResultSerializer(body, context={"request": self.request}).data, status=code)
 
         return idempotency.idempotent(
             self.request,
-            caller=idempotency.caller_of(self.request),
             fingerprint=sent,
             work=work,
             replay=replay,

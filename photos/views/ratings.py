@@ -172,7 +172,6 @@ class PhotoRatingViewSet(VisitorWriteViewSet):
         # The token sent is part of what was asked: a replay hands a token only to a request like the first.
         return idempotency.idempotent(
             request,
-            caller=idempotency.caller_of(request),
             fingerprint=lambda: idempotency.fingerprint_of(body, token or ""),
             work=work,
             replay=replay,

@@ -87,6 +87,7 @@ def test_the_same_key_for_another_request_is_refused_and_changes_nothing(aws, cu
 def test_a_malformed_key_is_a_400_before_anything_is_done(aws, curator, key):
     answer = curator.post("/api/galleries", LISBON, format="json", HTTP_IDEMPOTENCY_KEY=key)
     assert answer.status_code == 400 and "Idempotency-Key" in answer.json()["error"]
+    assert "16 to 255 visible ASCII characters" in answer.json()["error"]  # the rule it applies
     assert list(Gallery.scan()) == []
 
 
@@ -182,6 +183,32 @@ def test_an_upload_replay_keeps_its_refusals_and_says_which_photo_was_a_duplicat
         photo.get("duplicateOf") for photo in first.json()["photos"]
     ]
     assert again.json()["photos"][0]["duplicateOf"]
+
+
+def test_an_upload_replay_naming_one_photo_twice_reads_it_once_and_answers_it_twice(aws, curator):
+    """The same bytes sent twice, both duplicates of a stored photo: the answer names that photo twice,
+    and the replay reads it in one batch (DynamoDB refuses a key twice in one)."""
+    gallery_id = gallery_of(curator)
+    data = jpeg_bytes(64, 48)
+    assert upload(curator, gallery_id, data, None).status_code == 201
+    answers = []
+    for _ in range(2):
+        files = [SimpleUploadedFile(f"copy{n}.jpg", data, content_type="image/jpeg") for n in range(2)]
+        answers.append(
+            curator.post(
+                f"/api/galleries/{gallery_id}/photos",
+                {"photos": files},
+                format="multipart",
+                **keyed("u-twice"),
+            )
+        )
+    first, again = answers
+    assert again[idempotency.REPLAYED_HEADER] == "true"
+    assert again.status_code == first.status_code
+    ids = [photo["photoId"] for photo in again.json()["photos"]]
+    assert (
+        ids == [photo["photoId"] for photo in first.json()["photos"]] and len(set(ids)) == 1 and len(ids) == 2
+    )
 
 
 def test_the_same_key_with_another_file_is_refused(aws, curator):
