@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from isolated import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT))  # bench.ratings (stdlib only until its local_stack runs)
-from bench.ratings import BENCH_SETTINGS, Server, local_stack, percentile, request
+from bench.ratings import BENCH_SETTINGS, Server, local_stack, percentile, request, run_threads
 
 SEED_GALLERIES = 3
 SEED_PHOTOS = 10
@@ -209,22 +209,6 @@ def bare(server, routes: Routes, start, stop_at: list) -> None:
     client.connection.close()
 
 
-def run(clients: list[tuple], seconds: float) -> float:
-    """Run each (target, args) in its own thread, released together, for ``seconds``; the time taken."""
-    start, stop_at = threading.Barrier(len(clients) + 1), [float("inf")]
-    threads = [
-        threading.Thread(target=target, args=(*args, start, stop_at), daemon=True) for target, args in clients
-    ]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.monotonic()
-    stop_at[0] = began + seconds
-    for thread in threads:
-        thread.join(seconds + 60)
-    return time.monotonic() - began
-
-
 def report(routes: Routes, seconds: float, floor_p50: float | None = None) -> None:
     print(
         f"{'route':<48} {'n':>6} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'5xx':>4}"
@@ -277,10 +261,10 @@ def main() -> int:
             galleries, own = seed(server, Routes(args.max_requests), curator_key)
             # Not reported: the server's first requests (imports, clients) and DynamoDB Local's JIT.
             warm = Routes(args.max_requests)
-            run([(visitor, (server, warm, galleries, 100 + n)) for n in range(2)], 3)
+            run_threads([(visitor, (server, warm, galleries, 100 + n)) for n in range(2)], 3)
 
             floor = Routes(args.max_requests)
-            floor_seconds = run([(bare, (server, floor)) for _ in range(clients)], args.bare_seconds)
+            floor_seconds = run_threads([(bare, (server, floor)) for _ in range(clients)], args.bare_seconds)
             print("\nthe floor: a bare DRF JSON view on the same server")
             report(floor, floor_seconds)
             floor_p50 = percentile(next(iter(floor.latencies.values())), 0.5)
@@ -288,7 +272,7 @@ def main() -> int:
             mix = Routes(args.max_requests)
             mix_clients = [(visitor, (server, mix, galleries, n)) for n in range(args.visitors)]
             mix_clients += [(curator, (server, mix, curator_key, own, n)) for n in range(args.curators)]
-            mix_seconds = run(mix_clients, args.seconds)
+            mix_seconds = run_threads(mix_clients, args.seconds)
             print(f"\nthe mix: {args.visitors} visitors and {args.curators} curators")
             report(mix, mix_seconds, floor_p50)
             errors = sum(len(found) for found in mix.errors.values()) + sum(

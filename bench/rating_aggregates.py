@@ -44,7 +44,9 @@ from dataclasses import dataclass, field
 from isolated import isolate
 
 STARS = range(1, 6)
-TRANSACTION_ATTEMPTS = 60  # the service's: 6 attempts of a transaction, 10 tries of the rating
+# The service's (checked against core.transactions and photos.services.rate when the bench starts): 6
+# attempts of a transaction, 10 tries of the rating; its backoff between attempts.
+TRANSACTION_ATTEMPTS = 60
 PAUSE_SECONDS, PAUSE_MAX_SECONDS = 0.01, 0.4
 RATINGS, AGGREGATES = "BenchRatings", "BenchAggregates"
 PARTITION_WRITE_UNITS = 1000  # DynamoDB's limit per partition, per second
@@ -55,9 +57,9 @@ def shard_of(user_id: str, shards: int) -> int:
     return int.from_bytes(hashlib.sha256(user_id.encode()).digest()[:4], "big") % shards
 
 
-def pause(attempt: int) -> float:
+def pause(attempt: int, rng: random.Random | None = None) -> float:
     """The service's backoff: full jitter under a ceiling that doubles from 10 ms to 400 ms."""
-    return random.uniform(0, min(PAUSE_MAX_SECONDS, PAUSE_SECONDS * 2 ** min(attempt, 6)))
+    return (rng or random).uniform(0, min(PAUSE_MAX_SECONDS, PAUSE_SECONDS * 2 ** min(attempt, 6)))
 
 
 def number(value: int) -> dict:
@@ -292,7 +294,10 @@ def recount(client, photo: str) -> dict:
 # ---------------------------------------------------------------- part 1: one design on DynamoDB Local
 
 
-def measure(client, streams, stream_arn, design: str, writers: int, seconds: float, reads: int) -> str:
+def measure(
+    client, streams, stream_arn, design: str, writers: int, seconds: float, reads: int
+) -> tuple[str, bool]:
+    """One design at one level: its printed row, and whether the aggregate equalled a recount."""
     name, _, shards_text = design.partition(":")
     shards = int(shards_text or 1)
     photo = f"photo-{name}{shards_text}-{writers}-{random.getrandbits(32):08x}"
@@ -322,12 +327,12 @@ def measure(client, streams, stream_arn, design: str, writers: int, seconds: flo
     elapsed = time.monotonic() - began
     caught_up = ""
     if aggregator is not None:
-        stopped = time.monotonic()
+        last_write = max(tally.commits, default=time.monotonic())
         while read_aggregate(client, "stream", photo, 1)[0].get("applied", 0) < len(tally.commits):
-            if time.monotonic() - stopped > 30:
+            if time.monotonic() - last_write > 30:
                 break
             time.sleep(0.01)
-        caught_up = f"; caught up {time.monotonic() - stopped:.2f} s after the last write"
+        caught_up = f"; caught up {time.monotonic() - last_write:.2f} s after the last write"
         aggregator.stopping.set()
         aggregator.join()
     read_ms, units, items = [], 0.0, 0
@@ -348,7 +353,7 @@ def measure(client, streams, stream_arn, design: str, writers: int, seconds: flo
         f"{design:<10} {writers:>7} {written / elapsed:>8.1f} {tally.percentile(0.5):>7.1f}"
         f" {tally.percentile(0.99):>7.1f} {tally.conflicts / max(written, 1):>9.2f} {tally.gave_up:>6}"
         f" {statistics_mean(read_ms):>8.2f} {items:>5} {units:>6.1f}   {'yes' if exact else 'NO'}{stale}"
-    )
+    ), exact
 
 
 def oldest_unapplied_age(tally: Tally, applied: dict) -> float:
@@ -398,11 +403,7 @@ def simulate(shards: int, offered: float, hold: float, seconds: float = 1.0, see
                 gave_up += 1
                 continue
             # The cancellation's round trip (half a hold), then the service's backoff.
-            retry = (
-                moment
-                + hold / 2
-                + rng.uniform(0, min(PAUSE_MAX_SECONDS, PAUSE_SECONDS * 2 ** min(attempt, 6)))
-            )
+            retry = moment + hold / 2 + pause(attempt, rng)
             heapq.heappush(events, (retry, write, attempt + 1, shard))
             continue
         busy_until[shard] = moment + hold
@@ -443,6 +444,18 @@ def main() -> int:
     isolate(LOG_LEVEL="WARNING")
     from botocore.config import Config
 
+    from core import transactions
+    from photos.services import rate
+
+    service = (
+        transactions.ATTEMPTS * rate.RATING_WRITE_ATTEMPTS,
+        transactions.PAUSE_SECONDS,
+        transactions.PAUSE_MAX_SECONDS,
+    )
+    if service != (TRANSACTION_ATTEMPTS, PAUSE_SECONDS, PAUSE_MAX_SECONDS):
+        print(f"the service's attempts and backoff are now {service}: update the bench's to match")
+        return 1
+
     from bench.ratings import ConflictProxy
     from devtools.local_services.emulators import DynamoDBLocal
     from devtools.local_services.probes import local_aws_client
@@ -482,10 +495,13 @@ def main() -> int:
         endpoint = f"http://127.0.0.1:{proxy.port}"
         client = local_aws_client("dynamodb", endpoint, pool)
         streams = local_aws_client("dynamodbstreams", dynamodb.endpoint_url, pool)
+        all_exact = True
         try:
             for level in writers:
                 for design in designs:
-                    print(measure(client, streams, stream_arn, design, level, args.seconds, args.reads))
+                    row, exact = measure(client, streams, stream_arn, design, level, args.seconds, args.reads)
+                    print(row)
+                    all_exact = all_exact and exact
         finally:
             proxy.stop()
 
@@ -508,7 +524,9 @@ def main() -> int:
                 # Summing K shards: K items of < 1 KB, 0.5 unit each read eventually consistent.
                 f" {shards:>11} {shards * 0.5:>6.1f}"
             )
-    return 0
+    if not all_exact:
+        print("FAILED: an aggregate differed from its recount")
+    return 0 if all_exact else 1
 
 
 if __name__ == "__main__":
