@@ -4,4 +4,9 @@ from datetime import UTC, datetime
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
+
+
+def iso(moment: datetime) -> str:
+    """A UTC moment as the guide stores times."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

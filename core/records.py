@@ -99,25 +99,34 @@ def record_take(
     record in the index ``records_of_kind`` reads.
     """
     now = datetime.now(UTC)
-    record = ServiceRecord(
-        record_key(kind, record_id),
-        kind=kind,
-        owner=owner,
-        status=status,
-        expires_at=now + lifetime,
-        data=data or {},
-        listed_kind=kind if listed else None,
-    )
+    record = _record(kind, record_id, owner=owner, status=status, expires_at=now + lifetime, data=data)
+    record.listed_kind = kind if listed else None
     if replacing is None:
-        condition = ServiceRecord.record_key.does_not_exist()
-        if over_expired:
-            condition |= ServiceRecord.expires_at <= now
+        condition = _free(now) if over_expired else ServiceRecord.record_key.does_not_exist()
     else:
         # Take over exactly the record we judged, not one written since.
         condition = (ServiceRecord.owner == replacing.owner) & (
             ServiceRecord.expires_at == replacing.expires_at
         )
     return record if applied(lambda: record.save(condition=condition)) else None
+
+
+def _record(
+    kind: str, record_id: str, *, owner: str, status: str, expires_at: datetime, data: dict | None = None
+) -> ServiceRecord:
+    return ServiceRecord(
+        record_key(kind, record_id),
+        kind=kind,
+        owner=owner,
+        status=status,
+        expires_at=expires_at,
+        data=data or {},
+    )
+
+
+def _free(now: datetime):
+    """The condition that nobody holds the record: there is none, or it has expired (as absent)."""
+    return ServiceRecord.record_key.does_not_exist() | (ServiceRecord.expires_at <= now)
 
 
 def _moved(status: str, lifetime: timedelta, data: dict) -> list:
@@ -186,16 +195,7 @@ def records_set(kind: str, entries: dict[str, dict], *, owner: str, status: str,
     expires_at = datetime.now(UTC) + lifetime
     with ServiceRecord.batch_write() as batch:
         for record_id, data in entries.items():
-            batch.save(
-                ServiceRecord(
-                    record_key(kind, record_id),
-                    kind=kind,
-                    owner=owner,
-                    status=status,
-                    expires_at=expires_at,
-                    data=data,
-                )
-            )
+            batch.save(_record(kind, record_id, owner=owner, status=status, expires_at=expires_at, data=data))
 
 
 def record_take_in(
@@ -204,12 +204,8 @@ def record_take_in(
     """``record_take`` as one item of a larger transaction: the whole is refused when someone holds the
     record (for a record that says "this was done once": a second doer's transaction fails on it)."""
     now = datetime.now(UTC)
-    record = ServiceRecord(
-        record_key(kind, record_id), kind=kind, owner=owner, status=status, expires_at=now + lifetime
-    )
-    transaction.save(
-        record, condition=ServiceRecord.record_key.does_not_exist() | (ServiceRecord.expires_at <= now)
-    )
+    record = _record(kind, record_id, owner=owner, status=status, expires_at=now + lifetime)
+    transaction.save(record, condition=_free(now))
 
 
 def record_release_in(transaction: TransactWrite, record: ServiceRecord) -> None:

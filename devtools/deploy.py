@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import environ
+
 from devtools.package_lambda.build import build
 from devtools.package_lambda.stage import PROJECT_DIR, SETTINGS_FILE, zappa_stage
 
@@ -80,9 +82,8 @@ def deploy(
 
 
 # The function PhotoRatings' stream feeds (gallery_project.resources.STREAM_HANDLER: this script does not
-# set Django up to import it), and what the settings take for true (django-environ's bool).
+# set Django up to import it; a test checks they agree).
 STREAM_HANDLER = "scans.events.rating_changes"
-TRUE_WORDS = frozenset({"true", "on", "ok", "y", "yes", "1"})
 # A mapping in these states is fed (or about to be) after `zappa update`.
 FED_STATES = frozenset({"Enabled", "Enabling", "Updating", "Creating"})
 
@@ -103,7 +104,11 @@ def streaming_on(stage_config: dict) -> bool:
         **stage_config.get("environment_variables", {}),
         **stage_config.get("aws_environment_variables", {}),
     }
-    return str(variables.get("RATING_STREAM_AGGREGATION", "")).strip().lower() in TRUE_WORDS
+    # What the settings take for true: django-environ's own words.
+    return (
+        str(variables.get("RATING_STREAM_AGGREGATION", "")).strip().lower()
+        in environ.Env.BOOLEAN_TRUE_STRINGS
+    )
 
 
 def stream_routing_check(stage_config: dict) -> None:

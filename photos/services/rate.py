@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.cache import caches
 
-from core.clock import now_iso
+from core.clock import iso, now_iso
 from core.conditional import applied
 from core.errors import Conflict, NotFound
 from core.observability import HOT_PHOTOS, WRITE_RETRIES, metric
@@ -245,8 +245,7 @@ def _turned_hot(photo: GalleryPhoto, error: Exception) -> bool:
 
 def hot_until() -> str:
     """Until when a photo marked hot now stays hot (ISO time, as ``ratingHotUntil`` stores it)."""
-    until = datetime.now(UTC) + timedelta(seconds=settings.RATING_HOT_SECONDS)
-    return until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC) + timedelta(seconds=settings.RATING_HOT_SECONDS))
 
 
 def _not_hot_until(until: str):

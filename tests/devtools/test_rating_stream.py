@@ -14,6 +14,7 @@ from devtools.local_services.rating_stream import StreamCourier, lambda_record
 from gallery_project import resources
 from gallery_project.resources import TABLE_STREAMS, stream_arn
 from ratings.models import PhotoRating
+from tests.tables import table_made_again
 
 TABLE = PhotoRating.Meta.table_name
 
@@ -224,20 +225,7 @@ def test_a_new_courier_goes_on_from_the_checkpoint_file(aws, tmp_path):
 
 def test_a_table_without_a_stream_delivers_nothing_and_says_so_once(aws, caplog):
     # Made again as before the stream was wanted (moto cannot turn a stream off and keep writing).
-    client = PhotoRating._get_connection().connection.client
-    client.delete_table(TableName=TABLE)
-    client.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[
-            {"AttributeName": "photoId", "AttributeType": "S"},
-            {"AttributeName": "userId", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "photoId", "KeyType": "HASH"},
-            {"AttributeName": "userId", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table_made_again(PhotoRating)
     recorder = Recorder()
     stream = courier(recorder)
     rate("p1", "v1", 4)

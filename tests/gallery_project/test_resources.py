@@ -12,6 +12,7 @@ from photos.models import GalleryPhoto
 from ratings.models import PhotoRating
 from scans.photos_scan import gallery_photos_scan
 from tests.factories import jpeg_bytes
+from tests.tables import table_made_again
 
 
 def test_ensure_resources_is_idempotent(aws, capsys):
@@ -29,20 +30,8 @@ def test_ensure_resources_is_idempotent(aws, capsys):
     assert function.startswith("function: none named (--function NAME)"), report
 
 
-def table_as_an_older_release_made_it(model, key: str) -> None:
-    """Drop the table and make it again with its key alone (no index, no time to live)."""
-    client = model._get_connection().connection.client
-    client.delete_table(TableName=model.Meta.table_name)
-    client.create_table(
-        TableName=model.Meta.table_name,
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(backend):
-    table_as_an_older_release_made_it(Gallery, "galleryId")
+    table_made_again(Gallery)
     resources.resources_ensure()
     table = Gallery._get_connection().connection.client.describe_table(TableName=Gallery.Meta.table_name)[
         "Table"
@@ -54,7 +43,7 @@ def test_ensure_resources_adds_an_index_a_table_from_an_older_release_lacks(back
 
 
 def test_ensure_resources_turns_on_the_records_time_to_live_a_table_made_earlier_lacks(backend):
-    table_as_an_older_release_made_it(ServiceRecord, "recordKey")
+    table_made_again(ServiceRecord)
     resources.resources_ensure()
     client = ServiceRecord._get_connection().connection.client
     described = client.describe_time_to_live(TableName=ServiceRecord.Meta.table_name)["TimeToLiveDescription"]
@@ -159,7 +148,7 @@ def test_a_new_ratings_table_has_a_stream_of_old_and_new_images(aws):
 
 
 def test_ensure_resources_turns_on_the_stream_a_ratings_table_made_earlier_lacks(aws):
-    table_as_an_older_release_made_it(PhotoRating, "photoId")
+    table_made_again(PhotoRating)
     assert "StreamSpecification" not in ratings_table()
     report = resources.resources_ensure()
     assert f"table {PhotoRating.Meta.table_name}: exists, turned on its stream (new and old images)" in report
@@ -169,15 +158,7 @@ def test_ensure_resources_turns_on_the_stream_a_ratings_table_made_earlier_lacks
 
 def test_a_stream_showing_something_else_is_named_and_left_alone(aws, monkeypatch):
     name = PhotoRating.Meta.table_name
-    client = PhotoRating._get_connection().connection.client
-    client.delete_table(TableName=name)
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "photoId", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "photoId", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )
+    table_made_again(PhotoRating, stream_view="KEYS_ONLY")
     arn = ratings_table()["LatestStreamArn"]
     original = botocore.client.BaseClient._make_api_call
     updates = []

@@ -23,6 +23,7 @@ from gallery_project import resources
 from gallery_project.resources import connections_reset, table_models
 from photos.keys import LIFECYCLE_RULES
 from ratings.models import PhotoRating
+from tests.tables import table_made_again
 
 FUNCTION = "gallery-backend-test"
 QUEUE = f"{FUNCTION}-failed-events"
@@ -552,15 +553,7 @@ def test_before_the_first_deploy_the_mapping_waits_and_the_entry_is_named(aws, c
 def test_no_mapping_is_made_from_a_stream_showing_something_else(aws, capsys, calls):
     function_create()
     name = PhotoRating.Meta.table_name
-    client = table_client(PhotoRating)
-    client.delete_table(TableName=name)
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "photoId", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "photoId", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )
+    table_made_again(PhotoRating, stream_view="KEYS_ONLY")
     report = ensure("--function", FUNCTION, capsys=capsys)
     assert line_of(report, "stream mapping ") == (
         f"stream mapping {name} -> {FUNCTION}: not made, the table has no stream showing new and old images "
