@@ -135,8 +135,9 @@ export class GalleryApiError extends Error {
    * @param {string} init.method
    * @param {string} init.url
    * @param {string | null} [init.requestId] the answer's `X-Request-Id`
+   * @param {number | null} [init.retryAfterSeconds] the answer's `Retry-After` (429, 503, 409 in flight)
    */
-  constructor({ status, error, details, body, method, url, requestId = null }) {
+  constructor({ status, error, details, body, method, url, requestId = null, retryAfterSeconds = null }) {
     super(`${method} ${url} answered ${status}: ${error}`);
     this.name = 'GalleryApiError';
     this.status = status;
@@ -146,6 +147,7 @@ export class GalleryApiError extends Error {
     this.method = method;
     this.url = url;
     this.requestId = requestId;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -302,7 +304,14 @@ async function answerOf(response, method, url) {
     if (etag && typeof parsed === 'object' && parsed !== null) etags.set(parsed, etag);
     return isJson ? parsed : null;
   }
-  const failure = { status: response.status, method, url, requestId: response.headers.get('X-Request-Id') };
+  const waitFor = Number.parseInt(response.headers.get('Retry-After') ?? '', 10);
+  const failure = {
+    status: response.status,
+    method,
+    url,
+    requestId: response.headers.get('X-Request-Id'),
+    retryAfterSeconds: Number.isFinite(waitFor) && waitFor >= 0 ? waitFor : null,
+  };
   if (!response.ok && isEnvelope) {
     throw new GalleryApiError({
       ...failure,

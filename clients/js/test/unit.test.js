@@ -49,14 +49,14 @@ describe('uploadRoute', () => {
 
 /**
  * A loopback HTTP server answering each request with `respond(request)`; requests are recorded.
- * @param {(request: http.IncomingMessage, url: string) => {status: number, type?: string, body: string}} respond
+ * @param {(request: http.IncomingMessage, url: string) => {status: number, type?: string, body: string, headers?: object}} respond
  */
 async function server(respond) {
   const seen = [];
   const instance = http.createServer((request, response) => {
     seen.push({ url: request.url, headers: request.headers });
-    const { status, type, body } = respond(request, `http://127.0.0.1:${instance.address().port}`);
-    response.writeHead(status, type ? { 'Content-Type': type } : {}).end(body);
+    const { status, type, body, headers = {} } = respond(request, `http://127.0.0.1:${instance.address().port}`);
+    response.writeHead(status, { ...(type ? { 'Content-Type': type } : {}), ...headers }).end(body);
   });
   await new Promise((resolve) => instance.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${instance.address().port}`, seen, close: () => instance.close() };
@@ -92,6 +92,29 @@ describe('answers that are not the envelope', () => {
       client.galleries.get('ok'),
       (error) => error instanceof GalleryApiError && error.status === 200,
     );
+  });
+});
+
+describe('Retry-After', () => {
+  let gateway;
+  before(async () => {
+    const envelope = JSON.stringify({ error: 'Still being answered.', details: { code: 'idempotency_key_in_flight' } });
+    gateway = await server((request) =>
+      request.url.startsWith('/api/galleries/busy')
+        ? { status: 409, type: 'application/json', body: envelope, headers: { 'Retry-After': '2' } }
+        : { status: 503, type: 'application/json', body: JSON.stringify({ error: 'Down.', details: {} }) },
+    );
+  });
+  after(() => gateway.close());
+
+  test('an answer that says when to try again carries it on the error, in seconds; one that does not, null', async () => {
+    const client = new GalleryClient({ baseUrl: gateway.url });
+    const thrown = (promise) => promise.then(() => assert.fail('no error'), (error) => error);
+    const busy = await thrown(client.galleries.get('busy'));
+    assert.ok(busy instanceof GalleryApiError);
+    assert.equal(busy.status, 409);
+    assert.equal(busy.retryAfterSeconds, 2);
+    assert.equal((await thrown(client.galleries.get('down'))).retryAfterSeconds, null);
   });
 });
 

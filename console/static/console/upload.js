@@ -80,8 +80,8 @@ function retryAfter(error, attempt) {
   const code = error?.details?.code ?? error?.details?.files?.[0]?.code;
   const transient = error instanceof TypeError || TRANSIENT.has(status) || (status === 409 && IN_PROGRESS.has(code));
   if (!transient || attempt >= TRIES) return null;
-  const told = Number(error?.body?.details?.retryAfterSeconds ?? NaN);
-  return (Number.isFinite(told) && told > 0 ? told : 2 ** attempt) * 1000;
+  const told = error?.retryAfterSeconds; // the answer's Retry-After (429, 503, a key still in flight)
+  return (typeof told === 'number' && told > 0 ? told : 2 ** attempt) * 1000;
 }
 
 async function withRetries(work) {
